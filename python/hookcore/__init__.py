@@ -1,0 +1,44 @@
+"""hookcore: a webhook trigger ingress.
+
+Third-party systems call a webhook URL; hookcore accepts the request in
+microseconds, stores it durably in NATS JetStream, answers, and runs the
+matching customer's flow on Python workers.
+"""
+
+from hookcore.context import DeployContext, FlowContext
+from hookcore.errors import HookcoreError
+from hookcore.integration import (
+    EndpointKind,
+    Flow,
+    HttpResponse,
+    Integration,
+    RoutingRule,
+    TriggerResult,
+    body,
+    header,
+)
+from hookcore.parsing import parse_body, parse_query
+from hookcore.payload import Body, Part, Payload, RawBody
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Body",
+    "DeployContext",
+    "EndpointKind",
+    "Flow",
+    "FlowContext",
+    "HookcoreError",
+    "HttpResponse",
+    "Integration",
+    "Part",
+    "Payload",
+    "RawBody",
+    "RoutingRule",
+    "TriggerResult",
+    "__version__",
+    "body",
+    "header",
+    "parse_body",
+    "parse_query",
+]

@@ -1,0 +1,3 @@
+from hookcore.cli import main
+
+raise SystemExit(main())

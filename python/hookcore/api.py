@@ -1,0 +1,171 @@
+"""The control plane: ``/api/*`` (admin token), health routes and ``/metrics``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from hookcore import _core
+from hookcore.apps import Apps
+from hookcore.config import Settings
+from hookcore.errors import BadRequest, NotFound
+from hookcore.http import read_body, send_error, send_json
+from hookcore.instances import Instances
+from hookcore.metrics import Metrics
+from hookcore.queue import JetStream
+from hookcore.store import Records
+
+log = logging.getLogger("hookcore.api")
+
+MAX_API_BODY = 1024 * 1024
+
+
+class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``POST /api/instances``."""
+
+    integration: str
+    customer: str
+    config: dict[str, str] | None = None
+    name: str | None = None
+
+
+_decode_deploy = msgspec.json.Decoder(DeployRequest).decode
+
+Handler = Callable[[Any, Any, list[str]], Awaitable[None]]
+
+
+class ControlPlane:
+    """Routes everything that is not ``/trigger/*``."""
+
+    def __init__(
+        self, settings: Settings, apps: Apps, jet: JetStream, metrics: Metrics, core: _core.Ingress
+    ) -> None:
+        self._settings = settings
+        self._jet = jet
+        self._metrics = metrics
+        self._core = core
+        self.instances = Instances(jet, apps, settings.public_url)
+        self.records = Records(jet)
+        self._token = settings.admin_token.encode()
+        # (method, path segments with "*" for a value) -> handler
+        self._routes: dict[tuple[str, tuple[str, ...]], Handler] = {
+            ("POST", ("api", "instances")): self._deploy,
+            ("GET", ("api", "instances")): self._list_instances,
+            ("GET", ("api", "instances", "*")): self._show_instance,
+            ("DELETE", ("api", "instances", "*")): self._remove_instance,
+            ("GET", ("api", "executions", "*")): self._show_execution,
+            ("GET", ("api", "executions", "*", "result")): self._execution_result,
+        }
+
+    async def handle(self, scope: Any, proto: Any) -> None:
+        path: str = scope.path
+        method: str = scope.method
+        if path == "/healthz":
+            send_json(proto, 200, {"status": "ok"})
+            return
+        if path == "/readyz":
+            await self._ready(proto)
+            return
+        if path == "/metrics":
+            proto.response_bytes(
+                200,
+                [("content-type", "text/plain; version=0.0.4")],
+                self._metrics.render(self._core.route_count()),
+            )
+            return
+        segments = [s for s in path.split("/") if s]
+        if not segments or segments[0] != "api":
+            send_error(proto, 404, f"No route for {path}; webhook URLs look like /trigger/{{endpoint_id}}.")
+            return
+        if not self._authorized(scope.headers.get("authorization")):
+            send_error(
+                proto,
+                401,
+                "Missing or wrong admin token: send 'Authorization: Bearer <token>' "
+                "(the token is HOOKCORE_ADMIN_TOKEN; `hookcore up` prints it).",
+                [("www-authenticate", "Bearer")],
+            )
+            return
+        handler, args, allowed = self._match(method, segments)
+        if handler is None:
+            if allowed:
+                send_error(proto, 405, f"{method} is not allowed on {path}; use {', '.join(allowed)}.",
+                           [("allow", ", ".join(allowed))])
+            else:
+                send_error(proto, 404, f"No API route {path}.")
+            return
+        try:
+            await handler(scope, proto, args)
+        except NotFound as e:
+            send_error(proto, 404, str(e))
+        except BadRequest as e:
+            send_error(proto, 400, str(e))
+        except msgspec.ValidationError as e:
+            send_error(proto, 400, f"Invalid request body: {e}.")
+        except msgspec.DecodeError as e:
+            send_error(proto, 400, f"Request body is not valid JSON: {e}.")
+        except Exception:
+            log.exception("%s %s failed", method, path)
+            send_error(proto, 500, "Internal error; the server log has the details.")
+
+    def _match(self, method: str, segments: list[str]) -> tuple[Handler | None, list[str], list[str]]:
+        allowed = []
+        for (route_method, pattern), handler in self._routes.items():
+            if len(pattern) != len(segments):
+                continue
+            if all(p == "*" or p == s for p, s in zip(pattern, segments, strict=True)):
+                args = [s for p, s in zip(pattern, segments, strict=True) if p == "*"]
+                if route_method == method:
+                    return handler, args, []
+                allowed.append(route_method)
+        return None, [], allowed
+
+    def _authorized(self, header: str | None) -> bool:
+        if not self._token or not header or not header.startswith("Bearer "):
+            return False
+        return hmac.compare_digest(header[7:].strip().encode(), self._token)
+
+    async def _ready(self, proto: Any) -> None:
+        try:
+            await self._jet.js.account_info()
+        except Exception as e:
+            send_json(proto, 503, {"status": "unavailable", "error": f"JetStream unreachable: {e}"},
+                      [("retry-after", "1")])
+            return
+        send_json(proto, 200, {"status": "ready", "routes": self._core.route_count()})
+
+    async def _deploy(self, scope: Any, proto: Any, args: list[str]) -> None:
+        body = await read_body(proto, scope.headers.get("content-length"), MAX_API_BODY)
+        request = _decode_deploy(body)
+        record = await self.instances.deploy(request.integration, request.customer, request.config, request.name)
+        send_json(proto, 201, self.instances.view(record))
+
+    async def _list_instances(self, scope: Any, proto: Any, args: list[str]) -> None:
+        customer = _query_value(scope.query_string, "customer")
+        records = await self.instances.list(customer)
+        send_json(proto, 200, {"items": [self.instances.view(r) for r in records], "next": None})
+
+    async def _show_instance(self, scope: Any, proto: Any, args: list[str]) -> None:
+        send_json(proto, 200, self.instances.view(await self.instances.get(args[0])))
+
+    async def _remove_instance(self, scope: Any, proto: Any, args: list[str]) -> None:
+        await self.instances.remove(args[0])
+        proto.response_empty(204, [])
+
+    async def _show_execution(self, scope: Any, proto: Any, args: list[str]) -> None:
+        send_json(proto, 200, await self.records.get(args[0]))
+
+    async def _execution_result(self, scope: Any, proto: Any, args: list[str]) -> None:
+        data, content_type = await self.records.result(args[0])
+        proto.response_bytes(200, [("content-type", content_type)], data)
+
+
+def _query_value(query: str, name: str) -> str | None:
+    values = _core.parse_query(query).get(name)
+    if isinstance(values, list):
+        return values[-1]
+    return values

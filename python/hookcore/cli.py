@@ -1,0 +1,287 @@
+"""The ``hookcore`` command line. Every verb has --help with an example."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
+from hookcore.config import Settings, describe
+from hookcore.errors import HookcoreError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        return int(args.run(args) or 0)
+    except HookcoreError as e:
+        print(f"hookcore: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hookcore",
+        description="Webhook trigger ingress: accept, store durably in NATS JetStream, run Python flows.",
+        epilog="Start everything on one machine:  hookcore up\n"
+        "Settings (flags win over these environment variables):\n"
+        + "\n".join(f"  {env:<32} {doc} (default {default})" for env, default, doc in describe()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    up = _verb(verbs, "up", "run nats-server, the ingress and a worker in one command",
+               "hookcore up\n  hookcore up --app myflows:app --port 9000")
+    _app_args(up, required=False)
+    up.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    up.add_argument("--data-dir", default=".hookcore", help="where JetStream stores data (default .hookcore)")
+    up.add_argument("--public-url", help="base of handed-out URLs (default http://HOST:PORT)")
+    up.add_argument("--concurrency", type=int, default=16, help="executions the worker runs at once")
+    up.set_defaults(run=_run_up)
+
+    serve = _verb(verbs, "serve", "run the HTTP ingress and control plane (no worker)",
+                  "HOOKCORE_ADMIN_TOKEN=secret hookcore serve --app myflows:app --nats nats://10.0.0.5:4222 --workers 4")
+    _app_args(serve, required=True)
+    _nats_arg(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    serve.add_argument("--workers", type=int, default=1, help="ingress processes (default 1)")
+    serve.add_argument("--public-url", help="base of handed-out URLs (default http://HOST:PORT)")
+    serve.set_defaults(run=_run_serve)
+
+    worker = _verb(verbs, "worker", "run flows for accepted requests",
+                   "hookcore worker --app myflows:app --nats nats://10.0.0.5:4222 --concurrency 32")
+    _app_args(worker, required=True)
+    _nats_arg(worker)
+    worker.add_argument("--concurrency", type=int, default=16, help="executions run at once (default 16)")
+    worker.add_argument("--public-url", help="base of the URLs flows see in webhook_urls")
+    worker.set_defaults(run=_run_worker)
+
+    deploy = _verb(verbs, "deploy", "deploy an integration for a customer and print its webhook URLs",
+                   "hookcore deploy --app myflows:app --customer acme-42 --config region=eu --json")
+    _app_args(deploy, required=True)
+    _nats_arg(deploy)
+    deploy.add_argument("--customer", required=True, help="the customer's external id (created if new)")
+    deploy.add_argument("--integration", help="integration name, when --app loads several")
+    deploy.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config value of the instance (repeatable)")
+    deploy.add_argument("--name", help="instance name")
+    deploy.add_argument("--public-url", help="base of handed-out URLs")
+    _json_arg(deploy)
+    deploy.set_defaults(run=_run_deploy)
+
+    instances = _verb(verbs, "instances", "list, show or remove deployed instances",
+                      "hookcore instances --nats nats://127.0.0.1:4222\n  hookcore instances show ID --json\n"
+                      "  hookcore instances remove ID --app myflows:app")
+    instances.add_argument("action", nargs="?", default="list", choices=["list", "show", "remove"])
+    instances.add_argument("id", nargs="?", help="instance id (show, remove)")
+    instances.add_argument("--customer", help="only this customer's instances (list)")
+    _app_args(instances, required=False, help_extra=" (remove: runs its on_instance_remove)")
+    _nats_arg(instances)
+    instances.add_argument("--public-url", help="base of handed-out URLs")
+    _json_arg(instances)
+    instances.set_defaults(run=_run_instances)
+
+    executions = _verb(verbs, "executions", "show an execution or its result",
+                       "hookcore executions show 01937c2e-... --json\n  hookcore executions result 01937c2e-...")
+    executions.add_argument("action", choices=["show", "result"])
+    executions.add_argument("id", help="execution id")
+    _nats_arg(executions)
+    _json_arg(executions)
+    executions.set_defaults(run=_run_executions)
+    return parser
+
+
+def _verb(verbs: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+    return verbs.add_parser(
+        name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+        epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _app_args(parser: argparse.ArgumentParser, required: bool, help_extra: str = "") -> None:
+    parser.add_argument("--app", action="append", default=[], required=required, metavar="MODULE:ATTR",
+                        help=f"an Integration to load, e.g. myflows:app (repeatable){help_extra}")
+
+
+def _nats_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nats", help="NATS URL (default $HOOKCORE_NATS_URL or nats://127.0.0.1:4222)")
+
+
+def _json_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return Settings.load(
+        nats_url=getattr(args, "nats", None), public_url=getattr(args, "public_url", None), **extra
+    )
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    from hookcore.up import run_up
+
+    return run_up(args)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    public_url = args.public_url or f"http://{args.host}:{args.port}"
+    settings = _settings(args, public_url=public_url)
+    load_apps(args.app)  # fail here, with a clear message, rather than in every worker process
+    if not settings.admin_token:
+        logging.getLogger("hookcore").warning(
+            "HOOKCORE_ADMIN_TOKEN is not set: /api/* answers 401 to everyone"
+        )
+    os.environ.update(settings.to_env())
+    os.environ[APPS_ENV] = ",".join(args.app)
+    Server(
+        "hookcore.ingress:create_app",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.RSGI,
+        workers=args.workers,
+        factory=True,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from hookcore.worker import Worker
+
+    settings = _settings(args)
+    worker = Worker(settings, load_apps(args.app), concurrency=args.concurrency)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(run())
+    return 0
+
+
+def _with_jetstream(args: argparse.Namespace, work: Callable[[Any], Awaitable[int]]) -> int:
+    from hookcore.queue import connect
+
+    async def run() -> int:
+        jet = await connect(_settings(args), name="hookcore-cli")
+        try:
+            return await work(jet)
+        finally:
+            await jet.close()
+
+    return asyncio.run(run())
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    from hookcore.instances import Instances
+
+    apps = load_apps(args.app)
+    integration = args.integration or (next(iter(apps)) if len(apps) == 1 else None)
+    if integration is None:
+        raise HookcoreError(f"--app loads {len(apps)} integrations; choose one with --integration")
+    config = dict(_key_value(item) for item in args.config)
+
+    async def work(jet: Any) -> int:
+        instances = Instances(jet, apps, _settings(args).public_url)
+        view = instances.view(await instances.deploy(integration, args.customer, config, args.name))
+        if args.json:
+            _print_json(view)
+        else:
+            print(f"Deployed {view.integration} for {view.customer}: instance {view.id}")
+            for flow, url in view.webhook_urls.items():
+                print(f"  {flow}: {url}")
+        return 0
+
+    return _with_jetstream(args, work)
+
+
+def _run_instances(args: argparse.Namespace) -> int:
+    from hookcore.apps import Apps
+    from hookcore.instances import Instances
+
+    if args.action in ("show", "remove") and not args.id:
+        raise HookcoreError(f"`hookcore instances {args.action}` needs an instance id")
+    apps = load_apps(args.app) if args.app else Apps([])
+
+    async def work(jet: Any) -> int:
+        instances = Instances(jet, apps, _settings(args).public_url)
+        if args.action == "remove":
+            await instances.remove(args.id)
+            print(f"Removed instance {args.id}")
+            return 0
+        records = [await instances.get(args.id)] if args.action == "show" else await instances.list(args.customer)
+        views = [instances.view(r) for r in records]
+        if args.json:
+            _print_json(views[0] if args.action == "show" else {"items": views, "next": None})
+        else:
+            for v in views:
+                print(f"{v.id}  {v.integration}  customer={v.customer}  flows={len(v.webhook_urls)}")
+                for flow, url in v.webhook_urls.items():
+                    print(f"    {flow}: {url}")
+        return 0
+
+    return _with_jetstream(args, work)
+
+
+def _run_executions(args: argparse.Namespace) -> int:
+    from hookcore.store import Records
+
+    async def work(jet: Any) -> int:
+        records = Records(jet)
+        if args.action == "result":
+            data, content_type = await records.result(args.id)
+            if args.json and content_type == "application/json":
+                print(data.decode())
+            else:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+            return 0
+        record = await records.get(args.id)
+        if args.json:
+            _print_json(record)
+        else:
+            print(f"{record.id}  {record.status}  flow={record.flow!r}  attempts={record.attempts}")
+            if record.error:
+                print(f"  error: {record.error}")
+        return 0
+
+    return _with_jetstream(args, work)
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise HookcoreError(f"--config needs KEY=VALUE, got {item!r}")
+    return key, value
+
+
+def _print_json(value: Any) -> None:
+    print(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
+
+
+__all__ = ["DEFAULT_APP", "main"]

@@ -1,0 +1,127 @@
+"""Settings: frozen, typed, validated; explicit argument > ``HOOKCORE_*`` env > default."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from hookcore.errors import ConfigError
+
+MIB = 1024 * 1024
+DAY = 24 * 60 * 60
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an ingress or worker process is configured with.
+
+    Every field can come from the environment as ``HOOKCORE_<FIELD>`` (upper case),
+    which is how `hookcore serve` hands settings to its Granian worker processes.
+    """
+
+    nats_url: str = _doc("NATS server URL(s), comma separated.", default="nats://127.0.0.1:4222")
+    public_url: str = _doc(
+        "Base of the URLs hookcore hands out (webhookUrls, Location); no trailing slash.",
+        default="http://127.0.0.1:8080",
+    )
+    admin_token: str = _doc(
+        "Bearer token for /api/*; empty disables the control plane.", default=""
+    )
+    max_body: int = _doc("Largest request body accepted, in bytes (413 above).", default=10 * MIB)
+    max_headers: int = _doc("Most header lines one request may carry (431 above).", default=100)
+    max_header_bytes: int = _doc(
+        "Most bytes of header names and values per request (431 above).", default=64 * 1024
+    )
+    max_parts: int = _doc("Most parts one multipart body may have (413 above).", default=1000)
+    max_part_header_bytes: int = _doc(
+        "Most header bytes of one multipart part (413 above).", default=16 * 1024
+    )
+    publish_timeout: float = _doc(
+        "Seconds to wait for JetStream to acknowledge an accepted request before answering 503.",
+        default=5.0,
+    )
+    ack_wait: float = _doc(
+        "Seconds a worker may hold an execution without progress before it is redelivered.",
+        default=30.0,
+    )
+    retention_days: float = _doc(
+        "Days accepted requests, execution records and results are kept.", default=30.0
+    )
+    replicas: int = _doc(
+        "JetStream replicas of hookcore's streams and buckets (1 single server, 3 or 5 cluster).",
+        default=1,
+    )
+
+    def __post_init__(self) -> None:
+        _check_range("max_body", self.max_body, 1, 1024 * MIB)
+        _check_range("max_headers", self.max_headers, 1, 10_000)
+        _check_range("max_header_bytes", self.max_header_bytes, 256, 16 * MIB)
+        _check_range("max_parts", self.max_parts, 1, 1_000_000)
+        _check_range("max_part_header_bytes", self.max_part_header_bytes, 64, MIB)
+        _check_range("publish_timeout", self.publish_timeout, 0.01, 600)
+        _check_range("ack_wait", self.ack_wait, 0.5, 24 * 3600)
+        _check_range("retention_days", self.retention_days, 0.0001, 3650)
+        if self.replicas not in (1, 3, 5):
+            raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"public_url must start with http:// or https://, got {self.public_url!r}"
+            )
+        if self.public_url.endswith("/"):
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+
+    @property
+    def retention_seconds(self) -> float:
+        return self.retention_days * DAY
+
+    @classmethod
+    def load(cls, **explicit: Any) -> Settings:
+        """Build settings: explicit non-None arguments, then ``HOOKCORE_*`` env, then defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if explicit.get(f.name) is not None:
+                values[f.name] = explicit[f.name]
+                continue
+            raw = os.environ.get(env_name(f.name))
+            if raw is not None:
+                values[f.name] = _convert(f, raw)
+        unknown = set(explicit) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes `Settings.load()` in a child process return these settings."""
+        return {env_name(f.name): str(getattr(self, f.name)) for f in fields(self)}
+
+
+def env_name(field_name: str) -> str:
+    return f"HOOKCORE_{field_name.upper()}"
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) for every setting, for docs and --help."""
+    return [(env_name(f.name), repr(f.default), f.metadata["doc"]) for f in fields(Settings)]
+
+
+def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float}.get(str(f.type))
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{env_name(f.name)} must be a number, got {raw!r}") from None
+    return raw
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")

@@ -1,0 +1,107 @@
+"""What flows and lifecycle hooks get as ``ctx``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+_logger = logging.getLogger("hookcore.flow")
+
+
+class LogLine(msgspec.Struct, rename="camel"):
+    at: datetime
+    level: str
+    message: str
+
+
+class StepRecord(msgspec.Struct, rename="camel"):
+    name: str
+    result: Any
+    started_at: datetime
+    finished_at: datetime
+
+
+class FlowLog:
+    """``ctx.log``: `logging`-style methods whose lines are kept with the execution."""
+
+    def __init__(self, execution_id: str) -> None:
+        self._execution_id = execution_id
+        self.lines: list[LogLine] = []
+
+    def _record(self, level: int, msg: str, args: tuple[Any, ...]) -> None:
+        text = msg % args if args else msg
+        self.lines.append(LogLine(at=datetime.now(UTC), level=logging.getLevelName(level).lower(), message=text))
+        _logger.log(level, "[%s] %s", self._execution_id, text)
+
+    def debug(self, msg: str, *args: Any) -> None:
+        self._record(logging.DEBUG, msg, args)
+
+    def info(self, msg: str, *args: Any) -> None:
+        self._record(logging.INFO, msg, args)
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self._record(logging.WARNING, msg, args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        self._record(logging.ERROR, msg, args)
+
+
+class FlowContext:
+    """``ctx`` of a flow run: identity, the instance's configuration and URLs, log and steps."""
+
+    def __init__(
+        self,
+        *,
+        execution_id: str,
+        customer: str,
+        instance: str,
+        flow: str,
+        config: dict[str, str],
+        webhook_urls: dict[str, str],
+        webhook_api_keys: dict[str, list[str]],
+    ) -> None:
+        self.execution_id = execution_id
+        self.customer = customer
+        self.instance = instance
+        self.flow = flow
+        self.config = config
+        self.webhook_urls = webhook_urls
+        self.webhook_api_keys = webhook_api_keys
+        self.log = FlowLog(execution_id)
+        self.steps: list[StepRecord] = []
+
+    def step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` as a named step and record its result and timings."""
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        result = fn(*args)
+        finished = started.fromtimestamp(started.timestamp() + time.perf_counter() - t0, UTC)
+        self.steps.append(StepRecord(name=name, result=result, started_at=started, finished_at=finished))
+        return result
+
+
+class DeployContext:
+    """``ctx`` of `on_instance_deploy` / `on_instance_remove`."""
+
+    def __init__(
+        self,
+        *,
+        instance: str,
+        customer: str,
+        config: dict[str, str],
+        webhook_urls: dict[str, str],
+        webhook_api_keys: dict[str, list[str]],
+        invoke_url: str | None,
+    ) -> None:
+        self.instance = instance
+        self.customer = customer
+        self.config = config
+        self.webhook_urls = webhook_urls
+        self.webhook_api_keys = webhook_api_keys
+        self.invoke_url = invoke_url
+        self.log = FlowLog(instance)

@@ -1,0 +1,45 @@
+"""The envelope: what the ingress publishes for one accepted request.
+
+The ingress never builds it in Python: ``_core.Ingress.ingest`` returns the
+msgpack bytes. KEEP IN SYNC with ``rust/envelope.rs`` (field names and order).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Envelope(msgspec.Struct, rename="camel", frozen=True):
+    """One accepted trigger request, exactly as received."""
+
+    id: str
+    """Execution id (UUIDv7)."""
+    received_at: int
+    """Microseconds since the Unix epoch when the ingress accepted the request."""
+    endpoint: str
+    integration: str
+    instance: str
+    flow: str
+    customer: str
+    method: str
+    path: str
+    """Path fragment after ``/trigger/{endpoint_id}/``, percent-decoded, no leading slash."""
+    query: str
+    """Raw query string."""
+    headers: dict[str, str]
+    """Lower-cased names; repeated headers joined with ``", "``."""
+    content_type: str | None
+    body_size: int
+    body: bytes | None
+    """The body, or None when it is in the object store (``body_in_object_store``)."""
+    body_in_object_store: bool
+    parts: list[tuple[str, str | None, str | None, int, int]] | None
+    """Multipart index found by the ingress: (name, filename, content type, start, end)."""
+
+
+_decoder = msgspec.msgpack.Decoder(Envelope)
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    """Decode envelope bytes; raises ``msgspec.DecodeError`` naming the bad field."""
+    return _decoder.decode(data)

@@ -1,0 +1,1 @@
+"""Runnable example integrations; `hookcore up` runs `quickstart` when no --app is given."""

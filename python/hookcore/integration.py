@@ -1,0 +1,174 @@
+"""The code-native API: `Integration`, flows, responses and routing rules."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+import msgspec
+
+from hookcore.errors import ConfigError
+
+
+class EndpointKind(StrEnum):
+    """How an integration's webhook URLs map to instances and flows (SPEC section 3)."""
+
+    INSTANCE_AND_FLOW = "instance_and_flow"
+    INSTANCE = "instance"
+    SHARED = "shared"
+
+
+class HttpResponse(msgspec.Struct, rename="camel"):
+    """An HTTP answer chosen by the flow's definition or by `on_trigger`."""
+
+    status_code: int
+    content_type: str
+    body: bytes | str
+    headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not 100 <= self.status_code <= 599:
+            raise ConfigError(f"HttpResponse.status_code must be 100-599, got {self.status_code}")
+
+
+class TriggerResult(msgspec.Struct):
+    """What `on_trigger` returns: the payload to run with, an optional response, and whether to run."""
+
+    payload: Any
+    response: HttpResponse | None = None
+    run: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRule:
+    """Where to read a routing value: a header, or a JSON pointer into the body."""
+
+    source: str
+    selector: str
+    mapping: Mapping[str, str] | None = None
+
+    def describe(self) -> str:
+        return f"header {self.selector!r}" if self.source == "header" else f"body field {self.selector!r}"
+
+
+def header(name: str, mapping: Mapping[str, str] | None = None) -> RoutingRule:
+    """Route on a request header's value (optionally mapped to a flow name)."""
+    if not name:
+        raise ConfigError("header() needs a header name")
+    return RoutingRule("header", name.lower(), dict(mapping) if mapping else None)
+
+
+def body(pointer: str, mapping: Mapping[str, str] | None = None) -> RoutingRule:
+    """Route on a JSON body field addressed by an RFC 6901 pointer such as ``/event/type``."""
+    if pointer and not pointer.startswith("/"):
+        raise ConfigError(f"body() needs a JSON pointer starting with '/', got {pointer!r}")
+    return RoutingRule("body", pointer, dict(mapping) if mapping else None)
+
+
+FlowFunction: TypeAlias = Callable[..., Any]
+TriggerHook: TypeAlias = Callable[..., "TriggerResult | Awaitable[TriggerResult]"]
+LifecycleHook: TypeAlias = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One flow: a name, the code it runs, and how its trigger behaves."""
+
+    name: str
+    fn: FlowFunction
+    synchronous: bool = False
+    response: HttpResponse | None = None
+    on_trigger: TriggerHook | None = None
+    api_keys: bool = False
+    rate_limit: float | None = None
+    burst: int | None = None
+    attempts: int = 3
+    """Runs of an async execution before it is declared dead (failures only; crashes don't count)."""
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.fn)
+
+
+@dataclass(slots=True)
+class Integration:
+    """An integration: flows, endpoint configuration, and lifecycle hooks.
+
+    >>> app = Integration("acme-erp")
+    >>> @app.flow("Order created")
+    ... async def order_created(ctx, payload):
+    ...     return {"received": payload.body.data["id"]}
+    """
+
+    name: str
+    endpoint: EndpointKind | str = EndpointKind.INSTANCE_AND_FLOW
+    customer_from: RoutingRule | None = None
+    flow_from: RoutingRule | None = None
+    preprocess: Callable[..., Any] | None = None
+    rate_limit: float = 50
+    burst: int | None = None
+    flows: dict[str, Flow] = field(default_factory=dict)
+    deploy_hook: LifecycleHook | None = None
+    remove_hook: LifecycleHook | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or "." in self.name or any(c.isspace() for c in self.name):
+            raise ConfigError(
+                f"integration name {self.name!r} must be non-empty, without dots or spaces"
+            )
+        try:
+            self.endpoint = EndpointKind(self.endpoint)
+        except ValueError:
+            allowed = ", ".join(repr(k.value) for k in EndpointKind)
+            raise ConfigError(f"endpoint must be one of {allowed}, got {self.endpoint!r}") from None
+        if self.rate_limit <= 0:
+            raise ConfigError(f"rate_limit must be > 0 requests/second, got {self.rate_limit}")
+
+    def flow(
+        self,
+        name: str,
+        *,
+        synchronous: bool = False,
+        response: HttpResponse | None = None,
+        on_trigger: TriggerHook | None = None,
+        api_keys: bool = False,
+        rate_limit: float | None = None,
+        burst: int | None = None,
+        attempts: int = 3,
+    ) -> Callable[[FlowFunction], FlowFunction]:
+        """Register ``fn(ctx, payload)`` as the flow called ``name``; returns ``fn`` unchanged."""
+        if not name:
+            raise ConfigError("a flow needs a non-empty name")
+        if name in self.flows:
+            raise ConfigError(f"integration {self.name!r} already has a flow named {name!r}")
+        if attempts < 1:
+            raise ConfigError(f"attempts must be at least 1, got {attempts}")
+
+        def register(fn: FlowFunction) -> FlowFunction:
+            self.flows[name] = Flow(
+                name=name,
+                fn=fn,
+                synchronous=synchronous,
+                response=response,
+                on_trigger=on_trigger,
+                api_keys=api_keys,
+                rate_limit=rate_limit,
+                burst=burst,
+                attempts=attempts,
+            )
+            return fn
+
+        return register
+
+    def on_instance_deploy(self, fn: LifecycleHook) -> LifecycleHook:
+        """Run ``fn(ctx, instance)`` when an instance is deployed; its return value is the state."""
+        self.deploy_hook = fn
+        return fn
+
+    def on_instance_remove(self, fn: LifecycleHook) -> LifecycleHook:
+        """Run ``fn(ctx, instance)`` when an instance is removed."""
+        self.remove_hook = fn
+        return fn

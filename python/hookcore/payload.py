@@ -1,0 +1,56 @@
+"""The trigger payload: what a flow receives (SPEC section 3, "What the flow receives").
+
+Serialized names are camelCase as in the seed; Python attributes are snake_case.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+
+class Body(msgspec.Struct, rename="camel"):
+    """The parsed body: ``data`` depends on the content type (see `hookcore.parse_body`)."""
+
+    data: Any
+    content_type: str | None
+
+
+class RawBody(msgspec.Struct, rename="camel"):
+    """The exact bytes received."""
+
+    data: bytes
+    content_type: str | None
+
+
+class Part(msgspec.Struct, rename="camel"):
+    """One multipart/form-data part: JSON parts parsed, text decoded, files (with a filename) bytes."""
+
+    data: Any
+    content_type: str | None
+    filename: str | None = None
+
+
+class Payload(msgspec.Struct, rename="camel"):
+    """Everything the webhook request carried, plus the instance's URLs and identity."""
+
+    headers: dict[str, str]
+    body: Body
+    raw_body: RawBody
+    path_fragment: str
+    query_parameters: dict[str, str | list[str]]
+    webhook_urls: dict[str, str]
+    webhook_api_keys: dict[str, list[str]]
+    invoke_url: str | None
+    execution_id: str
+    customer: str
+    instance: str
+    flow: str
+    received_at: datetime
+
+
+def from_micros(micros: int) -> datetime:
+    """An aware UTC datetime from microseconds since the epoch."""
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)

@@ -1,0 +1,199 @@
+"""JetStream: the connection, hookcore's streams and buckets, and the pipelined publisher.
+
+Resource names are fixed so every process of a deployment agrees on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    KeyValueConfig,
+    ObjectStoreConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from hookcore.config import Settings
+from hookcore.errors import QueueUnavailable
+
+log = logging.getLogger("hookcore.queue")
+
+EXECUTIONS_STREAM = "HOOKCORE_EXECUTIONS"
+# KEEP IN SYNC with the subject_prefix handed to `_core.Ingress` (ingress.py).
+EXECUTIONS_SUBJECT_PREFIX = "hookcore.executions"
+WORKER_CONSUMER = "hookcore-workers"
+CONFIG_BUCKET = "hookcore_config"
+RECORDS_BUCKET = "hookcore_records"
+RESULTS_BUCKET = "hookcore_results"
+BODIES_BUCKET = "hookcore_bodies"
+
+
+@dataclass(slots=True)
+class JetStream:
+    """One process's NATS connection and handles to hookcore's resources."""
+
+    nc: NatsClient
+    js: JetStreamContext
+    config: KeyValue
+    records: KeyValue
+    results: KeyValue
+    bodies: ObjectStore
+
+    async def close(self) -> None:
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+
+async def connect(settings: Settings, name: str) -> JetStream:
+    """Connect, make sure every stream and bucket exists, and return the handles.
+
+    Reconnects forever in the background: a NATS restart is an outage, not a crash.
+    """
+    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+
+    async def on_disconnect() -> None:
+        log.warning("disconnected from NATS at %s; reconnecting", settings.nats_url)
+
+    async def on_reconnect() -> None:
+        log.warning("reconnected to NATS")
+
+    async def on_error(e: Exception) -> None:
+        log.debug("NATS connection error: %s", e)
+
+    try:
+        nc = await nats.connect(
+            servers,
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,
+            connect_timeout=5,
+            allow_reconnect=True,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+            error_cb=on_error,
+        )
+    except Exception as e:
+        raise QueueUnavailable(
+            f"cannot connect to NATS at {settings.nats_url} ({e}); is nats-server running "
+            "with JetStream enabled (`nats-server -js`)?"
+        ) from e
+    js = nc.jetstream(timeout=10)
+    await ensure_resources(js, settings)
+    return JetStream(
+        nc=nc,
+        js=js,
+        config=await js.key_value(CONFIG_BUCKET),
+        records=await js.key_value(RECORDS_BUCKET),
+        results=await js.key_value(RESULTS_BUCKET),
+        bodies=await js.object_store(BODIES_BUCKET),
+    )
+
+
+async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
+    """Create (or update to the current settings) the stream and the buckets. Idempotent."""
+    retention = settings.retention_seconds
+    stream = StreamConfig(
+        name=EXECUTIONS_STREAM,
+        subjects=[f"{EXECUTIONS_SUBJECT_PREFIX}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=retention,
+        num_replicas=settings.replicas,
+        duplicate_window=120,
+        allow_direct=True,
+    )
+    try:
+        await js.add_stream(stream)
+    except BadRequestError:
+        await js.update_stream(stream)
+    for bucket, ttl in ((CONFIG_BUCKET, None), (RECORDS_BUCKET, retention), (RESULTS_BUCKET, retention)):
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=bucket,
+                history=1,
+                ttl=ttl,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+                direct=True,
+            )
+        )
+    await js.create_object_store(
+        BODIES_BUCKET,
+        ObjectStoreConfig(
+            ttl=retention, storage=StorageType.FILE, replicas=settings.replicas
+        ),
+    )
+
+
+class Publisher:
+    """Publishes to JetStream with many acknowledgements outstanding at once.
+
+    Each publish carries its own reply subject under one wildcard subscription,
+    so concurrent requests share the connection without waiting for each
+    other's ack. An ack is recognised without decoding its JSON; only errors
+    are decoded, to say why.
+    """
+
+    def __init__(self, nc: NatsClient, timeout: float) -> None:
+        self._nc = nc
+        self._timeout = timeout
+        self._pending: dict[str, asyncio.Future[None]] = {}
+        self._tokens = itertools.count()
+        self._prefix = ""
+
+    async def start(self) -> None:
+        self._prefix = self._nc.new_inbox() + "."
+        await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
+
+    async def publish(self, subject: str, payload: bytes) -> None:
+        """Publish and wait for JetStream's ack; raises `QueueUnavailable` otherwise."""
+        if not self._nc.is_connected:
+            raise QueueUnavailable("not connected to NATS")
+        token = str(next(self._tokens))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending[token] = future
+        try:
+            await self._nc.publish(subject, payload, reply=self._prefix + token)
+            await asyncio.wait_for(future, self._timeout)
+        except TimeoutError:
+            raise QueueUnavailable(f"no acknowledgement within {self._timeout:g}s") from None
+        except QueueUnavailable:
+            raise
+        except Exception as e:  # connection closed or draining mid-publish
+            raise QueueUnavailable(str(e) or type(e).__name__) from e
+        finally:
+            del self._pending[token]
+
+    async def _on_ack(self, msg: Msg) -> None:
+        future = self._pending.get(msg.subject[len(self._prefix) :])
+        if future is None or future.done():
+            return
+        data = msg.data
+        if data and b'"error"' not in data:
+            future.set_result(None)
+        else:
+            future.set_exception(QueueUnavailable(_ack_error(msg)))
+
+
+def _ack_error(msg: Msg) -> str:
+    if not msg.data:
+        status = (msg.headers or {}).get("Status", "")
+        return "no JetStream stream answered (503 no responders)" if status == "503" else "empty ack"
+    try:
+        error = json.loads(msg.data)["error"]
+        return f"{error.get('description', error)} (code {error.get('err_code', '?')})"
+    except (ValueError, KeyError, TypeError):
+        return msg.data.decode(errors="replace")

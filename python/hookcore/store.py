@@ -1,0 +1,224 @@
+"""Records kept in JetStream KV: endpoints, instances, customers, executions and results."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from hookcore.context import LogLine, StepRecord
+from hookcore.envelope import Envelope, decode_envelope
+from hookcore.errors import NotFound
+from hookcore.payload import from_micros
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JetStream
+
+log = logging.getLogger("hookcore.store")
+
+ENDPOINT_PREFIX = "endpoints."
+INSTANCE_PREFIX = "instances."
+CUSTOMER_PREFIX = "customers."
+
+
+class EndpointRecord(msgspec.Struct, rename="camel", frozen=True):
+    """Routing record of one webhook URL. KEEP IN SYNC with ``RouteSpec`` in rust/route.rs."""
+
+    endpoint: str
+    integration: str
+    instance: str
+    flow: str
+    customer: str
+
+
+class InstanceRecord(msgspec.Struct, rename="camel"):
+    """An integration deployed for a customer."""
+
+    id: str
+    integration: str
+    customer: str
+    name: str
+    config: dict[str, str]
+    state: Any
+    endpoints: dict[str, str]
+    """Flow name -> endpoint id."""
+    created_at: datetime
+
+
+class CustomerRecord(msgspec.Struct, rename="camel"):
+    external_id: str
+    created_at: datetime
+
+
+Status = Literal["queued", "running", "succeeded", "failed", "dead"]
+FINAL_STATUSES = frozenset({"succeeded", "failed", "dead"})
+
+
+class ExecutionRecord(msgspec.Struct, rename="camel"):
+    """The state of one execution, as `GET /api/executions/{id}` shows it."""
+
+    id: str
+    status: Status
+    integration: str
+    flow: str
+    instance: str
+    customer: str
+    received_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    failures: int = 0
+    error: str | None = None
+    steps: list[StepRecord] = msgspec.field(default_factory=list)
+    logs: list[LogLine] = msgspec.field(default_factory=list)
+    result_content_type: str | None = None
+
+
+_json = msgspec.json.Encoder()
+
+
+def encode(record: msgspec.Struct) -> bytes:
+    return _json.encode(record)
+
+
+def customer_key(external_id: str) -> str:
+    """KV key of a customer: external ids may hold any character, keys may not."""
+    token = base64.urlsafe_b64encode(external_id.encode()).decode().rstrip("=")
+    return CUSTOMER_PREFIX + (token or "_")
+
+
+class Records:
+    """Execution records and results, keyed by execution id."""
+
+    def __init__(self, jet: JetStream) -> None:
+        self._jet = jet
+        self._decode = msgspec.json.Decoder(ExecutionRecord).decode
+
+    async def get(self, execution_id: str) -> ExecutionRecord:
+        """The record, or a `queued` one built from the stored request; `NotFound` otherwise."""
+        entry = await _kv_get(self._jet.records, execution_id)
+        if entry is not None:
+            return self._decode(entry)
+        envelope = await self.request(execution_id)
+        return queued_record(envelope)
+
+    async def find(self, execution_id: str) -> ExecutionRecord | None:
+        entry = await _kv_get(self._jet.records, execution_id)
+        return None if entry is None else self._decode(entry)
+
+    async def put(self, record: ExecutionRecord) -> None:
+        await self._jet.records.put(record.id, encode(record))
+
+    async def request(self, execution_id: str) -> Envelope:
+        """The envelope of an accepted request, from the executions stream."""
+        if not _valid_token(execution_id):
+            raise NotFound(f"No execution with id {execution_id!r}.")
+        try:
+            msg = await self._jet.js.get_last_msg(
+                EXECUTIONS_STREAM, f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}", direct=True
+            )
+        except NotFoundError:
+            raise NotFound(f"No execution with id {execution_id!r}.") from None
+        return decode_envelope(msg.data or b"")
+
+    async def put_result(self, execution_id: str, data: bytes) -> None:
+        await self._jet.results.put(execution_id, data)
+
+    async def result(self, execution_id: str) -> tuple[bytes, str]:
+        """The last step's result and its content type; `NotFound` until the execution succeeded."""
+        record = await self.get(execution_id)
+        if record.status != "succeeded" or record.result_content_type is None:
+            raise NotFound(
+                f"Execution {execution_id} has no result: its status is {record.status}."
+            )
+        data = await _kv_get(self._jet.results, execution_id)
+        if data is None:
+            raise NotFound(f"The result of execution {execution_id} has expired.")
+        return data, record.result_content_type
+
+
+def queued_record(envelope: Envelope) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=envelope.id,
+        status="queued",
+        integration=envelope.integration,
+        flow=envelope.flow,
+        instance=envelope.instance,
+        customer=envelope.customer,
+        received_at=from_micros(envelope.received_at),
+    )
+
+
+class ConfigView:
+    """An in-memory copy of the configuration bucket, kept current by a KV watch.
+
+    ``on_endpoint(endpoint_id, raw_record_or_None)`` hears every endpoint change
+    (None: removed); ``instances`` holds every deployed instance.
+    """
+
+    def __init__(self, on_endpoint: Callable[[str, bytes | None], None] | None = None) -> None:
+        self._on_endpoint = on_endpoint
+        self.instances: dict[str, InstanceRecord] = {}
+        self._decode_instance = msgspec.json.Decoder(InstanceRecord).decode
+        self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def start(self, kv: KeyValue) -> None:
+        """Load everything, then follow changes in the background."""
+        watcher = await kv.watchall()
+        loaded = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._follow(watcher, loaded))
+        await loaded
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def wait_for_change(self) -> None:
+        self._changed.clear()
+        await self._changed.wait()
+
+    async def _follow(self, watcher: KeyValue.KeyWatcher, loaded: asyncio.Future[None]) -> None:
+        async for entry in watcher:
+            if entry is None:  # the initial values are all in
+                if not loaded.done():
+                    loaded.set_result(None)
+                continue
+            try:
+                self._apply(entry.key, None if entry.operation in ("DEL", "PURGE") else entry.value)
+            except Exception:
+                log.exception("ignoring configuration entry %r that cannot be applied", entry.key)
+            if not loaded.done() and entry.delta == 0:
+                loaded.set_result(None)
+            self._changed.set()
+
+    def _apply(self, key: str, value: bytes | None) -> None:
+        if key.startswith(ENDPOINT_PREFIX):
+            if self._on_endpoint is not None:
+                self._on_endpoint(key[len(ENDPOINT_PREFIX) :], value)
+        elif key.startswith(INSTANCE_PREFIX):
+            instance_id = key[len(INSTANCE_PREFIX) :]
+            if value is None:
+                self.instances.pop(instance_id, None)
+            else:
+                self.instances[instance_id] = self._decode_instance(value)
+
+
+async def _kv_get(kv: KeyValue, key: str) -> bytes | None:
+    if not _valid_token(key):
+        return None
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None
+    return entry.value
+
+
+def _valid_token(key: str) -> bool:
+    return bool(key) and all(c.isalnum() or c in "-_=." for c in key) and ".." not in key

@@ -1,0 +1,173 @@
+"""`hookcore up`: the embedded nats-server, the ingress and a worker, in one command.
+
+Children run in their own sessions, so Ctrl-C reaches only this process,
+which stops them in order: the ingress (no new work), the worker (finishes
+what it holds), then nats-server (flushes JetStream to disk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
+from hookcore.config import Settings
+from hookcore.embedded import EmbeddedNats
+from hookcore.errors import HookcoreError
+
+DEMO_CUSTOMER = "demo"
+READY_TIMEOUT = 60.0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    apps = args.app or [DEFAULT_APP]
+    load_apps(apps)  # fail fast with a clear message
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = os.environ.get("HOOKCORE_ADMIN_TOKEN") or _stored_token(data_dir)
+    public_url = args.public_url or f"http://{args.host}:{args.port}"
+
+    stopping = False
+
+    def request_stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    nats = EmbeddedNats(data_dir / "nats")
+    nats.start()
+    settings = Settings.load(nats_url=nats.url, public_url=public_url, admin_token=token)
+    env = {**os.environ, **settings.to_env(), APPS_ENV: ",".join(apps)}
+    hookcore = [sys.executable, "-m", "hookcore"]
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        children.append(("ingress", _spawn([*hookcore, "serve", "--host", args.host, "--port", str(args.port),
+                                            *_app_flags(apps)], env)))
+        children.append(("worker", _spawn([*hookcore, "worker", "--concurrency", str(args.concurrency),
+                                           *_app_flags(apps)], env)))
+        base = f"http://{args.host}:{args.port}"
+        _wait_ready(base, children, lambda: stopping)
+        if stopping:
+            return 0
+        demo = _demo_instance(base, token) if not args.app else None
+        _print_banner(public_url, token, data_dir, demo)
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    print(f"hookcore: the {name} exited with code {child.returncode}; stopping",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(0.2)
+        print("\nStopping…", file=sys.stderr)
+        return 0
+    finally:
+        for _, child in children:
+            _stop(child)
+        nats.stop()
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _app_flags(apps: list[str]) -> list[str]:
+    return [flag for app in apps for flag in ("--app", app)]
+
+
+def _stop(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _stored_token(data_dir: Path) -> str:
+    """The admin token kept in the data dir, so it survives restarts; created on first use."""
+    path = data_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(24)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token
+
+
+def _wait_ready(base: str, children: list[tuple[str, subprocess.Popen[bytes]]], stopping: Any) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline and not stopping():
+        for name, child in children:
+            if child.poll() is not None:
+                raise HookcoreError(f"the {name} exited with code {child.returncode} while starting")
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    if not stopping():
+        raise HookcoreError(f"the ingress was not ready at {base}/readyz within {READY_TIMEOUT:g}s")
+
+
+def _api(base: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{base}{path}", data=data, method=method,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _demo_instance(base: str, token: str) -> dict[str, Any]:
+    """The demo customer's instance of the bundled example: reused across restarts."""
+    existing = _api(base, token, "GET", f"/api/instances?customer={DEMO_CUSTOMER}")["items"]
+    for item in existing:
+        if item["integration"] == "quickstart":
+            return dict(item)
+    return dict(_api(base, token, "POST", "/api/instances",
+                     {"integration": "quickstart", "customer": DEMO_CUSTOMER}))
+
+
+def _print_banner(public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None) -> None:
+    lines = [
+        "",
+        f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
+        f"Admin token (Authorization: Bearer …): {token}",
+    ]
+    if demo:
+        echo = demo["webhookUrls"]["Echo"]
+        order = demo["webhookUrls"]["Order created"]
+        lines += [
+            "",
+            f"The bundled example is deployed for customer {demo['customer']!r}. Try:",
+            "",
+            f"  curl '{echo}/my/custom/path?param-one=One&param-two=Two' \\",
+            "    --header 'header-one: First header value' \\",
+            "    --header 'Content-Type: application/json' \\",
+            "    --data '{\"Payload Key 1\":\"Payload Value 1\",\"Do Thing?\":true,\"quantity\":123}'",
+            "",
+            f"  curl '{order}' --header 'Content-Type: application/json' \\",
+            "    --data '{\"id\":\"A-1001\",\"items\":[{\"sku\":\"W-1\",\"quantity\":5}]}'",
+            "",
+            "Then look at an execution (use the executionId from the answer):",
+            "",
+            f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID",
+            f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID/result",
+        ]
+    print("\n".join(lines), flush=True)

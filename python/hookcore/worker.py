@@ -1,0 +1,218 @@
+"""Workers: pull accepted requests from JetStream, run flows, record results, ack.
+
+Delivery is at least once. A redelivered execution whose record is already
+final is acknowledged without running again, so a worker that dies between
+writing the record and acking causes no second run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from datetime import UTC, datetime
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from hookcore.apps import Apps
+from hookcore.config import Settings
+from hookcore.context import FlowContext
+from hookcore.envelope import Envelope, decode_envelope
+from hookcore.instances import trigger_url
+from hookcore.parsing import parse_body_noted, parse_query
+from hookcore.payload import Body, Payload, RawBody, from_micros
+from hookcore.queue import (
+    EXECUTIONS_STREAM,
+    EXECUTIONS_SUBJECT_PREFIX,
+    WORKER_CONSUMER,
+    JetStream,
+    connect,
+)
+from hookcore.results import encode_result
+from hookcore.store import FINAL_STATUSES, ConfigView, ExecutionRecord, Records, queued_record
+
+log = logging.getLogger("hookcore.worker")
+
+DEFAULT_ATTEMPTS = 3
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 60.0
+
+
+class Worker:
+    """Runs flows for one process; ``concurrency`` executions at a time."""
+
+    def __init__(self, settings: Settings, apps: Apps, concurrency: int = 16) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.settings = settings
+        self.apps = apps
+        self.concurrency = concurrency
+        self._running: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then finish the executions in hand."""
+        jet = await connect(self.settings, name="hookcore-worker")
+        view = ConfigView()
+        await view.start(jet.config)
+        self._jet, self._view, self._records = jet, view, Records(jet)
+        await jet.js.add_consumer(
+            EXECUTIONS_STREAM,
+            ConsumerConfig(
+                durable_name=WORKER_CONSUMER,
+                filter_subject=f"{EXECUTIONS_SUBJECT_PREFIX}.>",
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=self.settings.ack_wait,
+                max_ack_pending=-1,
+            ),
+        )
+        sub = await jet.js.pull_subscribe_bind(WORKER_CONSUMER, stream=EXECUTIONS_STREAM)
+        log.info("worker ready (concurrency %d)", self.concurrency)
+        try:
+            while not stop.is_set():
+                free = self.concurrency - len(self._running)
+                if free == 0:
+                    await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    msgs = await sub.fetch(free, timeout=1.0)
+                except (NatsTimeout, TimeoutError):
+                    continue
+                except Exception as e:  # NATS outage: keep trying until it is back
+                    log.warning("fetch failed (%s); retrying", e)
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in msgs:
+                    task = asyncio.create_task(self._handle(msg))
+                    self._running.add(task)
+                    task.add_done_callback(self._running.discard)
+        finally:
+            if self._running:
+                await asyncio.wait(self._running)
+            await view.stop()
+            await jet.close()
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            await self._execute(msg)
+        except Exception:
+            # Not the flow's fault (the flow's own errors are recorded): leave the
+            # message unacked so it is redelivered after ack_wait.
+            log.exception("could not process message %s; it will be redelivered", msg.subject)
+
+    async def _execute(self, msg: Msg) -> None:
+        envelope = decode_envelope(msg.data)
+        delivered = msg.metadata.num_delivered
+        previous = await self._records.find(envelope.id) if delivered > 1 else None
+        if previous is not None and previous.status in FINAL_STATUSES:
+            await msg.ack()
+            return
+        record = previous or queued_record(envelope)
+        record.status = "running"
+        record.attempts += 1
+        record.started_at = datetime.now(UTC)
+        record.error = None
+        running_write = asyncio.create_task(self._records.put(record))
+        heartbeat = asyncio.create_task(self._keep_alive(msg))
+        try:
+            await self._run_flow(envelope, record)
+        finally:
+            heartbeat.cancel()
+            await running_write
+        if record.status == "queued":  # failed, will retry
+            await self._records.put(record)
+            await msg.nak(delay=min(BACKOFF_BASE * 2 ** (record.failures - 1), BACKOFF_MAX))
+            return
+        await self._records.put(record)
+        await msg.ack_sync()
+
+    async def _run_flow(self, envelope: Envelope, record: ExecutionRecord) -> None:
+        flow = self.apps.flow(envelope.integration, envelope.flow)
+        instance = self._view.instances.get(envelope.instance)
+        if flow is None or instance is None:
+            what = (
+                f"integration {envelope.integration!r} has no flow {envelope.flow!r} on this worker"
+                if flow is None
+                else f"instance {envelope.instance} no longer exists"
+            )
+            self._finish(record, "failed", error=what)
+            return
+        body = envelope.body
+        if envelope.body_in_object_store:
+            body = (await self._jet.bodies.get(envelope.id)).data
+        body = body or b""
+        webhook_urls = {
+            name: trigger_url(self.settings.public_url, eid) for name, eid in instance.endpoints.items()
+        }
+        ctx = FlowContext(
+            execution_id=envelope.id,
+            customer=envelope.customer,
+            instance=envelope.instance,
+            flow=envelope.flow,
+            config=instance.config,
+            webhook_urls=webhook_urls,
+            webhook_api_keys={},
+        )
+        try:
+            body_data, note = parse_body_noted(body, envelope.content_type, envelope.parts)
+            if note:
+                ctx.log.warning("%s", note)
+            payload = Payload(
+                headers=envelope.headers,
+                body=Body(data=body_data, content_type=envelope.content_type),
+                raw_body=RawBody(data=body, content_type=envelope.content_type),
+                path_fragment=envelope.path,
+                query_parameters=parse_query(envelope.query),
+                webhook_urls=webhook_urls,
+                webhook_api_keys={},
+                invoke_url=None,
+                execution_id=envelope.id,
+                customer=envelope.customer,
+                instance=envelope.instance,
+                flow=envelope.flow,
+                received_at=from_micros(envelope.received_at),
+            )
+            if flow.is_async:
+                value = await flow.fn(ctx, payload)
+            else:
+                value = await asyncio.to_thread(flow.fn, ctx, payload)
+            data, content_type = encode_result(value)
+        except Exception as e:
+            record.steps, record.logs = ctx.steps, ctx.log.lines
+            self._failed(record, e, flow.attempts)
+            return
+        record.steps, record.logs = ctx.steps, ctx.log.lines
+        await self._records.put_result(envelope.id, data)
+        record.result_content_type = content_type
+        self._finish(record, "succeeded")
+
+    def _failed(self, record: ExecutionRecord, error: Exception, attempts: int) -> None:
+        record.failures += 1
+        message = str(error) or type(error).__name__
+        log.warning(
+            "execution %s (%s) failed on attempt %d/%d: %s\n%s",
+            record.id, record.flow, record.failures, attempts, message,
+            "".join(traceback.format_exception(error)),
+        )
+        if record.failures >= attempts:
+            self._finish(record, "dead", error=message)
+        else:
+            record.status = "queued"
+            record.error = message
+
+    @staticmethod
+    def _finish(record: ExecutionRecord, status: str, error: str | None = None) -> None:
+        record.status = status  # type: ignore[assignment]
+        record.error = error
+        record.finished_at = datetime.now(UTC)
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Tell JetStream a long flow is still running, so it is not redelivered meanwhile."""
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(self.settings.ack_wait / 3)
+                await msg.in_progress()

@@ -1,0 +1,5 @@
+//! The PyO3 layer: thin wrappers that convert Python values and call the
+//! pure-Rust modules. Nothing here decides anything.
+
+pub mod ingress;
+pub mod parse;

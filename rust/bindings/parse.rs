@@ -1,0 +1,171 @@
+//! `parse_body` and `parse_query`: the worker's and users' view of a body.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
+
+pub const BODY_EMPTY: u8 = 0;
+pub const BODY_JSON: u8 = 1;
+pub const BODY_MULTIPART: u8 = 2;
+pub const BODY_FORM: u8 = 3;
+pub const BODY_TEXT: u8 = 4;
+pub const BODY_BINARY: u8 = 5;
+
+/// A multipart index entry as the envelope carries it: (name, filename, content type, start, end).
+type PartTuple = (String, Option<String>, Option<String>, usize, usize);
+
+/// Parse a query string or urlencoded form into name -> str | list[str].
+#[pyfunction]
+pub fn parse_query<'py>(py: Python<'py>, query: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let pairs = if let Ok(s) = query.cast::<PyString>() {
+        parse::parse_urlencoded(s.to_str()?.as_bytes())
+    } else if let Ok(b) = query.cast::<PyBytes>() {
+        parse::parse_urlencoded(b.as_bytes())
+    } else {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "parse_query() takes str or bytes, not {}",
+            query.get_type().name()?
+        )));
+    };
+    group_pairs(py, pairs)
+}
+
+/// Classify and parse a body; see `_core.pyi` for the returned `(kind, value, note)`.
+#[pyfunction]
+#[pyo3(signature = (body, content_type, parts=None))]
+pub fn parse_body<'py>(
+    py: Python<'py>,
+    body: &Bound<'py, PyBytes>,
+    content_type: Option<&str>,
+    parts: Option<Vec<PartTuple>>,
+) -> PyResult<(u8, Bound<'py, PyAny>, Option<String>)> {
+    let bytes = body.as_bytes();
+    let Some(kind) = BodyKind::of(content_type, bytes) else {
+        return Ok((BODY_EMPTY, py.None().into_bound(py), None));
+    };
+    let ct = ContentType::parse(content_type.unwrap_or(""));
+    match kind {
+        BodyKind::Json => {
+            parse::validate_json(bytes)
+                .map_err(|e| PyValueError::new_err(format!("Received malformed JSON payload: {e}")))?;
+            Ok((BODY_JSON, py.None().into_bound(py), None))
+        }
+        BodyKind::Multipart => {
+            let list = multipart_parts(py, bytes, &ct, parts)?;
+            Ok((BODY_MULTIPART, list.into_any(), None))
+        }
+        BodyKind::Form => Ok((
+            BODY_FORM,
+            group_pairs(py, parse::parse_urlencoded(bytes))?.into_any(),
+            None,
+        )),
+        BodyKind::Text => match parse::decode_text(bytes, ct.charset().as_deref()) {
+            Ok(text) => Ok((BODY_TEXT, PyString::new(py, &text).into_any(), None)),
+            Err(e) => Ok((
+                BODY_BINARY,
+                body.clone().into_any(),
+                Some(format!("body.data holds the raw bytes: {e}")),
+            )),
+        },
+        BodyKind::Binary => Ok((BODY_BINARY, body.clone().into_any(), None)),
+    }
+}
+
+fn multipart_parts<'py>(
+    py: Python<'py>,
+    body: &[u8],
+    ct: &ContentType<'_>,
+    index: Option<Vec<PartTuple>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let index = match index {
+        Some(index) => index,
+        None => {
+            let boundary = ct.boundary().ok_or_else(|| {
+                PyValueError::new_err(
+                    "Received malformed multipart payload: the Content-Type has no boundary parameter",
+                )
+            })?;
+            parse::parse_multipart(body, boundary.as_bytes(), &MultipartLimits::default())
+                .map_err(|e| {
+                    PyValueError::new_err(format!("Received malformed multipart payload: {e}"))
+                })?
+                .into_iter()
+                .map(|p| {
+                    (
+                        p.name.into_owned(),
+                        p.filename.map(|f| f.into_owned()),
+                        p.content_type.map(|c| c.into_owned()),
+                        p.data.start,
+                        p.data.end,
+                    )
+                })
+                .collect()
+        }
+    };
+    let list = PyList::empty(py);
+    for (name, filename, content_type, start, end) in index {
+        let data = body.get(start..end).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "multipart part {name:?} lies outside the body ({start}..{end} of {})",
+                body.len()
+            ))
+        })?;
+        let (is_json, value) = part_value(py, data, filename.as_deref(), content_type.as_deref());
+        list.append((name, filename, content_type, is_json, value))?;
+    }
+    Ok(list)
+}
+
+/// Files (a filename) stay bytes; valid JSON parts are flagged for decoding;
+/// other parts decode as text with their charset, or stay bytes when they cannot.
+fn part_value<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    filename: Option<&str>,
+    content_type: Option<&str>,
+) -> (bool, Bound<'py, PyAny>) {
+    let bytes = || PyBytes::new(py, data).into_any();
+    if filename.is_some() {
+        return (false, bytes());
+    }
+    let ct = ContentType::parse(content_type.unwrap_or("text/plain"));
+    if ct.kind() == BodyKind::Json && parse::validate_json(data).is_ok() {
+        return (true, bytes());
+    }
+    match parse::decode_text(data, ct.charset().as_deref()) {
+        Ok(text) => (false, PyString::new(py, &text).into_any()),
+        Err(_) => (false, bytes()),
+    }
+}
+
+/// name -> value, a repeated name -> list of values in order.
+fn group_pairs(py: Python<'_>, pairs: Vec<(String, String)>) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, value) in pairs {
+        match dict.get_item(&name)? {
+            None => dict.set_item(name, value)?,
+            Some(existing) => {
+                if let Ok(list) = existing.cast::<PyList>() {
+                    list.append(value)?;
+                } else {
+                    dict.set_item(name, PyList::new(py, [existing, PyString::new(py, &value).into_any()])?)?;
+                }
+            }
+        }
+    }
+    Ok(dict)
+}
+
+pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(parse_query, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_body, m)?)?;
+    m.add("BODY_EMPTY", BODY_EMPTY)?;
+    m.add("BODY_JSON", BODY_JSON)?;
+    m.add("BODY_MULTIPART", BODY_MULTIPART)?;
+    m.add("BODY_FORM", BODY_FORM)?;
+    m.add("BODY_TEXT", BODY_TEXT)?;
+    m.add("BODY_BINARY", BODY_BINARY)?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Envelope bytes: the msgpack map that the ingress publishes to JetStream and
+//! the worker decodes into `hookcore.envelope.Envelope`.
+//!
+//! KEEP IN SYNC with `python/hookcore/envelope.py`: the field names below are
+//! the camelCase names of that Struct's fields.
+
+use rmp::encode;
+
+use crate::route::{Route, ROUTE_FIELD_COUNT};
+
+/// A minimal msgpack writer over a `Vec<u8>` (writes to a Vec cannot fail).
+pub struct MsgpackWriter {
+    buf: Vec<u8>,
+}
+
+impl MsgpackWriter {
+    pub fn with_capacity(capacity: usize) -> Self {
+        MsgpackWriter {
+            buf: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub fn into_inner(self) -> Vec<u8> {
+        self.buf
+    }
+
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    pub fn map_len(&mut self, len: u32) {
+        encode::write_map_len(&mut self.buf, len).expect("Vec write");
+    }
+
+    pub fn array_len(&mut self, len: u32) {
+        encode::write_array_len(&mut self.buf, len).expect("Vec write");
+    }
+
+    pub fn str(&mut self, value: &str) {
+        encode::write_str(&mut self.buf, value).expect("Vec write");
+    }
+
+    pub fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            Some(v) => self.str(v),
+            None => self.nil(),
+        }
+    }
+
+    pub fn bin(&mut self, value: &[u8]) {
+        encode::write_bin(&mut self.buf, value).expect("Vec write");
+    }
+
+    pub fn uint(&mut self, value: u64) {
+        encode::write_uint(&mut self.buf, value).expect("Vec write");
+    }
+
+    pub fn bool(&mut self, value: bool) {
+        encode::write_bool(&mut self.buf, value).expect("Vec write");
+    }
+
+    pub fn nil(&mut self) {
+        encode::write_nil(&mut self.buf).expect("Vec write");
+    }
+}
+
+/// Where one multipart part's bytes sit in the body, found by the ingress so
+/// the worker does not parse the body again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartIndex {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Everything an accepted request contributes to its envelope.
+pub struct EnvelopeFields<'a> {
+    pub execution_id: &'a str,
+    pub received_at_us: u64,
+    pub route: &'a Route,
+    pub method: &'a str,
+    pub path_fragment: &'a str,
+    pub query: &'a str,
+    pub headers: &'a [(String, String)],
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+    /// The body goes to the object store (too big for one message) instead.
+    pub body_in_object_store: bool,
+    pub parts: Option<&'a [PartIndex]>,
+}
+
+const OWN_FIELD_COUNT: u32 = 11;
+
+/// Encode the envelope map.
+pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
+    let inline_body = if fields.body_in_object_store {
+        0
+    } else {
+        fields.body.len()
+    };
+    let mut w = MsgpackWriter::with_capacity(256 + inline_body + fields.headers.len() * 48);
+    w.map_len(OWN_FIELD_COUNT + ROUTE_FIELD_COUNT);
+    w.str("id");
+    w.str(fields.execution_id);
+    w.str("receivedAt");
+    w.uint(fields.received_at_us);
+    w.raw(&fields.route.encoded_fields);
+    w.str("method");
+    w.str(fields.method);
+    w.str("path");
+    w.str(fields.path_fragment);
+    w.str("query");
+    w.str(fields.query);
+    w.str("headers");
+    w.map_len(fields.headers.len() as u32);
+    for (name, value) in fields.headers {
+        w.str(name);
+        w.str(value);
+    }
+    w.str("contentType");
+    w.opt_str(fields.content_type);
+    w.str("bodySize");
+    w.uint(fields.body.len() as u64);
+    w.str("body");
+    if fields.body_in_object_store {
+        w.nil();
+    } else {
+        w.bin(fields.body);
+    }
+    w.str("bodyInObjectStore");
+    w.bool(fields.body_in_object_store);
+    w.str("parts");
+    match fields.parts {
+        None => w.nil(),
+        Some(parts) => {
+            w.array_len(parts.len() as u32);
+            for part in parts {
+                w.array_len(5);
+                w.str(&part.name);
+                w.opt_str(part.filename.as_deref());
+                w.opt_str(part.content_type.as_deref());
+                w.uint(part.start as u64);
+                w.uint(part.end as u64);
+            }
+        }
+    }
+    w.into_inner()
+}
+
+impl From<crate::parse::Part<'_>> for PartIndex {
+    fn from(part: crate::parse::Part<'_>) -> Self {
+        PartIndex {
+            name: part.name.into_owned(),
+            filename: part.filename.map(|f| f.into_owned()),
+            content_type: part.content_type.map(|c| c.into_owned()),
+            start: part.data.start,
+            end: part.data.end,
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The hot path: one call turns a raw trigger request into a decision.
+//!
+//! Sans-IO: bytes in, a `Decision` out. The Python ingress publishes an
+//! accepted envelope to JetStream and answers; it never looks at the body.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::envelope::{self, EnvelopeFields, PartIndex};
+use crate::ids;
+use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
+use crate::route::Router;
+
+/// Methods that trigger an execution.
+pub const TRIGGER_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// Value of the `Allow` header on a 405.
+pub const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
+
+/// Limits and names the ingress is configured with (Python: `hookcore.config.Settings`).
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Accepted requests are published to `{subject_prefix}.{execution_id}`.
+    pub subject_prefix: String,
+    /// Bodies larger than this go to the object store instead of the message.
+    pub max_inline_body: usize,
+    /// Most header lines one request may carry.
+    pub max_headers: usize,
+    /// Most bytes of header names and values one request may carry.
+    pub max_header_bytes: usize,
+    pub multipart: MultipartLimits,
+}
+
+/// A raw trigger request, as the HTTP server hands it over.
+pub struct TriggerRequest<'a> {
+    pub method: &'a str,
+    /// The path after `/trigger/`: `{endpoint_id}[/{fragment}]`, already percent-decoded.
+    pub target: &'a str,
+    pub query: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Decision {
+    /// Publish `envelope` to `subject`, then answer 200 with `response`.
+    Accepted {
+        execution_id: String,
+        subject: String,
+        envelope: Vec<u8>,
+        /// Put the body into the object store under `execution_id` before publishing.
+        body_in_object_store: bool,
+        response: Vec<u8>,
+    },
+    /// HEAD on a known endpoint: answer 200 without a body and run nothing.
+    Head,
+    /// Answer `status` with the JSON `body`; nothing is stored.
+    Rejected { status: u16, body: Vec<u8> },
+}
+
+impl Decision {
+    fn reject(status: u16, message: &str) -> Decision {
+        Decision::Rejected {
+            status,
+            body: error_body(message),
+        }
+    }
+}
+
+/// `{"error": message}` as JSON bytes.
+pub fn error_body(message: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 14);
+    out.extend_from_slice(b"{\"error\":");
+    serde_json::to_writer(&mut out, message).expect("Vec write");
+    out.push(b'}');
+    out
+}
+
+pub const MALFORMED_JSON: &str = "Received malformed JSON payload.";
+pub const MALFORMED_MULTIPART: &str = "Received malformed multipart payload.";
+pub const ENDPOINT_NOT_FOUND: &str = "Endpoint not found.";
+
+/// Decide what happens to one trigger request.
+pub fn ingest(config: &IngestConfig, router: &Router, request: &TriggerRequest<'_>) -> Decision {
+    let (endpoint_id, fragment) = match request.target.split_once('/') {
+        Some((id, rest)) => (id, rest),
+        None => (request.target, ""),
+    };
+    let method = request.method;
+    let is_head = method == "HEAD";
+    if !is_head && !TRIGGER_METHODS.contains(&method) {
+        return Decision::reject(
+            405,
+            &format!("Method {method} is not allowed on a trigger endpoint; use one of {ALLOW}."),
+        );
+    }
+    let Some(route) = router.get(endpoint_id) else {
+        return Decision::reject(404, ENDPOINT_NOT_FOUND);
+    };
+    let headers = match collect_headers(config, request.headers) {
+        Ok(headers) => headers,
+        Err(rejected) => return rejected,
+    };
+    if is_head {
+        return Decision::Head;
+    }
+    // GET carries no body (SPEC section 3): whatever a sender attached is ignored.
+    let body: &[u8] = if method == "GET" { b"" } else { request.body };
+    let content_type = header_value(&headers, "content-type");
+    let parts = match check_body(config, content_type, body) {
+        Ok(parts) => parts,
+        Err(rejected) => return rejected,
+    };
+
+    let execution_id = ids::execution_id();
+    let body_in_object_store = body.len() > config.max_inline_body;
+    let envelope = envelope::encode(&EnvelopeFields {
+        execution_id: &execution_id,
+        received_at_us: now_micros(),
+        route: &route,
+        method,
+        path_fragment: fragment,
+        query: request.query,
+        headers: &headers,
+        content_type,
+        body,
+        body_in_object_store,
+        parts: parts.as_deref(),
+    });
+    let mut subject = String::with_capacity(config.subject_prefix.len() + 1 + execution_id.len());
+    subject.push_str(&config.subject_prefix);
+    subject.push('.');
+    subject.push_str(&execution_id);
+    let response = format!("{{\"executionId\":\"{execution_id}\"}}").into_bytes();
+    Decision::Accepted {
+        execution_id,
+        subject,
+        envelope,
+        body_in_object_store,
+        response,
+    }
+}
+
+/// Lower-cased names, repeated headers joined with ", ", first-seen order.
+fn collect_headers(
+    config: &IngestConfig,
+    raw: &[(&str, &str)],
+) -> Result<Vec<(String, String)>, Decision> {
+    if raw.len() > config.max_headers {
+        return Err(Decision::reject(
+            431,
+            &format!(
+                "Request has {} header lines; at most {} are allowed.",
+                raw.len(),
+                config.max_headers
+            ),
+        ));
+    }
+    let total: usize = raw.iter().map(|(n, v)| n.len() + v.len()).sum();
+    if total > config.max_header_bytes {
+        return Err(Decision::reject(
+            431,
+            &format!(
+                "Request headers take {total} bytes; at most {} are allowed.",
+                config.max_header_bytes
+            ),
+        ));
+    }
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        let name = name.to_ascii_lowercase();
+        match headers.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, joined)) => {
+                joined.push_str(", ");
+                joined.push_str(value);
+            }
+            None => headers.push((name, (*value).to_owned())),
+        }
+    }
+    Ok(headers)
+}
+
+fn header_value<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Validate the body against its content type; multipart bodies yield their part index.
+fn check_body(
+    config: &IngestConfig,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Option<Vec<PartIndex>>, Decision> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let Some(content_type) = content_type else {
+        return Ok(None);
+    };
+    let content_type = ContentType::parse(content_type);
+    match content_type.kind() {
+        BodyKind::Json => match parse::validate_json(body) {
+            Ok(()) => Ok(None),
+            Err(_) => Err(Decision::reject(400, MALFORMED_JSON)),
+        },
+        BodyKind::Multipart => {
+            let Some(boundary) = content_type.boundary() else {
+                return Err(Decision::reject(400, MALFORMED_MULTIPART));
+            };
+            match parse::parse_multipart(body, boundary.as_bytes(), &config.multipart) {
+                Ok(parts) => Ok(Some(parts.into_iter().map(PartIndex::from).collect())),
+                Err(e) if e.is_limit() => Err(Decision::reject(413, &e.to_string())),
+                Err(_) => Err(Decision::reject(400, MALFORMED_MULTIPART)),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}

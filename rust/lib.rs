@@ -1,0 +1,19 @@
+//! hookcore's Rust core. Pure-Rust modules hold the logic (tested with
+//! `cargo test`, no Python needed); `bindings` is the thin PyO3 layer that
+//! maturin builds into the private module `hookcore._core`.
+
+use pyo3::prelude::*;
+
+mod bindings;
+pub mod envelope;
+pub mod ids;
+pub mod ingest;
+pub mod parse;
+pub mod route;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    bindings::ingress::init_pymodule(m)?;
+    bindings::parse::init_pymodule(m)?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Request body and URL parsers of the ingress: pure Rust, no Python types.
+//!
+//! Every parser accepts arbitrary bytes without panicking, allocates at most
+//! in proportion to its input, and reports failures as typed errors whose
+//! `Display` says what was expected and at which byte.
+//!
+//! - [`content_type`]: `Content-Type` values and the [`BodyKind`] they select.
+//! - [`json`]: strict RFC 8259 validation; [`json_pointer`]: RFC 6901 lookups.
+//! - [`query`]: urlencoded forms, query strings and URL paths.
+//! - [`text`]: text bodies in their declared charset.
+//! - [`multipart`]: `multipart/form-data` bodies as parts with byte ranges.
+
+pub mod content_type;
+pub mod json;
+pub mod json_pointer;
+pub mod multipart;
+mod params;
+mod part_headers;
+pub mod query;
+pub mod text;
+
+pub use content_type::{BodyKind, ContentType};
+pub use json::{validate_json, JsonError, JsonErrorKind, MAX_DEPTH};
+pub use json_pointer::{json_pointer, JsonScalar};
+pub use multipart::{parse_multipart, MultipartError, MultipartLimits, Part, MAX_BOUNDARY_LEN};
+pub use query::{parse_urlencoded, percent_decode_path};
+pub use text::{decode_text, TextError};
+
+#[cfg(test)]
+#[path = "tests/props_json.rs"]
+mod props_json;
+#[cfg(test)]
+#[path = "tests/props_multipart.rs"]
+mod props_multipart;
+#[cfg(test)]
+#[path = "tests/props_text.rs"]
+mod props_text;

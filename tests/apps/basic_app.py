@@ -1,0 +1,64 @@
+"""The integration the end-to-end tests deploy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hookcore import Integration
+
+app = Integration("testapp")
+
+
+@app.flow("Echo")
+async def echo(ctx: Any, payload: Any) -> dict[str, Any]:
+    data = payload.body.data
+    return {
+        "headers": payload.headers,
+        "body": data if not isinstance(data, bytes) else {"bytes": data.hex()},
+        "rawBody": payload.raw_body.data.hex(),
+        "contentType": payload.body.content_type,
+        "pathFragment": payload.path_fragment,
+        "queryParameters": payload.query_parameters,
+        "webhookUrls": payload.webhook_urls,
+        "executionId": payload.execution_id,
+        "customer": payload.customer,
+        "instance": payload.instance,
+        "flow": payload.flow,
+        "receivedAt": payload.received_at.isoformat(),
+        "config": ctx.config,
+    }
+
+
+@app.flow("Plain")
+def plain(ctx: Any, payload: Any) -> str:
+    ctx.log.info("plain flow ran in a thread")
+    return "plain text result"
+
+
+@app.flow("Slow")
+async def slow(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Sleeps so a test can kill the worker mid-execution; counts its runs in a file."""
+    marker = os.environ.get("HOOKCORE_TEST_MARKER_DIR")
+    if marker:
+        Path(marker, payload.execution_id).open("a").write("run\n")
+    await asyncio.sleep(float(payload.query_parameters.get("sleep", "0.05")))
+    return {"slept": True}
+
+
+@app.flow("Fail")
+async def fail(ctx: Any, payload: Any) -> None:
+    raise RuntimeError("The widget requested is not in the database")
+
+
+@app.flow("Quick")
+async def quick(ctx: Any, payload: Any) -> dict[str, Any]:
+    return {"ok": True, "at": time.time()}
+
+
+@app.on_instance_deploy
+async def deployed(ctx: Any, instance: Any) -> dict[str, Any]:
+    return {"deployedUrls": ctx.webhook_urls, "config": ctx.config}

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from hookcore.config import Settings
+from hookcore.errors import ConfigError
+
+
+def test_precedence_explicit_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKCORE_MAX_BODY", "2048")
+    monkeypatch.setenv("HOOKCORE_PUBLISH_TIMEOUT", "1.5")
+    assert Settings.load().max_body == 2048
+    assert Settings.load().publish_timeout == 1.5
+    assert Settings.load(max_body=4096).max_body == 4096
+    assert Settings.load().max_headers == 100
+
+
+def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings.load(nats_url="nats://127.0.0.1:1", max_body=123, ack_wait=2.5, admin_token="t")
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert Settings.load() == settings
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("max_body", 0, "max_body must be between 1"),
+    ("replicas", 2, "replicas must be 1, 3 or 5"),
+    ("public_url", "example.com", "must start with http"),
+    ("ack_wait", 0.1, "ack_wait must be between"),
+])
+def test_invalid_values_name_the_allowed_range(field: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.load(**{field: value})
+
+
+def test_env_that_is_not_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKCORE_MAX_BODY", "ten")
+    with pytest.raises(ConfigError, match="HOOKCORE_MAX_BODY must be a number"):
+        Settings.load()
+
+
+def test_public_url_trailing_slash_is_dropped() -> None:
+    assert Settings.load(public_url="https://hooks.example.com/").public_url == "https://hooks.example.com"
+
+
+def test_unknown_setting() -> None:
+    with pytest.raises(ConfigError, match="unknown settings: bogus"):
+        Settings.load(bogus=1)
