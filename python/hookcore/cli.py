@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
-from hookcore.config import Settings, describe
+from hookcore.config import Settings, describe, env_name
 from hookcore.errors import HookcoreError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -130,10 +130,12 @@ def _json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    return Settings.load(
-        nats_url=getattr(args, "nats", None), public_url=getattr(args, "public_url", None), **extra
+def _settings(args: argparse.Namespace, default_public_url: str | None = None) -> Settings:
+    """Settings from the flags, then HOOKCORE_* env, then ``default_public_url`` / defaults."""
+    public_url = (
+        getattr(args, "public_url", None) or os.environ.get(env_name("public_url")) or default_public_url
     )
+    return Settings.load(nats_url=getattr(args, "nats", None), public_url=public_url)
 
 
 def _run_up(args: argparse.Namespace) -> int:
@@ -146,8 +148,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    public_url = args.public_url or f"http://{args.host}:{args.port}"
-    settings = _settings(args, public_url=public_url)
+    settings = _settings(args, default_public_url=f"http://{args.host}:{args.port}")
     load_apps(args.app)  # fail here, with a clear message, rather than in every worker process
     if not settings.admin_token:
         logging.getLogger("hookcore").warning(

@@ -34,7 +34,10 @@ class Settings:
         "Bearer token for /api/*; empty disables the control plane.", default=""
     )
     max_body: int = _doc("Largest request body accepted, in bytes (413 above).", default=10 * MIB)
-    max_headers: int = _doc("Most header lines one request may carry (431 above).", default=100)
+    max_headers: int = _doc(
+        "Most header lines one request may carry (431 above; Granian itself refuses more than 100).",
+        default=64,
+    )
     max_header_bytes: int = _doc(
         "Most bytes of header names and values per request (431 above).", default=64 * 1024
     )
@@ -60,7 +63,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check_range("max_body", self.max_body, 1, 1024 * MIB)
-        _check_range("max_headers", self.max_headers, 1, 10_000)
+        _check_range("max_headers", self.max_headers, 1, 100)
         _check_range("max_header_bytes", self.max_header_bytes, 256, 16 * MIB)
         _check_range("max_parts", self.max_parts, 1, 1_000_000)
         _check_range("max_part_header_bytes", self.max_part_header_bytes, 64, MIB)

@@ -18,7 +18,7 @@ from hookcore.config import Settings
 from hookcore.http import JSON, JSON_HEADERS, BodyTooLarge, read_body, send_error
 from hookcore.metrics import Metrics
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, Publisher, connect
-from hookcore.store import ConfigView
+from hookcore.store import ConfigView, body_object
 
 log = logging.getLogger("hookcore.ingress")
 
@@ -48,8 +48,7 @@ class Ingress:
         settings = self.settings
         self.core = _core.Ingress(
             subject_prefix=EXECUTIONS_SUBJECT_PREFIX,
-            # Leave room for the envelope's other fields within the server's message limit.
-            max_inline_body=min(settings.max_body, jet.nc.max_payload - 64 * 1024),
+            max_inline_body=min(settings.max_body, jet.max_inline),
             max_headers=settings.max_headers,
             max_header_bytes=settings.max_header_bytes,
             max_parts=settings.max_parts,
@@ -97,7 +96,7 @@ class Ingress:
             return
         try:
             if spill:
-                await self._jet.bodies.put(execution_id, body)  # type: ignore[union-attr]
+                await self._jet.objects.put(body_object(execution_id), body)  # type: ignore[union-attr]
             await self.publisher.publish(subject, envelope)
         except Exception as e:  # QueueUnavailable, or the object store failing
             self.metrics.trigger_responses[status] -= 1

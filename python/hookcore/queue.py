@@ -38,7 +38,8 @@ WORKER_CONSUMER = "hookcore-workers"
 CONFIG_BUCKET = "hookcore_config"
 RECORDS_BUCKET = "hookcore_records"
 RESULTS_BUCKET = "hookcore_results"
-BODIES_BUCKET = "hookcore_bodies"
+OBJECTS_BUCKET = "hookcore_objects"
+"""Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""
 
 
 @dataclass(slots=True)
@@ -50,7 +51,12 @@ class JetStream:
     config: KeyValue
     records: KeyValue
     results: KeyValue
-    bodies: ObjectStore
+    objects: ObjectStore
+
+    @property
+    def max_inline(self) -> int:
+        """Largest value stored inline in a message or KV entry; larger ones go to ``objects``."""
+        return int(self.nc.max_payload) - 64 * 1024
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -98,7 +104,7 @@ async def connect(settings: Settings, name: str) -> JetStream:
         config=await js.key_value(CONFIG_BUCKET),
         records=await js.key_value(RECORDS_BUCKET),
         results=await js.key_value(RESULTS_BUCKET),
-        bodies=await js.object_store(BODIES_BUCKET),
+        objects=await js.object_store(OBJECTS_BUCKET),
     )
 
 
@@ -131,7 +137,7 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
             )
         )
     await js.create_object_store(
-        BODIES_BUCKET,
+        OBJECTS_BUCKET,
         ObjectStoreConfig(
             ttl=retention, storage=StorageType.FILE, replicas=settings.replicas
         ),

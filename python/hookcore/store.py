@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.errors import KeyNotFoundError, NotFoundError, ObjectNotFoundError
 from nats.js.kv import KeyValue
 
 from hookcore.context import LogLine, StepRecord
@@ -77,6 +77,7 @@ class ExecutionRecord(msgspec.Struct, rename="camel"):
     steps: list[StepRecord] = msgspec.field(default_factory=list)
     logs: list[LogLine] = msgspec.field(default_factory=list)
     result_content_type: str | None = None
+    result_in_object_store: bool = False
 
 
 _json = msgspec.json.Encoder()
@@ -126,8 +127,14 @@ class Records:
             raise NotFound(f"No execution with id {execution_id!r}.") from None
         return decode_envelope(msg.data or b"")
 
-    async def put_result(self, execution_id: str, data: bytes) -> None:
-        await self._jet.results.put(execution_id, data)
+    async def put_result(self, record: ExecutionRecord, data: bytes, content_type: str) -> None:
+        """Store the result (in the object store when too big for KV) and note it in ``record``."""
+        record.result_content_type = content_type
+        record.result_in_object_store = len(data) > self._jet.max_inline
+        if record.result_in_object_store:
+            await self._jet.objects.put(result_object(record.id), data)
+        else:
+            await self._jet.results.put(record.id, data)
 
     async def result(self, execution_id: str) -> tuple[bytes, str]:
         """The last step's result and its content type; `NotFound` until the execution succeeded."""
@@ -136,10 +143,26 @@ class Records:
             raise NotFound(
                 f"Execution {execution_id} has no result: its status is {record.status}."
             )
-        data = await _kv_get(self._jet.results, execution_id)
+        if record.result_in_object_store:
+            try:
+                data = (await self._jet.objects.get(result_object(execution_id))).data
+            except ObjectNotFoundError:
+                data = None
+        else:
+            data = await _kv_get(self._jet.results, execution_id)
         if data is None:
             raise NotFound(f"The result of execution {execution_id} has expired.")
         return data, record.result_content_type
+
+
+def body_object(execution_id: str) -> str:
+    """Object-store name of a request body too big for its envelope."""
+    return f"body.{execution_id}"
+
+
+def result_object(execution_id: str) -> str:
+    """Object-store name of a result too big for the results bucket."""
+    return f"result.{execution_id}"
 
 
 def queued_record(envelope: Envelope) -> ExecutionRecord:

@@ -32,7 +32,14 @@ from hookcore.queue import (
     connect,
 )
 from hookcore.results import encode_result
-from hookcore.store import FINAL_STATUSES, ConfigView, ExecutionRecord, Records, queued_record
+from hookcore.store import (
+    FINAL_STATUSES,
+    ConfigView,
+    ExecutionRecord,
+    Records,
+    body_object,
+    queued_record,
+)
 
 log = logging.getLogger("hookcore.worker")
 
@@ -143,7 +150,7 @@ class Worker:
             return
         body = envelope.body
         if envelope.body_in_object_store:
-            body = (await self._jet.bodies.get(envelope.id)).data
+            body = (await self._jet.objects.get(body_object(envelope.id))).data
         body = body or b""
         webhook_urls = {
             name: trigger_url(self.settings.public_url, eid) for name, eid in instance.endpoints.items()
@@ -186,8 +193,7 @@ class Worker:
             self._failed(record, e, flow.attempts)
             return
         record.steps, record.logs = ctx.steps, ctx.log.lines
-        await self._records.put_result(envelope.id, data)
-        record.result_content_type = content_type
+        await self._records.put_result(record, data, content_type)
         self._finish(record, "succeeded")
 
     def _failed(self, record: ExecutionRecord, error: Exception, attempts: int) -> None:

@@ -116,9 +116,18 @@ fn unexpected(bytes: &[u8], at: usize, expected: &'static str) -> JsonError {
 pub(crate) fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
     while let Some(&b) = bytes.get(i) {
         if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            break;
+            return i;
         }
         i += 1;
+        // Indentation: skip runs of spaces eight at a time.
+        while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
+            let not_space = u64::from_le_bytes(*chunk) ^ (LO * b' ' as u64);
+            if not_space != 0 {
+                i += (not_space.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
     }
     i
 }
@@ -223,10 +232,8 @@ pub(crate) fn string_end(bytes: &[u8], mut i: usize) -> Result<usize, JsonError>
     loop {
         while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
             let w = u64::from_le_bytes(*chunk);
-            let special = eq_mask(w, b'"')
-                | eq_mask(w, b'\\')
-                | (w.wrapping_sub(LO * 0x20) & !w & HI)
-                | (w & HI);
+            // Quote, backslash, control (< 0x20) or non-ASCII (>= 0x80) bytes.
+            let special = eq_mask(w, b'"') | eq_mask(w, b'\\') | ((w.wrapping_sub(LO * 0x20) | w) & HI);
             if special != 0 {
                 i += (special.trailing_zeros() / 8) as usize;
                 break;

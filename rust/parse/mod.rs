@@ -33,5 +33,5 @@ mod props_json;
 #[path = "tests/props_multipart.rs"]
 mod props_multipart;
 #[cfg(test)]
-#[path = "tests/props_text.rs"]
-mod props_text;
+#[path = "tests/props_misc.rs"]
+mod props_misc;

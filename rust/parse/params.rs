@@ -110,18 +110,18 @@ impl<'a> Iterator for Params<'a> {
                 continue;
             }
             if name.is_empty() {
-                return self.fail(name_start, "expected a parameter name before '='");
+                return self.fail(name_start, "a parameter name before '='");
             }
             self.pos += 1;
             self.skip(is_ows);
             let value = if input.get(self.pos) == Some(&b'"') {
                 let open = self.pos;
                 let Some(value) = self.quoted() else {
-                    return self.fail(open, "expected a closing '\"' for the quoted parameter value");
+                    return self.fail(open, "a closing '\"' for the quoted parameter value");
                 };
                 self.skip(is_ows);
                 if self.pos < input.len() && input[self.pos] != b';' {
-                    return self.fail(self.pos, "expected ';' after a quoted parameter value");
+                    return self.fail(self.pos, "';' after a quoted parameter value");
                 }
                 value
             } else {

@@ -126,7 +126,10 @@ fn decode_ascii(bytes: &[u8]) -> Result<Cow<'_, str>, TextError> {
     }
 }
 
-fn decode_utf16(bytes: &[u8], default: &'static Encoding) -> Result<Cow<'_, str>, TextError> {
+fn decode_utf16<'a>(
+    bytes: &'a [u8],
+    default: &'static Encoding,
+) -> Result<Cow<'a, str>, TextError> {
     match bytes {
         [0xFF, 0xFE, ..] => decode_with(bytes, UTF_16LE, 2),
         [0xFE, 0xFF, ..] => decode_with(bytes, UTF_16BE, 2),

@@ -12,7 +12,7 @@ def test_precedence_explicit_then_env_then_default(monkeypatch: pytest.MonkeyPat
     assert Settings.load().max_body == 2048
     assert Settings.load().publish_timeout == 1.5
     assert Settings.load(max_body=4096).max_body == 4096
-    assert Settings.load().max_headers == 100
+    assert Settings.load().max_headers == 64
 
 
 def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
