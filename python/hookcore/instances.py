@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 
 from hookcore import _core
 from hookcore.apps import Apps
@@ -119,11 +119,10 @@ class Instances:
 
     async def list(self, customer: str | None = None) -> list[InstanceRecord]:
         try:
-            keys = await self._jet.config.keys(filters=[INSTANCE_PREFIX + "*"])
-        except Exception as e:  # nats-py raises NoKeysError when the bucket is empty
-            if type(e).__name__ == "NoKeysError":
-                return []
-            raise
+            # nats-py's server-side key filters miss keys; filter here instead.
+            keys = [k for k in await self._jet.config.keys() if k.startswith(INSTANCE_PREFIX)]
+        except NoKeysError:
+            return []
         records = await asyncio.gather(*(self._jet.config.get(k) for k in keys))
         found = [self._decode(r.value or b"") for r in records]
         if customer is not None:

@@ -1,0 +1,360 @@
+//! The byte scanner behind [`validate_json`](crate::parse::validate_json)
+//! and [`json_pointer`](crate::parse::json_pointer).
+//!
+//! Hot functions return `Option` (which fits in registers) and record the
+//! error in the scanner on failure. Nesting is tracked in a fixed bit stack,
+//! so scanning is iterative and allocation-free. String bodies are skipped
+//! sixteen bytes at a time with SSE2 on x86_64 (eight with SWAR elsewhere),
+//! and digit runs eight at a time.
+
+use crate::parse::json::{JsonError, JsonErrorKind, MAX_DEPTH};
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const NIBBLE_HI: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// A JSON scanner over `bytes` that remembers why it last failed.
+pub(crate) struct Scanner<'a> {
+    bytes: &'a [u8],
+    error: Option<JsonError>,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Scanner { bytes, error: None }
+    }
+
+    /// The error recorded by the call that returned `None`.
+    pub fn into_error(self) -> JsonError {
+        self.error.unwrap_or(JsonError {
+            kind: JsonErrorKind::UnexpectedEnd {
+                expected: "a JSON value",
+            },
+            offset: 0,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail<T>(&mut self, offset: usize, kind: JsonErrorKind) -> Option<T> {
+        self.error = Some(JsonError { kind, offset });
+        None
+    }
+
+    /// Fail on the byte at `at` (or the end of input) where `expected` was required.
+    #[cold]
+    #[inline(never)]
+    fn unexpected<T>(&mut self, at: usize, expected: &'static str) -> Option<T> {
+        let kind = match self.bytes.get(at) {
+            Some(&found) => JsonErrorKind::UnexpectedByte { found, expected },
+            None => JsonErrorKind::UnexpectedEnd { expected },
+        };
+        self.fail(at, kind)
+    }
+
+    /// Index of the first non-whitespace byte at or after `i`.
+    #[inline(always)]
+    pub fn skip_ws(&self, mut i: usize) -> usize {
+        let bytes = self.bytes;
+        while let Some(&b) = bytes.get(i) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return i;
+            }
+            i += 1;
+            // Indentation: skip runs of spaces eight at a time.
+            while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
+                let not_space = u64::from_le_bytes(*chunk) ^ (LO * b' ' as u64);
+                if not_space != 0 {
+                    i += (not_space.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+        }
+        i
+    }
+
+    /// Validate one value starting at or after `start` (leading whitespace is
+    /// skipped) and return the index just past it.
+    pub fn value_end(&mut self, start: usize) -> Option<usize> {
+        // Bit set: the container at that depth is an object; clear: an array.
+        let mut stack = [0u64; MAX_DEPTH / 64];
+        let mut depth = 0usize;
+        let mut in_object = false;
+        let mut i = start;
+        'value: loop {
+            i = self.skip_ws(i);
+            match self.bytes.get(i) {
+                Some(b'"') => i = self.string_end(i + 1)?,
+                Some(&c @ (b'{' | b'[')) => {
+                    if depth == MAX_DEPTH {
+                        return self.fail(i, JsonErrorKind::TooDeep);
+                    }
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    i = self.skip_ws(i + 1);
+                    if self.bytes.get(i) == Some(&close) {
+                        i += 1;
+                    } else {
+                        in_object = c == b'{';
+                        let bit = 1u64 << (depth % 64);
+                        if in_object {
+                            stack[depth / 64] |= bit;
+                            i = self.member_value_start(i)?;
+                        } else {
+                            stack[depth / 64] &= !bit;
+                        }
+                        depth += 1;
+                        continue 'value;
+                    }
+                }
+                Some(b'-' | b'0'..=b'9') => i = self.number_end(i)?,
+                Some(b't') => i = self.literal_end(i, b"true")?,
+                Some(b'f') => i = self.literal_end(i, b"false")?,
+                Some(b'n') => i = self.literal_end(i, b"null")?,
+                _ => return self.unexpected(i, "a JSON value"),
+            }
+            // A value is complete: close containers until one continues.
+            while depth > 0 {
+                i = self.skip_ws(i);
+                match (self.bytes.get(i), in_object) {
+                    (Some(b','), true) => {
+                        i = self.member_value_start(self.skip_ws(i + 1))?;
+                        continue 'value;
+                    }
+                    (Some(b','), false) => {
+                        i += 1;
+                        continue 'value;
+                    }
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        i += 1;
+                        depth -= 1;
+                        if let Some(top) = depth.checked_sub(1) {
+                            in_object = stack[top / 64] & (1u64 << (top % 64)) != 0;
+                        }
+                    }
+                    (_, true) => return self.unexpected(i, "',' or '}' after an object member"),
+                    (_, false) => return self.unexpected(i, "',' or ']' after an array element"),
+                }
+            }
+            return Some(i);
+        }
+    }
+
+    /// `i` is at an object key: validate `"key" :` and return the index after ':'.
+    #[inline]
+    fn member_value_start(&mut self, i: usize) -> Option<usize> {
+        if self.bytes.get(i) != Some(&b'"') {
+            return self.unexpected(i, "'\"' to start an object key");
+        }
+        let i = self.string_end(i + 1)?;
+        let i = self.skip_ws(i);
+        if self.bytes.get(i) != Some(&b':') {
+            return self.unexpected(i, "':' after an object key");
+        }
+        Some(i + 1)
+    }
+
+    /// `i` is just past an opening quote: validate the string body and return
+    /// the index just past the closing quote.
+    #[inline]
+    pub fn string_end(&mut self, mut i: usize) -> Option<usize> {
+        loop {
+            i = skip_plain(self.bytes, i);
+            match self.bytes.get(i) {
+                Some(b'"') => return Some(i + 1),
+                Some(b'\\') => i = self.escape(i)?.1,
+                Some(0x80..) => i = self.utf8_char_end(i)?,
+                Some(0..=0x1f) => return self.fail(i, JsonErrorKind::ControlCharacter),
+                Some(_) => i += 1,
+                None => return self.unexpected(i, "'\"' to close a string"),
+            }
+        }
+    }
+
+    /// `bytes[i]` is a non-ASCII byte: validate one UTF-8 sequence, return its end.
+    fn utf8_char_end(&mut self, i: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        let (len, lo, hi) = match bytes.get(i).copied().unwrap_or(0) {
+            0xC2..=0xDF => (2, 0x80, 0xBF),
+            0xE0 => (3, 0xA0, 0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80, 0xBF),
+            0xED => (3, 0x80, 0x9F),
+            0xF0 => (4, 0x90, 0xBF),
+            0xF1..=0xF3 => (4, 0x80, 0xBF),
+            0xF4 => (4, 0x80, 0x8F),
+            _ => return self.fail(i, JsonErrorKind::InvalidUtf8),
+        };
+        let second_ok = bytes.get(i + 1).is_some_and(|b| (lo..=hi).contains(b));
+        let rest_ok = (2..len).all(|k| matches!(bytes.get(i + k), Some(0x80..=0xBF)));
+        if !(second_ok && rest_ok) {
+            return self.fail(i, JsonErrorKind::InvalidUtf8);
+        }
+        Some(i + len)
+    }
+
+    /// `bytes[i]` is a backslash in a string: decode the escape, return the
+    /// character and the index after the escape.
+    pub fn escape(&mut self, i: usize) -> Option<(char, usize)> {
+        let c = match self.bytes.get(i + 1) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => return self.unicode_escape(i),
+            Some(_) => return self.fail(i, JsonErrorKind::InvalidEscape),
+            None => return self.unexpected(i + 1, "an escape character"),
+        };
+        Some((c, i + 2))
+    }
+
+    fn unicode_escape(&mut self, i: usize) -> Option<(char, usize)> {
+        let Some(unit) = hex4(self.bytes, i + 2) else {
+            return self.fail(i, JsonErrorKind::InvalidUnicodeEscape);
+        };
+        let (code, end) = match unit {
+            0xD800..=0xDBFF => {
+                if self.bytes.get(i + 6..i + 8) != Some(b"\\u") {
+                    return self.fail(i, JsonErrorKind::LoneSurrogate);
+                }
+                let Some(low) = hex4(self.bytes, i + 8) else {
+                    return self.fail(i + 6, JsonErrorKind::InvalidUnicodeEscape);
+                };
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return self.fail(i, JsonErrorKind::LoneSurrogate);
+                }
+                (0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00), i + 12)
+            }
+            _ => (unit, i + 6),
+        };
+        match char::from_u32(code) {
+            Some(c) => Some((c, end)),
+            None => self.fail(i, JsonErrorKind::LoneSurrogate),
+        }
+    }
+
+    /// `bytes[i]` starts a number: validate it, return the index just past it.
+    pub fn number_end(&mut self, mut i: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => i = digits_end(bytes, i + 1),
+            _ => return self.unexpected(i, "a digit"),
+        }
+        if bytes.get(i) == Some(&b'.') {
+            if !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                return self.unexpected(i + 1, "a digit after '.'");
+            }
+            i = digits_end(bytes, i + 1);
+        }
+        if matches!(bytes.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(bytes.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                return self.unexpected(i, "a digit in the exponent");
+            }
+            i = digits_end(bytes, i);
+        }
+        Some(i)
+    }
+
+    /// `bytes[i..]` should start with `word` (`true`, `false` or `null`).
+    #[inline]
+    pub fn literal_end(&mut self, i: usize, word: &'static [u8]) -> Option<usize> {
+        let end = i + word.len();
+        if self.bytes.get(i..end) == Some(word) {
+            return Some(end);
+        }
+        let matched = (0..word.len())
+            .take_while(|&k| self.bytes.get(i + k) == word.get(k))
+            .count();
+        let expected = match word {
+            b"true" => "'true'",
+            b"false" => "'false'",
+            _ => "'null'",
+        };
+        self.unexpected(i + matched, expected)
+    }
+}
+
+/// Four hex digits at `i` as a number.
+fn hex4(bytes: &[u8], i: usize) -> Option<u32> {
+    let digits = bytes.get(i..i.checked_add(4)?)?;
+    digits
+        .iter()
+        .try_fold(0u32, |acc, &d| Some((acc << 4) | (d as char).to_digit(16)?))
+}
+
+/// Index of the first non-digit at or after `i`, eight bytes at a time: a
+/// byte is a digit when its high nibble is 3 and stays 3 after adding 6.
+#[inline]
+fn digits_end(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*chunk);
+        let non_digit = ((w & NIBBLE_HI) ^ ASCII_ZEROS)
+            | ((w.wrapping_add(LO * 6) & NIBBLE_HI) ^ ASCII_ZEROS);
+        if non_digit != 0 {
+            return i + (non_digit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+/// Skip string bytes that need no attention (printable ASCII other than `"`
+/// and `\`), sixteen at a time; stops at or shortly before the first other byte.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+    use std::arch::x86_64::*;
+    while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<16>()) {
+        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly
+        // the 16 bytes of `chunk` and has no alignment requirement.
+        let mask = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Signed compare: control bytes (< 0x20) and non-ASCII (>= 0x80, negative).
+            let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), low))
+        };
+        if mask != 0 {
+            return i + mask.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    i
+}
+
+/// Portable [`skip_plain`], eight bytes at a time (SWAR).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit set in bytes equal to `b` (exact for the lowest one).
+    let eq = |w: u64, b: u8| {
+        let x = w ^ (LO * b as u64);
+        x.wrapping_sub(LO) & !x & HI
+    };
+    while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*chunk);
+        // Quote, backslash, control (< 0x20) or non-ASCII (>= 0x80) bytes.
+        let special = eq(w, b'"') | eq(w, b'\\') | ((w.wrapping_sub(LO * 0x20) | w) & HI);
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
