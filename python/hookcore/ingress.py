@@ -63,6 +63,7 @@ class Ingress:
 
     async def stop(self) -> None:
         if self._jet is not None:
+            await self.publisher.stop()
             await self.view.stop()
             await self._jet.close()
 

@@ -158,37 +158,59 @@ class Publisher:
     def __init__(self, nc: NatsClient, timeout: float) -> None:
         self._nc = nc
         self._timeout = timeout
-        self._pending: dict[str, asyncio.Future[None]] = {}
+        # token -> (deadline, future); tokens increase, so the oldest come first.
+        self._pending: dict[str, tuple[float, asyncio.Future[None]]] = {}
         self._tokens = itertools.count()
         self._prefix = ""
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._prefix = self._nc.new_inbox() + "."
         await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
+        self._sweeper = asyncio.create_task(self._expire())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
 
     async def publish(self, subject: str, payload: bytes) -> None:
         """Publish and wait for JetStream's ack; raises `QueueUnavailable` otherwise."""
         if not self._nc.is_connected:
             raise QueueUnavailable("not connected to NATS")
         token = str(next(self._tokens))
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending[token] = future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending[token] = (loop.time() + self._timeout, future)
         try:
             await self._nc.publish(subject, payload, reply=self._prefix + token)
-            await asyncio.wait_for(future, self._timeout)
-        except TimeoutError:
-            raise QueueUnavailable(f"no acknowledgement within {self._timeout:g}s") from None
+            await future
         except QueueUnavailable:
             raise
-        except Exception as e:  # connection closed or draining mid-publish
+        except Exception as e:  # connection closed mid-publish
             raise QueueUnavailable(str(e) or type(e).__name__) from e
         finally:
-            del self._pending[token]
+            self._pending.pop(token, None)
+
+    async def _expire(self) -> None:
+        """Fail publishes whose ack is overdue. One timer for all, instead of one per publish."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(0.1, self._timeout / 4))
+            now = loop.time()
+            for token, (deadline, future) in list(self._pending.items()):
+                if deadline > now:
+                    break
+                del self._pending[token]
+                if not future.done():
+                    future.set_exception(
+                        QueueUnavailable(f"no acknowledgement within {self._timeout:g}s")
+                    )
 
     async def _on_ack(self, msg: Msg) -> None:
-        future = self._pending.get(msg.subject[len(self._prefix) :])
-        if future is None or future.done():
+        pending = self._pending.get(msg.subject[len(self._prefix) :])
+        if pending is None or pending[1].done():
             return
+        future = pending[1]
         data = msg.data
         if data and b'"error"' not in data:
             future.set_result(None)

@@ -4,13 +4,15 @@
 //! The walk validates everything it passes over with the same scanner as
 //! [`validate_json`](crate::parse::validate_json) and gives up (`None`) on
 //! anything malformed. With duplicate object keys the last one wins, as in
-//! Python's `json.loads` and `serde_json`.
+//! Python's `json.loads` and `serde_json`, so every object on the path is
+//! scanned to its end: one pass over the document at most.
 
 use std::borrow::Cow;
 
 use memchr::memchr;
 
-use crate::parse::json::{escape, literal_end, number_end, skip_ws, string_end, value_end};
+use crate::parse::json::MAX_DEPTH;
+use crate::parse::json_scan::Scanner;
 
 /// A scalar found by [`json_pointer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,20 +44,127 @@ impl JsonScalar<'_> {
 /// there is `null`, an object or an array, or the document is malformed on
 /// the way. The empty pointer `""` designates the whole document.
 pub fn json_pointer<'a>(bytes: &'a [u8], pointer: &str) -> Option<JsonScalar<'a>> {
-    let mut tokens = pointer.split('/');
-    if tokens.next() != Some("") {
+    let mut raw_tokens = pointer.split('/');
+    if raw_tokens.next() != Some("") {
         return None;
     }
-    let mut i = skip_ws(bytes, 0);
-    for raw in tokens {
-        let token = unescape_token(raw)?;
-        i = match bytes.get(i)? {
-            b'{' => member(bytes, i + 1, token.as_bytes())?,
-            b'[' => element(bytes, i + 1, array_index(&token)?)?,
-            _ => return None,
-        };
+    let tokens = raw_tokens
+        .map(unescape_token)
+        .collect::<Option<Vec<Cow<'_, str>>>>()?;
+    if tokens.len() > MAX_DEPTH {
+        return None;
     }
-    scalar(bytes, i)
+    let mut scanner = Scanner::new(bytes);
+    resolve(&mut scanner, bytes, 0, &tokens, false)?.0
+}
+
+/// What `tokens` designate in the value at `start`, and the end of that
+/// value (meaningful only when `need_end`). `None` on malformed JSON.
+///
+/// Objects are always scanned to their end, so that a later duplicate key
+/// replaces an earlier one; the recursion is as deep as the pointer.
+fn resolve<'a>(
+    s: &mut Scanner<'a>,
+    bytes: &'a [u8],
+    start: usize,
+    tokens: &[Cow<'_, str>],
+    need_end: bool,
+) -> Option<(Option<JsonScalar<'a>>, usize)> {
+    let i = s.skip_ws(start);
+    let first = *bytes.get(i)?;
+    let skip = |s: &mut Scanner<'a>| Some((None, if need_end { s.value_end(i)? } else { i }));
+    let Some((token, rest)) = tokens.split_first() else {
+        if !need_end && (first == b'{' || first == b'[') {
+            return Some((None, i));
+        }
+        let end = s.value_end(i)?;
+        return Some((scalar(bytes.get(i..end)?), end));
+    };
+    match first {
+        b'{' => member(s, bytes, i + 1, token, rest),
+        b'[' => match array_index(token) {
+            Some(index) => element(s, bytes, i + 1, index, rest, need_end),
+            None => skip(s),
+        },
+        _ => skip(s),
+    }
+}
+
+/// `i` is just past `{`: resolve `rest` in the value of the last member named
+/// `key`, and return the end of the object.
+fn member<'a>(
+    s: &mut Scanner<'a>,
+    bytes: &'a [u8],
+    i: usize,
+    key: &str,
+    rest: &[Cow<'_, str>],
+) -> Option<(Option<JsonScalar<'a>>, usize)> {
+    let mut i = s.skip_ws(i);
+    if bytes.get(i) == Some(&b'}') {
+        return Some((None, i + 1));
+    }
+    let mut found = None;
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = s.string_end(i + 1)?;
+        let matches = key_equals(bytes.get(i + 1..key_end - 1)?, key.as_bytes());
+        i = s.skip_ws(key_end);
+        if bytes.get(i) != Some(&b':') {
+            return None;
+        }
+        if matches {
+            let (value, end) = resolve(s, bytes, i + 1, rest, true)?;
+            found = value;
+            i = end;
+        } else {
+            i = s.value_end(i + 1)?;
+        }
+        i = s.skip_ws(i);
+        match bytes.get(i)? {
+            b',' => i = s.skip_ws(i + 1),
+            b'}' => return Some((found, i + 1)),
+            _ => return None,
+        }
+    }
+}
+
+/// `i` is just past `[`: resolve `rest` in element `index`, and return the
+/// end of the array when `need_end`.
+fn element<'a>(
+    s: &mut Scanner<'a>,
+    bytes: &'a [u8],
+    i: usize,
+    index: usize,
+    rest: &[Cow<'_, str>],
+    need_end: bool,
+) -> Option<(Option<JsonScalar<'a>>, usize)> {
+    let mut i = s.skip_ws(i);
+    if bytes.get(i) == Some(&b']') {
+        return Some((None, i + 1));
+    }
+    let mut found = None;
+    let mut n = 0usize;
+    loop {
+        if n == index {
+            let (value, end) = resolve(s, bytes, i, rest, need_end)?;
+            if !need_end {
+                return Some((value, end));
+            }
+            found = value;
+            i = end;
+        } else {
+            i = s.value_end(i)?;
+        }
+        n += 1;
+        i = s.skip_ws(i);
+        match bytes.get(i)? {
+            b',' => i = s.skip_ws(i + 1),
+            b']' => return Some((found, i + 1)),
+            _ => return None,
+        }
+    }
 }
 
 /// Decode `~0` and `~1` in a reference token; `None` for any other `~`.
@@ -87,52 +196,6 @@ fn array_index(token: &str) -> Option<usize> {
     valid.then(|| token.parse().ok()).flatten()
 }
 
-/// `i` is just past `{`: the start of the value of the last member named `key`.
-fn member(bytes: &[u8], i: usize, key: &[u8]) -> Option<usize> {
-    let mut i = skip_ws(bytes, i);
-    if bytes.get(i) == Some(&b'}') {
-        return None;
-    }
-    let mut found = None;
-    loop {
-        if bytes.get(i) != Some(&b'"') {
-            return None;
-        }
-        let key_end = string_end(bytes, i + 1).ok()?;
-        let matches = key_equals(bytes.get(i + 1..key_end - 1)?, key);
-        i = skip_ws(bytes, key_end);
-        if bytes.get(i) != Some(&b':') {
-            return None;
-        }
-        let value = skip_ws(bytes, i + 1);
-        if matches {
-            found = Some(value);
-        }
-        i = skip_ws(bytes, value_end(bytes, value).ok()?);
-        match bytes.get(i)? {
-            b',' => i = skip_ws(bytes, i + 1),
-            b'}' => return found,
-            _ => return None,
-        }
-    }
-}
-
-/// `i` is just past `[`: the start of element `index`.
-fn element(bytes: &[u8], i: usize, index: usize) -> Option<usize> {
-    let mut i = skip_ws(bytes, i);
-    if bytes.get(i) == Some(&b']') {
-        return None;
-    }
-    for _ in 0..index {
-        i = skip_ws(bytes, value_end(bytes, i).ok()?);
-        match bytes.get(i)? {
-            b',' => i = skip_ws(bytes, i + 1),
-            _ => return None,
-        }
-    }
-    Some(i)
-}
-
 /// Whether the raw (validated, still escaped) key body equals `key`.
 fn key_equals(raw: &[u8], key: &[u8]) -> bool {
     if memchr(b'\\', raw).is_none() {
@@ -141,7 +204,7 @@ fn key_equals(raw: &[u8], key: &[u8]) -> bool {
     let (mut r, mut k) = (0, 0);
     while r < raw.len() {
         if raw[r] == b'\\' {
-            let Ok((c, next)) = escape(raw, r) else {
+            let Some((c, next)) = Scanner::new(raw).escape(r) else {
                 return false;
             };
             let mut buf = [0u8; 4];
@@ -162,21 +225,13 @@ fn key_equals(raw: &[u8], key: &[u8]) -> bool {
     k == key.len()
 }
 
-/// The scalar value starting at `i`.
-fn scalar(bytes: &[u8], i: usize) -> Option<JsonScalar<'_>> {
-    match bytes.get(i)? {
-        b'"' => {
-            let end = string_end(bytes, i + 1).ok()?;
-            unescape_string(bytes.get(i + 1..end - 1)?).map(JsonScalar::String)
-        }
-        b'-' | b'0'..=b'9' => {
-            let end = number_end(bytes, i).ok()?;
-            std::str::from_utf8(bytes.get(i..end)?)
-                .ok()
-                .map(JsonScalar::Number)
-        }
-        b't' => literal_end(bytes, i, b"true").ok().map(|_| JsonScalar::Bool(true)),
-        b'f' => literal_end(bytes, i, b"false").ok().map(|_| JsonScalar::Bool(false)),
+/// The scalar `value` (validated, exactly one value).
+fn scalar(value: &[u8]) -> Option<JsonScalar<'_>> {
+    match value.first()? {
+        b'"' => unescape_string(value.get(1..value.len() - 1)?).map(JsonScalar::String),
+        b'-' | b'0'..=b'9' => std::str::from_utf8(value).ok().map(JsonScalar::Number),
+        b't' => Some(JsonScalar::Bool(true)),
+        b'f' => Some(JsonScalar::Bool(false)),
         _ => None,
     }
 }
@@ -190,7 +245,7 @@ fn unescape_string(raw: &[u8]) -> Option<Cow<'_, str>> {
     out.push_str(std::str::from_utf8(raw.get(..first)?).ok()?);
     let mut r = first;
     while r < raw.len() {
-        let (c, next) = escape(raw, r).ok()?;
+        let (c, next) = Scanner::new(raw).escape(r)?;
         out.push(c);
         let plain_end = memchr(b'\\', raw.get(next..)?).map_or(raw.len(), |k| next + k);
         out.push_str(std::str::from_utf8(raw.get(next..plain_end)?).ok()?);

@@ -84,34 +84,38 @@ impl<'a> Scanner<'a> {
         let mut i = start;
         'value: loop {
             i = self.skip_ws(i);
-            match self.bytes.get(i) {
-                Some(b'"') => i = self.string_end(i + 1)?,
-                Some(&c @ (b'{' | b'[')) => {
-                    if depth == MAX_DEPTH {
-                        return self.fail(i, JsonErrorKind::TooDeep);
-                    }
-                    let close = if c == b'{' { b'}' } else { b']' };
-                    i = self.skip_ws(i + 1);
-                    if self.bytes.get(i) == Some(&close) {
-                        i += 1;
-                    } else {
-                        in_object = c == b'{';
-                        let bit = 1u64 << (depth % 64);
-                        if in_object {
-                            stack[depth / 64] |= bit;
-                            i = self.member_value_start(i)?;
-                        } else {
-                            stack[depth / 64] &= !bit;
+            let c = self.bytes.get(i);
+            if c == Some(&b'"') {
+                i = self.string_end(i + 1)?;
+            } else {
+                match c {
+                    Some(&c @ (b'{' | b'[')) => {
+                        if depth == MAX_DEPTH {
+                            return self.fail(i, JsonErrorKind::TooDeep);
                         }
-                        depth += 1;
-                        continue 'value;
+                        let close = if c == b'{' { b'}' } else { b']' };
+                        i = self.skip_ws(i + 1);
+                        if self.bytes.get(i) == Some(&close) {
+                            i += 1;
+                        } else {
+                            in_object = c == b'{';
+                            let bit = 1u64 << (depth % 64);
+                            if in_object {
+                                stack[depth / 64] |= bit;
+                                i = self.member_value_start(i)?;
+                            } else {
+                                stack[depth / 64] &= !bit;
+                            }
+                            depth += 1;
+                            continue 'value;
+                        }
                     }
+                    Some(b'-' | b'0'..=b'9') => i = self.number_end(i)?,
+                    Some(b't') => i = self.literal_end(i, b"true")?,
+                    Some(b'f') => i = self.literal_end(i, b"false")?,
+                    Some(b'n') => i = self.literal_end(i, b"null")?,
+                    _ => return self.unexpected(i, "a JSON value"),
                 }
-                Some(b'-' | b'0'..=b'9') => i = self.number_end(i)?,
-                Some(b't') => i = self.literal_end(i, b"true")?,
-                Some(b'f') => i = self.literal_end(i, b"false")?,
-                Some(b'n') => i = self.literal_end(i, b"null")?,
-                _ => return self.unexpected(i, "a JSON value"),
             }
             // A value is complete: close containers until one continues.
             while depth > 0 {
@@ -156,8 +160,17 @@ impl<'a> Scanner<'a> {
 
     /// `i` is just past an opening quote: validate the string body and return
     /// the index just past the closing quote.
-    #[inline]
-    pub fn string_end(&mut self, mut i: usize) -> Option<usize> {
+    #[inline(always)]
+    pub fn string_end(&mut self, i: usize) -> Option<usize> {
+        // Fast path, inlined: a short string without escapes or non-ASCII.
+        if let Some(end) = short_string_end(self.bytes, i) {
+            return Some(end);
+        }
+        self.long_string_end(i)
+    }
+
+    #[inline(never)]
+    fn long_string_end(&mut self, mut i: usize) -> Option<usize> {
         loop {
             i = skip_plain(self.bytes, i);
             match self.bytes.get(i) {
@@ -299,8 +312,8 @@ fn hex4(bytes: &[u8], i: usize) -> Option<u32> {
 fn digits_end(bytes: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
         let w = u64::from_le_bytes(*chunk);
-        let non_digit = ((w & NIBBLE_HI) ^ ASCII_ZEROS)
-            | ((w.wrapping_add(LO * 6) & NIBBLE_HI) ^ ASCII_ZEROS);
+        let non_digit =
+            ((w & NIBBLE_HI) ^ ASCII_ZEROS) | ((w.wrapping_add(LO * 6) & NIBBLE_HI) ^ ASCII_ZEROS);
         if non_digit != 0 {
             return i + (non_digit.trailing_zeros() / 8) as usize;
         }
@@ -312,49 +325,72 @@ fn digits_end(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Skip string bytes that need no attention (printable ASCII other than `"`
-/// and `\`), sixteen at a time; stops at or shortly before the first other byte.
+/// Bit masks of the 16 bytes at `i`: the `"` bytes, and the bytes a string
+/// scan must stop at (`"`, `\`, control and non-ASCII bytes).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+fn classify16(bytes: &[u8], i: usize) -> Option<(u32, u32)> {
     use std::arch::x86_64::*;
-    while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<16>()) {
-        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly
-        // the 16 bytes of `chunk` and has no alignment requirement.
-        let mask = unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // Signed compare: control bytes (< 0x20) and non-ASCII (>= 0x80, negative).
-            let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), low))
-        };
-        if mask != 0 {
-            return i + mask.trailing_zeros() as usize;
-        }
-        i += 16;
+    let chunk = bytes.get(i..)?.first_chunk::<16>()?;
+    // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly the
+    // 16 bytes of `chunk` and has no alignment requirement.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Signed compare: control bytes (< 0x20) and non-ASCII (>= 0x80, negative).
+        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        let stop = _mm_or_si128(_mm_or_si128(quote, backslash), low);
+        Some((
+            _mm_movemask_epi8(quote) as u32,
+            _mm_movemask_epi8(stop) as u32,
+        ))
     }
-    i
 }
 
-/// Portable [`skip_plain`], eight bytes at a time (SWAR).
+/// Portable [`classify16`] (SWAR), one bit per byte.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+fn classify16(bytes: &[u8], i: usize) -> Option<(u32, u32)> {
     const HI: u64 = 0x8080_8080_8080_8080;
     // High bit set in bytes equal to `b` (exact for the lowest one).
     let eq = |w: u64, b: u8| {
         let x = w ^ (LO * b as u64);
         x.wrapping_sub(LO) & !x & HI
     };
-    while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*chunk);
-        // Quote, backslash, control (< 0x20) or non-ASCII (>= 0x80) bytes.
-        let special = eq(w, b'"') | eq(w, b'\\') | ((w.wrapping_sub(LO * 0x20) | w) & HI);
-        if special != 0 {
-            return i + (special.trailing_zeros() / 8) as usize;
+    // Gather the high bit of each byte into one bit per byte.
+    let bits = |m: u64| (((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56) as u32;
+    let chunk = bytes.get(i..)?.first_chunk::<16>()?;
+    let (mut quote, mut stop) = (0, 0);
+    for half in 0..2 {
+        let w = u64::from_le_bytes(chunk[half * 8..half * 8 + 8].try_into().ok()?);
+        let q = eq(w, b'"');
+        let special = q | eq(w, b'\\') | ((w.wrapping_sub(LO * 0x20) | w) & HI);
+        quote |= bits(q) << (half * 8);
+        stop |= bits(special) << (half * 8);
+    }
+    Some((quote, stop))
+}
+
+/// End of a string whose closing quote is within 16 bytes of `i` and which
+/// has no escapes, control or non-ASCII bytes before it.
+#[inline(always)]
+fn short_string_end(bytes: &[u8], i: usize) -> Option<usize> {
+    let (quote, stop) = classify16(bytes, i)?;
+    // The lowest stop byte is a quote (no stop byte at all: `quote & 0 == 0`).
+    let lowest = stop & stop.wrapping_neg();
+    (quote & lowest != 0).then(|| i + lowest.trailing_zeros() as usize + 1)
+}
+
+/// Skip string bytes a scan need not stop at, sixteen at a time; returns
+/// where it stopped, at or shortly before the first byte to look at.
+#[inline(always)]
+fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+    while let Some((_, stop)) = classify16(bytes, i) {
+        if stop != 0 {
+            return i + stop.trailing_zeros() as usize;
         }
-        i += 8;
+        i += 16;
     }
     i
 }

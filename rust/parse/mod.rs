@@ -13,6 +13,7 @@
 pub mod content_type;
 pub mod json;
 pub mod json_pointer;
+mod json_scan;
 pub mod multipart;
 mod params;
 mod part_headers;
@@ -30,8 +31,8 @@ pub use text::{decode_text, TextError};
 #[path = "tests/props_json.rs"]
 mod props_json;
 #[cfg(test)]
-#[path = "tests/props_multipart.rs"]
-mod props_multipart;
-#[cfg(test)]
 #[path = "tests/props_misc.rs"]
 mod props_misc;
+#[cfg(test)]
+#[path = "tests/props_multipart.rs"]
+mod props_multipart;

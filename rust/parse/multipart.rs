@@ -70,7 +70,10 @@ pub enum MultipartError {
     /// The body ends inside a part's header section.
     TruncatedHeaders { offset: usize },
     /// A part header line is malformed; `expected` says what was required.
-    BadHeader { offset: usize, expected: &'static str },
+    BadHeader {
+        offset: usize,
+        expected: &'static str,
+    },
     /// A part has no `Content-Disposition` header.
     MissingContentDisposition { offset: usize },
     /// A part's `Content-Disposition` has no `name` parameter.
@@ -168,8 +171,13 @@ pub fn parse_multipart<'a>(
         }
         let (headers, data_start) = parse_part_headers(body, part_start, limits)?;
         // The blank line's own line ending may double as the delimiter's, for an empty part.
-        let (data_end, next) = next_delimiter(body, &finder, data_start.saturating_sub(eol_len), delimiter.len())
-            .ok_or(MultipartError::MissingClosingBoundary { offset: body.len() })?;
+        let (data_end, next) = next_delimiter(
+            body,
+            &finder,
+            data_start.saturating_sub(eol_len),
+            delimiter.len(),
+        )
+        .ok_or(MultipartError::MissingClosingBoundary { offset: body.len() })?;
         parts.push(Part {
             name: headers.name,
             filename: headers.filename,
@@ -188,7 +196,10 @@ fn after_boundary(body: &[u8], at: usize) -> Option<Option<(usize, bool)>> {
     if rest.starts_with(b"--") {
         return Some(None);
     }
-    let padding = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    let padding = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
     match rest.get(padding..)? {
         [b'\r', b'\n', ..] => Some(Some((at + padding + 2, true))),
         [b'\n', ..] => Some(Some((at + padding + 1, false))),

@@ -88,8 +88,14 @@ fn is_ows(b: u8) -> bool {
 
 /// `bytes` without leading and trailing spaces and tabs.
 pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| !is_ows(b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|&b| !is_ows(b)).map_or(start, |i| i + 1);
+    let start = bytes
+        .iter()
+        .position(|&b| !is_ows(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_ows(b))
+        .map_or(start, |i| i + 1);
     bytes.get(start..end).unwrap_or_default()
 }
 

@@ -102,7 +102,11 @@ fn split_header(line: &[u8], offset: usize) -> Result<(&[u8], usize, &[u8]), Mul
     }
     let raw = line.get(name_len + 1..).unwrap_or_default();
     let lead = raw.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-    Ok((&line[..name_len], offset + name_len + 1 + lead, trim_ows(raw)))
+    Ok((
+        &line[..name_len],
+        offset + name_len + 1 + lead,
+        trim_ows(raw),
+    ))
 }
 
 fn is_tchar(b: u8) -> bool {

@@ -25,7 +25,10 @@ pub enum TextError {
     /// The charset label is not one this decoder knows.
     UnknownCharset { label: String },
     /// The bytes at `offset` are not valid in `charset` (canonical name).
-    Undecodable { charset: &'static str, offset: usize },
+    Undecodable {
+        charset: &'static str,
+        offset: usize,
+    },
 }
 
 impl fmt::Display for TextError {
@@ -35,7 +38,10 @@ impl fmt::Display for TextError {
                 write!(f, "expected a known charset, found {label:?}")
             }
             TextError::Undecodable { charset, offset } => {
-                write!(f, "expected {charset} text, found undecodable bytes at byte {offset}")
+                write!(
+                    f,
+                    "expected {charset} text, found undecodable bytes at byte {offset}"
+                )
             }
         }
     }

@@ -27,7 +27,15 @@ fn classifies_media_types() {
 
 #[test]
 fn invalid_media_types_are_binary() {
-    for value in ["", "json", "application/", "/json", "application /json", "a/b/c", "tëxt/plain"] {
+    for value in [
+        "",
+        "json",
+        "application/",
+        "/json",
+        "application /json",
+        "a/b/c",
+        "tëxt/plain",
+    ] {
         assert_eq!(kind(value), BodyKind::Binary, "{value:?}");
     }
 }
@@ -37,7 +45,10 @@ fn body_kind_of_request() {
     assert_eq!(BodyKind::of(Some("application/json"), b""), None);
     assert_eq!(BodyKind::of(None, b""), None);
     assert_eq!(BodyKind::of(None, b"\x89PNG"), Some(BodyKind::Binary));
-    assert_eq!(BodyKind::of(Some("text/plain"), b"hi"), Some(BodyKind::Text));
+    assert_eq!(
+        BodyKind::of(Some("text/plain"), b"hi"),
+        Some(BodyKind::Text)
+    );
     assert_eq!(BodyKind::Multipart.as_str(), "multipart");
 }
 
@@ -47,7 +58,10 @@ fn media_type_is_lower_cased_and_trimmed() {
     assert_eq!(ct.media_type(), "text/html");
     assert_eq!(ct.type_subtype(), Some(("text", "html")));
     assert_eq!(ct.charset().as_deref(), Some("UTF-8"));
-    assert!(matches!(ContentType::parse("text/plain").media_type, Cow::Borrowed(_)));
+    assert!(matches!(
+        ContentType::parse("text/plain").media_type,
+        Cow::Borrowed(_)
+    ));
 }
 
 #[test]
@@ -79,14 +93,24 @@ fn quoted_backslash_before_other_bytes_is_literal() {
 #[test]
 fn boundary_forms() {
     for (value, boundary) in [
-        ("multipart/form-data; boundary=------------------------d74496d66958873e", Some("------------------------d74496d66958873e")),
-        ("multipart/form-data; boundary=\"----WebKitFormBoundary7MA4YWxkTrZu0gW\"", Some("----WebKitFormBoundary7MA4YWxkTrZu0gW")),
+        (
+            "multipart/form-data; boundary=------------------------d74496d66958873e",
+            Some("------------------------d74496d66958873e"),
+        ),
+        (
+            "multipart/form-data; boundary=\"----WebKitFormBoundary7MA4YWxkTrZu0gW\"",
+            Some("----WebKitFormBoundary7MA4YWxkTrZu0gW"),
+        ),
         ("multipart/form-data;boundary=abc", Some("abc")),
         ("multipart/form-data; boundary=\"\"", None),
         ("multipart/form-data; boundary=", None),
         ("multipart/form-data", None),
     ] {
-        assert_eq!(ContentType::parse(value).boundary().as_deref(), boundary, "{value}");
+        assert_eq!(
+            ContentType::parse(value).boundary().as_deref(),
+            boundary,
+            "{value}"
+        );
     }
 }
 

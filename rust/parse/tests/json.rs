@@ -16,8 +16,24 @@ fn err(s: &[u8]) -> JsonError {
 #[test]
 fn accepts_valid_documents() {
     for s in [
-        "0", "-0", "1", "-12.5e+3", "1E-2", "0.0", "1e5", "true", "false", "null", "\"\"",
-        "\"abc\"", " \t\r\n{} \n", "[]", "[ ]", "{ }", "[1,2,3]", "[[[]]]",
+        "0",
+        "-0",
+        "1",
+        "-12.5e+3",
+        "1E-2",
+        "0.0",
+        "1e5",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"abc\"",
+        " \t\r\n{} \n",
+        "[]",
+        "[ ]",
+        "{ }",
+        "[1,2,3]",
+        "[[[]]]",
         r#"{"a":{"b":[true,false,null,"x",-1.5]}}"#,
         r#"{"a" : 1 , "b" : [ 1 , { } ] }"#,
         r#""\" \\ \/ \b \f \n \r \t \u0000 \u00e9 \uD83D\uDE00 \uFFFF""#,
@@ -33,11 +49,55 @@ fn accepts_valid_documents() {
 #[test]
 fn rejects_invalid_documents() {
     for s in [
-        "", " ", "NaN", "Infinity", "-Infinity", "nan", "+1", "01", "-01", "1.", ".5", "1e", "1e+",
-        "-", "0x10", "[1,]", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "{\"a\":}", "{a:1}", "{'a':1}",
-        "'x'", "tru", "truE", "nul", "[", "]", "{", "}", "[}", "{]", "\"abc", "\"\\x\"", "\"\\u12\"",
-        "\"\\u12G4\"", "\"\\uD800\"", "\"\\uDC00\"", "\"\\uD800\\u0041\"", "\"\\uD800x\"", "1 2",
-        "{}{}", "[] x", "\"a\"\"b\"", "/* c */ 1", "[1,,2]", "[,1]", "\u{feff}1", "1\u{0}",
+        "",
+        " ",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "nan",
+        "+1",
+        "01",
+        "-01",
+        "1.",
+        ".5",
+        "1e",
+        "1e+",
+        "-",
+        "0x10",
+        "[1,]",
+        "{\"a\":1,}",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{\"a\":}",
+        "{a:1}",
+        "{'a':1}",
+        "'x'",
+        "tru",
+        "truE",
+        "nul",
+        "[",
+        "]",
+        "{",
+        "}",
+        "[}",
+        "{]",
+        "\"abc",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\\u12G4\"",
+        "\"\\uD800\"",
+        "\"\\uDC00\"",
+        "\"\\uD800\\u0041\"",
+        "\"\\uD800x\"",
+        "1 2",
+        "{}{}",
+        "[] x",
+        "\"a\"\"b\"",
+        "/* c */ 1",
+        "[1,,2]",
+        "[,1]",
+        "\u{feff}1",
+        "1\u{0}",
     ] {
         err(s.as_bytes());
     }
@@ -70,12 +130,26 @@ fn error_kinds_and_offsets() {
     assert_eq!(e.offset, 7);
     assert_eq!(
         e.kind,
-        JsonErrorKind::UnexpectedByte { found: b'"', expected: "',' or '}' after an object member" }
+        JsonErrorKind::UnexpectedByte {
+            found: b'"',
+            expected: "',' or '}' after an object member"
+        }
     );
-    assert_eq!(e.to_string(), "expected ',' or '}' after an object member, found '\"' at byte 7");
+    assert_eq!(
+        e.to_string(),
+        "expected ',' or '}' after an object member, found '\"' at byte 7"
+    );
     let e = err(b"[1,");
-    assert_eq!(e.kind, JsonErrorKind::UnexpectedEnd { expected: "a JSON value" });
-    assert_eq!(e.to_string(), "expected a JSON value, found the end of the input at byte 3");
+    assert_eq!(
+        e.kind,
+        JsonErrorKind::UnexpectedEnd {
+            expected: "a JSON value"
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "expected a JSON value, found the end of the input at byte 3"
+    );
     assert_eq!(err(b"[1] 2").kind, JsonErrorKind::TrailingData);
     assert_eq!(err(b"[1] 2").offset, 4);
     assert_eq!(err(b"\"ab\\q\"").kind, JsonErrorKind::InvalidEscape);
@@ -85,11 +159,20 @@ fn error_kinds_and_offsets() {
     assert_eq!(err(b"\"a\tb\"").kind, JsonErrorKind::ControlCharacter);
     assert_eq!(err(b"\"a\tb\"").offset, 2);
     assert_eq!(err(b"\"aaaaaaaaaaaa\xff\"").offset, 13);
-    assert_eq!(err(b"\"aaaaaaaaaaaa\xff\"").kind, JsonErrorKind::InvalidUtf8);
+    assert_eq!(
+        err(b"\"aaaaaaaaaaaa\xff\"").kind,
+        JsonErrorKind::InvalidUtf8
+    );
     let e = err(b"[1.x]");
-    assert_eq!(e.to_string(), "expected a digit after '.', found 'x' at byte 3");
+    assert_eq!(
+        e.to_string(),
+        "expected a digit after '.', found 'x' at byte 3"
+    );
     let e = err(b"\x00");
-    assert_eq!(e.to_string(), "expected a JSON value, found byte 0x00 at byte 0");
+    assert_eq!(
+        e.to_string(),
+        "expected a JSON value, found byte 0x00 at byte 0"
+    );
 }
 
 #[test]
@@ -102,7 +185,10 @@ fn depth_limit() {
     let objects = format!("{}1{}", "{\"k\":".repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH));
     ok(&objects);
     // Far deeper than any call stack could take recursively: still an error, not a crash.
-    assert_eq!(err("[".repeat(1_000_000).as_bytes()).kind, JsonErrorKind::TooDeep);
+    assert_eq!(
+        err("[".repeat(1_000_000).as_bytes()).kind,
+        JsonErrorKind::TooDeep
+    );
     assert_eq!(err(nested(100_000).as_bytes()).kind, JsonErrorKind::TooDeep);
 }
 

@@ -20,9 +20,18 @@ fn finds_scalars() {
         json_pointer(DOC, "/type"),
         Some(JsonScalar::String(Cow::Borrowed("order.created")))
     );
-    assert_eq!(json_pointer(DOC, "/data/id"), Some(JsonScalar::Number("42")));
-    assert_eq!(json_pointer(DOC, "/data/price"), Some(JsonScalar::Number("-1.5e2")));
-    assert_eq!(json_pointer(DOC, "/data/paid"), Some(JsonScalar::Bool(true)));
+    assert_eq!(
+        json_pointer(DOC, "/data/id"),
+        Some(JsonScalar::Number("42"))
+    );
+    assert_eq!(
+        json_pointer(DOC, "/data/price"),
+        Some(JsonScalar::Number("-1.5e2"))
+    );
+    assert_eq!(
+        json_pointer(DOC, "/data/paid"),
+        Some(JsonScalar::Bool(true))
+    );
     assert_eq!(text("/data/refunded").as_deref(), Some("false"));
     assert_eq!(text("/data/items/0/sku").as_deref(), Some("A-1"));
     assert_eq!(text("/data/items/1/sku").as_deref(), Some("B\"2"));
@@ -48,9 +57,21 @@ fn last_duplicate_key_wins() {
 #[test]
 fn missing_or_non_scalar() {
     for pointer in [
-        "/data/note", "/data", "/data/obj", "/data/arr", "/data/items", "/data/items/2",
-        "/data/items/-", "/data/items/01", "/data/items/x", "/data/id/0", "/nope", "/data/obj/x",
-        "/data/arr/0", "type", "/data/items/99999999999999999999999",
+        "/data/note",
+        "/data",
+        "/data/obj",
+        "/data/arr",
+        "/data/items",
+        "/data/items/2",
+        "/data/items/-",
+        "/data/items/01",
+        "/data/items/x",
+        "/data/id/0",
+        "/nope",
+        "/data/obj/x",
+        "/data/arr/0",
+        "type",
+        "/data/items/99999999999999999999999",
     ] {
         assert_eq!(text(pointer), None, "{pointer}");
     }
@@ -58,7 +79,10 @@ fn missing_or_non_scalar() {
 
 #[test]
 fn whole_document_pointer() {
-    assert_eq!(json_pointer(b" \"x\" ", ""), Some(JsonScalar::String(Cow::Borrowed("x"))));
+    assert_eq!(
+        json_pointer(b" \"x\" ", ""),
+        Some(JsonScalar::String(Cow::Borrowed("x")))
+    );
     assert_eq!(json_pointer(b"7", ""), Some(JsonScalar::Number("7")));
     assert_eq!(json_pointer(DOC, ""), None);
 }
@@ -67,7 +91,12 @@ fn whole_document_pointer() {
 fn arrays_at_top_level() {
     let doc = br#"[10, "b", [true, {"k": "v"}]]"#;
     assert_eq!(json_pointer(doc, "/0"), Some(JsonScalar::Number("10")));
-    assert_eq!(json_pointer(doc, "/2/1/k").map(|s| s.as_text().to_owned()).as_deref(), Some("v"));
+    assert_eq!(
+        json_pointer(doc, "/2/1/k")
+            .map(|s| s.as_text().to_owned())
+            .as_deref(),
+        Some("v")
+    );
     assert_eq!(json_pointer(doc, "/3"), None);
 }
 
@@ -84,6 +113,11 @@ fn malformed_documents_give_none() {
         b"",
         b"{",
     ] {
-        assert_eq!(json_pointer(doc, "/b"), None, "{:?}", String::from_utf8_lossy(doc));
+        assert_eq!(
+            json_pointer(doc, "/b"),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(doc)
+        );
     }
 }

@@ -17,7 +17,9 @@ fn curl_body() -> Vec<u8> {
     body.extend_from_slice(b"Content-Type: application/json\r\n\r\n");
     body.extend_from_slice(b"{\"firstname\":\"Taylor\"}\r\n");
     body.extend_from_slice(format!("--{CURL_BOUNDARY}\r\n").as_bytes());
-    body.extend_from_slice(b"Content-Disposition: form-data; name=\"photo\"; filename=\"file.png\"\r\n");
+    body.extend_from_slice(
+        b"Content-Disposition: form-data; name=\"photo\"; filename=\"file.png\"\r\n",
+    );
     body.extend_from_slice(b"Content-Type: image/png\r\n\r\n");
     body.extend_from_slice(PNG);
     body.extend_from_slice(format!("\r\n--{CURL_BOUNDARY}--\r\n").as_bytes());
@@ -74,8 +76,14 @@ fn lf_only_with_preamble_epilogue_and_padding() {
 CONTENT-DISPOSITION: Form-Data; NAME=\"b\"\n\n\n--xyz--  \nepilogue --xyz\n";
     let parts = parse(body, "xyz").unwrap();
     assert_eq!(parts.len(), 2);
-    assert_eq!((parts[0].name.as_ref(), parts[0].bytes(body)), ("a", &b"A\r"[..]));
-    assert_eq!((parts[1].name.as_ref(), parts[1].bytes(body)), ("b", &b""[..]));
+    assert_eq!(
+        (parts[0].name.as_ref(), parts[0].bytes(body)),
+        ("a", &b"A\r"[..])
+    );
+    assert_eq!(
+        (parts[1].name.as_ref(), parts[1].bytes(body)),
+        ("b", &b""[..])
+    );
 }
 
 #[test]
@@ -85,13 +93,17 @@ fn boundary_lookalikes_are_data() {
 Content-Disposition: form-data; name=y\r\n\r\nY\r\n--b--";
     let parts = parse(body, "b").unwrap();
     assert_eq!(parts.len(), 2);
-    assert_eq!(parts[0].bytes(body), b"--b is here\r\n--bb\r\n--b-\r\n\r\n--");
+    assert_eq!(
+        parts[0].bytes(body),
+        b"--b is here\r\n--bb\r\n--b-\r\n\r\n--"
+    );
     assert_eq!(parts[1].bytes(body), b"Y");
 }
 
 #[test]
 fn preamble_lookalike_is_skipped() {
-    let body = b"x--b\r\n--bz\r\n--b\r\nContent-Disposition: form-data; name=n\r\n\r\nv\r\n--b--\r\n";
+    let body =
+        b"x--b\r\n--bz\r\n--b\r\nContent-Disposition: form-data; name=n\r\n\r\nv\r\n--b--\r\n";
     let parts = parse(body, "b").unwrap();
     assert_eq!(parts.len(), 1);
     assert_eq!(parts[0].bytes(body), b"v");
@@ -112,12 +124,36 @@ fn empty_forms_and_empty_parts() {
 #[test]
 fn disposition_parameters() {
     let cases: [(&str, &str, Option<&str>); 7] = [
-        (r#"form-data; name="f"; filename="plain.txt""#, "f", Some("plain.txt")),
-        (r#"form-data; name=f; filename=a b.txt"#, "f", Some("a b.txt")),
-        (r#"form-data; name="q\"uo\\te"; filename="C:\Users\me\x.txt""#, "q\"uo\\te", Some(r"C:\Users\me\x.txt")),
-        (r#"form-data; name="f"; filename="fallback.txt"; filename*=UTF-8''%E2%82%AC%20rates.txt"#, "f", Some("€ rates.txt")),
-        (r#"form-data; filename*=iso-8859-1'en'caf%E9.txt; name="f""#, "f", Some("café.txt")),
-        (r#"form-data; name="f"; filename="fb"; filename*=koi8-r''%F0"#, "f", Some("fb")),
+        (
+            r#"form-data; name="f"; filename="plain.txt""#,
+            "f",
+            Some("plain.txt"),
+        ),
+        (
+            r#"form-data; name=f; filename=a b.txt"#,
+            "f",
+            Some("a b.txt"),
+        ),
+        (
+            r#"form-data; name="q\"uo\\te"; filename="C:\Users\me\x.txt""#,
+            "q\"uo\\te",
+            Some(r"C:\Users\me\x.txt"),
+        ),
+        (
+            r#"form-data; name="f"; filename="fallback.txt"; filename*=UTF-8''%E2%82%AC%20rates.txt"#,
+            "f",
+            Some("€ rates.txt"),
+        ),
+        (
+            r#"form-data; filename*=iso-8859-1'en'caf%E9.txt; name="f""#,
+            "f",
+            Some("café.txt"),
+        ),
+        (
+            r#"form-data; name="f"; filename="fb"; filename*=koi8-r''%F0"#,
+            "f",
+            Some("fb"),
+        ),
         (r#"form-data; name="n;a=me"; name="second""#, "n;a=me", None),
     ];
     for (disposition, name, filename) in cases {
@@ -140,7 +176,10 @@ fn other_headers_are_ignored() {
     let body = b"--b\r\nContent-Transfer-Encoding: binary\r\nX-Custom:  v \r\n\
 Content-Disposition: form-data; name=f\r\ncontent-type:  text/plain; charset=latin1  \r\n\r\nx\r\n--b--";
     let parts = parse(body, "b").unwrap();
-    assert_eq!(parts[0].content_type.as_deref(), Some("text/plain; charset=latin1"));
+    assert_eq!(
+        parts[0].content_type.as_deref(),
+        Some("text/plain; charset=latin1")
+    );
 }
 
 fn error(body: &[u8], boundary: &str) -> MultipartError {
@@ -152,33 +191,78 @@ fn malformed_bodies() {
     use MultipartError::*;
     let cd = "Content-Disposition: form-data; name=a";
     assert_eq!(error(b"--b\r\n", ""), InvalidBoundary { len: 0 });
-    assert_eq!(error(b"", &"x".repeat(MAX_BOUNDARY_LEN + 1)), InvalidBoundary { len: 257 });
+    assert_eq!(
+        error(b"", &"x".repeat(MAX_BOUNDARY_LEN + 1)),
+        InvalidBoundary { len: 257 }
+    );
     assert_eq!(error(b"no boundary here", "b"), NoBoundary);
     assert_eq!(error(b"--bc\r\n", "b"), NoBoundary);
     let body = format!("--b\r\n{cd}\r\n\r\ndata without end");
-    assert_eq!(error(body.as_bytes(), "b"), MissingClosingBoundary { offset: body.len() });
-    let body = format!("--b\r\n{cd}\r\n\r\ndata\r\n--b");
-    assert_eq!(error(body.as_bytes(), "b"), MissingClosingBoundary { offset: body.len() });
-    assert_eq!(error(b"--b\r\nContent-Disposition: form-data; na", "b"), TruncatedHeaders { offset: 39 });
-    assert_eq!(error(b"--b\r\nX: y\r\n\r\nv\r\n--b--", "b"), MissingContentDisposition { offset: 5 });
     assert_eq!(
-        error(b"--b\r\nContent-Disposition: form-data; filename=x\r\n\r\nv\r\n--b--", "b"),
+        error(body.as_bytes(), "b"),
+        MissingClosingBoundary { offset: body.len() }
+    );
+    let body = format!("--b\r\n{cd}\r\n\r\ndata\r\n--b");
+    assert_eq!(
+        error(body.as_bytes(), "b"),
+        MissingClosingBoundary { offset: body.len() }
+    );
+    assert_eq!(
+        error(b"--b\r\nContent-Disposition: form-data; na", "b"),
+        TruncatedHeaders { offset: 39 }
+    );
+    assert_eq!(
+        error(b"--b\r\nX: y\r\n\r\nv\r\n--b--", "b"),
+        MissingContentDisposition { offset: 5 }
+    );
+    assert_eq!(
+        error(
+            b"--b\r\nContent-Disposition: form-data; filename=x\r\n\r\nv\r\n--b--",
+            "b"
+        ),
         MissingName { offset: 26 }
     );
     let body = format!("--b\r\n{cd}\r\n{cd}\r\n\r\nv\r\n--b--");
-    assert_eq!(error(body.as_bytes(), "b"), BadHeader { offset: 45, expected: "a single Content-Disposition header" });
+    assert_eq!(
+        error(body.as_bytes(), "b"),
+        BadHeader {
+            offset: 45,
+            expected: "a single Content-Disposition header"
+        }
+    );
     let body = format!("--b\r\n{cd}\r\n continued\r\n\r\nv\r\n--b--");
-    assert!(matches!(error(body.as_bytes(), "b"), BadHeader { offset: 45, .. }));
+    assert!(matches!(
+        error(body.as_bytes(), "b"),
+        BadHeader { offset: 45, .. }
+    ));
     let body = b"--b\r\nContent-Disposition form-data; name=a\r\n\r\nv\r\n--b--";
     let e = error(body, "b");
-    assert_eq!(e, BadHeader { offset: 24, expected: "':' after part header name" });
-    assert_eq!(e.to_string(), "expected ':' after part header name at byte 24");
+    assert_eq!(
+        e,
+        BadHeader {
+            offset: 24,
+            expected: "':' after part header name"
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "expected ':' after part header name at byte 24"
+    );
     let body = b"--b\r\n: x\r\n\r\nv\r\n--b--";
-    assert_eq!(error(body, "b"), BadHeader { offset: 5, expected: "a part header name" });
+    assert_eq!(
+        error(body, "b"),
+        BadHeader {
+            offset: 5,
+            expected: "a part header name"
+        }
+    );
     let body = b"--b\r\nContent-Disposition: form-data; name=\"a\r\n\r\nv\r\n--b--";
     assert_eq!(
         error(body, "b"),
-        BadHeader { offset: 42, expected: "a closing '\"' for the quoted parameter value" }
+        BadHeader {
+            offset: 42,
+            expected: "a closing '\"' for the quoted parameter value"
+        }
     );
 }
 
@@ -186,25 +270,54 @@ fn malformed_bodies() {
 fn limits() {
     let part = "--b\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n";
     let body = format!("{}--b--", part.repeat(3));
-    let limits = MultipartLimits { max_parts: 3, ..MultipartLimits::default() };
-    assert_eq!(parse_multipart(body.as_bytes(), b"b", &limits).unwrap().len(), 3);
-    let limits = MultipartLimits { max_parts: 2, ..MultipartLimits::default() };
+    let limits = MultipartLimits {
+        max_parts: 3,
+        ..MultipartLimits::default()
+    };
+    assert_eq!(
+        parse_multipart(body.as_bytes(), b"b", &limits)
+            .unwrap()
+            .len(),
+        3
+    );
+    let limits = MultipartLimits {
+        max_parts: 2,
+        ..MultipartLimits::default()
+    };
     let e = parse_multipart(body.as_bytes(), b"b", &limits).unwrap_err();
     assert_eq!(e, MultipartError::TooManyParts { limit: 2 });
     assert!(e.is_limit());
 
     // Each part's header section is 42 bytes: a 38-byte line and two CRLFs.
-    let exact = MultipartLimits { max_part_header_bytes: 42, ..MultipartLimits::default() };
+    let exact = MultipartLimits {
+        max_part_header_bytes: 42,
+        ..MultipartLimits::default()
+    };
     assert!(parse_multipart(body.as_bytes(), b"b", &exact).is_ok());
-    let small = MultipartLimits { max_part_header_bytes: 41, ..MultipartLimits::default() };
+    let small = MultipartLimits {
+        max_part_header_bytes: 41,
+        ..MultipartLimits::default()
+    };
     let e = parse_multipart(body.as_bytes(), b"b", &small).unwrap_err();
-    assert_eq!(e, MultipartError::HeaderTooLarge { offset: 5, limit: 41 });
+    assert_eq!(
+        e,
+        MultipartError::HeaderTooLarge {
+            offset: 5,
+            limit: 41
+        }
+    );
     assert!(e.is_limit());
     assert!(!MultipartError::NoBoundary.is_limit());
 
     let huge = format!("--b\r\nX: {}\r\n", "y".repeat(100_000));
     let e = parse(huge.as_bytes(), "b").unwrap_err();
-    assert_eq!(e, MultipartError::HeaderTooLarge { offset: 5, limit: 16 * 1024 });
+    assert_eq!(
+        e,
+        MultipartError::HeaderTooLarge {
+            offset: 5,
+            limit: 16 * 1024
+        }
+    );
 }
 
 #[test]
@@ -213,8 +326,14 @@ fn bench_multipart() {
     use std::time::Instant;
     let boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
-    let file: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    for (name, data) in [("title", &b"Hello"[..]), ("meta", br#"{"a":1}"#), ("file", &file)] {
+    let file: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    for (name, data) in [
+        ("title", &b"Hello"[..]),
+        ("meta", br#"{"a":1}"#),
+        ("file", &file),
+    ] {
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
         body.extend_from_slice(data);
         body.extend_from_slice(b"\r\n");
@@ -227,5 +346,10 @@ fn bench_multipart() {
         std::hint::black_box(parse(std::hint::black_box(&body), boundary).unwrap());
     }
     let per = start.elapsed().as_secs_f64() / iters as f64;
-    println!("multipart 3 parts, {} bytes: {:.2} us, {:.2} GB/s", body.len(), per * 1e6, body.len() as f64 / per / 1e9);
+    println!(
+        "multipart 3 parts, {} bytes: {:.2} us, {:.2} GB/s",
+        body.len(),
+        per * 1e6,
+        body.len() as f64 / per / 1e9
+    );
 }

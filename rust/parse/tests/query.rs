@@ -19,13 +19,30 @@ fn expect(input: &str, expected: &[(&str, &str)]) {
 fn matches_python_parse_qsl() {
     expect("a=1&b=2", &[("a", "1"), ("b", "2")]);
     expect("a=1&a=2&b", &[("a", "1"), ("a", "2"), ("b", "")]);
-    expect("&&a=&=x&=&b=c=d&", &[("a", ""), ("", "x"), ("", ""), ("b", "c=d")]);
-    expect("q=hello+world&x=%2B%20%26%3D", &[("q", "hello world"), ("x", "+ &=")]);
-    expect("%zz=%4&bad=%%41&t=%", &[("%zz", "%4"), ("bad", "%A"), ("t", "%")]);
-    expect("n%C3%A9=caf%C3%A9&e=%E2%82%AC", &[("né", "café"), ("e", "€")]);
+    expect(
+        "&&a=&=x&=&b=c=d&",
+        &[("a", ""), ("", "x"), ("", ""), ("b", "c=d")],
+    );
+    expect(
+        "q=hello+world&x=%2B%20%26%3D",
+        &[("q", "hello world"), ("x", "+ &=")],
+    );
+    expect(
+        "%zz=%4&bad=%%41&t=%",
+        &[("%zz", "%4"), ("bad", "%A"), ("t", "%")],
+    );
+    expect(
+        "n%C3%A9=caf%C3%A9&e=%E2%82%AC",
+        &[("né", "café"), ("e", "€")],
+    );
     expect(
         "bad=%FF%FEx&trunc=%E2%82&mix=%E2%82%41&sur=%ED%A0%80",
-        &[("bad", "\u{fffd}\u{fffd}x"), ("trunc", "\u{fffd}"), ("mix", "\u{fffd}A"), ("sur", "\u{fffd}\u{fffd}\u{fffd}")],
+        &[
+            ("bad", "\u{fffd}\u{fffd}x"),
+            ("trunc", "\u{fffd}"),
+            ("mix", "\u{fffd}A"),
+            ("sur", "\u{fffd}\u{fffd}\u{fffd}"),
+        ],
     );
     expect("plus=%2B+%2b&lit=é", &[("plus", "+ +"), ("lit", "é")]);
     expect("a=b;c=d", &[("a", "b;c=d")]);
@@ -40,8 +57,14 @@ fn matches_python_parse_qsl() {
 
 #[test]
 fn raw_non_utf8_bytes_decode_with_escapes() {
-    assert_eq!(parse_urlencoded(b"a=\xff"), [("a".to_owned(), "\u{fffd}".to_owned())]);
-    assert_eq!(parse_urlencoded(b"a=\xe2%82%ac"), [("a".to_owned(), "€".to_owned())]);
+    assert_eq!(
+        parse_urlencoded(b"a=\xff"),
+        [("a".to_owned(), "\u{fffd}".to_owned())]
+    );
+    assert_eq!(
+        parse_urlencoded(b"a=\xe2%82%ac"),
+        [("a".to_owned(), "€".to_owned())]
+    );
 }
 
 #[test]
