@@ -6,7 +6,6 @@
 
 use rmp::encode;
 
-use crate::route::{Route, ROUTE_FIELD_COUNT};
 
 /// A minimal msgpack writer over a `Vec<u8>` (writes to a Vec cannot fail).
 pub struct MsgpackWriter {
@@ -22,10 +21,6 @@ impl MsgpackWriter {
 
     pub fn into_inner(self) -> Vec<u8> {
         self.buf
-    }
-
-    pub fn raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
     }
 
     pub fn map_len(&mut self, len: u32) {
@@ -79,7 +74,14 @@ pub struct PartIndex {
 pub struct EnvelopeFields<'a> {
     pub execution_id: &'a str,
     pub received_at_us: u64,
-    pub route: &'a Route,
+    pub endpoint: &'a str,
+    pub integration: &'a str,
+    pub instance: &'a str,
+    /// None when a Python `preprocess` function is still to pick it.
+    pub flow: Option<&'a str>,
+    pub customer: &'a str,
+    /// Subject the worker answers on when the caller waits (synchronous).
+    pub reply: Option<&'a str>,
     pub method: &'a str,
     pub path_fragment: &'a str,
     pub query: &'a str,
@@ -91,7 +93,7 @@ pub struct EnvelopeFields<'a> {
     pub parts: Option<&'a [PartIndex]>,
 }
 
-const OWN_FIELD_COUNT: u32 = 11;
+const FIELD_COUNT: u32 = 17;
 
 /// Encode the envelope map.
 pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
@@ -101,12 +103,23 @@ pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
         fields.body.len()
     };
     let mut w = MsgpackWriter::with_capacity(256 + inline_body + fields.headers.len() * 48);
-    w.map_len(OWN_FIELD_COUNT + ROUTE_FIELD_COUNT);
+    w.map_len(FIELD_COUNT);
     w.str("id");
     w.str(fields.execution_id);
     w.str("receivedAt");
     w.uint(fields.received_at_us);
-    w.raw(&fields.route.encoded_fields);
+    w.str("endpoint");
+    w.str(fields.endpoint);
+    w.str("integration");
+    w.str(fields.integration);
+    w.str("instance");
+    w.str(fields.instance);
+    w.str("flow");
+    w.opt_str(fields.flow);
+    w.str("customer");
+    w.str(fields.customer);
+    w.str("reply");
+    w.opt_str(fields.reply);
     w.str("method");
     w.str(fields.method);
     w.str("path");

@@ -8,18 +8,28 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::envelope::{self, EnvelopeFields, PartIndex};
 use crate::ids;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
-use crate::route::Router;
+use crate::route::{self, Resolved, Router};
 
 /// Methods that trigger an execution.
 pub const TRIGGER_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// Value of the `Allow` header on a 405.
 pub const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
+/// Request header that makes any flow's execution synchronous.
+pub const SYNC_HEADER: &str = "hookcore-synchronous";
+/// Response header naming the execution a request created.
+pub const EXECUTION_ID_HEADER: &str = "hookcore-execution-id";
+
+pub const MALFORMED_JSON: &str = "Received malformed JSON payload.";
+pub const MALFORMED_MULTIPART: &str = "Received malformed multipart payload.";
+pub const ENDPOINT_NOT_FOUND: &str = "Endpoint not found.";
 
 /// Limits and names the ingress is configured with (Python: `hookcore.config.Settings`).
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     /// Accepted requests are published to `{subject_prefix}.{execution_id}`.
     pub subject_prefix: String,
+    /// Synchronous executions answer on `{reply_prefix}.{execution_id}`.
+    pub reply_prefix: String,
     /// Bodies larger than this go to the object store instead of the message.
     pub max_inline_body: usize,
     /// Most header lines one request may carry.
@@ -39,18 +49,27 @@ pub struct TriggerRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// An accepted request: what to publish and how to answer.
+#[derive(Debug)]
+pub struct Accepted {
+    pub execution_id: String,
+    pub subject: String,
+    pub envelope: Vec<u8>,
+    /// Put the body into the object store (`body.{execution_id}`) before publishing.
+    pub body_in_object_store: bool,
+    /// `{"executionId": …}`, the default answer.
+    pub response: Vec<u8>,
+    /// The caller waits for the execution to end.
+    pub synchronous: bool,
+    /// The flow has an on_trigger or a static response, or a `preprocess`
+    /// function must pick it (flow None): Python takes part before answering.
+    pub python: Option<(String, Option<String>)>,
+}
+
 /// What to do with a request.
 #[derive(Debug)]
 pub enum Decision {
-    /// Publish `envelope` to `subject`, then answer 200 with `response`.
-    Accepted {
-        execution_id: String,
-        subject: String,
-        envelope: Vec<u8>,
-        /// Put the body into the object store under `execution_id` before publishing.
-        body_in_object_store: bool,
-        response: Vec<u8>,
-    },
+    Accepted(Accepted),
     /// HEAD on a known endpoint: answer 200 without a body and run nothing.
     Head,
     /// Answer `status` with the JSON `body`; nothing is stored.
@@ -75,10 +94,6 @@ pub fn error_body(message: &str) -> Vec<u8> {
     out
 }
 
-pub const MALFORMED_JSON: &str = "Received malformed JSON payload.";
-pub const MALFORMED_MULTIPART: &str = "Received malformed multipart payload.";
-pub const ENDPOINT_NOT_FOUND: &str = "Endpoint not found.";
-
 /// Decide what happens to one trigger request.
 pub fn ingest(config: &IngestConfig, router: &Router, request: &TriggerRequest<'_>) -> Decision {
     let (endpoint_id, fragment) = match request.target.split_once('/') {
@@ -93,50 +108,86 @@ pub fn ingest(config: &IngestConfig, router: &Router, request: &TriggerRequest<'
             &format!("Method {method} is not allowed on a trigger endpoint; use one of {ALLOW}."),
         );
     }
-    let Some(route) = router.get(endpoint_id) else {
+    let Some((endpoint, integration)) = router.endpoint(endpoint_id) else {
         return Decision::reject(404, ENDPOINT_NOT_FOUND);
-    };
-    let headers = match collect_headers(config, request.headers) {
-        Ok(headers) => headers,
-        Err(rejected) => return rejected,
     };
     if is_head {
         return Decision::Head;
     }
+    let headers = match collect_headers(config, request.headers) {
+        Ok(headers) => headers,
+        Err(rejected) => return rejected,
+    };
     // GET carries no body (SPEC section 3): whatever a sender attached is ignored.
     let body: &[u8] = if method == "GET" { b"" } else { request.body };
     let content_type = header_value(&headers, "content-type");
-    let parts = match check_body(config, content_type, body) {
-        Ok(parts) => parts,
+    let checked = match check_body(config, content_type, body) {
+        Ok(checked) => checked,
         Err(rejected) => return rejected,
     };
+    let json_body = checked.is_json.then_some(body);
+    let resolved = match route::resolve(router, endpoint, integration, &headers, json_body) {
+        Ok(resolved) => resolved,
+        Err(rejection) => return Decision::reject(rejection.status, &rejection.message),
+    };
+    Decision::Accepted(accept(config, request, fragment, &headers, content_type, body, checked.parts, &resolved))
+}
 
+#[allow(clippy::too_many_arguments)]
+fn accept(
+    config: &IngestConfig,
+    request: &TriggerRequest<'_>,
+    fragment: &str,
+    headers: &[(String, String)],
+    content_type: Option<&str>,
+    body: &[u8],
+    parts: Option<Vec<PartIndex>>,
+    resolved: &Resolved,
+) -> Accepted {
+    let flow_spec = resolved.flow_spec();
+    let synchronous = flow_spec.is_some_and(|f| f.synchronous)
+        || header_value(headers, SYNC_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let execution_id = ids::execution_id();
+    let reply = synchronous.then(|| format!("{}.{execution_id}", config.reply_prefix));
     let body_in_object_store = body.len() > config.max_inline_body;
     let envelope = envelope::encode(&EnvelopeFields {
         execution_id: &execution_id,
         received_at_us: now_micros(),
-        route: &route,
-        method,
+        endpoint: &resolved.endpoint.endpoint,
+        integration: &resolved.integration.name,
+        instance: &resolved.instance.id,
+        flow: resolved.flow.as_deref(),
+        customer: &resolved.instance.customer,
+        reply: reply.as_deref(),
+        method: request.method,
         path_fragment: fragment,
         query: request.query,
-        headers: &headers,
+        headers,
         content_type,
         body,
         body_in_object_store,
         parts: parts.as_deref(),
     });
+    let python = match (&resolved.flow, flow_spec) {
+        (None, _) => Some((resolved.integration.name.clone(), None)),
+        (Some(flow), Some(spec)) if spec.python => {
+            Some((resolved.integration.name.clone(), Some(flow.clone())))
+        }
+        _ => None,
+    };
     let mut subject = String::with_capacity(config.subject_prefix.len() + 1 + execution_id.len());
     subject.push_str(&config.subject_prefix);
     subject.push('.');
     subject.push_str(&execution_id);
     let response = format!("{{\"executionId\":\"{execution_id}\"}}").into_bytes();
-    Decision::Accepted {
+    Accepted {
         execution_id,
         subject,
         envelope,
         body_in_object_store,
         response,
+        synchronous,
+        python,
     }
 }
 
@@ -186,22 +237,32 @@ fn header_value<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h s
         .map(|(_, v)| v.as_str())
 }
 
+/// What validating the body found.
+struct CheckedBody {
+    is_json: bool,
+    parts: Option<Vec<PartIndex>>,
+}
+
 /// Validate the body against its content type; multipart bodies yield their part index.
 fn check_body(
     config: &IngestConfig,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<Option<Vec<PartIndex>>, Decision> {
-    if body.is_empty() {
-        return Ok(None);
-    }
-    let Some(content_type) = content_type else {
-        return Ok(None);
+) -> Result<CheckedBody, Decision> {
+    let unchecked = CheckedBody {
+        is_json: false,
+        parts: None,
+    };
+    let (false, Some(content_type)) = (body.is_empty(), content_type) else {
+        return Ok(unchecked);
     };
     let content_type = ContentType::parse(content_type);
     match content_type.kind() {
         BodyKind::Json => match parse::validate_json(body) {
-            Ok(()) => Ok(None),
+            Ok(()) => Ok(CheckedBody {
+                is_json: true,
+                parts: None,
+            }),
             Err(_) => Err(Decision::reject(400, MALFORMED_JSON)),
         },
         BodyKind::Multipart => {
@@ -209,12 +270,15 @@ fn check_body(
                 return Err(Decision::reject(400, MALFORMED_MULTIPART));
             };
             match parse::parse_multipart(body, boundary.as_bytes(), &config.multipart) {
-                Ok(parts) => Ok(Some(parts.into_iter().map(PartIndex::from).collect())),
+                Ok(parts) => Ok(CheckedBody {
+                    is_json: false,
+                    parts: Some(parts.into_iter().map(PartIndex::from).collect()),
+                }),
                 Err(e) if e.is_limit() => Err(Decision::reject(413, &e.to_string())),
                 Err(_) => Err(Decision::reject(400, MALFORMED_MULTIPART)),
             }
         }
-        _ => Ok(None),
+        _ => Ok(unchecked),
     }
 }
 

@@ -3,9 +3,11 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
+use pyo3::exceptions::PyValueError;
+
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
 use crate::parse::MultipartLimits;
-use crate::route::Router;
+use crate::route::{RecordError, Router};
 
 /// Bodies at least this big are checked without holding the GIL.
 const DETACH_BODY_BYTES: usize = 64 * 1024;
@@ -16,21 +18,33 @@ pub struct Ingress {
     router: Router,
 }
 
+type Headers = Vec<(&'static str, String)>;
+
+/// `(status, headers, body, execution_id, subject, envelope, spill, synchronous, python)`.
 type IngestResult<'py> = (
     u16,
+    Headers,
     Bound<'py, PyBytes>,
     Option<String>,
     Option<String>,
     Option<Bound<'py, PyBytes>>,
     bool,
+    bool,
+    Option<(String, Option<String>)>,
 );
+
+fn record_error(e: RecordError) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
 
 #[pymethods]
 impl Ingress {
     #[new]
-    #[pyo3(signature = (*, subject_prefix, max_inline_body, max_headers, max_header_bytes, max_parts, max_part_header_bytes))]
+    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_inline_body, max_headers, max_header_bytes, max_parts, max_part_header_bytes))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         subject_prefix: String,
+        reply_prefix: String,
         max_inline_body: usize,
         max_headers: usize,
         max_header_bytes: usize,
@@ -40,6 +54,7 @@ impl Ingress {
         Ingress {
             config: IngestConfig {
                 subject_prefix,
+                reply_prefix,
                 max_inline_body,
                 max_headers,
                 max_header_bytes,
@@ -52,20 +67,35 @@ impl Ingress {
         }
     }
 
-    /// Insert or replace a route from its JSON endpoint record.
-    fn set_route(&self, endpoint_id: &str, record: &[u8]) -> PyResult<()> {
+    /// Load an integration's routing spec (JSON, from code).
+    fn set_integration(&self, spec: &[u8]) -> PyResult<()> {
+        self.router.set_integration_json(spec).map_err(record_error)
+    }
+
+    /// Insert or replace an endpoint from its JSON record.
+    fn set_endpoint(&self, endpoint_id: &str, record: &[u8]) -> PyResult<()> {
         self.router
-            .set_json(endpoint_id, record)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+            .set_endpoint_json(endpoint_id, record)
+            .map_err(record_error)
     }
 
-    /// Remove a route; True when it existed.
-    fn remove_route(&self, endpoint_id: &str) -> bool {
-        self.router.remove(endpoint_id)
+    fn remove_endpoint(&self, endpoint_id: &str) -> bool {
+        self.router.remove_endpoint(endpoint_id)
     }
 
-    fn route_count(&self) -> usize {
-        self.router.len()
+    /// Insert or replace an instance from its JSON record.
+    fn set_instance(&self, instance_id: &str, record: &[u8]) -> PyResult<()> {
+        self.router
+            .set_instance_json(instance_id, record)
+            .map_err(record_error)
+    }
+
+    fn remove_instance(&self, instance_id: &str) -> bool {
+        self.router.remove_instance(instance_id)
+    }
+
+    fn endpoint_count(&self) -> usize {
+        self.router.endpoint_count()
     }
 
     /// Decide one trigger request; see `_core.pyi` for the returned tuple.
@@ -104,27 +134,39 @@ impl Ingress {
         } else {
             ingest::ingest(&self.config, &self.router, &request)
         };
+        let json = || vec![("content-type", String::from("application/json"))];
         Ok(match decision {
-            Decision::Accepted {
-                execution_id,
-                subject,
-                envelope,
-                body_in_object_store,
-                response,
-            } => (
-                200,
-                PyBytes::new(py, &response),
-                Some(execution_id),
-                Some(subject),
-                Some(PyBytes::new(py, &envelope)),
-                body_in_object_store,
-            ),
-            Decision::Head => (200, PyBytes::new(py, b""), None, None, None, false),
+            Decision::Accepted(a) => {
+                let mut headers = json();
+                headers.push((ingest::EXECUTION_ID_HEADER, a.execution_id.clone()));
+                (
+                    200,
+                    headers,
+                    PyBytes::new(py, &a.response),
+                    Some(a.execution_id),
+                    Some(a.subject),
+                    Some(PyBytes::new(py, &a.envelope)),
+                    a.body_in_object_store,
+                    a.synchronous,
+                    a.python,
+                )
+            }
+            Decision::Head => (200, json(), PyBytes::new(py, b""), None, None, None, false, false, None),
             Decision::Rejected { status, body } => {
-                (status, PyBytes::new(py, &body), None, None, None, false)
+                let mut headers = json();
+                if status == 405 {
+                    headers.push(("allow", ingest::ALLOW.to_owned()));
+                }
+                (status, headers, PyBytes::new(py, &body), None, None, None, false, false, None)
             }
         })
     }
+}
+
+/// SHA-256 (hex) of an API key, as instance records store it.
+#[pyfunction]
+pub fn api_key_digest(key: &str) -> String {
+    crate::route::apikey::digest_hex(key)
 }
 
 /// A new time-sortable id (UUIDv7), as used for executions and instances.
@@ -136,6 +178,7 @@ pub fn new_id() -> String {
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ingress>()?;
     m.add_function(wrap_pyfunction!(new_id, m)?)?;
+    m.add_function(wrap_pyfunction!(api_key_digest, m)?)?;
     m.add("ALLOW", ingest::ALLOW)?;
     Ok(())
 }

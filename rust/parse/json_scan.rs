@@ -326,12 +326,21 @@ fn digits_end(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// Bit masks of the 16 bytes at `i`: the `"` bytes, and the bytes a string
-/// scan must stop at (`"`, `\`, control and non-ASCII bytes).
-#[cfg(target_arch = "x86_64")]
+/// scan must stop at (`"`, `\`, control and non-ASCII bytes). Only the
+/// lowest stop bit and the quote bit at that position are meaningful.
 #[inline(always)]
 fn classify16(bytes: &[u8], i: usize) -> Option<(u32, u32)> {
-    use std::arch::x86_64::*;
     let chunk = bytes.get(i..)?.first_chunk::<16>()?;
+    #[cfg(target_arch = "x86_64")]
+    return Some(classify_sse2(chunk));
+    #[cfg(not(target_arch = "x86_64"))]
+    return Some(classify_swar(chunk));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify_sse2(chunk: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::*;
     // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly the
     // 16 bytes of `chunk` and has no alignment requirement.
     unsafe {
@@ -341,35 +350,37 @@ fn classify16(bytes: &[u8], i: usize) -> Option<(u32, u32)> {
         // Signed compare: control bytes (< 0x20) and non-ASCII (>= 0x80, negative).
         let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
         let stop = _mm_or_si128(_mm_or_si128(quote, backslash), low);
-        Some((
+        (
             _mm_movemask_epi8(quote) as u32,
             _mm_movemask_epi8(stop) as u32,
-        ))
+        )
     }
 }
 
-/// Portable [`classify16`] (SWAR), one bit per byte.
-#[cfg(not(target_arch = "x86_64"))]
+/// Portable [`classify_sse2`] with 64-bit words (SWAR). Bits above the
+/// lowest true stop byte may be spurious, which callers never look at.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 #[inline(always)]
-fn classify16(bytes: &[u8], i: usize) -> Option<(u32, u32)> {
+pub(crate) fn classify_swar(chunk: &[u8; 16]) -> (u32, u32) {
     const HI: u64 = 0x8080_8080_8080_8080;
-    // High bit set in bytes equal to `b` (exact for the lowest one).
+    // High bit set in bytes equal to `b` (exact up to the lowest one).
     let eq = |w: u64, b: u8| {
         let x = w ^ (LO * b as u64);
         x.wrapping_sub(LO) & !x & HI
     };
     // Gather the high bit of each byte into one bit per byte.
     let bits = |m: u64| (((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56) as u32;
-    let chunk = bytes.get(i..)?.first_chunk::<16>()?;
     let (mut quote, mut stop) = (0, 0);
-    for half in 0..2 {
-        let w = u64::from_le_bytes(chunk[half * 8..half * 8 + 8].try_into().ok()?);
+    for (half, word) in chunk.chunks_exact(8).enumerate() {
+        let mut w8 = [0u8; 8];
+        w8.copy_from_slice(word);
+        let w = u64::from_le_bytes(w8);
         let q = eq(w, b'"');
         let special = q | eq(w, b'\\') | ((w.wrapping_sub(LO * 0x20) | w) & HI);
         quote |= bits(q) << (half * 8);
         stop |= bits(special) << (half * 8);
     }
-    Some((quote, stop))
+    (quote, stop)
 }
 
 /// End of a string whose closing quote is within 16 bytes of `i` and which
@@ -394,3 +405,7 @@ fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
     }
     i
 }
+
+#[cfg(test)]
+#[path = "tests/json_scan.rs"]
+mod tests;

@@ -15,7 +15,7 @@ fn python_unquote_plus(s: &str) -> String {
         match hex {
             Some(byte) if piece.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit) => {
                 out.push(byte);
-                out.extend_from_slice(piece[2..].as_bytes());
+                out.extend_from_slice(&piece.as_bytes()[2..]);
             }
             _ => {
                 out.push(b'%');

@@ -1,0 +1,199 @@
+//! Choosing the instance and flow of a request from its endpoint, headers and body.
+
+use std::sync::Arc;
+
+use super::apikey;
+use super::spec::{EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec};
+use super::table::Router;
+use crate::parse::json_pointer;
+
+/// Where a request goes.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub endpoint: Arc<EndpointSpec>,
+    pub integration: Arc<IntegrationSpec>,
+    pub instance: Arc<InstanceSpec>,
+    /// None when a Python `preprocess` function picks the flow.
+    pub flow: Option<String>,
+}
+
+impl Resolved {
+    pub fn flow_spec(&self) -> Option<&FlowSpec> {
+        self.flow
+            .as_deref()
+            .and_then(|f| self.integration.flows.get(f))
+    }
+}
+
+/// Why a request cannot be routed: an HTTP status and the message for `{"error": …}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRejection {
+    pub status: u16,
+    pub message: String,
+}
+
+impl RouteRejection {
+    fn new(status: u16, message: String) -> Self {
+        RouteRejection { status, message }
+    }
+}
+
+impl Router {
+    /// The endpoint and its integration, if both are known to this process.
+    pub fn endpoint(&self, endpoint_id: &str) -> Option<(Arc<EndpointSpec>, Arc<IntegrationSpec>)> {
+        let tables = self.read();
+        let endpoint = tables.endpoints.get(endpoint_id)?;
+        let integration = tables.integrations.get(&endpoint.integration)?;
+        Some((endpoint.clone(), integration.clone()))
+    }
+}
+
+/// Pick the instance and flow, then check the flow's API key.
+///
+/// `headers` are lower-cased; `json_body` is the body when it is (valid) JSON.
+pub fn resolve(
+    router: &Router,
+    endpoint: Arc<EndpointSpec>,
+    integration: Arc<IntegrationSpec>,
+    headers: &[(String, String)],
+    json_body: Option<&[u8]>,
+) -> Result<Resolved, RouteRejection> {
+    let instance = {
+        let tables = router.read();
+        let instance_id = match endpoint.kind {
+            EndpointKind::Shared => {
+                let rule = integration.customer_from.as_ref().ok_or_else(|| {
+                    RouteRejection::new(
+                        500,
+                        format!("integration {:?} has a shared endpoint but no customer_from rule", integration.name),
+                    )
+                })?;
+                let customer = extract(rule, "customer", headers, json_body)?;
+                let key = (integration.name.clone(), customer);
+                tables.by_customer.get(&key).cloned().ok_or_else(|| {
+                    RouteRejection::new(
+                        400,
+                        format!(
+                            "Could not route the request: no customer {:?} has an instance of integration {:?} (customer from {}).",
+                            key.1,
+                            integration.name,
+                            rule.describe()
+                        ),
+                    )
+                })?
+            }
+            _ => endpoint.instance.clone().unwrap_or_default(),
+        };
+        tables.instances.get(&instance_id).cloned()
+    };
+    // An endpoint whose instance is gone (removal in progress) no longer exists.
+    let instance = instance.ok_or_else(|| RouteRejection::new(404, crate::ingest::ENDPOINT_NOT_FOUND.to_owned()))?;
+
+    let flow = match (&endpoint.kind, &endpoint.flow) {
+        (EndpointKind::InstanceAndFlow, Some(flow)) => Some(flow.clone()),
+        _ if integration.preprocess => None,
+        _ => {
+            let rule = integration.flow_from.as_ref().ok_or_else(|| {
+                RouteRejection::new(
+                    500,
+                    format!("integration {:?} needs a flow_from rule or a preprocess function", integration.name),
+                )
+            })?;
+            let flow = extract(rule, "flow", headers, json_body)?;
+            if !integration.flows.contains_key(&flow) {
+                return Err(RouteRejection::new(
+                    400,
+                    format!(
+                        "Could not route the request: integration {:?} has no flow {:?} (flow from {}).",
+                        integration.name,
+                        flow,
+                        rule.describe()
+                    ),
+                ));
+            }
+            Some(flow)
+        }
+    };
+    let resolved = Resolved {
+        endpoint,
+        integration,
+        instance,
+        flow,
+    };
+    check_api_key(&resolved, headers)?;
+    Ok(resolved)
+}
+
+/// Check the `Api-Key` header of a flow that requires one.
+pub fn check_api_key(resolved: &Resolved, headers: &[(String, String)]) -> Result<(), RouteRejection> {
+    let (Some(flow), Some(spec)) = (resolved.flow.as_deref(), resolved.flow_spec()) else {
+        return Ok(());
+    };
+    if !spec.api_keys {
+        return Ok(());
+    }
+    let Some(presented) = header(headers, "api-key") else {
+        return Err(RouteRejection::new(
+            401,
+            format!("Flow {flow:?} requires an API key: send it in the Api-Key header."),
+        ));
+    };
+    let digests = resolved
+        .instance
+        .api_key_hashes
+        .get(flow)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if apikey::matches(presented, digests) {
+        Ok(())
+    } else {
+        Err(RouteRejection::new(
+            401,
+            format!("The API key is not valid for flow {flow:?}."),
+        ))
+    }
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// The rule's value, through its mapping when it has one.
+fn extract(
+    rule: &RuleSpec,
+    what: &str,
+    headers: &[(String, String)],
+    json_body: Option<&[u8]>,
+) -> Result<String, RouteRejection> {
+    let raw: Option<String> = match rule.source {
+        RuleSource::Header => header(headers, &rule.selector).map(str::to_owned),
+        RuleSource::Body => json_body
+            .and_then(|body| json_pointer(body, &rule.selector))
+            .map(|scalar| scalar.as_text().to_owned()),
+    };
+    let Some(raw) = raw.filter(|v| !v.is_empty()) else {
+        let hint = match rule.source {
+            RuleSource::Header => "",
+            RuleSource::Body => " (it must be a string, number or boolean in a JSON body)",
+        };
+        return Err(RouteRejection::new(
+            400,
+            format!(
+                "Could not route the request: {} ({what}) is missing{hint}.",
+                rule.describe()
+            ),
+        ));
+    };
+    match &rule.mapping {
+        None => Ok(raw),
+        Some(mapping) => mapping.get(&raw).cloned().ok_or_else(|| {
+            RouteRejection::new(
+                400,
+                format!(
+                    "Could not route the request: {} ({what}) is {raw:?}, which maps to no {what}.",
+                    rule.describe()
+                ),
+            )
+        }),
+    }
+}
