@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,14 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
 
 
+class AddKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of ``POST /api/instances/{id}/api-keys``."""
+
+    flow: str
+
+
 _decode_deploy = msgspec.json.Decoder(DeployRequest).decode
+_decode_add_key = msgspec.json.Decoder(AddKeyRequest).decode
 
 Handler = Callable[[Any, Any, list[str]], Awaitable[None]]
 
@@ -48,7 +56,7 @@ class ControlPlane:
         self._jet = jet
         self._metrics = metrics
         self._core = core
-        self.instances = Instances(jet, apps, settings.public_url)
+        self.instances = Instances(jet, apps, settings)
         self.records = Records(jet)
         self._token = settings.admin_token.encode()
         # (method, path segments with "*" for a value) -> handler
@@ -57,6 +65,8 @@ class ControlPlane:
             ("GET", ("api", "instances")): self._list_instances,
             ("GET", ("api", "instances", "*")): self._show_instance,
             ("DELETE", ("api", "instances", "*")): self._remove_instance,
+            ("POST", ("api", "instances", "*", "api-keys")): self._add_api_key,
+            ("DELETE", ("api", "instances", "*", "api-keys", "*")): self._delete_api_key,
             ("GET", ("api", "executions", "*")): self._show_execution,
             ("GET", ("api", "executions", "*", "result")): self._execution_result,
         }
@@ -74,7 +84,7 @@ class ControlPlane:
             proto.response_bytes(
                 200,
                 [("content-type", "text/plain; version=0.0.4")],
-                self._metrics.render(self._core.route_count()),
+                self._metrics.render(self._core.endpoint_count()),
             )
             return
         segments = [s for s in path.split("/") if s]
@@ -136,24 +146,36 @@ class ControlPlane:
             send_json(proto, 503, {"status": "unavailable", "error": f"JetStream unreachable: {e}"},
                       [("retry-after", "1")])
             return
-        send_json(proto, 200, {"status": "ready", "routes": self._core.route_count()})
+        send_json(proto, 200, {"status": "ready", "endpoints": self._core.endpoint_count()})
 
     async def _deploy(self, scope: Any, proto: Any, args: list[str]) -> None:
         body = await read_body(proto, scope.headers.get("content-length"), MAX_API_BODY)
         request = _decode_deploy(body)
-        record = await self.instances.deploy(request.integration, request.customer, request.config, request.name)
-        send_json(proto, 201, self.instances.view(record))
+        record, state = await self.instances.deploy(
+            request.integration, request.customer, request.config, request.name
+        )
+        send_json(proto, 201, await self.instances.view(record, state))
 
     async def _list_instances(self, scope: Any, proto: Any, args: list[str]) -> None:
         customer = _query_value(scope.query_string, "customer")
         records = await self.instances.list(customer)
-        send_json(proto, 200, {"items": [self.instances.view(r) for r in records], "next": None})
+        views = await asyncio.gather(*(self.instances.view(r) for r in records))
+        send_json(proto, 200, {"items": views, "next": None})
 
     async def _show_instance(self, scope: Any, proto: Any, args: list[str]) -> None:
-        send_json(proto, 200, self.instances.view(await self.instances.get(args[0])))
+        send_json(proto, 200, await self.instances.view(await self.instances.get(args[0])))
 
     async def _remove_instance(self, scope: Any, proto: Any, args: list[str]) -> None:
         await self.instances.remove(args[0])
+        proto.response_empty(204, [])
+
+    async def _add_api_key(self, scope: Any, proto: Any, args: list[str]) -> None:
+        body = await read_body(proto, scope.headers.get("content-length"), MAX_API_BODY)
+        request = _decode_add_key(body)
+        send_json(proto, 201, {"apiKey": await self.instances.add_api_key(args[0], request.flow)})
+
+    async def _delete_api_key(self, scope: Any, proto: Any, args: list[str]) -> None:
+        await self.instances.delete_api_key(args[0], args[1])
         proto.response_empty(204, [])
 
     async def _show_execution(self, scope: Any, proto: Any, args: list[str]) -> None:

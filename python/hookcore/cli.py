@@ -88,11 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     _json_arg(deploy)
     deploy.set_defaults(run=_run_deploy)
 
-    instances = _verb(verbs, "instances", "list, show or remove deployed instances",
+    instances = _verb(verbs, "instances", "list, show or remove deployed instances, or add an API key",
                       "hookcore instances --nats nats://127.0.0.1:4222\n  hookcore instances show ID --json\n"
-                      "  hookcore instances remove ID --app myflows:app")
-    instances.add_argument("action", nargs="?", default="list", choices=["list", "show", "remove"])
-    instances.add_argument("id", nargs="?", help="instance id (show, remove)")
+                      "  hookcore instances remove ID --app myflows:app\n"
+                      "  hookcore instances add-key ID --flow 'Order created'")
+    instances.add_argument("action", nargs="?", default="list", choices=["list", "show", "remove", "add-key"])
+    instances.add_argument("id", nargs="?", help="instance id (show, remove, add-key)")
+    instances.add_argument("--flow", help="the flow a new API key is for (add-key)")
     instances.add_argument("--customer", help="only this customer's instances (list)")
     _app_args(instances, required=False, help_extra=" (remove: runs its on_instance_remove)")
     _nats_arg(instances)
@@ -218,8 +220,8 @@ def _run_deploy(args: argparse.Namespace) -> int:
     config = dict(_key_value(item) for item in args.config)
 
     async def work(jet: Any) -> int:
-        instances = Instances(jet, apps, _settings(args).public_url)
-        view = instances.view(await instances.deploy(integration, args.customer, config, args.name))
+        instances = Instances(jet, apps, _settings(args))
+        view = await instances.view(*await instances.deploy(integration, args.customer, config, args.name))
         if args.json:
             _print_json(view)
         else:
@@ -235,18 +237,24 @@ def _run_instances(args: argparse.Namespace) -> int:
     from hookcore.apps import Apps
     from hookcore.instances import Instances
 
-    if args.action in ("show", "remove") and not args.id:
+    if args.action in ("show", "remove", "add-key") and not args.id:
         raise HookcoreError(f"`hookcore instances {args.action}` needs an instance id")
     apps = load_apps(args.app) if args.app else Apps([])
 
     async def work(jet: Any) -> int:
-        instances = Instances(jet, apps, _settings(args).public_url)
+        instances = Instances(jet, apps, _settings(args))
+        if args.action == "add-key":
+            if not args.flow:
+                raise HookcoreError("`hookcore instances add-key ID` needs --flow NAME")
+            key = await instances.add_api_key(args.id, args.flow)
+            print(msgspec.json.encode({"apiKey": key}).decode() if args.json else key)
+            return 0
         if args.action == "remove":
             await instances.remove(args.id)
             print(f"Removed instance {args.id}")
             return 0
         records = [await instances.get(args.id)] if args.action == "show" else await instances.list(args.customer)
-        views = [instances.view(r) for r in records]
+        views = [await instances.view(r) for r in records]
         if args.json:
             _print_json(views[0] if args.action == "show" else {"items": views, "next": None})
         else:

@@ -33,6 +33,11 @@ class Settings:
     admin_token: str = _doc(
         "Bearer token for /api/*; empty disables the control plane.", default=""
     )
+    secret: str = _doc(
+        "Server secret deriving API keys and signing result URLs; the same on every process. "
+        "Empty: the admin token is used.",
+        default="",
+    )
     max_body: int = _doc("Largest request body accepted, in bytes (413 above).", default=10 * MIB)
     max_headers: int = _doc(
         "Most header lines one request may carry (431 above; Granian itself refuses more than 100).",
@@ -48,6 +53,13 @@ class Settings:
     publish_timeout: float = _doc(
         "Seconds to wait for JetStream to acknowledge an accepted request before answering 503.",
         default=5.0,
+    )
+    sync_timeout: float = _doc(
+        "Seconds a synchronous request waits for its execution before a 504 (per flow: sync_timeout=).",
+        default=30.0,
+    )
+    result_url_ttl: float = _doc(
+        "Seconds a signed result URL (the Location of a 303) stays valid.", default=24 * 3600.0
     )
     ack_wait: float = _doc(
         "Seconds a worker may hold an execution without progress before it is redelivered.",
@@ -69,6 +81,8 @@ class Settings:
         _check_range("max_part_header_bytes", self.max_part_header_bytes, 64, MIB)
         _check_range("publish_timeout", self.publish_timeout, 0.01, 600)
         _check_range("ack_wait", self.ack_wait, 0.5, 24 * 3600)
+        _check_range("sync_timeout", self.sync_timeout, 0.01, 3600)
+        _check_range("result_url_ttl", self.result_url_ttl, 1, 365 * DAY)
         _check_range("retention_days", self.retention_days, 0.0001, 3650)
         if self.replicas not in (1, 3, 5):
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
@@ -78,6 +92,17 @@ class Settings:
             )
         if self.public_url.endswith("/"):
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+
+    @property
+    def signing_key(self) -> bytes:
+        """The key API keys and result URLs are derived from; `ConfigError` when there is none."""
+        key = self.secret or self.admin_token
+        if not key:
+            raise ConfigError(
+                "set HOOKCORE_SECRET (or HOOKCORE_ADMIN_TOKEN) to the same value on every process: "
+                "API keys and result URLs are derived from it"
+            )
+        return key.encode()
 
     @property
     def retention_seconds(self) -> float:

@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 
+from hookcore.state import State
+
 _logger = logging.getLogger("hookcore.flow")
 
 
@@ -64,6 +66,8 @@ class FlowContext:
         config: dict[str, str],
         webhook_urls: dict[str, str],
         webhook_api_keys: dict[str, list[str]],
+        instance_state: State | None = None,
+        flow_state: State | None = None,
     ) -> None:
         self.execution_id = execution_id
         self.customer = customer
@@ -74,6 +78,22 @@ class FlowContext:
         self.webhook_api_keys = webhook_api_keys
         self.log = FlowLog(execution_id)
         self.steps: list[StepRecord] = []
+        self._instance_state = instance_state
+        self._flow_state = flow_state
+
+    @property
+    def instance_state(self) -> State:
+        """The instance's persisted state (compare-and-set ``update``); shared by all its flows."""
+        if self._instance_state is None:
+            raise RuntimeError("instance_state is available in flows run by a worker, not in the ingress")
+        return self._instance_state
+
+    @property
+    def flow_state(self) -> State:
+        """This flow's persisted state for this instance (compare-and-set ``update``)."""
+        if self._flow_state is None:
+            raise RuntimeError("flow_state is available in flows run by a worker, not in the ingress")
+        return self._flow_state
 
     def step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` as a named step and record its result and timings."""

@@ -19,8 +19,11 @@ class Envelope(msgspec.Struct, rename="camel", frozen=True):
     endpoint: str
     integration: str
     instance: str
-    flow: str
+    flow: str | None
+    """None until a Python ``preprocess`` function has picked it (the ingress then sets it)."""
     customer: str
+    reply: str | None
+    """Where the worker announces the end of a synchronous execution."""
     method: str
     path: str
     """Path fragment after ``/trigger/{endpoint_id}/``, percent-decoded, no leading slash."""
@@ -35,9 +38,12 @@ class Envelope(msgspec.Struct, rename="camel", frozen=True):
     body_in_object_store: bool
     parts: list[tuple[str, str | None, str | None, int, int]] | None
     """Multipart index found by the ingress: (name, filename, content type, start, end)."""
+    payload: bytes | None = None
+    """A payload rewritten by ``on_trigger`` (msgpack of `hookcore.Payload`), used as is."""
 
 
 _decoder = msgspec.msgpack.Decoder(Envelope)
+encode_envelope = msgspec.msgpack.Encoder().encode
 
 
 def decode_envelope(data: bytes) -> Envelope:

@@ -1,8 +1,10 @@
 """The ingress: a Granian RSGI app. ``/trigger/*`` is the hot path; the rest is the control plane.
 
 Per trigger request Python does: read the body, one call into ``_core``,
-one pipelined JetStream publish, one answer. The answer is 200 only after
+one pipelined JetStream publish, one answer. The answer is 2xx/3xx only after
 JetStream acknowledged the envelope; otherwise 503 and nothing is half-recorded.
+Flows with hooks (preprocess, on_trigger, a static response) and synchronous
+executions take the slower paths in `triggers` and `completion`.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from typing import Any
 from hookcore import _core
 from hookcore.api import ControlPlane
 from hookcore.apps import Apps, load_apps, specs_from_env
+from hookcore.completion import CompletionWaiter
 from hookcore.config import Settings
-from hookcore.http import JSON, JSON_HEADERS, BodyTooLarge, read_body, send_error
+from hookcore.http import JSON, BodyTooLarge, read_body, send_error, send_json
+from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, Publisher, connect
+from hookcore.routing import integration_spec
+from hookcore.signing import result_url
 from hookcore.store import ConfigView, body_object
+from hookcore.triggers import TriggerHooks, TriggerRefused
 
 log = logging.getLogger("hookcore.ingress")
 
 TRIGGER_PREFIX = "/trigger/"
 RETRY_AFTER = [("retry-after", "1")]
-ALLOW = [("allow", _core.ALLOW)]
+EXECUTION_ID = "hookcore-execution-id"
 
 
 class Ingress:
@@ -46,20 +53,26 @@ class Ingress:
     async def start(self) -> None:
         self._jet = jet = await connect(self.settings, name="hookcore-ingress")
         settings = self.settings
+        self.completions = CompletionWaiter(jet.nc)
+        await self.completions.start()
         self.core = _core.Ingress(
             subject_prefix=EXECUTIONS_SUBJECT_PREFIX,
+            reply_prefix=self.completions.prefix,
             max_inline_body=min(settings.max_body, jet.max_inline),
             max_headers=settings.max_headers,
             max_header_bytes=settings.max_header_bytes,
             max_parts=settings.max_parts,
             max_part_header_bytes=settings.max_part_header_bytes,
         )
-        self.publisher = Publisher(jet.nc, self.settings.publish_timeout)
+        for app in self.apps.values():
+            self.core.set_integration(integration_spec(app))
+        self.publisher = Publisher(jet.nc, settings.publish_timeout)
         await self.publisher.start()
-        self.view = ConfigView(on_endpoint=self._on_endpoint)
+        self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
-        self.control = ControlPlane(self.settings, self.apps, jet, self.metrics, self.core)
-        log.info("ingress ready with %d endpoints", self.core.route_count())
+        self.hooks = TriggerHooks(self.apps, self.view, settings)
+        self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core)
+        log.info("ingress ready with %d endpoints", self.core.endpoint_count())
 
     async def stop(self) -> None:
         if self._jet is not None:
@@ -69,9 +82,15 @@ class Ingress:
 
     def _on_endpoint(self, endpoint_id: str, record: bytes | None) -> None:
         if record is None:
-            self.core.remove_route(endpoint_id)
+            self.core.remove_endpoint(endpoint_id)
         else:
-            self.core.set_route(endpoint_id, record)
+            self.core.set_endpoint(endpoint_id, record)
+
+    def _on_instance(self, instance_id: str, record: bytes | None) -> None:
+        if record is None:
+            self.core.remove_instance(instance_id)
+        else:
+            self.core.set_instance(instance_id, record)
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         path: str = scope.path
@@ -88,32 +107,96 @@ class Ingress:
             self.metrics.trigger_responses[413] += 1
             send_error(proto, 413, str(e))
             return
-        status, response, execution_id, subject, envelope, spill = self.core.ingest(
-            scope.method, target, scope.query_string, headers.items(), body
+        status, out_headers, response, execution_id, subject, envelope, spill, sync, python = (
+            self.core.ingest(scope.method, target, scope.query_string, headers.items(), body)
         )
-        self.metrics.trigger_responses[status] += 1
         if envelope is None:
-            proto.response_bytes(status, ALLOW + JSON_HEADERS if status == 405 else JSON_HEADERS, response)
+            self.metrics.trigger_responses[status] += 1
+            proto.response_bytes(status, out_headers, response)
             return
+        if python is None and not sync:  # the common case: queue durably, answer 200
+            if await self._publish(proto, execution_id, subject, envelope, spill, body):
+                self.metrics.trigger_responses[200] += 1
+                proto.response_bytes(200, out_headers, response)
+            return
+        await self._slow_path(proto, headers, body, execution_id, subject, envelope, spill, sync,
+                              python, out_headers, response)
+
+    async def _slow_path(self, proto: Any, headers: Any, body: bytes, execution_id: str, subject: str,
+                         envelope: bytes, spill: bool, sync: bool, python: Any,
+                         out_headers: list[tuple[str, str]], response: bytes) -> None:
+        custom: HttpResponse | None = None
+        sync_timeout = self.settings.sync_timeout
+        if python is not None:
+            integration, flow = python
+            try:
+                outcome = await self.hooks.run(integration, flow, envelope, body, headers.get("api-key"))
+            except TriggerRefused as e:
+                self.metrics.trigger_responses[e.status] += 1
+                send_error(proto, e.status, str(e))
+                return
+            custom = outcome.response
+            sync = sync or outcome.flow.synchronous
+            sync_timeout = outcome.flow.sync_timeout or sync_timeout
+            if outcome.envelope is None:  # on_trigger answered without running the flow
+                self._respond(proto, custom or HttpResponse(200, JSON, b'{"status":"received"}'), None)
+                return
+            envelope = outcome.envelope
+        if sync:
+            self.completions.expect(execution_id)
+        if not await self._publish(proto, execution_id, subject, envelope, spill, body):
+            self.completions.forget(execution_id)
+            return
+        if sync:
+            await self._answer_sync(proto, execution_id, sync_timeout)
+        elif custom is not None:
+            self._respond(proto, custom, execution_id)
+        else:
+            self.metrics.trigger_responses[200] += 1
+            proto.response_bytes(200, out_headers, response)
+
+    async def _publish(self, proto: Any, execution_id: str, subject: str, envelope: bytes,
+                       spill: bool, body: bytes) -> bool:
+        """Store the request; on failure answer 503 and return False."""
         try:
             if spill:
                 await self._jet.objects.put(body_object(execution_id), body)  # type: ignore[union-attr]
             await self.publisher.publish(subject, envelope)
         except Exception as e:  # QueueUnavailable, or the object store failing
-            self.metrics.trigger_responses[status] -= 1
             self.metrics.trigger_responses[503] += 1
             self.metrics.publish_failures += 1
             log.warning("answering 503: %s", e)
-            send_error(
-                proto,
-                503,
-                "The queue is unavailable; nothing was stored. Retry the request later.",
-                RETRY_AFTER,
-            )
-            return
-        proto.response_bytes(
-            200, [("content-type", JSON), ("hookcore-execution-id", execution_id)], response
-        )
+            send_error(proto, 503, "The queue is unavailable; nothing was stored. Retry the request later.",
+                       RETRY_AFTER)
+            return False
+        return True
+
+    async def _answer_sync(self, proto: Any, execution_id: str, timeout: float) -> None:
+        completion = await self.completions.wait(execution_id, timeout)
+        header = [(EXECUTION_ID, execution_id)]
+        if completion is None:
+            self.metrics.trigger_responses[504] += 1
+            send_json(proto, 504, {
+                "error": f"The execution did not finish within {timeout:g}s; it goes on. "
+                         "Follow it with GET /api/executions/{executionId}.",
+                "executionId": execution_id,
+            }, header)
+        elif completion.status == "succeeded":
+            self.metrics.trigger_responses[303] += 1
+            location = result_url(self.settings.public_url, self.settings.signing_key, execution_id,
+                                  self.settings.result_url_ttl)
+            proto.response_bytes(303, [("content-type", JSON), ("location", location), *header], b"")
+        else:
+            self.metrics.trigger_responses[400] += 1
+            send_error(proto, 400, completion.error or "The execution failed.", header)
+
+    def _respond(self, proto: Any, response: HttpResponse, execution_id: str | None) -> None:
+        headers = [("content-type", response.content_type), *(response.headers or {}).items()]
+        if execution_id is not None:
+            headers.append((EXECUTION_ID, execution_id))
+        body = response.body.encode() if isinstance(response.body, str) else response.body
+        self.metrics.trigger_responses[response.status_code] += 1
+        proto.response_bytes(response.status_code, headers, body)
 
 
 def create_app() -> Ingress:

@@ -9,17 +9,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 
 from hookcore import _core
 from hookcore.apps import Apps
+from hookcore.config import Settings
 from hookcore.context import DeployContext
 from hookcore.errors import BadRequest, NotFound
-from hookcore.integration import Integration, LifecycleHook
+from hookcore.integration import EndpointKind, Integration, LifecycleHook
+from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
 from hookcore.queue import JetStream
+from hookcore.state import instance_state_key
 from hookcore.store import (
     ENDPOINT_PREFIX,
     INSTANCE_PREFIX,
+    SHARED_PREFIX,
     CustomerRecord,
     EndpointRecord,
     InstanceRecord,
@@ -52,70 +56,86 @@ def trigger_url(public_url: str, endpoint_id: str) -> str:
     return f"{public_url}/trigger/{endpoint_id}"
 
 
-class Instances:
-    """Deploy, list, show and remove instances; everything is stored in the config bucket."""
+def webhook_urls(public_url: str, record: InstanceRecord) -> dict[str, str]:
+    """Flow name -> the URL that runs it for this instance."""
+    return {flow: trigger_url(public_url, eid) for flow, eid in record.endpoints.items()}
 
-    def __init__(self, jet: JetStream, apps: Apps, public_url: str) -> None:
+
+def invoke_url(public_url: str, app: Integration | None, record: InstanceRecord) -> str | None:
+    """The shared endpoint's URL (shared configuration only)."""
+    if app is None or app.endpoint is not EndpointKind.SHARED or not record.endpoints:
+        return None
+    return trigger_url(public_url, next(iter(record.endpoints.values())))
+
+
+class Instances:
+    """Deploy, list, show and remove instances, and manage their API keys."""
+
+    def __init__(self, jet: JetStream, apps: Apps, settings: Settings) -> None:
         self._jet = jet
         self._apps = apps
-        self._public_url = public_url
+        self._settings = settings
         self._decode = msgspec.json.Decoder(InstanceRecord).decode
 
-    def view(self, record: InstanceRecord) -> InstanceView:
+    async def view(self, record: InstanceRecord, state: Any = ...) -> InstanceView:
+        if state is ...:
+            state = await self._state(record.id)
+        links = instance_links(record, self._apps.get(record.integration), self._settings)
         return InstanceView(
             id=record.id,
             integration=record.integration,
             customer=record.customer,
             name=record.name,
-            webhook_urls=self._urls(record),
-            webhook_api_keys={},
-            invoke_url=None,
-            state=record.state,
+            webhook_urls=links.webhook_urls,
+            webhook_api_keys=links.webhook_api_keys,
+            invoke_url=links.invoke_url,
+            state=state,
             config=record.config,
             created_at=record.created_at,
         )
 
     async def deploy(
         self, integration: str, customer: str, config: dict[str, str] | None = None, name: str | None = None
-    ) -> InstanceRecord:
-        """Create an instance of ``integration`` for ``customer`` (created if new) and run its deploy hook."""
+    ) -> tuple[InstanceRecord, Any]:
+        """Create an instance of ``integration`` for ``customer`` (created if new), run its deploy
+        hook and return the record and the hook's state."""
         app = self._integration(integration)
         if not customer or not isinstance(customer, str):
             raise BadRequest('"customer" must be a non-empty string (the customer\'s external id).')
         config = _check_config(config)
         now = datetime.now(UTC)
+        instance_id = _core.new_id()
         record = InstanceRecord(
-            id=_core.new_id(),
+            id=instance_id,
             integration=app.name,
             customer=customer,
             name=name or f"{app.name} for {customer}",
             config=config,
-            state=None,
-            endpoints={flow: new_endpoint_id() for flow in app.flows},
+            endpoints=await self._endpoint_ids(app),
             created_at=now,
         )
-        record.state = await _run_hook(app.deploy_hook, self._deploy_context(record), record)
+        for flow in (f for f in app.flows.values() if f.api_keys):
+            self._add_key(record, flow.name)
+        state = await _run_hook(app.deploy_hook, self._deploy_context(record), record)
+        await self._jet.state.put(instance_state_key(instance_id), encode(state))
         await self._ensure_customer(customer, now)
-        await self._jet.config.put(INSTANCE_PREFIX + record.id, encode(record))
-        for flow, endpoint_id in record.endpoints.items():
-            route = EndpointRecord(
-                endpoint=endpoint_id,
-                integration=app.name,
-                instance=record.id,
-                flow=flow,
-                customer=customer,
-            )
-            await self._jet.config.put(ENDPOINT_PREFIX + endpoint_id, encode(route))
-        return record
+        # The instance first, then its endpoints: a URL never points at a missing instance.
+        await self._jet.config.put(INSTANCE_PREFIX + instance_id, encode(record))
+        if app.endpoint is not EndpointKind.SHARED:
+            for eid in set(record.endpoints.values()):
+                flow = next(f for f, e in record.endpoints.items() if e == eid)
+                route = EndpointRecord(
+                    endpoint=eid,
+                    integration=app.name,
+                    kind=str(app.endpoint),
+                    instance=instance_id,
+                    flow=flow if app.endpoint is EndpointKind.INSTANCE_AND_FLOW else None,
+                )
+                await self._jet.config.put(ENDPOINT_PREFIX + eid, encode(route))
+        return record, state
 
     async def get(self, instance_id: str) -> InstanceRecord:
-        if not instance_id.replace("-", "").isalnum():
-            raise NotFound(f"No instance with id {instance_id!r}.")
-        try:
-            entry = await self._jet.config.get(INSTANCE_PREFIX + instance_id)
-        except KeyNotFoundError:
-            raise NotFound(f"No instance with id {instance_id!r}.") from None
-        return self._decode(entry.value or b"")
+        return (await self._get(instance_id))[0]
 
     async def list(self, customer: str | None = None) -> list[InstanceRecord]:
         try:
@@ -123,8 +143,8 @@ class Instances:
             keys = [k for k in await self._jet.config.keys() if k.startswith(INSTANCE_PREFIX)]
         except NoKeysError:
             return []
-        records = await asyncio.gather(*(self._jet.config.get(k) for k in keys))
-        found = [self._decode(r.value or b"") for r in records]
+        entries = await asyncio.gather(*(self._jet.config.get(k) for k in keys), return_exceptions=True)
+        found = [self._decode(e.value or b"") for e in entries if not isinstance(e, BaseException)]
         if customer is not None:
             found = [r for r in found if r.customer == customer]
         return sorted(found, key=lambda r: r.id, reverse=True)
@@ -135,9 +155,96 @@ class Instances:
         app = self._apps.get(record.integration)
         if app is not None:
             await _run_hook(app.remove_hook, self._deploy_context(record), record)
-        for endpoint_id in record.endpoints.values():
-            await self._jet.config.delete(ENDPOINT_PREFIX + endpoint_id)
+        if app is None or app.endpoint is not EndpointKind.SHARED:
+            for endpoint_id in set(record.endpoints.values()):
+                await self._jet.config.delete(ENDPOINT_PREFIX + endpoint_id)
         await self._jet.config.delete(INSTANCE_PREFIX + instance_id)
+        await self._jet.state.delete(instance_state_key(instance_id))
+
+    async def add_api_key(self, instance_id: str, flow: Any) -> str:
+        """A new API key for ``flow``; the old ones stay valid until deleted."""
+        for _ in range(100):
+            record, revision = await self._get(instance_id)
+            if not isinstance(flow, str) or flow not in record.endpoints:
+                raise BadRequest(f'"flow" must name a flow of {record.integration}: {sorted(record.endpoints)}.')
+            key = self._add_key(record, flow)
+            if await self._replace(record, revision):
+                return key
+        raise RuntimeError(f"instance {instance_id} changed 100 times while adding a key")
+
+    async def delete_api_key(self, instance_id: str, key: str) -> None:
+        digest = api_key_digest(key)
+        for _ in range(100):
+            record, revision = await self._get(instance_id)
+            for flow, digests in record.api_key_hashes.items():
+                if digest in digests:
+                    index = digests.index(digest)
+                    del digests[index]
+                    del record.api_key_ids[flow][index]
+                    break
+            else:
+                raise NotFound(f"Instance {instance_id} has no such API key.")
+            if await self._replace(record, revision):
+                return
+        raise RuntimeError(f"instance {instance_id} changed 100 times while deleting a key")
+
+    def _add_key(self, record: InstanceRecord, flow: str) -> str:
+        key_id = new_key_id()
+        key = derive_api_key(self._settings.signing_key, record.id, flow, key_id)
+        record.api_key_ids.setdefault(flow, []).append(key_id)
+        record.api_key_hashes.setdefault(flow, []).append(api_key_digest(key))
+        return key
+
+    async def _get(self, instance_id: str) -> tuple[InstanceRecord, int]:
+        if not instance_id.replace("-", "").isalnum():
+            raise NotFound(f"No instance with id {instance_id!r}.")
+        try:
+            entry = await self._jet.config.get(INSTANCE_PREFIX + instance_id)
+        except KeyNotFoundError:
+            raise NotFound(f"No instance with id {instance_id!r}.") from None
+        return self._decode(entry.value or b""), int(entry.revision or 0)
+
+    async def _replace(self, record: InstanceRecord, revision: int) -> bool:
+        try:
+            await self._jet.config.update(INSTANCE_PREFIX + record.id, encode(record), last=revision)
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def _state(self, instance_id: str) -> Any:
+        try:
+            entry = await self._jet.state.get(instance_state_key(instance_id))
+        except KeyNotFoundError:
+            return None
+        return msgspec.json.decode(entry.value) if entry.value else None
+
+    async def _endpoint_ids(self, app: Integration) -> dict[str, str]:
+        """Flow name -> endpoint id, as the integration's endpoint configuration wants it."""
+        if app.endpoint is EndpointKind.INSTANCE_AND_FLOW:
+            return {flow: new_endpoint_id() for flow in app.flows}
+        if app.endpoint is EndpointKind.INSTANCE:
+            shared_id = new_endpoint_id()
+        else:
+            shared_id = await self._shared_endpoint(app)
+        return dict.fromkeys(app.flows, shared_id)
+
+    async def _shared_endpoint(self, app: Integration) -> str:
+        """The integration's one shared endpoint, created by the first deploy."""
+        key = SHARED_PREFIX + app.name
+        try:
+            return (await self._jet.config.get(key)).value.decode()  # type: ignore[union-attr]
+        except KeyNotFoundError:
+            pass
+        endpoint_id = new_endpoint_id()
+        try:
+            await self._jet.config.create(key, endpoint_id.encode())
+        except Exception as e:  # another deploy created it first
+            if "wrong last sequence" not in str(e).lower():
+                raise
+            return (await self._jet.config.get(key)).value.decode()  # type: ignore[union-attr]
+        route = EndpointRecord(endpoint=endpoint_id, integration=app.name, kind=str(app.endpoint))
+        await self._jet.config.put(ENDPOINT_PREFIX + endpoint_id, encode(route))
+        return endpoint_id
 
     def _integration(self, name: Any) -> Integration:
         app = self._apps.get(name) if isinstance(name, str) else None
@@ -146,17 +253,15 @@ class Instances:
             raise BadRequest(f"Unknown integration {name!r}; this server runs: {known}.")
         return app
 
-    def _urls(self, record: InstanceRecord) -> dict[str, str]:
-        return {flow: trigger_url(self._public_url, eid) for flow, eid in record.endpoints.items()}
-
     def _deploy_context(self, record: InstanceRecord) -> DeployContext:
+        links = instance_links(record, self._apps.get(record.integration), self._settings)
         return DeployContext(
             instance=record.id,
             customer=record.customer,
             config=record.config,
-            webhook_urls=self._urls(record),
-            webhook_api_keys={},
-            invoke_url=None,
+            webhook_urls=links.webhook_urls,
+            webhook_api_keys=links.webhook_api_keys,
+            invoke_url=links.invoke_url,
         )
 
     async def _ensure_customer(self, external_id: str, now: datetime) -> None:
@@ -164,7 +269,7 @@ class Instances:
             await self._jet.config.create(
                 customer_key(external_id), encode(CustomerRecord(external_id=external_id, created_at=now))
             )
-        except Exception as e:  # KeyWrongLastSequenceError: the customer already exists
+        except Exception as e:  # the customer already exists
             if "wrong last sequence" not in str(e).lower():
                 raise
 
@@ -186,3 +291,20 @@ async def _run_hook(hook: LifecycleHook | None, ctx: DeployContext, record: Inst
     if inspect.iscoroutinefunction(hook):
         return await hook(ctx, record)
     return await asyncio.to_thread(hook, ctx, record)
+
+
+class InstanceLinks(msgspec.Struct, frozen=True):
+    """What a flow knows about its own instance's URLs and keys."""
+
+    webhook_urls: dict[str, str]
+    webhook_api_keys: dict[str, list[str]]
+    invoke_url: str | None
+
+
+def instance_links(record: InstanceRecord, app: Integration | None, settings: Settings) -> InstanceLinks:
+    keys = api_keys(settings.signing_key, record.id, record.api_key_ids) if record.api_key_ids else {}
+    return InstanceLinks(
+        webhook_urls=webhook_urls(settings.public_url, record),
+        webhook_api_keys=keys,
+        invoke_url=invoke_url(settings.public_url, app, record),
+    )

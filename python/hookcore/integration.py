@@ -87,6 +87,8 @@ class Flow:
     burst: int | None = None
     attempts: int = 3
     """Runs of an async execution before it is declared dead (failures only; crashes don't count)."""
+    sync_timeout: float | None = None
+    """Seconds a synchronous request waits before a 504 (default: the server's sync_timeout)."""
 
     @property
     def is_async(self) -> bool:
@@ -126,6 +128,16 @@ class Integration:
             raise ConfigError(f"endpoint must be one of {allowed}, got {self.endpoint!r}") from None
         if self.rate_limit <= 0:
             raise ConfigError(f"rate_limit must be > 0 requests/second, got {self.rate_limit}")
+        if self.endpoint is EndpointKind.SHARED and self.customer_from is None:
+            raise ConfigError(
+                f"integration {self.name!r} uses endpoint='shared' and needs customer_from= "
+                "(e.g. header('x-account-id')) to pick the customer"
+            )
+        if self.endpoint is not EndpointKind.INSTANCE_AND_FLOW and not (self.flow_from or self.preprocess):
+            raise ConfigError(
+                f"integration {self.name!r} uses endpoint={str(self.endpoint)!r} and needs flow_from= "
+                "(header(...) or body(...)) or preprocess= to pick the flow"
+            )
 
     def flow(
         self,
@@ -138,6 +150,7 @@ class Integration:
         rate_limit: float | None = None,
         burst: int | None = None,
         attempts: int = 3,
+        sync_timeout: float | None = None,
     ) -> Callable[[FlowFunction], FlowFunction]:
         """Register ``fn(ctx, payload)`` as the flow called ``name``; returns ``fn`` unchanged."""
         if not name:
@@ -158,6 +171,7 @@ class Integration:
                 rate_limit=rate_limit,
                 burst=burst,
                 attempts=attempts,
+                sync_timeout=sync_timeout,
             )
             return fn
 

@@ -6,9 +6,12 @@ Serialized names are camelCase as in the seed; Python attributes are snake_case.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from hookcore.envelope import Envelope
 
 
 class Body(msgspec.Struct, rename="camel"):
@@ -54,3 +57,44 @@ class Payload(msgspec.Struct, rename="camel"):
 def from_micros(micros: int) -> datetime:
     """An aware UTC datetime from microseconds since the epoch."""
     return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+def build_payload(
+    envelope: Envelope,
+    body: bytes,
+    *,
+    webhook_urls: dict[str, str],
+    webhook_api_keys: dict[str, list[str]],
+    invoke_url: str | None,
+) -> tuple[Payload, str | None]:
+    """The payload of ``envelope`` (whose body is ``body``) and a note when the body
+    could not be read as its content type said. A payload ``on_trigger`` rewrote wins."""
+    from hookcore.parsing import parse_body_noted, parse_query
+
+    if envelope.payload is not None:
+        return decode_payload(envelope.payload), None
+    data, note = parse_body_noted(body, envelope.content_type, envelope.parts)
+    payload = Payload(
+        headers=envelope.headers,
+        body=Body(data=data, content_type=envelope.content_type),
+        raw_body=RawBody(data=body, content_type=envelope.content_type),
+        path_fragment=envelope.path,
+        query_parameters=parse_query(envelope.query),
+        webhook_urls=webhook_urls,
+        webhook_api_keys=webhook_api_keys,
+        invoke_url=invoke_url,
+        execution_id=envelope.id,
+        customer=envelope.customer,
+        instance=envelope.instance,
+        flow=envelope.flow or "",
+        received_at=from_micros(envelope.received_at),
+    )
+    return payload, note
+
+
+encode_payload = msgspec.msgpack.Encoder().encode
+_payload_decoder = msgspec.msgpack.Decoder(Payload)
+
+
+def decode_payload(data: bytes) -> Payload:
+    return _payload_decoder.decode(data)

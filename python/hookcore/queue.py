@@ -38,6 +38,8 @@ WORKER_CONSUMER = "hookcore-workers"
 CONFIG_BUCKET = "hookcore_config"
 RECORDS_BUCKET = "hookcore_records"
 RESULTS_BUCKET = "hookcore_results"
+STATE_BUCKET = "hookcore_state"
+"""Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
 OBJECTS_BUCKET = "hookcore_objects"
 """Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""
 
@@ -51,6 +53,7 @@ class JetStream:
     config: KeyValue
     records: KeyValue
     results: KeyValue
+    state: KeyValue
     objects: ObjectStore
 
     @property
@@ -106,6 +109,7 @@ async def connect(settings: Settings, name: str) -> JetStream:
         config=await js.key_value(CONFIG_BUCKET),
         records=await js.key_value(RECORDS_BUCKET),
         results=await js.key_value(RESULTS_BUCKET),
+        state=await js.key_value(STATE_BUCKET),
         objects=await js.object_store(OBJECTS_BUCKET),
     )
 
@@ -127,7 +131,13 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
         await js.add_stream(stream)
     except BadRequestError:
         await js.update_stream(stream)
-    for bucket, ttl in ((CONFIG_BUCKET, None), (RECORDS_BUCKET, retention), (RESULTS_BUCKET, retention)):
+    buckets = (
+        (CONFIG_BUCKET, None),
+        (STATE_BUCKET, None),
+        (RECORDS_BUCKET, retention),
+        (RESULTS_BUCKET, retention),
+    )
+    for bucket, ttl in buckets:
         await js.create_key_value(
             KeyValueConfig(
                 bucket=bucket,

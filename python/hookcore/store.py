@@ -22,32 +22,38 @@ from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JetStre
 log = logging.getLogger("hookcore.store")
 
 ENDPOINT_PREFIX = "endpoints."
+SHARED_PREFIX = "shared."
 INSTANCE_PREFIX = "instances."
 CUSTOMER_PREFIX = "customers."
 
 
 class EndpointRecord(msgspec.Struct, rename="camel", frozen=True):
-    """Routing record of one webhook URL. KEEP IN SYNC with ``RouteSpec`` in rust/route.rs."""
+    """Routing record of one webhook URL. KEEP IN SYNC with ``EndpointSpec`` in rust/route/spec.rs."""
 
     endpoint: str
     integration: str
-    instance: str
-    flow: str
-    customer: str
+    kind: str
+    """``instance_and_flow``, ``instance`` or ``shared``."""
+    instance: str | None = None
+    flow: str | None = None
 
 
 class InstanceRecord(msgspec.Struct, rename="camel"):
-    """An integration deployed for a customer."""
+    """An integration deployed for a customer. KEEP IN SYNC with ``InstanceSpec`` in rust/route/spec.rs."""
 
     id: str
     integration: str
     customer: str
     name: str
     config: dict[str, str]
-    state: Any
     endpoints: dict[str, str]
-    """Flow name -> endpoint id."""
+    """Flow name -> endpoint id of its URL (one shared id per instance or integration
+    for ``instance`` and ``shared`` endpoint configurations)."""
     created_at: datetime
+    api_key_ids: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Flow name -> ids from which its API keys are derived with the server secret."""
+    api_key_hashes: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Flow name -> SHA-256 (hex) of each valid API key; keys are never stored."""
 
 
 class CustomerRecord(msgspec.Struct, rename="camel"):
@@ -180,12 +186,17 @@ def queued_record(envelope: Envelope) -> ExecutionRecord:
 class ConfigView:
     """An in-memory copy of the configuration bucket, kept current by a KV watch.
 
-    ``on_endpoint(endpoint_id, raw_record_or_None)`` hears every endpoint change
-    (None: removed); ``instances`` holds every deployed instance.
+    ``on_endpoint(endpoint_id, raw_record_or_None)`` and ``on_instance(...)`` hear
+    every change (None: removed); ``instances`` holds every deployed instance.
     """
 
-    def __init__(self, on_endpoint: Callable[[str, bytes | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_endpoint: Callable[[str, bytes | None], None] | None = None,
+        on_instance: Callable[[str, bytes | None], None] | None = None,
+    ) -> None:
         self._on_endpoint = on_endpoint
+        self._on_instance = on_instance
         self.instances: dict[str, InstanceRecord] = {}
         self._decode_instance = msgspec.json.Decoder(InstanceRecord).decode
         self._task: asyncio.Task[None] | None = None
@@ -227,6 +238,8 @@ class ConfigView:
                 self._on_endpoint(key[len(ENDPOINT_PREFIX) :], value)
         elif key.startswith(INSTANCE_PREFIX):
             instance_id = key[len(INSTANCE_PREFIX) :]
+            if self._on_instance is not None:
+                self._on_instance(instance_id, value)
             if value is None:
                 self.instances.pop(instance_id, None)
             else:

@@ -21,9 +21,9 @@ from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.context import FlowContext
 from hookcore.envelope import Envelope, decode_envelope
-from hookcore.instances import trigger_url
-from hookcore.parsing import parse_body_noted, parse_query
-from hookcore.payload import Body, Payload, RawBody, from_micros
+from hookcore.completion import Completion, encode_completion
+from hookcore.instances import instance_links
+from hookcore.payload import build_payload
 from hookcore.queue import (
     EXECUTIONS_STREAM,
     EXECUTIONS_SUBJECT_PREFIX,
@@ -32,6 +32,7 @@ from hookcore.queue import (
     connect,
 )
 from hookcore.results import encode_result
+from hookcore.state import State, flow_state_key, instance_state_key
 from hookcore.store import (
     FINAL_STATUSES,
     ConfigView,
@@ -116,6 +117,7 @@ class Worker:
         delivered = msg.metadata.num_delivered
         previous = await self._records.find(envelope.id) if delivered > 1 else None
         if previous is not None and previous.status in FINAL_STATUSES:
+            await self._announce(envelope, previous)  # the first announcement may have been lost
             await msg.ack()
             return
         record = previous or queued_record(envelope)
@@ -130,15 +132,22 @@ class Worker:
         finally:
             heartbeat.cancel()
             await running_write
+        await self._records.put(record)
         if record.status == "queued":  # failed, will retry
-            await self._records.put(record)
             await msg.nak(delay=min(BACKOFF_BASE * 2 ** (record.failures - 1), BACKOFF_MAX))
             return
-        await self._records.put(record)
         await msg.ack_sync()
+        await self._announce(envelope, record)
+
+    async def _announce(self, envelope: Envelope, record: ExecutionRecord) -> None:
+        """Tell the ingress waiting on a synchronous execution that it ended."""
+        if envelope.reply:
+            completion = Completion(execution_id=record.id, status=record.status, error=record.error)  # type: ignore[arg-type]
+            await self._jet.nc.publish(envelope.reply, encode_completion(completion))
 
     async def _run_flow(self, envelope: Envelope, record: ExecutionRecord) -> None:
-        flow = self.apps.flow(envelope.integration, envelope.flow)
+        app = self.apps.get(envelope.integration)
+        flow = app.flows.get(envelope.flow or "") if app else None
         instance = self._view.instances.get(envelope.instance)
         if flow is None or instance is None:
             what = (
@@ -152,37 +161,26 @@ class Worker:
         if envelope.body_in_object_store:
             body = (await self._jet.objects.get(body_object(envelope.id))).data
         body = body or b""
-        webhook_urls = {
-            name: trigger_url(self.settings.public_url, eid) for name, eid in instance.endpoints.items()
-        }
+        links = instance_links(instance, app, self.settings)
+        loop = asyncio.get_running_loop()
         ctx = FlowContext(
             execution_id=envelope.id,
             customer=envelope.customer,
             instance=envelope.instance,
-            flow=envelope.flow,
+            flow=flow.name,
             config=instance.config,
-            webhook_urls=webhook_urls,
-            webhook_api_keys={},
+            webhook_urls=links.webhook_urls,
+            webhook_api_keys=links.webhook_api_keys,
+            instance_state=State(self._jet.state, instance_state_key(instance.id), loop),
+            flow_state=State(self._jet.state, flow_state_key(instance.id, flow.name), loop),
         )
         try:
-            body_data, note = parse_body_noted(body, envelope.content_type, envelope.parts)
+            payload, note = build_payload(
+                envelope, body, webhook_urls=links.webhook_urls,
+                webhook_api_keys=links.webhook_api_keys, invoke_url=links.invoke_url,
+            )
             if note:
                 ctx.log.warning("%s", note)
-            payload = Payload(
-                headers=envelope.headers,
-                body=Body(data=body_data, content_type=envelope.content_type),
-                raw_body=RawBody(data=body, content_type=envelope.content_type),
-                path_fragment=envelope.path,
-                query_parameters=parse_query(envelope.query),
-                webhook_urls=webhook_urls,
-                webhook_api_keys={},
-                invoke_url=None,
-                execution_id=envelope.id,
-                customer=envelope.customer,
-                instance=envelope.instance,
-                flow=envelope.flow,
-                received_at=from_micros(envelope.received_at),
-            )
             if flow.is_async:
                 value = await flow.fn(ctx, payload)
             else:
@@ -190,13 +188,14 @@ class Worker:
             data, content_type = encode_result(value)
         except Exception as e:
             record.steps, record.logs = ctx.steps, ctx.log.lines
-            self._failed(record, e, flow.attempts)
+            # Synchronous executions are not retried: the caller is waiting for this answer.
+            self._failed(record, e, 1 if envelope.reply else flow.attempts, final="failed" if envelope.reply else "dead")
             return
         record.steps, record.logs = ctx.steps, ctx.log.lines
         await self._records.put_result(record, data, content_type)
         self._finish(record, "succeeded")
 
-    def _failed(self, record: ExecutionRecord, error: Exception, attempts: int) -> None:
+    def _failed(self, record: ExecutionRecord, error: Exception, attempts: int, final: str) -> None:
         record.failures += 1
         message = str(error) or type(error).__name__
         log.warning(
@@ -205,7 +204,7 @@ class Worker:
             "".join(traceback.format_exception(error)),
         )
         if record.failures >= attempts:
-            self._finish(record, "dead", error=message)
+            self._finish(record, final, error=message)
         else:
             record.status = "queued"
             record.error = message

@@ -1,0 +1,122 @@
+"""The ingress's Python step, for flows that need one before their request is queued:
+
+- ``preprocess(ctx, payload)`` picks the flow of an ``instance``/``shared`` endpoint;
+- ``on_trigger(ctx, payload)`` may rewrite the payload, choose the response, or
+  answer without running anything (``run=False``);
+- a static ``response=`` is answered once the request is queued.
+
+Only these flows pay for building a payload in the ingress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from hookcore import _core
+from hookcore.apps import Apps
+from hookcore.config import Settings
+from hookcore.context import FlowContext
+from hookcore.envelope import decode_envelope, encode_envelope
+from hookcore.instances import instance_links
+from hookcore.integration import Flow, HttpResponse, TriggerResult
+from hookcore.payload import build_payload, encode_payload
+from hookcore.store import ConfigView
+
+
+class TriggerRefused(Exception):
+    """A hook refused the request: answer ``status`` with ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(slots=True)
+class Outcome:
+    envelope: bytes | None
+    """What to publish; None: answer without creating an execution."""
+    response: HttpResponse | None
+    flow: Flow
+
+
+class TriggerHooks:
+    def __init__(self, apps: Apps, view: ConfigView, settings: Settings) -> None:
+        self._apps = apps
+        self._view = view
+        self._settings = settings
+
+    async def run(self, integration: str, flow_name: str | None, envelope_bytes: bytes, body: bytes,
+                  api_key: str | None) -> Outcome:
+        app = self._apps[integration]
+        envelope = decode_envelope(envelope_bytes)
+        instance = self._view.instances.get(envelope.instance)
+        if instance is None:
+            raise TriggerRefused(404, "Endpoint not found.")
+        links = instance_links(instance, app, self._settings)
+        payload, _ = build_payload(envelope, body, webhook_urls=links.webhook_urls,
+                                   webhook_api_keys=links.webhook_api_keys, invoke_url=links.invoke_url)
+        ctx = FlowContext(
+            execution_id=envelope.id, customer=envelope.customer, instance=envelope.instance,
+            flow=flow_name or "", config=instance.config, webhook_urls=links.webhook_urls,
+            webhook_api_keys=links.webhook_api_keys,
+        )
+        if flow_name is None:
+            assert app.preprocess is not None
+            flow_name = await _call(app.preprocess, ctx, payload, "preprocess")
+            if not isinstance(flow_name, str) or flow_name not in app.flows:
+                raise TriggerRefused(
+                    400, f"Could not route the request: preprocess chose {flow_name!r}, which is not a "
+                    f"flow of {app.name!r} ({', '.join(sorted(app.flows))}).")
+            self._check_api_key(app.flows[flow_name], instance.api_key_hashes.get(flow_name, []), api_key)
+            ctx.flow = payload.flow = flow_name
+        flow = app.flows[flow_name]
+        response = flow.response
+        rewritten = envelope.flow != flow_name
+        if flow.on_trigger is not None:
+            result = await _call(flow.on_trigger, ctx, payload, "on_trigger")
+            if not isinstance(result, TriggerResult):
+                raise TriggerRefused(
+                    500, f"on_trigger of flow {flow_name!r} returned {type(result).__name__}, "
+                    "expected a hookcore.TriggerResult")
+            response = result.response or response
+            if not result.run:
+                return Outcome(envelope=None, response=response, flow=flow)
+            payload = result.payload
+            rewritten = True
+        if not rewritten:
+            return Outcome(envelope=envelope_bytes, response=response, flow=flow)
+        try:
+            encoded = encode_payload(payload)
+        except (TypeError, msgspec.EncodeError) as e:
+            raise TriggerRefused(500, f"on_trigger of flow {flow_name!r} returned a payload that "
+                                 f"cannot be stored: {e}") from e
+        updated = msgspec.structs.replace(envelope, flow=flow_name, payload=encoded)
+        return Outcome(envelope=encode_envelope(updated), response=response, flow=flow)
+
+    @staticmethod
+    def _check_api_key(flow: Flow, digests: list[str], api_key: str | None) -> None:
+        if not flow.api_keys:
+            return
+        if not api_key:
+            raise TriggerRefused(401, f"Flow {flow.name!r} requires an API key: send it in the Api-Key header.")
+        digest = _core.api_key_digest(api_key)
+        if not any(hmac.compare_digest(digest, d) for d in digests):
+            raise TriggerRefused(401, f"The API key is not valid for flow {flow.name!r}.")
+
+
+async def _call(fn: Any, ctx: FlowContext, payload: Any, what: str) -> Any:
+    """Run a hook (async on the loop, def in a thread); its exception becomes a 400."""
+    try:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(ctx, payload)
+        return await asyncio.to_thread(fn, ctx, payload)
+    except TriggerRefused:
+        raise
+    except Exception as e:
+        raise TriggerRefused(400, str(e) or f"{what} raised {type(e).__name__}") from e
