@@ -61,8 +61,9 @@ pub struct Accepted {
     pub response: Vec<u8>,
     /// The caller waits for the execution to end.
     pub synchronous: bool,
-    /// The flow has an on_trigger or a static response, or a `preprocess`
-    /// function must pick it (flow None): Python takes part before answering.
+    /// (integration, flow) when Python takes part before answering: the flow
+    /// has an on_trigger or a static response, a `preprocess` function must
+    /// pick it (flow None), or the execution is synchronous.
     pub python: Option<(String, Option<String>)>,
 }
 
@@ -168,13 +169,8 @@ fn accept(
         body_in_object_store,
         parts: parts.as_deref(),
     });
-    let python = match (&resolved.flow, flow_spec) {
-        (None, _) => Some((resolved.integration.name.clone(), None)),
-        (Some(flow), Some(spec)) if spec.python => {
-            Some((resolved.integration.name.clone(), Some(flow.clone())))
-        }
-        _ => None,
-    };
+    let needs_python = synchronous || flow_spec.is_none_or(|spec| spec.python);
+    let python = needs_python.then(|| (resolved.integration.name.clone(), resolved.flow.clone()));
     let mut subject = String::with_capacity(config.subject_prefix.len() + 1 + execution_id.len());
     subject.push_str(&config.subject_prefix);
     subject.push('.');

@@ -25,7 +25,10 @@ def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
 @pytest.fixture(scope="module")
 def hookcore(nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hookcore]:
     """`hookcore serve` + one `hookcore worker` against the module's nats-server."""
-    with running_hookcore(nats, tmp_path_factory.mktemp("logs")) as hc:
+    markers = tmp_path_factory.mktemp("markers")
+    with running_hookcore(nats, tmp_path_factory.mktemp("logs"),
+                          env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}) as hc:
+        hc.markers = markers
         yield hc
 
 

@@ -19,7 +19,9 @@ from hookcore.embedded import EmbeddedNats, free_port
 ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 ADMIN_TOKEN = "test-admin-token"
-TEST_APP = "basic_app:app"
+TEST_APPS = ["basic_app:app", "tenants_app:shared", "tenants_app:per_instance",
+             "tenants_app:preprocessed", "responses_app:app"]
+APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 
 
 def _env(nats_url: str, public_url: str, extra: dict[str, str] | None) -> dict[str, str]:
@@ -81,6 +83,7 @@ class Hookcore:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = _env(nats.url, self.base, env)
         self.serve_workers = serve_workers
+        self.markers = Path(self.env.get("HOOKCORE_TEST_MARKER_DIR", log_dir))
         self.ingress: Process | None = None
         self.workers: list[Process] = []
         self.client = httpx.Client(base_url=self.base, timeout=30)
@@ -90,7 +93,7 @@ class Hookcore:
     def start_ingress(self) -> None:
         self.ingress = Process(
             f"ingress-{self.port}",
-            [sys.executable, "-m", "hookcore", "serve", "--app", TEST_APP, "--port", str(self.port),
+            [sys.executable, "-m", "hookcore", "serve", *APP_FLAGS, "--port", str(self.port),
              "--workers", str(self.serve_workers)],
             self.env, self.log_dir,
         )
@@ -109,26 +112,27 @@ class Hookcore:
     def start_worker(self, concurrency: int = 16) -> Process:
         worker = Process(
             f"worker-{self.port}-{len(self.workers)}",
-            [sys.executable, "-m", "hookcore", "worker", "--app", TEST_APP,
+            [sys.executable, "-m", "hookcore", "worker", *APP_FLAGS,
              "--concurrency", str(concurrency)],
             self.env, self.log_dir,
         )
         self.workers.append(worker)
         return worker
 
-    def deploy(self, customer: str = "acme", config: dict[str, str] | None = None) -> dict[str, Any]:
-        response = self.admin.post("/api/instances", json={"integration": "testapp", "customer": customer,
+    def deploy(self, customer: str = "acme", config: dict[str, str] | None = None,
+               integration: str = "testapp") -> dict[str, Any]:
+        response = self.admin.post("/api/instances", json={"integration": integration, "customer": customer,
                                                            "config": config or {}})
         assert response.status_code == 201, response.text
         instance = response.json()
         self.wait_for_routes(instance["webhookUrls"].values())
         return instance
 
-    def wait_for_routes(self, urls: Any, timeout: float = 5) -> None:
+    def wait_for_routes(self, urls: Any, timeout: float = 5, client: httpx.Client | None = None) -> None:
         """Deploys reach the routing table through a KV watch: wait until they are in."""
         for url in urls:
             deadline = time.monotonic() + timeout
-            while self.client.head(url).status_code == 404:
+            while (client or self.client).head(url).status_code == 404:
                 assert time.monotonic() < deadline, f"{url} still unknown after {timeout}s"
                 time.sleep(0.02)
 

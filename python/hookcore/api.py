@@ -18,6 +18,9 @@ from hookcore.http import read_body, send_error, send_json
 from hookcore.instances import Instances
 from hookcore.metrics import Metrics
 from hookcore.queue import JetStream
+from hookcore.executions import Executions
+from hookcore.queue import Publisher
+from hookcore.signing import RESULTS_PREFIX, check_result_url
 from hookcore.store import Records
 
 log = logging.getLogger("hookcore.api")
@@ -50,7 +53,8 @@ class ControlPlane:
     """Routes everything that is not ``/trigger/*``."""
 
     def __init__(
-        self, settings: Settings, apps: Apps, jet: JetStream, metrics: Metrics, core: _core.Ingress
+        self, settings: Settings, apps: Apps, jet: JetStream, metrics: Metrics, core: _core.Ingress,
+        publisher: Publisher,
     ) -> None:
         self._settings = settings
         self._jet = jet
@@ -58,6 +62,7 @@ class ControlPlane:
         self._core = core
         self.instances = Instances(jet, apps, settings)
         self.records = Records(jet)
+        self.executions = Executions(jet, publisher)
         self._token = settings.admin_token.encode()
         # (method, path segments with "*" for a value) -> handler
         self._routes: dict[tuple[str, tuple[str, ...]], Handler] = {
@@ -67,7 +72,9 @@ class ControlPlane:
             ("DELETE", ("api", "instances", "*")): self._remove_instance,
             ("POST", ("api", "instances", "*", "api-keys")): self._add_api_key,
             ("DELETE", ("api", "instances", "*", "api-keys", "*")): self._delete_api_key,
+            ("GET", ("api", "executions")): self._list_executions,
             ("GET", ("api", "executions", "*")): self._show_execution,
+            ("POST", ("api", "executions", "*", "replay")): self._replay_execution,
             ("GET", ("api", "executions", "*", "result")): self._execution_result,
         }
 
@@ -86,6 +93,9 @@ class ControlPlane:
                 [("content-type", "text/plain; version=0.0.4")],
                 self._metrics.render(self._core.endpoint_count()),
             )
+            return
+        if path.startswith(RESULTS_PREFIX) and method == "GET":
+            await self._signed_result(scope, proto, path[len(RESULTS_PREFIX) :])
             return
         segments = [s for s in path.split("/") if s]
         if not segments or segments[0] != "api":
@@ -157,7 +167,7 @@ class ControlPlane:
         send_json(proto, 201, await self.instances.view(record, state))
 
     async def _list_instances(self, scope: Any, proto: Any, args: list[str]) -> None:
-        customer = _query_value(scope.query_string, "customer")
+        customer = _single(_core.parse_query(scope.query_string), "customer")
         records = await self.instances.list(customer)
         views = await asyncio.gather(*(self.instances.view(r) for r in records))
         send_json(proto, 200, {"items": views, "next": None})
@@ -181,13 +191,41 @@ class ControlPlane:
     async def _show_execution(self, scope: Any, proto: Any, args: list[str]) -> None:
         send_json(proto, 200, await self.records.get(args[0]))
 
+    async def _list_executions(self, scope: Any, proto: Any, args: list[str]) -> None:
+        query = _core.parse_query(scope.query_string)
+        limit = _single(query, "limit") or "50"
+        if not limit.isdigit():
+            raise BadRequest(f"limit must be a number, got {limit!r}.")
+        page = await self.executions.list(
+            flow=_single(query, "flow"), customer=_single(query, "customer"), status=_single(query, "status"),
+            limit=int(limit), cursor=_single(query, "cursor"),
+        )
+        send_json(proto, 200, page)
+
+    async def _replay_execution(self, scope: Any, proto: Any, args: list[str]) -> None:
+        new_id = await self.executions.replay(args[0])
+        send_json(proto, 202, {"executionId": new_id}, [("hookcore-execution-id", new_id)])
+
+    async def _signed_result(self, scope: Any, proto: Any, execution_id: str) -> None:
+        query = _core.parse_query(scope.query_string)
+        refusal = check_result_url(self._settings.signing_key, execution_id, _single(query, "expires"),
+                                   _single(query, "signature"))
+        if refusal is not None:
+            send_error(proto, 403, refusal)
+            return
+        try:
+            data, content_type = await self.records.result(execution_id)
+        except NotFound as e:
+            send_error(proto, 404, str(e))
+            return
+        proto.response_bytes(200, [("content-type", content_type)], data)
+
     async def _execution_result(self, scope: Any, proto: Any, args: list[str]) -> None:
         data, content_type = await self.records.result(args[0])
         proto.response_bytes(200, [("content-type", content_type)], data)
 
 
-def _query_value(query: str, name: str) -> str | None:
-    values = _core.parse_query(query).get(name)
-    if isinstance(values, list):
-        return values[-1]
-    return values
+def _single(query: dict[str, str | list[str]], name: str) -> str | None:
+    """The value of a query parameter given once (the last one when repeated)."""
+    value = query.get(name)
+    return value[-1] if isinstance(value, list) else value

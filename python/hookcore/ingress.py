@@ -71,7 +71,7 @@ class Ingress:
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
         self.hooks = TriggerHooks(self.apps, self.view, settings)
-        self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core)
+        self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core, self.publisher)
         log.info("ingress ready with %d endpoints", self.core.endpoint_count())
 
     async def stop(self) -> None:
@@ -123,25 +123,25 @@ class Ingress:
                               python, out_headers, response)
 
     async def _slow_path(self, proto: Any, headers: Any, body: bytes, execution_id: str, subject: str,
-                         envelope: bytes, spill: bool, sync: bool, python: Any,
+                         envelope: bytes, spill: bool, sync: bool, python: tuple[str, str | None],
                          out_headers: list[tuple[str, str]], response: bytes) -> None:
         custom: HttpResponse | None = None
-        sync_timeout = self.settings.sync_timeout
-        if python is not None:
-            integration, flow = python
+        integration, flow_name = python
+        flow = self.apps.flow(integration, flow_name) if flow_name is not None else None
+        if flow is None or self.hooks.needed(flow):
             try:
-                outcome = await self.hooks.run(integration, flow, envelope, body, headers.get("api-key"))
+                outcome = await self.hooks.run(integration, flow_name, envelope, body, headers.get("api-key"))
             except TriggerRefused as e:
                 self.metrics.trigger_responses[e.status] += 1
                 send_error(proto, e.status, str(e))
                 return
-            custom = outcome.response
-            sync = sync or outcome.flow.synchronous
-            sync_timeout = outcome.flow.sync_timeout or sync_timeout
+            custom, flow = outcome.response, outcome.flow
+            sync = sync or flow.synchronous
             if outcome.envelope is None:  # on_trigger answered without running the flow
                 self._respond(proto, custom or HttpResponse(200, JSON, b'{"status":"received"}'), None)
                 return
             envelope = outcome.envelope
+        sync_timeout = flow.sync_timeout or self.settings.sync_timeout
         if sync:
             self.completions.expect(execution_id)
         if not await self._publish(proto, execution_id, subject, envelope, spill, body):

@@ -51,6 +51,11 @@ class TriggerHooks:
         self._view = view
         self._settings = settings
 
+    @staticmethod
+    def needed(flow: Flow) -> bool:
+        """Whether ``flow`` has an ingress hook (a known flow; unknown ones need ``preprocess``)."""
+        return flow.on_trigger is not None or flow.response is not None
+
     async def run(self, integration: str, flow_name: str | None, envelope_bytes: bytes, body: bytes,
                   api_key: str | None) -> Outcome:
         app = self._apps[integration]

@@ -1,0 +1,192 @@
+"""Multi-tenancy: the three endpoint configurations, API keys, deploy lifecycle, state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+
+from support import Hookcore, running_hookcore
+
+SHARED = "acme-shared"
+
+
+def _post(hc: Hookcore, url: str, **kwargs: Any) -> httpx.Response:
+    """POST, waiting out the moment a new instance is not yet in this process's table."""
+    deadline = time.monotonic() + 5
+    while True:
+        response = hc.client.post(url, **kwargs)
+        not_yet = response.status_code == 404 or (
+            response.status_code == 400 and "no customer" in response.text)
+        if not not_yet or time.monotonic() > deadline:
+            return response
+        time.sleep(0.05)
+
+
+def _result(hc: Hookcore, response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    execution_id = response.json()["executionId"]
+    record = hc.wait_final(execution_id)
+    assert record["status"] == "succeeded", record
+    return dict(hc.result(execution_id).json())
+
+
+def _event(kind: str, **extra: Any) -> bytes:
+    return json.dumps({"event": {"type": kind}, **extra}).encode()
+
+
+JSON = {"content-type": "application/json"}
+
+
+def test_shared_endpoint_routes_each_customer_to_its_instance(hookcore: Hookcore) -> None:
+    c1 = hookcore.deploy("tenant-1", {"region": "eu"}, integration=SHARED)
+    c2 = hookcore.deploy("tenant-2", {"region": "us"}, integration=SHARED)
+    assert c1["invokeUrl"] == c2["invokeUrl"] and c1["invokeUrl"].startswith(hookcore.base + "/trigger/")
+    assert c1["webhookUrls"] == {"Order created": c1["invokeUrl"], "Order paid": c1["invokeUrl"]}
+    for instance, customer, region in ((c1, "tenant-1", "eu"), (c2, "tenant-2", "us")):
+        seen = _result(hookcore, _post(hookcore, instance["invokeUrl"], content=_event("order.created"),
+                                       headers={**JSON, "x-acme-account": customer}))
+        assert seen["customer"] == customer
+        assert seen["instance"] == instance["id"]
+        assert seen["flow"] == "Order created"
+        assert seen["invokeUrl"] == instance["invokeUrl"]
+        assert seen["config"] == {"region": region}
+
+
+def test_unroutable_shared_requests_say_what_is_missing(hookcore: Hookcore) -> None:
+    url = hookcore.deploy("tenant-3", integration=SHARED)["invokeUrl"]
+    cases = [
+        ({**JSON}, _event("order.created"), 'header "x-acme-account" (customer) is missing'),
+        ({**JSON, "x-acme-account": "nobody"}, _event("order.created"), 'no customer "nobody"'),
+        ({**JSON, "x-acme-account": "tenant-3"}, _event("order.shipped"), "maps to no flow"),
+        ({**JSON, "x-acme-account": "tenant-3"}, b'{"other":1}', 'body field "/event/type" (flow) is missing'),
+        ({"x-acme-account": "tenant-3"}, b"not json", "(flow) is missing"),
+    ]
+    for headers, body, message in cases:
+        response = hookcore.client.post(url, content=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert message in response.json()["error"]
+        assert "hookcore-execution-id" not in response.headers
+
+
+def test_api_keys(hookcore: Hookcore) -> None:
+    instance = hookcore.deploy("tenant-keys", integration=SHARED)
+    url = instance["invokeUrl"]
+    key = instance["webhookApiKeys"]["Order paid"][0]
+    assert list(instance["webhookApiKeys"]) == ["Order paid"]
+    headers = {**JSON, "x-acme-account": "tenant-keys"}
+    paid = _event("order.paid")
+
+    missing = _post(hookcore, url, content=paid, headers=headers)
+    assert missing.status_code == 401 and "requires an API key" in missing.json()["error"]
+    wrong = hookcore.client.post(url, content=paid, headers={**headers, "api-key": "hk_wrong"})
+    assert wrong.status_code == 401 and "not valid" in wrong.json()["error"]
+    seen = _result(hookcore, hookcore.client.post(url, content=paid, headers={**headers, "api-key": key}))
+    assert seen["webhookApiKeys"] == {"Order paid": [key]}
+
+    added = hookcore.admin.post(f"/api/instances/{instance['id']}/api-keys", json={"flow": "Order paid"})
+    assert added.status_code == 201
+    new_key = added.json()["apiKey"]
+    for k in (new_key, key):  # the new key works at once on this process... and the old one still works
+        deadline = time.monotonic() + 5
+        while (r := hookcore.client.post(url, content=paid, headers={**headers, "api-key": k})).status_code == 401:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert r.status_code == 200
+    assert hookcore.admin.get(f"/api/instances/{instance['id']}").json()["webhookApiKeys"] == {
+        "Order paid": [key, new_key]}
+
+    assert hookcore.admin.delete(f"/api/instances/{instance['id']}/api-keys/{key}").status_code == 204
+    deadline = time.monotonic() + 5
+    while hookcore.client.post(url, content=paid, headers={**headers, "api-key": key}).status_code != 401:
+        assert time.monotonic() < deadline, "deleted key still accepted"
+        time.sleep(0.05)
+
+    async def stored_values() -> list[bytes]:
+        nc = await nats.connect(hookcore.nats.url)
+        kv = await nc.jetstream().key_value("hookcore_config")
+        values = [(await kv.get(k)).value or b"" for k in await kv.keys()]
+        await nc.close()
+        return values
+
+    values = asyncio.run(stored_values())
+    assert values and not any(k.encode() in v for v in values for k in (key, new_key))
+
+
+def test_instance_endpoint_picks_the_flow_from_a_header(hookcore: Hookcore) -> None:
+    a = hookcore.deploy("inst-a", integration="acme-instance")
+    b = hookcore.deploy("inst-b", integration="acme-instance")
+    url_a, url_b = a["webhookUrls"]["Created"], b["webhookUrls"]["Created"]
+    assert url_a == a["webhookUrls"]["Deleted"] != url_b
+    assert a["invokeUrl"] is None
+    seen = _result(hookcore, hookcore.client.post(url_a, headers={"x-event": "Deleted"}))
+    assert (seen["customer"], seen["instance"], seen["flow"]) == ("inst-a", a["id"], "Deleted")
+    seen = _result(hookcore, hookcore.client.post(url_b, headers={"x-event": "Created"}))
+    assert (seen["customer"], seen["instance"], seen["flow"]) == ("inst-b", b["id"], "Created")
+    response = hookcore.client.post(url_a, headers={"x-event": "Renamed"})
+    assert response.status_code == 400
+    assert 'has no flow "Renamed"' in response.json()["error"]
+
+
+def test_preprocess_picks_the_flow(hookcore: Hookcore) -> None:
+    instance = hookcore.deploy("pre", integration="acme-pre")
+    url = instance["webhookUrls"]["Big"]
+    seen = _result(hookcore, hookcore.client.post(url, json={"n": 50}))
+    assert seen["flow"] == "Big"
+    refused = hookcore.client.post(url, json={"n": 1})
+    assert refused.status_code == 401  # "Small" requires an API key
+    key = instance["webhookApiKeys"]["Small"][0]
+    seen = _result(hookcore, hookcore.client.post(url, json={"n": 1}, headers={"api-key": key}))
+    assert seen["flow"] == "Small"
+    failing = hookcore.client.post(url, json={"m": 1})
+    assert failing.status_code == 400 and "'n'" in failing.json()["error"]
+
+
+def test_deploy_state_and_removal_on_two_ingress_processes(tmp_path: Path) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    from support import running_nats
+
+    with running_nats(tmp_path) as server, running_hookcore(
+        server, tmp_path, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+    ) as first:
+        second = running_hookcore(server, tmp_path, workers=0)
+        with second as other:
+            instance = first.deploy("lifecycle", {"k": "v"})
+            assert instance["state"] == {"deployedUrls": instance["webhookUrls"], "config": {"k": "v"}}
+            assert first.admin.get(f"/api/instances/{instance['id']}").json()["state"] == instance["state"]
+            url_path = instance["webhookUrls"]["Quick"].removeprefix(first.base)
+            other.wait_for_routes([other.base + url_path], client=other.client)
+            assert other.client.post(url_path).status_code == 200
+
+            shared = first.deploy("lifecycle", integration=SHARED)
+            assert first.admin.delete(f"/api/instances/{shared['id']}").status_code == 204
+            assert (markers / f"removed-{shared['id']}").read_text() == shared["invokeUrl"]
+
+            assert first.admin.delete(f"/api/instances/{instance['id']}").status_code == 204
+            for hc in (first, other):
+                deadline = time.monotonic() + 1.0
+                while hc.client.post(url_path).status_code != 404:
+                    assert time.monotonic() < deadline, "removed instance still answers after 1s"
+                    time.sleep(0.02)
+            assert first.admin.get(f"/api/instances/{instance['id']}").status_code == 404
+
+
+def test_concurrent_flow_state_updates_lose_nothing(hookcore: Hookcore) -> None:
+    instance = hookcore.deploy("counter", integration="responses")
+    url = instance["webhookUrls"]["Count"]
+
+    async def fire() -> list[str]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            responses = await asyncio.gather(*(client.post(url) for _ in range(100)))
+        return [r.json()["executionId"] for r in responses]
+
+    ids = asyncio.run(fire())
+    results = sorted(int(hookcore.result(i).text) if hookcore.wait_final(i)["status"] == "succeeded" else -1
+                     for i in ids)
+    assert results == list(range(1, 101))
