@@ -102,10 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     _json_arg(instances)
     instances.set_defaults(run=_run_instances)
 
-    executions = _verb(verbs, "executions", "show an execution or its result",
-                       "hookcore executions show 01937c2e-... --json\n  hookcore executions result 01937c2e-...")
-    executions.add_argument("action", choices=["show", "result"])
-    executions.add_argument("id", help="execution id")
+    executions = _verb(verbs, "executions", "list, show or replay executions, or print a result",
+                       "hookcore executions list --status dead\n  hookcore executions show 01937c2e-... --json\n"
+                       "  hookcore executions result 01937c2e-...\n  hookcore executions replay --status dead --all")
+    executions.add_argument("action", choices=["list", "show", "result", "replay"])
+    executions.add_argument("id", nargs="?", help="execution id (show, result, replay one)")
+    executions.add_argument("--flow", help="only this flow (list, replay --all)")
+    executions.add_argument("--customer", help="only this customer (list, replay --all)")
+    executions.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "dead"],
+                            help="only this status (list, replay --all)")
+    executions.add_argument("--limit", type=int, default=50, help="executions per page (list; default 50)")
+    executions.add_argument("--all", action="store_true", help="replay every matching execution")
     _nats_arg(executions)
     _json_arg(executions)
     executions.set_defaults(run=_run_executions)
@@ -268,25 +275,59 @@ def _run_instances(args: argparse.Namespace) -> int:
 
 
 def _run_executions(args: argparse.Namespace) -> int:
+    from hookcore.executions import Executions
+    from hookcore.queue import Publisher
     from hookcore.store import Records
+
+    if args.action in ("show", "result") and not args.id:
+        raise HookcoreError(f"`hookcore executions {args.action}` needs an execution id")
+    if args.action == "replay" and bool(args.id) == args.all:
+        raise HookcoreError("`hookcore executions replay` needs an execution id or --all (with filters)")
 
     async def work(jet: Any) -> int:
         records = Records(jet)
         if args.action == "result":
             data, content_type = await records.result(args.id)
-            if args.json and content_type == "application/json":
-                print(data.decode())
-            else:
-                sys.stdout.buffer.write(data)
-                sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
             return 0
-        record = await records.get(args.id)
-        if args.json:
-            _print_json(record)
-        else:
-            print(f"{record.id}  {record.status}  flow={record.flow!r}  attempts={record.attempts}")
-            if record.error:
-                print(f"  error: {record.error}")
+        if args.action == "show":
+            record = await records.get(args.id)
+            if args.json:
+                _print_json(record)
+            else:
+                print(f"{record.id}  {record.status}  flow={record.flow!r}  attempts={record.attempts}")
+                if record.error:
+                    print(f"  error: {record.error}")
+            return 0
+        publisher = Publisher(jet.nc, timeout=10)
+        await publisher.start()
+        executions = Executions(jet, publisher)
+        filters = {"flow": args.flow, "customer": args.customer, "status": args.status}
+        if args.action == "list":
+            page = await executions.list(**filters, limit=args.limit)
+            if args.json:
+                _print_json(page)
+            else:
+                for r in page.items:
+                    print(f"{r.id}  {r.status:<9}  {r.customer}  {r.flow!r}  attempts={r.attempts}")
+            return 0
+        if args.id:
+            print(await executions.replay(args.id))
+            return 0
+        targets = []
+        cursor = None
+        while True:
+            page = await executions.list(**filters, limit=500, cursor=cursor)
+            targets += [r.id for r in page.items]
+            if page.next is None:
+                break
+            cursor = page.next
+        for done, execution_id in enumerate(targets, 1):
+            new_id = await executions.replay(execution_id)
+            print(f"{execution_id} -> {new_id}")
+            print(f"\rreplayed {done}/{len(targets)}", end="", file=sys.stderr, flush=True)
+        print(f"\rreplayed {len(targets)} executions", file=sys.stderr)
         return 0
 
     return _with_jetstream(args, work)

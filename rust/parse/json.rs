@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use encoding_rs::Encoding;
+
 use crate::parse::json_scan::Scanner;
 
 /// Deepest nesting of arrays and objects that [`validate_json`] accepts.
@@ -41,7 +43,7 @@ pub enum JsonErrorKind {
     LoneSurrogate,
     /// An unescaped control character (U+0000 to U+001F) inside a string.
     ControlCharacter,
-    /// Bytes inside a string that are not UTF-8.
+    /// Bytes that are not UTF-8 (the offset is the first bad byte).
     InvalidUtf8,
     /// Arrays and objects nested deeper than [`MAX_DEPTH`].
     TooDeep,
@@ -75,7 +77,7 @@ impl fmt::Display for JsonError {
             JsonErrorKind::ControlCharacter => {
                 f.write_str("expected an escape for a control character in a string")?
             }
-            JsonErrorKind::InvalidUtf8 => f.write_str("expected UTF-8 text in a string")?,
+            JsonErrorKind::InvalidUtf8 => f.write_str("expected UTF-8 text")?,
             JsonErrorKind::TooDeep => {
                 write!(f, "expected at most {MAX_DEPTH} nested arrays and objects")?
             }
@@ -91,6 +93,13 @@ impl std::error::Error for JsonError {}
 
 /// Check that `bytes` is exactly one valid JSON text (RFC 8259).
 pub fn validate_json(bytes: &[u8]) -> Result<(), JsonError> {
+    let utf8_end = Encoding::utf8_valid_up_to(bytes);
+    if utf8_end < bytes.len() {
+        return Err(JsonError {
+            kind: JsonErrorKind::InvalidUtf8,
+            offset: utf8_end,
+        });
+    }
     let mut scanner = Scanner::new(bytes);
     let Some(end) = scanner.value_end(0) else {
         return Err(scanner.into_error());

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use encoding_rs::Encoding;
 use memchr::memchr;
 
 use crate::parse::json::MAX_DEPTH;
@@ -51,7 +52,7 @@ pub fn json_pointer<'a>(bytes: &'a [u8], pointer: &str) -> Option<JsonScalar<'a>
     let tokens = raw_tokens
         .map(unescape_token)
         .collect::<Option<Vec<Cow<'_, str>>>>()?;
-    if tokens.len() > MAX_DEPTH {
+    if tokens.len() > MAX_DEPTH || Encoding::utf8_valid_up_to(bytes) < bytes.len() {
         return None;
     }
     let mut scanner = Scanner::new(bytes);

@@ -1,8 +1,10 @@
 //! The byte scanner behind [`validate_json`](crate::parse::validate_json)
 //! and [`json_pointer`](crate::parse::json_pointer).
 //!
-//! Hot functions return `Option` (which fits in registers) and record the
-//! error in the scanner on failure. Nesting is tracked in a fixed bit stack,
+//! The input must already be known to be UTF-8 (checked in bulk with
+//! `encoding_rs`'s SIMD validator), so string scanning only stops at `"`,
+//! `\` and control bytes. Hot functions return `Option` (which fits in
+//! registers) and record the error in the scanner on failure. Nesting is tracked in a fixed bit stack,
 //! so scanning is iterative and allocation-free. String bodies are skipped
 //! sixteen bytes at a time with SSE2 on x86_64 (eight with SWAR elsewhere),
 //! and digit runs eight at a time.
@@ -13,7 +15,7 @@ const LO: u64 = 0x0101_0101_0101_0101;
 const NIBBLE_HI: u64 = 0xF0F0_F0F0_F0F0_F0F0;
 const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
 
-/// A JSON scanner over `bytes` that remembers why it last failed.
+/// A JSON scanner over UTF-8 `bytes` that remembers why it last failed.
 pub(crate) struct Scanner<'a> {
     bytes: &'a [u8],
     error: Option<JsonError>,
@@ -176,33 +178,11 @@ impl<'a> Scanner<'a> {
             match self.bytes.get(i) {
                 Some(b'"') => return Some(i + 1),
                 Some(b'\\') => i = self.escape(i)?.1,
-                Some(0x80..) => i = self.utf8_char_end(i)?,
                 Some(0..=0x1f) => return self.fail(i, JsonErrorKind::ControlCharacter),
                 Some(_) => i += 1,
                 None => return self.unexpected(i, "'\"' to close a string"),
             }
         }
-    }
-
-    /// `bytes[i]` is a non-ASCII byte: validate one UTF-8 sequence, return its end.
-    fn utf8_char_end(&mut self, i: usize) -> Option<usize> {
-        let bytes = self.bytes;
-        let (len, lo, hi) = match bytes.get(i).copied().unwrap_or(0) {
-            0xC2..=0xDF => (2, 0x80, 0xBF),
-            0xE0 => (3, 0xA0, 0xBF),
-            0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80, 0xBF),
-            0xED => (3, 0x80, 0x9F),
-            0xF0 => (4, 0x90, 0xBF),
-            0xF1..=0xF3 => (4, 0x80, 0xBF),
-            0xF4 => (4, 0x80, 0x8F),
-            _ => return self.fail(i, JsonErrorKind::InvalidUtf8),
-        };
-        let second_ok = bytes.get(i + 1).is_some_and(|b| (lo..=hi).contains(b));
-        let rest_ok = (2..len).all(|k| matches!(bytes.get(i + k), Some(0x80..=0xBF)));
-        if !(second_ok && rest_ok) {
-            return self.fail(i, JsonErrorKind::InvalidUtf8);
-        }
-        Some(i + len)
     }
 
     /// `bytes[i]` is a backslash in a string: decode the escape, return the
@@ -326,7 +306,7 @@ fn digits_end(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// Bit masks of the 16 bytes at `i`: the `"` bytes, and the bytes a string
-/// scan must stop at (`"`, `\`, control and non-ASCII bytes). Only the
+/// scan must stop at (`"`, `\` and control bytes). Only the
 /// lowest stop bit and the quote bit at that position are meaningful.
 #[inline(always)]
 fn classify16(bytes: &[u8], i: usize) -> Option<(u32, u32)> {
@@ -347,8 +327,9 @@ fn classify_sse2(chunk: &[u8; 16]) -> (u32, u32) {
         let v = _mm_loadu_si128(chunk.as_ptr().cast());
         let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
         let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // Signed compare: control bytes (< 0x20) and non-ASCII (>= 0x80, negative).
-        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        // Control bytes: unsigned v <= 0x1f, that is max(v, 0x1f) == 0x1f.
+        let limit = _mm_set1_epi8(0x1f);
+        let low = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
         let stop = _mm_or_si128(_mm_or_si128(quote, backslash), low);
         (
             _mm_movemask_epi8(quote) as u32,
@@ -376,7 +357,8 @@ pub(crate) fn classify_swar(chunk: &[u8; 16]) -> (u32, u32) {
         w8.copy_from_slice(word);
         let w = u64::from_le_bytes(w8);
         let q = eq(w, b'"');
-        let special = q | eq(w, b'\\') | ((w.wrapping_sub(LO * 0x20) | w) & HI);
+        let control = w.wrapping_sub(LO * 0x20) & !w & HI;
+        let special = q | eq(w, b'\\') | control;
         quote |= bits(q) << (half * 8);
         stop |= bits(special) << (half * 8);
     }

@@ -8,7 +8,7 @@ use super::*;
 fn reference(chunk: &[u8; 16]) -> Option<(u32, bool)> {
     let at = chunk
         .iter()
-        .position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b))?;
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
     Some((at as u32, chunk[at] == b'"'))
 }
 
