@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from support import Hookcore, running_hookcore, running_nats
 from hookcore.embedded import EmbeddedNats
+from support import Hookcore, running_hookcore, running_nats
 
 settings.register_profile("fast", max_examples=100, deadline=None)
 settings.register_profile("slow", max_examples=2000, deadline=None)
@@ -26,8 +26,9 @@ def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
 def hookcore(nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hookcore]:
     """`hookcore serve` + one `hookcore worker` against the module's nats-server."""
     markers = tmp_path_factory.mktemp("markers")
-    with running_hookcore(nats, tmp_path_factory.mktemp("logs"),
-                          env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}) as hc:
+    with running_hookcore(
+        nats, tmp_path_factory.mktemp("logs"), env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+    ) as hc:
         hc.markers = markers
         yield hc
 

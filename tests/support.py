@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,8 +20,13 @@ from hookcore.embedded import EmbeddedNats, free_port
 ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 ADMIN_TOKEN = "test-admin-token"
-TEST_APPS = ["basic_app:app", "tenants_app:shared", "tenants_app:per_instance",
-             "tenants_app:preprocessed", "responses_app:app"]
+TEST_APPS = [
+    "basic_app:app",
+    "tenants_app:shared",
+    "tenants_app:per_instance",
+    "tenants_app:preprocessed",
+    "responses_app:app",
+]
 APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 
 
@@ -46,8 +52,13 @@ class Process:
         self.log_path = log_dir / f"{name}.log"
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=ROOT, start_new_session=True,
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                start_new_session=True,
             )
 
     def log(self) -> str:
@@ -65,18 +76,17 @@ class Process:
 
     def kill(self) -> None:
         """SIGKILL the process and everything it started (Granian's worker processes)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait()
 
 
 class Hookcore:
     """One ingress (`hookcore serve`) and any number of workers against one nats-server."""
 
-    def __init__(self, nats: EmbeddedNats, log_dir: Path, env: dict[str, str] | None = None,
-                 serve_workers: int = 1) -> None:
+    def __init__(
+        self, nats: EmbeddedNats, log_dir: Path, env: dict[str, str] | None = None, serve_workers: int = 1
+    ) -> None:
         self.nats = nats
         self.log_dir = log_dir
         self.port = free_port()
@@ -87,15 +97,26 @@ class Hookcore:
         self.ingress: Process | None = None
         self.workers: list[Process] = []
         self.client = httpx.Client(base_url=self.base, timeout=30)
-        self.admin = httpx.Client(base_url=self.base, timeout=30,
-                                  headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+        self.admin = httpx.Client(
+            base_url=self.base, timeout=30, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
 
     def start_ingress(self) -> None:
         self.ingress = Process(
             f"ingress-{self.port}",
-            [sys.executable, "-m", "hookcore", "serve", *APP_FLAGS, "--port", str(self.port),
-             "--workers", str(self.serve_workers)],
-            self.env, self.log_dir,
+            [
+                sys.executable,
+                "-m",
+                "hookcore",
+                "serve",
+                *APP_FLAGS,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.serve_workers),
+            ],
+            self.env,
+            self.log_dir,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -112,17 +133,19 @@ class Hookcore:
     def start_worker(self, concurrency: int = 16) -> Process:
         worker = Process(
             f"worker-{self.port}-{len(self.workers)}",
-            [sys.executable, "-m", "hookcore", "worker", *APP_FLAGS,
-             "--concurrency", str(concurrency)],
-            self.env, self.log_dir,
+            [sys.executable, "-m", "hookcore", "worker", *APP_FLAGS, "--concurrency", str(concurrency)],
+            self.env,
+            self.log_dir,
         )
         self.workers.append(worker)
         return worker
 
-    def deploy(self, customer: str = "acme", config: dict[str, str] | None = None,
-               integration: str = "testapp") -> dict[str, Any]:
-        response = self.admin.post("/api/instances", json={"integration": integration, "customer": customer,
-                                                           "config": config or {}})
+    def deploy(
+        self, customer: str = "acme", config: dict[str, str] | None = None, integration: str = "testapp"
+    ) -> dict[str, Any]:
+        response = self.admin.post(
+            "/api/instances", json={"integration": integration, "customer": customer, "config": config or {}}
+        )
         assert response.status_code == 201, response.text
         instance = response.json()
         self.wait_for_routes(instance["webhookUrls"].values())
@@ -177,8 +200,13 @@ def running_nats(tmp: Path) -> Iterator[EmbeddedNats]:
 
 
 @contextmanager
-def running_hookcore(nats: EmbeddedNats, log_dir: Path, workers: int = 1,
-                     env: dict[str, str] | None = None, serve_workers: int = 1) -> Iterator[Hookcore]:
+def running_hookcore(
+    nats: EmbeddedNats,
+    log_dir: Path,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    serve_workers: int = 1,
+) -> Iterator[Hookcore]:
     hc = Hookcore(nats, log_dir, env, serve_workers)
     try:
         hc.start_ingress()

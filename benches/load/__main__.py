@@ -30,8 +30,11 @@ TOKEN = "bench-token"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benches.load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benches.load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per target (default 2)")
@@ -62,9 +65,12 @@ def main() -> int:
                     try:
                         _wrk(url, script, 2, args.connections)  # warm-up
                         r = _wrk(url, script, args.duration, args.connections)
-                        print(f"round {round_no + 1}/{args.rounds}  {name}: {r['rps']:.0f} req/s "
-                              f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms  non-2xx {r['errors']:.0f}",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"round {round_no + 1}/{args.rounds}  {name}: {r['rps']:.0f} req/s "
+                            f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms  non-2xx {r['errors']:.0f}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                         results[name].append(r)
                     finally:
                         server.terminate()
@@ -82,8 +88,13 @@ def _pin(pid: int, cpus: str) -> None:
 
 def _serve(command: list[str], env: dict[str, str], port: int, ready_path: str) -> subprocess.Popen[bytes]:
     prefix = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    process = subprocess.Popen([*prefix, *command], env={**os.environ, **env}, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*prefix, *command],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -98,8 +109,20 @@ def _serve(command: list[str], env: dict[str, str], port: int, ready_path: str) 
 
 
 def _granian(target: str, port: int, env: dict[str, str], factory: bool = False) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "granian", "--interface", "rsgi", "--port", str(port),
-               "--workers", "1", "--no-access-log", "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "rsgi",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     if factory:
         command.append("--factory")
     return _serve([*command, target], env, port, "/")
@@ -112,18 +135,33 @@ def _bare(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def _naive(work: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    return _granian("benches.load.naive_app:app", port, {"NAIVE_NATS_URL": nats_url}), \
-        f"http://127.0.0.1:{port}/trigger/x"
+    return _granian(
+        "benches.load.naive_app:app", port, {"NAIVE_NATS_URL": nats_url}
+    ), f"http://127.0.0.1:{port}/trigger/x"
 
 
 def _hookcore(work: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     env = {"HOOKCORE_NATS_URL": nats_url, "HOOKCORE_PUBLIC_URL": public, "HOOKCORE_ADMIN_TOKEN": TOKEN}
-    server = _serve([sys.executable, "-m", "hookcore", "serve", "--app", "hookcore.examples.quickstart:app",
-                     "--port", str(port)], env, port, "/readyz")
+    server = _serve(
+        [
+            sys.executable,
+            "-m",
+            "hookcore",
+            "serve",
+            "--app",
+            "hookcore.examples.quickstart:app",
+            "--port",
+            str(port),
+        ],
+        env,
+        port,
+        "/readyz",
+    )
     request = urllib.request.Request(
-        f"{public}/api/instances", method="POST",
+        f"{public}/api/instances",
+        method="POST",
         data=json.dumps({"integration": "quickstart", "customer": "bench"}).encode(),
         headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
     )
@@ -137,12 +175,18 @@ def _wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, f
     prefix = ["taskset", "-c", "1"] if shutil.which("taskset") else []
     out = subprocess.run(
         [*prefix, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50": _latency(out, "50%"), "p99": _latency(out, "99%"),
-            "errors": float(errors.group(1)) if errors else 0.0}
+    return {
+        "rps": rps,
+        "p50": _latency(out, "50%"),
+        "p99": _latency(out, "99%"),
+        "errors": float(errors.group(1)) if errors else 0.0,
+    }
 
 
 def _latency(out: str, label: str) -> float:
@@ -153,12 +197,15 @@ def _latency(out: str, label: str) -> float:
 def _report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
     best = {name: max(runs, key=lambda r: r["rps"]) for name, runs in results.items()}
     baseline = next(iter(best.values()))["rps"]
-    print(f"\n{args.connections} connections, {args.duration}s per run, best of {args.rounds} alternating rounds\n")
+    rounds = f"best of {args.rounds} alternating rounds"
+    print(f"\n{args.connections} connections, {args.duration}s per run, {rounds}\n")
     print("| target | req/s | p50 ms | p99 ms | non-2xx | ratio to bare |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in best.items():
-        print(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']:.0f} | "
-              f"{r['rps'] / baseline:.2f} |")
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']:.0f} | "
+            f"{r['rps'] / baseline:.2f} |"
+        )
 
 
 if __name__ == "__main__":

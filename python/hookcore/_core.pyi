@@ -1,10 +1,26 @@
 """hookcore's Rust core (private; the public API is `hookcore`).
 
 This stub is the contract between Python and ``rust/bindings``: names,
-argument order and tuple shapes here must match the Rust code.
+argument order and tuple shapes here must match the Rust code
+(``tests/unit/test_core_stub.py`` runs mypy's stubtest on it).
 """
 
-from typing import Any, Final
+from typing import Any, Final, final
+
+__all__ = [
+    "ALLOW",
+    "BODY_BINARY",
+    "BODY_EMPTY",
+    "BODY_FORM",
+    "BODY_JSON",
+    "BODY_MULTIPART",
+    "BODY_TEXT",
+    "Ingress",
+    "api_key_digest",
+    "new_id",
+    "parse_body",
+    "parse_query",
+]
 
 ALLOW: Final[str]
 """The ``Allow`` header value of a 405 on a trigger URL."""
@@ -16,31 +32,43 @@ BODY_FORM: Final[int]
 BODY_TEXT: Final[int]
 BODY_BINARY: Final[int]
 
+@final
 class Ingress:
     """The routing table and the hot path of one ingress process."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         subject_prefix: str,
+        reply_prefix: str,
         max_inline_body: int,
         max_headers: int,
         max_header_bytes: int,
         max_parts: int,
         max_part_header_bytes: int,
-    ) -> None:
-        """Accepted requests go to ``{subject_prefix}.{execution_id}``; bodies above
+    ) -> Ingress:
+        """Accepted requests go to ``{subject_prefix}.{execution_id}``; synchronous ones
+        carry the reply subject ``{reply_prefix}.{execution_id}``; bodies above
         ``max_inline_body`` bytes are flagged for the object store."""
 
-    def set_route(self, endpoint_id: str, record: bytes) -> None:
-        """Insert or replace a route from its JSON endpoint record (``hookcore.store.EndpointRecord``).
+    def set_integration(self, spec: bytes) -> None:
+        """Load an integration's routing spec (JSON of ``hookcore.routing.IntegrationSpec``)."""
+
+    def set_endpoint(self, endpoint_id: str, record: bytes) -> None:
+        """Insert or replace an endpoint (JSON of ``hookcore.store.EndpointRecord``).
 
         Raises ``ValueError`` when the record is malformed or names another endpoint."""
 
-    def remove_route(self, endpoint_id: str) -> bool:
-        """Remove a route; True when it existed."""
+    def remove_endpoint(self, endpoint_id: str) -> bool:
+        """Remove an endpoint; True when it existed."""
 
-    def route_count(self) -> int: ...
+    def set_instance(self, instance_id: str, record: bytes) -> None:
+        """Insert or replace an instance (JSON of ``hookcore.store.InstanceRecord``)."""
+
+    def remove_instance(self, instance_id: str) -> bool:
+        """Remove an instance; True when it existed."""
+
+    def endpoint_count(self) -> int: ...
     def ingest(
         self,
         method: str,
@@ -48,19 +76,35 @@ class Ingress:
         query: str,
         headers: list[tuple[str, str]],
         body: bytes,
-    ) -> tuple[int, bytes, str | None, str | None, bytes | None, bool]:
+    ) -> tuple[
+        int,
+        list[tuple[str, str]],
+        bytes,
+        str | None,
+        str | None,
+        bytes | None,
+        bool,
+        bool,
+        tuple[str, str | None] | None,
+    ]:
         """Decide one trigger request.
 
-        ``target`` is the (decoded) path after ``/trigger/``. Returns
-        ``(status, response_body, execution_id, subject, envelope, body_to_object_store)``:
-        when ``envelope`` is None, answer ``status`` with ``response_body`` (an error
-        JSON, or empty for HEAD) and store nothing; otherwise publish ``envelope`` to
-        ``subject`` (after putting the body into the object store under
-        ``execution_id`` when the flag is set) and answer 200 with ``response_body``.
+        ``target`` is the (decoded) path after ``/trigger/``. Returns ``(status,
+        headers, body, execution_id, subject, envelope, spill, synchronous, python)``.
+        When ``envelope`` is None, answer ``status`` with ``headers`` and ``body``
+        (an error JSON, or empty for HEAD) and store nothing. Otherwise publish
+        ``envelope`` to ``subject`` (after putting the body into the object store
+        as ``body.{execution_id}`` when ``spill``) and answer 200 with ``headers``
+        and ``body``, unless ``python`` is ``(integration, flow)``: then the flow
+        has hooks, a ``preprocess`` must pick it (flow None), or the execution is
+        ``synchronous``, and the ingress's Python decides the answer.
         """
 
 def new_id() -> str:
     """A new time-sortable id (UUIDv7, lower-case hyphenated)."""
+
+def api_key_digest(key: str) -> str:
+    """SHA-256 (hex) of an API key, as instance records store it."""
 
 def parse_query(query: str | bytes) -> dict[str, str | list[str]]:
     """Parse a query string / urlencoded form: ``+`` is a space, percent-decoding,

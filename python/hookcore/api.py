@@ -14,12 +14,11 @@ from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.errors import BadRequest, NotFound
+from hookcore.executions import Executions
 from hookcore.http import read_body, send_error, send_json
 from hookcore.instances import Instances
 from hookcore.metrics import Metrics
-from hookcore.queue import JetStream
-from hookcore.executions import Executions
-from hookcore.queue import Publisher
+from hookcore.queue import JetStream, Publisher
 from hookcore.signing import RESULTS_PREFIX, check_result_url
 from hookcore.store import Records
 
@@ -53,7 +52,12 @@ class ControlPlane:
     """Routes everything that is not ``/trigger/*``."""
 
     def __init__(
-        self, settings: Settings, apps: Apps, jet: JetStream, metrics: Metrics, core: _core.Ingress,
+        self,
+        settings: Settings,
+        apps: Apps,
+        jet: JetStream,
+        metrics: Metrics,
+        core: _core.Ingress,
         publisher: Publisher,
     ) -> None:
         self._settings = settings
@@ -113,8 +117,12 @@ class ControlPlane:
         handler, args, allowed = self._match(method, segments)
         if handler is None:
             if allowed:
-                send_error(proto, 405, f"{method} is not allowed on {path}; use {', '.join(allowed)}.",
-                           [("allow", ", ".join(allowed))])
+                send_error(
+                    proto,
+                    405,
+                    f"{method} is not allowed on {path}; use {', '.join(allowed)}.",
+                    [("allow", ", ".join(allowed))],
+                )
             else:
                 send_error(proto, 404, f"No API route {path}.")
             return
@@ -153,8 +161,12 @@ class ControlPlane:
         try:
             await self._jet.js.account_info()
         except Exception as e:
-            send_json(proto, 503, {"status": "unavailable", "error": f"JetStream unreachable: {e}"},
-                      [("retry-after", "1")])
+            send_json(
+                proto,
+                503,
+                {"status": "unavailable", "error": f"JetStream unreachable: {e}"},
+                [("retry-after", "1")],
+            )
             return
         send_json(proto, 200, {"status": "ready", "endpoints": self._core.endpoint_count()})
 
@@ -197,8 +209,11 @@ class ControlPlane:
         if not limit.isdigit():
             raise BadRequest(f"limit must be a number, got {limit!r}.")
         page = await self.executions.list(
-            flow=_single(query, "flow"), customer=_single(query, "customer"), status=_single(query, "status"),
-            limit=int(limit), cursor=_single(query, "cursor"),
+            flow=_single(query, "flow"),
+            customer=_single(query, "customer"),
+            status=_single(query, "status"),
+            limit=int(limit),
+            cursor=_single(query, "cursor"),
         )
         send_json(proto, 200, page)
 
@@ -208,8 +223,9 @@ class ControlPlane:
 
     async def _signed_result(self, scope: Any, proto: Any, execution_id: str) -> None:
         query = _core.parse_query(scope.query_string)
-        refusal = check_result_url(self._settings.signing_key, execution_id, _single(query, "expires"),
-                                   _single(query, "signature"))
+        refusal = check_result_url(
+            self._settings.signing_key, execution_id, _single(query, "expires"), _single(query, "signature")
+        )
         if refusal is not None:
             send_error(proto, 403, refusal)
             return

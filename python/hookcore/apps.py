@@ -54,9 +54,7 @@ def load_app(spec: str) -> Integration:
     except AttributeError:
         raise AppLoadError(f"module {module_name!r} has no attribute {attr!r} (--app {spec})") from None
     if not isinstance(app, Integration):
-        raise AppLoadError(
-            f"--app {spec} is a {type(app).__name__}, expected a hookcore.Integration"
-        )
+        raise AppLoadError(f"--app {spec} is a {type(app).__name__}, expected a hookcore.Integration")
     return app
 
 

@@ -47,8 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    up = _verb(verbs, "up", "run nats-server, the ingress and a worker in one command",
-               "hookcore up\n  hookcore up --app myflows:app --port 9000")
+    up = _verb(
+        verbs,
+        "up",
+        "run nats-server, the ingress and a worker in one command",
+        "hookcore up\n  hookcore up --app myflows:app --port 9000",
+    )
     _app_args(up, required=False)
     up.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
@@ -57,8 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--concurrency", type=int, default=16, help="executions the worker runs at once")
     up.set_defaults(run=_run_up)
 
-    serve = _verb(verbs, "serve", "run the HTTP ingress and control plane (no worker)",
-                  "HOOKCORE_ADMIN_TOKEN=secret hookcore serve --app myflows:app --nats nats://10.0.0.5:4222 --workers 4")
+    serve = _verb(
+        verbs,
+        "serve",
+        "run the HTTP ingress and control plane (no worker)",
+        "HOOKCORE_ADMIN_TOKEN=secret hookcore serve --app myflows:app --nats nats://10.0.0.5:4222 \\\n"
+        "      --workers 4",
+    )
     _app_args(serve, required=True)
     _nats_arg(serve)
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -67,31 +76,48 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="base of handed-out URLs (default http://HOST:PORT)")
     serve.set_defaults(run=_run_serve)
 
-    worker = _verb(verbs, "worker", "run flows for accepted requests",
-                   "hookcore worker --app myflows:app --nats nats://10.0.0.5:4222 --concurrency 32")
+    worker = _verb(
+        verbs,
+        "worker",
+        "run flows for accepted requests",
+        "hookcore worker --app myflows:app --nats nats://10.0.0.5:4222 --concurrency 32",
+    )
     _app_args(worker, required=True)
     _nats_arg(worker)
     worker.add_argument("--concurrency", type=int, default=16, help="executions run at once (default 16)")
     worker.add_argument("--public-url", help="base of the URLs flows see in webhook_urls")
     worker.set_defaults(run=_run_worker)
 
-    deploy = _verb(verbs, "deploy", "deploy an integration for a customer and print its webhook URLs",
-                   "hookcore deploy --app myflows:app --customer acme-42 --config region=eu --json")
+    deploy = _verb(
+        verbs,
+        "deploy",
+        "deploy an integration for a customer and print its webhook URLs",
+        "hookcore deploy --app myflows:app --customer acme-42 --config region=eu --json",
+    )
     _app_args(deploy, required=True)
     _nats_arg(deploy)
     deploy.add_argument("--customer", required=True, help="the customer's external id (created if new)")
     deploy.add_argument("--integration", help="integration name, when --app loads several")
-    deploy.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config value of the instance (repeatable)")
+    deploy.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config value of the instance (repeatable)",
+    )
     deploy.add_argument("--name", help="instance name")
     deploy.add_argument("--public-url", help="base of handed-out URLs")
     _json_arg(deploy)
     deploy.set_defaults(run=_run_deploy)
 
-    instances = _verb(verbs, "instances", "list, show or remove deployed instances, or add an API key",
-                      "hookcore instances --nats nats://127.0.0.1:4222\n  hookcore instances show ID --json\n"
-                      "  hookcore instances remove ID --app myflows:app\n"
-                      "  hookcore instances add-key ID --flow 'Order created'")
+    instances = _verb(
+        verbs,
+        "instances",
+        "list, show or remove deployed instances, or add an API key",
+        "hookcore instances --nats nats://127.0.0.1:4222\n  hookcore instances show ID --json\n"
+        "  hookcore instances remove ID --app myflows:app\n"
+        "  hookcore instances add-key ID --flow 'Order created'",
+    )
     instances.add_argument("action", nargs="?", default="list", choices=["list", "show", "remove", "add-key"])
     instances.add_argument("id", nargs="?", help="instance id (show, remove, add-key)")
     instances.add_argument("--flow", help="the flow a new API key is for (add-key)")
@@ -102,15 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     _json_arg(instances)
     instances.set_defaults(run=_run_instances)
 
-    executions = _verb(verbs, "executions", "list, show or replay executions, or print a result",
-                       "hookcore executions list --status dead\n  hookcore executions show 01937c2e-... --json\n"
-                       "  hookcore executions result 01937c2e-...\n  hookcore executions replay --status dead --all")
+    executions = _verb(
+        verbs,
+        "executions",
+        "list, show or replay executions, or print a result",
+        "hookcore executions list --status dead\n  hookcore executions show 01937c2e-... --json\n"
+        "  hookcore executions result 01937c2e-...\n  hookcore executions replay --status dead --all",
+    )
     executions.add_argument("action", choices=["list", "show", "result", "replay"])
     executions.add_argument("id", nargs="?", help="execution id (show, result, replay one)")
     executions.add_argument("--flow", help="only this flow (list, replay --all)")
     executions.add_argument("--customer", help="only this customer (list, replay --all)")
-    executions.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "dead"],
-                            help="only this status (list, replay --all)")
+    executions.add_argument(
+        "--status",
+        choices=["queued", "running", "succeeded", "failed", "dead"],
+        help="only this status (list, replay --all)",
+    )
     executions.add_argument("--limit", type=int, default=50, help="executions per page (list; default 50)")
     executions.add_argument("--all", action="store_true", help="replay every matching execution")
     _nats_arg(executions)
@@ -121,14 +154,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _verb(verbs: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
     return verbs.add_parser(
-        name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
-        epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        name,
+        help=help_text,
+        description=help_text[0].upper() + help_text[1:] + ".",
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
 
 def _app_args(parser: argparse.ArgumentParser, required: bool, help_extra: str = "") -> None:
-    parser.add_argument("--app", action="append", default=[], required=required, metavar="MODULE:ATTR",
-                        help=f"an Integration to load, e.g. myflows:app (repeatable){help_extra}")
+    parser.add_argument(
+        "--app",
+        action="append",
+        default=[],
+        required=required,
+        metavar="MODULE:ATTR",
+        help=f"an Integration to load, e.g. myflows:app (repeatable){help_extra}",
+    )
 
 
 def _nats_arg(parser: argparse.ArgumentParser) -> None:
@@ -260,7 +302,9 @@ def _run_instances(args: argparse.Namespace) -> int:
             await instances.remove(args.id)
             print(f"Removed instance {args.id}")
             return 0
-        records = [await instances.get(args.id)] if args.action == "show" else await instances.list(args.customer)
+        records = (
+            [await instances.get(args.id)] if args.action == "show" else await instances.list(args.customer)
+        )
         views = [await instances.view(r) for r in records]
         if args.json:
             _print_json(views[0] if args.action == "show" else {"items": views, "next": None})
@@ -287,7 +331,7 @@ def _run_executions(args: argparse.Namespace) -> int:
     async def work(jet: Any) -> int:
         records = Records(jet)
         if args.action == "result":
-            data, content_type = await records.result(args.id)
+            data, _ = await records.result(args.id)
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
             return 0

@@ -30,9 +30,7 @@ class Settings:
         "Base of the URLs hookcore hands out (webhookUrls, Location); no trailing slash.",
         default="http://127.0.0.1:8080",
     )
-    admin_token: str = _doc(
-        "Bearer token for /api/*; empty disables the control plane.", default=""
-    )
+    admin_token: str = _doc("Bearer token for /api/*; empty disables the control plane.", default="")
     secret: str = _doc(
         "Server secret deriving API keys and signing result URLs; the same on every process. "
         "Empty: the admin token is used.",
@@ -87,9 +85,7 @@ class Settings:
         if self.replicas not in (1, 3, 5):
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
         if not self.public_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"public_url must start with http:// or https://, got {self.public_url!r}"
-            )
+            raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         if self.public_url.endswith("/"):
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
 

@@ -37,7 +37,9 @@ class FlowLog:
 
     def _record(self, level: int, msg: str, args: tuple[Any, ...]) -> None:
         text = msg % args if args else msg
-        self.lines.append(LogLine(at=datetime.now(UTC), level=logging.getLevelName(level).lower(), message=text))
+        self.lines.append(
+            LogLine(at=datetime.now(UTC), level=logging.getLevelName(level).lower(), message=text)
+        )
         _logger.log(level, "[%s] %s", self._execution_id, text)
 
     def debug(self, msg: str, *args: Any) -> None:

@@ -29,8 +29,15 @@ class Executions:
         self._records = Records(jet)
         self._publisher = publisher
 
-    async def list(self, *, flow: str | None = None, customer: str | None = None, status: str | None = None,
-                   limit: int = 50, cursor: str | None = None) -> ExecutionPage:
+    async def list(
+        self,
+        *,
+        flow: str | None = None,
+        customer: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ExecutionPage:
         """Newest first; ``cursor`` is the ``next`` of the previous page.
 
         Lists executions a worker has started (records); queued ones appear once picked up.
@@ -54,8 +61,11 @@ class Executions:
             for record in found:
                 if record is None or len(items) == limit:
                     continue
-                if (flow is None or record.flow == flow) and (customer is None or record.customer == customer) \
-                        and (status is None or record.status == status):
+                if (
+                    (flow is None or record.flow == flow)
+                    and (customer is None or record.customer == customer)
+                    and (status is None or record.status == status)
+                ):
                     items.append(record)
         more = position < len(ids) or len(items) == limit
         return ExecutionPage(items=items, next=items[-1].id if items and more else None)
@@ -67,7 +77,8 @@ class Executions:
         if envelope.body_in_object_store:
             stored = await self._jet.objects.get(body_object(execution_id))
             await self._jet.objects.put(body_object(new_id), stored.data or b"")
-        replayed = msgspec.structs.replace(envelope, id=new_id, received_at=int(time.time() * 1_000_000),
-                                           reply=None)
+        replayed = msgspec.structs.replace(
+            envelope, id=new_id, received_at=int(time.time() * 1_000_000), reply=None
+        )
         await self._publisher.publish(f"{EXECUTIONS_SUBJECT_PREFIX}.{new_id}", encode_envelope(replayed))
         return new_id

@@ -119,12 +119,24 @@ class Ingress:
                 self.metrics.trigger_responses[200] += 1
                 proto.response_bytes(200, out_headers, response)
             return
-        await self._slow_path(proto, headers, body, execution_id, subject, envelope, spill, sync,
-                              python, out_headers, response)
+        await self._slow_path(
+            proto, headers, body, execution_id, subject, envelope, spill, sync, python, out_headers, response
+        )
 
-    async def _slow_path(self, proto: Any, headers: Any, body: bytes, execution_id: str, subject: str,
-                         envelope: bytes, spill: bool, sync: bool, python: tuple[str, str | None],
-                         out_headers: list[tuple[str, str]], response: bytes) -> None:
+    async def _slow_path(
+        self,
+        proto: Any,
+        headers: Any,
+        body: bytes,
+        execution_id: str,
+        subject: str,
+        envelope: bytes,
+        spill: bool,
+        sync: bool,
+        python: tuple[str, str | None],
+        out_headers: list[tuple[str, str]],
+        response: bytes,
+    ) -> None:
         custom: HttpResponse | None = None
         integration, flow_name = python
         flow = self.apps.flow(integration, flow_name) if flow_name is not None else None
@@ -155,8 +167,9 @@ class Ingress:
             self.metrics.trigger_responses[200] += 1
             proto.response_bytes(200, out_headers, response)
 
-    async def _publish(self, proto: Any, execution_id: str, subject: str, envelope: bytes,
-                       spill: bool, body: bytes) -> bool:
+    async def _publish(
+        self, proto: Any, execution_id: str, subject: str, envelope: bytes, spill: bool, body: bytes
+    ) -> bool:
         """Store the request; on failure answer 503 and return False."""
         try:
             if spill:
@@ -166,8 +179,12 @@ class Ingress:
             self.metrics.trigger_responses[503] += 1
             self.metrics.publish_failures += 1
             log.warning("answering 503: %s", e)
-            send_error(proto, 503, "The queue is unavailable; nothing was stored. Retry the request later.",
-                       RETRY_AFTER)
+            send_error(
+                proto,
+                503,
+                "The queue is unavailable; nothing was stored. Retry the request later.",
+                RETRY_AFTER,
+            )
             return False
         return True
 
@@ -176,15 +193,24 @@ class Ingress:
         header = [(EXECUTION_ID, execution_id)]
         if completion is None:
             self.metrics.trigger_responses[504] += 1
-            send_json(proto, 504, {
-                "error": f"The execution did not finish within {timeout:g}s; it goes on. "
-                         "Follow it with GET /api/executions/{executionId}.",
-                "executionId": execution_id,
-            }, header)
+            send_json(
+                proto,
+                504,
+                {
+                    "error": f"The execution did not finish within {timeout:g}s; it goes on. "
+                    "Follow it with GET /api/executions/{executionId}.",
+                    "executionId": execution_id,
+                },
+                header,
+            )
         elif completion.status == "succeeded":
             self.metrics.trigger_responses[303] += 1
-            location = result_url(self.settings.public_url, self.settings.signing_key, execution_id,
-                                  self.settings.result_url_ttl)
+            location = result_url(
+                self.settings.public_url,
+                self.settings.signing_key,
+                execution_id,
+                self.settings.result_url_ttl,
+            )
             proto.response_bytes(303, [("content-type", JSON), ("location", location), *header], b"")
         else:
             self.metrics.trigger_responses[400] += 1

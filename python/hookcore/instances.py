@@ -166,7 +166,9 @@ class Instances:
         for _ in range(100):
             record, revision = await self._get(instance_id)
             if not isinstance(flow, str) or flow not in record.endpoints:
-                raise BadRequest(f'"flow" must name a flow of {record.integration}: {sorted(record.endpoints)}.')
+                raise BadRequest(
+                    f'"flow" must name a flow of {record.integration}: {sorted(record.endpoints)}.'
+                )
             key = self._add_key(record, flow)
             if await self._replace(record, revision):
                 return key

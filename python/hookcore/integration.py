@@ -118,9 +118,7 @@ class Integration:
 
     def __post_init__(self) -> None:
         if not self.name or "." in self.name or any(c.isspace() for c in self.name):
-            raise ConfigError(
-                f"integration name {self.name!r} must be non-empty, without dots or spaces"
-            )
+            raise ConfigError(f"integration name {self.name!r} must be non-empty, without dots or spaces")
         try:
             self.endpoint = EndpointKind(self.endpoint)
         except ValueError:

@@ -22,7 +22,7 @@ class Metrics:
             for status, count in sorted(self.trigger_responses.items())
         ]
         lines += [
-            "# HELP hookcore_publish_failures_total Accepted requests JetStream did not store (answered 503).",
+            "# HELP hookcore_publish_failures_total Requests JetStream did not store (answered 503).",
             "# TYPE hookcore_publish_failures_total counter",
             f"hookcore_publish_failures_total {self.publish_failures}",
             "# HELP hookcore_routes Endpoints in this process's routing table.",

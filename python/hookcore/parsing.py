@@ -59,7 +59,9 @@ def parse_body_noted(
 def _form(parts: list[tuple[str, str | None, str | None, bool, Any]]) -> dict[str, Part | list[Part]]:
     form: dict[str, Part | list[Part]] = {}
     for name, filename, content_type, is_json, data in parts:
-        part = Part(data=_decode_json(data) if is_json else data, content_type=content_type, filename=filename)
+        part = Part(
+            data=_decode_json(data) if is_json else data, content_type=content_type, filename=filename
+        )
         existing = form.get(name)
         if existing is None:
             form[name] = part

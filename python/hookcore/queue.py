@@ -150,9 +150,7 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
         )
     await js.create_object_store(
         OBJECTS_BUCKET,
-        ObjectStoreConfig(
-            ttl=retention, storage=StorageType.FILE, replicas=settings.replicas
-        ),
+        ObjectStoreConfig(ttl=retention, storage=StorageType.FILE, replicas=settings.replicas),
     )
 
 
@@ -212,9 +210,7 @@ class Publisher:
                     break
                 del self._pending[token]
                 if not future.done():
-                    future.set_exception(
-                        QueueUnavailable(f"no acknowledgement within {self._timeout:g}s")
-                    )
+                    future.set_exception(QueueUnavailable(f"no acknowledgement within {self._timeout:g}s"))
 
     async def _on_ack(self, msg: Msg) -> None:
         pending = self._pending.get(msg.subject[len(self._prefix) :])

@@ -39,8 +39,9 @@ class IntegrationSpec(msgspec.Struct, rename="camel"):
 def _rule(rule: RoutingRule | None) -> RuleSpec | None:
     if rule is None:
         return None
-    return RuleSpec(source=rule.source, selector=rule.selector,
-                    mapping=dict(rule.mapping) if rule.mapping else None)
+    return RuleSpec(
+        source=rule.source, selector=rule.selector, mapping=dict(rule.mapping) if rule.mapping else None
+    )
 
 
 def integration_spec(app: Integration) -> bytes:

@@ -23,8 +23,9 @@ def result_url(public_url: str, key: bytes, execution_id: str, ttl: float, now: 
     )
 
 
-def check_result_url(key: bytes, execution_id: str, expires: str | None, signature: str | None,
-                     now: float | None = None) -> str | None:
+def check_result_url(
+    key: bytes, execution_id: str, expires: str | None, signature: str | None, now: float | None = None
+) -> str | None:
     """None when the URL is valid, else why not (for a 403)."""
     if not expires or not signature or not expires.isdigit():
         return "This result URL is missing its expires/signature parameters."

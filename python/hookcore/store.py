@@ -7,7 +7,7 @@ import base64
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from nats.js.errors import KeyNotFoundError, NotFoundError, ObjectNotFoundError
@@ -146,9 +146,7 @@ class Records:
         """The last step's result and its content type; `NotFound` until the execution succeeded."""
         record = await self.get(execution_id)
         if record.status != "succeeded" or record.result_content_type is None:
-            raise NotFound(
-                f"Execution {execution_id} has no result: its status is {record.status}."
-            )
+            raise NotFound(f"Execution {execution_id} has no result: its status is {record.status}.")
         if record.result_in_object_store:
             try:
                 data = (await self._jet.objects.get(result_object(execution_id))).data

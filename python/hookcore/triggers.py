@@ -56,19 +56,29 @@ class TriggerHooks:
         """Whether ``flow`` has an ingress hook (a known flow; unknown ones need ``preprocess``)."""
         return flow.on_trigger is not None or flow.response is not None
 
-    async def run(self, integration: str, flow_name: str | None, envelope_bytes: bytes, body: bytes,
-                  api_key: str | None) -> Outcome:
+    async def run(
+        self, integration: str, flow_name: str | None, envelope_bytes: bytes, body: bytes, api_key: str | None
+    ) -> Outcome:
         app = self._apps[integration]
         envelope = decode_envelope(envelope_bytes)
         instance = self._view.instances.get(envelope.instance)
         if instance is None:
             raise TriggerRefused(404, "Endpoint not found.")
         links = instance_links(instance, app, self._settings)
-        payload, _ = build_payload(envelope, body, webhook_urls=links.webhook_urls,
-                                   webhook_api_keys=links.webhook_api_keys, invoke_url=links.invoke_url)
+        payload, _ = build_payload(
+            envelope,
+            body,
+            webhook_urls=links.webhook_urls,
+            webhook_api_keys=links.webhook_api_keys,
+            invoke_url=links.invoke_url,
+        )
         ctx = FlowContext(
-            execution_id=envelope.id, customer=envelope.customer, instance=envelope.instance,
-            flow=flow_name or "", config=instance.config, webhook_urls=links.webhook_urls,
+            execution_id=envelope.id,
+            customer=envelope.customer,
+            instance=envelope.instance,
+            flow=flow_name or "",
+            config=instance.config,
+            webhook_urls=links.webhook_urls,
             webhook_api_keys=links.webhook_api_keys,
         )
         if flow_name is None:
@@ -76,8 +86,10 @@ class TriggerHooks:
             flow_name = await _call(app.preprocess, ctx, payload, "preprocess")
             if not isinstance(flow_name, str) or flow_name not in app.flows:
                 raise TriggerRefused(
-                    400, f"Could not route the request: preprocess chose {flow_name!r}, which is not a "
-                    f"flow of {app.name!r} ({', '.join(sorted(app.flows))}).")
+                    400,
+                    f"Could not route the request: preprocess chose {flow_name!r}, which is not a "
+                    f"flow of {app.name!r} ({', '.join(sorted(app.flows))}).",
+                )
             self._check_api_key(app.flows[flow_name], instance.api_key_hashes.get(flow_name, []), api_key)
             ctx.flow = payload.flow = flow_name
         flow = app.flows[flow_name]
@@ -87,8 +99,10 @@ class TriggerHooks:
             result = await _call(flow.on_trigger, ctx, payload, "on_trigger")
             if not isinstance(result, TriggerResult):
                 raise TriggerRefused(
-                    500, f"on_trigger of flow {flow_name!r} returned {type(result).__name__}, "
-                    "expected a hookcore.TriggerResult")
+                    500,
+                    f"on_trigger of flow {flow_name!r} returned {type(result).__name__}, "
+                    "expected a hookcore.TriggerResult",
+                )
             response = result.response or response
             if not result.run:
                 return Outcome(envelope=None, response=response, flow=flow)
@@ -99,8 +113,9 @@ class TriggerHooks:
         try:
             encoded = encode_payload(payload)
         except (TypeError, msgspec.EncodeError) as e:
-            raise TriggerRefused(500, f"on_trigger of flow {flow_name!r} returned a payload that "
-                                 f"cannot be stored: {e}") from e
+            raise TriggerRefused(
+                500, f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}"
+            ) from e
         updated = msgspec.structs.replace(envelope, flow=flow_name, payload=encoded)
         return Outcome(envelope=encode_envelope(updated), response=response, flow=flow)
 
@@ -109,7 +124,9 @@ class TriggerHooks:
         if not flow.api_keys:
             return
         if not api_key:
-            raise TriggerRefused(401, f"Flow {flow.name!r} requires an API key: send it in the Api-Key header.")
+            raise TriggerRefused(
+                401, f"Flow {flow.name!r} requires an API key: send it in the Api-Key header."
+            )
         digest = _core.api_key_digest(api_key)
         if not any(hmac.compare_digest(digest, d) for d in digests):
             raise TriggerRefused(401, f"The API key is not valid for flow {flow.name!r}.")

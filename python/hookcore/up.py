@@ -53,10 +53,21 @@ def run_up(args: argparse.Namespace) -> int:
     hookcore = [sys.executable, "-m", "hookcore"]
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        children.append(("ingress", _spawn([*hookcore, "serve", "--host", args.host, "--port", str(args.port),
-                                            *_app_flags(apps)], env)))
-        children.append(("worker", _spawn([*hookcore, "worker", "--concurrency", str(args.concurrency),
-                                           *_app_flags(apps)], env)))
+        children.append(
+            (
+                "ingress",
+                _spawn(
+                    [*hookcore, "serve", "--host", args.host, "--port", str(args.port), *_app_flags(apps)],
+                    env,
+                ),
+            )
+        )
+        children.append(
+            (
+                "worker",
+                _spawn([*hookcore, "worker", "--concurrency", str(args.concurrency), *_app_flags(apps)], env),
+            )
+        )
         base = f"http://{args.host}:{args.port}"
         _wait_ready(base, children, lambda: stopping)
         if stopping:
@@ -66,8 +77,9 @@ def run_up(args: argparse.Namespace) -> int:
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
-                    print(f"hookcore: the {name} exited with code {child.returncode}; stopping",
-                          file=sys.stderr)
+                    print(
+                        f"hookcore: the {name} exited with code {child.returncode}; stopping", file=sys.stderr
+                    )
                     return 1
             time.sleep(0.2)
         print("\nStopping…", file=sys.stderr)
@@ -127,7 +139,9 @@ def _wait_ready(base: str, children: list[tuple[str, subprocess.Popen[bytes]]], 
 def _api(base: str, token: str, method: str, path: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        f"{base}{path}", data=data, method=method,
+        f"{base}{path}",
+        data=data,
+        method=method,
         headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -140,8 +154,9 @@ def _demo_instance(base: str, token: str) -> dict[str, Any]:
     for item in existing:
         if item["integration"] == "quickstart":
             return dict(item)
-    return dict(_api(base, token, "POST", "/api/instances",
-                     {"integration": "quickstart", "customer": DEMO_CUSTOMER}))
+    return dict(
+        _api(base, token, "POST", "/api/instances", {"integration": "quickstart", "customer": DEMO_CUSTOMER})
+    )
 
 
 def _print_banner(public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None) -> None:
@@ -160,10 +175,10 @@ def _print_banner(public_url: str, token: str, data_dir: Path, demo: dict[str, A
             f"  curl '{echo}/my/custom/path?param-one=One&param-two=Two' \\",
             "    --header 'header-one: First header value' \\",
             "    --header 'Content-Type: application/json' \\",
-            "    --data '{\"Payload Key 1\":\"Payload Value 1\",\"Do Thing?\":true,\"quantity\":123}'",
+            '    --data \'{"Payload Key 1":"Payload Value 1","Do Thing?":true,"quantity":123}\'',
             "",
             f"  curl '{order}' --header 'Content-Type: application/json' \\",
-            "    --data '{\"id\":\"A-1001\",\"items\":[{\"sku\":\"W-1\",\"quantity\":5}]}'",
+            '    --data \'{"id":"A-1001","items":[{"sku":"W-1","quantity":5}]}\'',
             "",
             "Then look at an execution (use the executionId from the answer):",
             "",

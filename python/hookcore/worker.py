@@ -18,17 +18,16 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from hookcore.apps import Apps
+from hookcore.completion import Completion, encode_completion
 from hookcore.config import Settings
 from hookcore.context import FlowContext
 from hookcore.envelope import Envelope, decode_envelope
-from hookcore.completion import Completion, encode_completion
 from hookcore.instances import instance_links
 from hookcore.payload import build_payload
 from hookcore.queue import (
     EXECUTIONS_STREAM,
     EXECUTIONS_SUBJECT_PREFIX,
     WORKER_CONSUMER,
-    JetStream,
     connect,
 )
 from hookcore.results import encode_result
@@ -176,8 +175,11 @@ class Worker:
         )
         try:
             payload, note = build_payload(
-                envelope, body, webhook_urls=links.webhook_urls,
-                webhook_api_keys=links.webhook_api_keys, invoke_url=links.invoke_url,
+                envelope,
+                body,
+                webhook_urls=links.webhook_urls,
+                webhook_api_keys=links.webhook_api_keys,
+                invoke_url=links.invoke_url,
             )
             if note:
                 ctx.log.warning("%s", note)
@@ -189,7 +191,12 @@ class Worker:
         except Exception as e:
             record.steps, record.logs = ctx.steps, ctx.log.lines
             # Synchronous executions are not retried: the caller is waiting for this answer.
-            self._failed(record, e, 1 if envelope.reply else flow.attempts, final="failed" if envelope.reply else "dead")
+            self._failed(
+                record,
+                e,
+                1 if envelope.reply else flow.attempts,
+                final="failed" if envelope.reply else "dead",
+            )
             return
         record.steps, record.logs = ctx.steps, ctx.log.lines
         await self._records.put_result(record, data, content_type)
@@ -200,7 +207,11 @@ class Worker:
         message = str(error) or type(error).__name__
         log.warning(
             "execution %s (%s) failed on attempt %d/%d: %s\n%s",
-            record.id, record.flow, record.failures, attempts, message,
+            record.id,
+            record.flow,
+            record.failures,
+            attempts,
+            message,
             "".join(traceback.format_exception(error)),
         )
         if record.failures >= attempts:

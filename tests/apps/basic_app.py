@@ -44,7 +44,8 @@ async def slow(ctx: Any, payload: Any) -> dict[str, Any]:
     """Sleeps so a test can kill the worker mid-execution; counts its runs in a file."""
     marker = os.environ.get("HOOKCORE_TEST_MARKER_DIR")
     if marker:
-        Path(marker, payload.execution_id).open("a").write("run\n")
+        with Path(marker, payload.execution_id).open("a") as runs:  # noqa: ASYNC230 (test marker)
+            runs.write("run\n")
     await asyncio.sleep(float(payload.query_parameters.get("sleep", "0.05")))
     return {"slept": True}
 

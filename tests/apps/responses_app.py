@@ -76,7 +76,7 @@ async def flaky(ctx: Any, payload: Any) -> dict[str, Any]:
 @app.flow("Fixable", attempts=1)
 async def fixable(ctx: Any, payload: Any) -> str:
     marker = os.environ.get("HOOKCORE_TEST_MARKER_DIR", "")
-    if not Path(marker, "FIXED").exists():
+    if not Path(marker, "FIXED").exists():  # noqa: ASYNC240 (test marker)
         raise RuntimeError("not fixed yet")
     return "fixed"
 

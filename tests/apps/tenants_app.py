@@ -43,7 +43,7 @@ async def order_paid(ctx: Any, payload: Any) -> dict[str, Any]:
 async def removed(ctx: Any, instance: Any) -> None:
     marker = os.environ.get("HOOKCORE_TEST_MARKER_DIR")
     if marker:
-        Path(marker, f"removed-{instance.id}").write_text(ctx.webhook_urls["Order created"])
+        Path(marker, f"removed-{instance.id}").write_text(ctx.webhook_urls["Order created"])  # noqa: ASYNC240
 
 
 per_instance = Integration("acme-instance", endpoint="instance", flow_from=header("x-event"))

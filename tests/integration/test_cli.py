@@ -12,8 +12,13 @@ from support import APP_FLAGS, Hookcore
 
 
 def _cli(hc: Hookcore, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hookcore", *args, "--nats", hc.nats.url],
-                          env=hc.env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "hookcore", *args, "--nats", hc.nats.url],
+        env=hc.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_every_verb_has_help_with_an_example() -> None:
@@ -21,14 +26,27 @@ def test_every_verb_has_help_with_an_example() -> None:
     verbs = ["up", "serve", "worker", "deploy", "instances", "executions"]
     assert all(v in out for v in verbs) and "HOOKCORE_NATS_URL" in out
     for verb in verbs:
-        help_text = subprocess.run([sys.executable, "-m", "hookcore", verb, "--help"],
-                                   capture_output=True, text=True).stdout
+        help_text = subprocess.run(
+            [sys.executable, "-m", "hookcore", verb, "--help"], capture_output=True, text=True
+        ).stdout
         assert "example:" in help_text, verb
 
 
 def test_deploy_instances_and_executions(hookcore: Hookcore) -> None:
-    deployed = _cli(hookcore, "deploy", *APP_FLAGS, "--integration", "testapp", "--customer", "cli-co",
-                    "--config", "k=v", "--public-url", hookcore.base, "--json")
+    deployed = _cli(
+        hookcore,
+        "deploy",
+        *APP_FLAGS,
+        "--integration",
+        "testapp",
+        "--customer",
+        "cli-co",
+        "--config",
+        "k=v",
+        "--public-url",
+        hookcore.base,
+        "--json",
+    )
     assert deployed.returncode == 0, deployed.stderr
     instance = json.loads(deployed.stdout)
     assert instance["customer"] == "cli-co" and instance["config"] == {"k": "v"}
@@ -58,11 +76,14 @@ def test_deploy_instances_and_executions(hookcore: Hookcore) -> None:
     assert removed.returncode == 0, removed.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["executions", "show"], "needs an execution id"),
-    (["deploy", "--app", "nope:app", "--customer", "x"], "cannot import module 'nope'"),
-    (["instances", "show", "0190aaaa-0000-7000-8000-000000000000"], "No instance with id"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["executions", "show"], "needs an execution id"),
+        (["deploy", "--app", "nope:app", "--customer", "x"], "cannot import module 'nope'"),
+        (["instances", "show", "0190aaaa-0000-7000-8000-000000000000"], "No instance with id"),
+    ],
+)
 def test_errors_are_one_clear_line(hookcore: Hookcore, args: list[str], message: str) -> None:
     result = _cli(hookcore, *args)
     assert result.returncode == 1

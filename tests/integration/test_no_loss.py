@@ -17,7 +17,9 @@ REQUESTS = 2000
 CONCURRENCY = 64
 
 
-async def _load(url: str, total: int, during: Callable[[int], None] | None = None) -> tuple[list[str], Counter[int]]:
+async def _load(
+    url: str, total: int, during: Callable[[int], None] | None = None
+) -> tuple[list[str], Counter[int]]:
     """Send ``total`` 1 KB JSON webhooks at CONCURRENCY; ``during(n)`` runs after the n-th answer."""
     accepted: list[str] = []
     statuses: Counter[int] = Counter()
@@ -31,7 +33,9 @@ async def _load(url: str, total: int, during: Callable[[int], None] | None = Non
             nonlocal done
             for _ in queue:
                 try:
-                    response = await client.post(url, content=body, headers={"content-type": "application/json"})
+                    response = await client.post(
+                        url, content=body, headers={"content-type": "application/json"}
+                    )
                 except httpx.TransportError:
                     statuses[0] += 1
                 else:
@@ -55,8 +59,9 @@ async def _final_statuses(hc: Hookcore, ids: list[str], timeout: float) -> Count
     pending = set(ids)
     final: dict[str, str] = {}
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=hc.base, headers=headers, timeout=30,
-                                 limits=httpx.Limits(max_connections=32)) as client:
+    async with httpx.AsyncClient(
+        base_url=hc.base, headers=headers, timeout=30, limits=httpx.Limits(max_connections=32)
+    ) as client:
         sem = asyncio.Semaphore(32)
 
         async def check(execution_id: str) -> None:
@@ -87,9 +92,10 @@ def test_2000_requests_at_concurrency_64_all_finish(hookcore: Hookcore, instance
 def test_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
-    with running_nats(tmp_path) as nats, running_hookcore(
-        nats, tmp_path, workers=2, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}
-    ) as hc:
+    with (
+        running_nats(tmp_path) as nats,
+        running_hookcore(nats, tmp_path, workers=2, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}) as hc,
+    ):
         url = hc.deploy("acme")["webhookUrls"]["Slow"] + "?sleep=0.2"
         victim = hc.workers[0]
 
@@ -122,7 +128,9 @@ def test_nats_restart_gives_503_and_loses_nothing(tmp_path: Path) -> None:
         assert statuses[200] == len(accepted) > REQUESTS // 3
         assert statuses[503] > 0, f"no request saw the outage: {statuses}"
         assert set(statuses) <= {200, 503}
-        assert asyncio.run(_final_statuses(hc, accepted, timeout=180)) == Counter({"succeeded": len(accepted)})
+        assert asyncio.run(_final_statuses(hc, accepted, timeout=180)) == Counter(
+            {"succeeded": len(accepted)}
+        )
 
 
 def test_queue_down_answers_503_then_recovers(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from support import ADMIN_TOKEN, Hookcore, running_hookcore, running_nats
 from hookcore.signing import result_url
+from support import ADMIN_TOKEN, Hookcore, running_hookcore, running_nats
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,9 @@ def test_sync_error_is_400_with_the_message(hookcore: Hookcore, responses: dict)
 
 
 def test_sync_header_makes_any_flow_synchronous(hookcore: Hookcore, responses: dict) -> None:
-    response = hookcore.client.post(_urls(responses)["Async"], headers={"hookcore-synchronous": "true"},
-                                    follow_redirects=True)
+    response = hookcore.client.post(
+        _urls(responses)["Async"], headers={"hookcore-synchronous": "true"}, follow_redirects=True
+    )
     assert response.json() == {"async": True}
     assert len(response.history) == 1 and response.history[0].status_code == 303
 
@@ -94,19 +95,22 @@ def test_static_custom_response(hookcore: Hookcore, responses: dict) -> None:
 
 def test_on_trigger_echoes_a_challenge_without_running(hookcore: Hookcore, responses: dict) -> None:
     body = "<notification><challenge>abc123</challenge></notification>"
-    response = hookcore.client.post(_urls(responses)["Challenge"], content=body,
-                                    headers={"content-type": "application/xml"})
+    response = hookcore.client.post(
+        _urls(responses)["Challenge"], content=body, headers={"content-type": "application/xml"}
+    )
     assert response.status_code == 200
     assert response.text == "abc123"
     assert response.headers["content-type"] == "text/plain"
     assert "hookcore-execution-id" not in response.headers
 
 
-def test_on_trigger_rewrites_the_payload_of_an_ordinary_notification(hookcore: Hookcore,
-                                                                     responses: dict) -> None:
+def test_on_trigger_rewrites_the_payload_of_an_ordinary_notification(
+    hookcore: Hookcore, responses: dict
+) -> None:
     body = "<notification><event>created</event><id>42</id></notification>"
-    response = hookcore.client.post(_urls(responses)["Challenge"], content=body,
-                                    headers={"content-type": "application/xml"})
+    response = hookcore.client.post(
+        _urls(responses)["Challenge"], content=body, headers={"content-type": "application/xml"}
+    )
     assert response.status_code == 200
     execution_id = response.json()["executionId"]
     assert hookcore.wait_final(execution_id)["status"] == "succeeded"
@@ -159,9 +163,13 @@ def test_list_executions_newest_first_with_filters_and_cursor(hookcore: Hookcore
     ids = [hookcore.client.post(_urls(responses)["Async"]).json()["executionId"] for _ in range(5)]
     for execution_id in ids:
         hookcore.wait_final(execution_id)
-    page = hookcore.admin.get("/api/executions", params={"flow": "Async", "customer": "resp", "limit": 3}).json()
+    page = hookcore.admin.get(
+        "/api/executions", params={"flow": "Async", "customer": "resp", "limit": 3}
+    ).json()
     assert [item["id"] for item in page["items"]] == sorted(ids, reverse=True)[:3]
-    rest = hookcore.admin.get("/api/executions", params={"flow": "Async", "limit": 3, "cursor": page["next"]}).json()
+    rest = hookcore.admin.get(
+        "/api/executions", params={"flow": "Async", "limit": 3, "cursor": page["next"]}
+    ).json()
     assert [item["id"] for item in rest["items"]][:2] == sorted(ids, reverse=True)[3:5]
     dead = hookcore.admin.get("/api/executions", params={"status": "dead"}).json()["items"]
     assert all(item["status"] == "dead" for item in dead)
@@ -170,8 +178,11 @@ def test_list_executions_newest_first_with_filters_and_cursor(hookcore: Hookcore
 
 
 def test_200_concurrent_sync_requests_across_two_ingress_processes(tmp_path: Any) -> None:
-    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path) as first, \
-            running_hookcore(server, tmp_path, workers=0) as second:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path) as first,
+        running_hookcore(server, tmp_path, workers=0) as second,
+    ):
         instance = first.deploy("many", integration="responses")
         path = instance["webhookUrls"]["Sync"].removeprefix(first.base)
         second.wait_for_routes([second.base + path], client=second.client)
@@ -181,8 +192,10 @@ def test_200_concurrent_sync_requests_across_two_ingress_processes(tmp_path: Any
             return n, response.json()
 
         async def run() -> list[tuple[int, Any]]:
-            async with httpx.AsyncClient(base_url=first.base, timeout=60) as a, \
-                    httpx.AsyncClient(base_url=second.base, timeout=60) as b:
+            async with (
+                httpx.AsyncClient(base_url=first.base, timeout=60) as a,
+                httpx.AsyncClient(base_url=second.base, timeout=60) as b,
+            ):
                 return await asyncio.gather(*(call(a if n % 2 else b, n) for n in range(200)))
 
         for n, result in asyncio.run(run()):

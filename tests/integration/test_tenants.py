@@ -22,7 +22,8 @@ def _post(hc: Hookcore, url: str, **kwargs: Any) -> httpx.Response:
     while True:
         response = hc.client.post(url, **kwargs)
         not_yet = response.status_code == 404 or (
-            response.status_code == 400 and "no customer" in response.text)
+            response.status_code == 400 and "no customer" in response.text
+        )
         if not not_yet or time.monotonic() > deadline:
             return response
         time.sleep(0.05)
@@ -49,8 +50,15 @@ def test_shared_endpoint_routes_each_customer_to_its_instance(hookcore: Hookcore
     assert c1["invokeUrl"] == c2["invokeUrl"] and c1["invokeUrl"].startswith(hookcore.base + "/trigger/")
     assert c1["webhookUrls"] == {"Order created": c1["invokeUrl"], "Order paid": c1["invokeUrl"]}
     for instance, customer, region in ((c1, "tenant-1", "eu"), (c2, "tenant-2", "us")):
-        seen = _result(hookcore, _post(hookcore, instance["invokeUrl"], content=_event("order.created"),
-                                       headers={**JSON, "x-acme-account": customer}))
+        seen = _result(
+            hookcore,
+            _post(
+                hookcore,
+                instance["invokeUrl"],
+                content=_event("order.created"),
+                headers={**JSON, "x-acme-account": customer},
+            ),
+        )
         assert seen["customer"] == customer
         assert seen["instance"] == instance["id"]
         assert seen["flow"] == "Order created"
@@ -64,7 +72,11 @@ def test_unroutable_shared_requests_say_what_is_missing(hookcore: Hookcore) -> N
         ({**JSON}, _event("order.created"), 'header "x-acme-account" (customer) is missing'),
         ({**JSON, "x-acme-account": "nobody"}, _event("order.created"), 'no customer "nobody"'),
         ({**JSON, "x-acme-account": "tenant-3"}, _event("order.shipped"), "maps to no flow"),
-        ({**JSON, "x-acme-account": "tenant-3"}, b'{"other":1}', 'body field "/event/type" (flow) is missing'),
+        (
+            {**JSON, "x-acme-account": "tenant-3"},
+            b'{"other":1}',
+            'body field "/event/type" (flow) is missing',
+        ),
         ({"x-acme-account": "tenant-3"}, b"not json", "(flow) is missing"),
     ]
     for headers, body, message in cases:
@@ -94,12 +106,15 @@ def test_api_keys(hookcore: Hookcore) -> None:
     new_key = added.json()["apiKey"]
     for k in (new_key, key):  # the new key works at once on this process... and the old one still works
         deadline = time.monotonic() + 5
-        while (r := hookcore.client.post(url, content=paid, headers={**headers, "api-key": k})).status_code == 401:
+        while (
+            r := hookcore.client.post(url, content=paid, headers={**headers, "api-key": k})
+        ).status_code == 401:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert r.status_code == 200
     assert hookcore.admin.get(f"/api/instances/{instance['id']}").json()["webhookApiKeys"] == {
-        "Order paid": [key, new_key]}
+        "Order paid": [key, new_key]
+    }
 
     assert hookcore.admin.delete(f"/api/instances/{instance['id']}/api-keys/{key}").status_code == 204
     deadline = time.monotonic() + 5
@@ -152,9 +167,10 @@ def test_deploy_state_and_removal_on_two_ingress_processes(tmp_path: Path) -> No
     markers.mkdir()
     from support import running_nats
 
-    with running_nats(tmp_path) as server, running_hookcore(
-        server, tmp_path, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}
-    ) as first:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}) as first,
+    ):
         second = running_hookcore(server, tmp_path, workers=0)
         with second as other:
             instance = first.deploy("lifecycle", {"k": "v"})
@@ -187,6 +203,7 @@ def test_concurrent_flow_state_updates_lose_nothing(hookcore: Hookcore) -> None:
         return [r.json()["executionId"] for r in responses]
 
     ids = asyncio.run(fire())
-    results = sorted(int(hookcore.result(i).text) if hookcore.wait_final(i)["status"] == "succeeded" else -1
-                     for i in ids)
+    results = sorted(
+        int(hookcore.result(i).text) if hookcore.wait_final(i)["status"] == "succeeded" else -1 for i in ids
+    )
     assert results == list(range(1, 101))

@@ -32,7 +32,9 @@ def _run(hookcore: Hookcore, response: httpx.Response) -> dict:
 def test_seed_json_example_reaches_the_flow(hookcore: Hookcore, instance: dict) -> None:
     url = instance["webhookUrls"]["Echo"]
     body = '{"renderId":51266,"s3Bucket":"test-customer-renders","status":"complete"}'
-    seen = _run(hookcore, hookcore.client.post(url, content=body, headers={"Content-Type": "application/json"}))
+    seen = _run(
+        hookcore, hookcore.client.post(url, content=body, headers={"Content-Type": "application/json"})
+    )
     assert seen["body"] == json.loads(body)
     assert bytes.fromhex(seen["rawBody"]) == body.encode()
     assert seen["contentType"] == "application/json"
@@ -49,11 +51,18 @@ def test_seed_json_example_reaches_the_flow(hookcore: Hookcore, instance: dict) 
 def test_seed_path_query_and_headers_example(hookcore: Hookcore, instance: dict) -> None:
     url = instance["webhookUrls"]["Echo"] + "/my/custom/path?param-one=ParamValueOne&param-two=ParamValueTwo"
     body = '{"Payload Key 1":"Payload Value 1","Do Thing?":true,"quantity":123}'
-    seen = _run(hookcore, hookcore.client.post(url, content=body, headers={
-        "header-one": "First header value",
-        "header-two": "Second header value",
-        "Content-Type": "application/json",
-    }))
+    seen = _run(
+        hookcore,
+        hookcore.client.post(
+            url,
+            content=body,
+            headers={
+                "header-one": "First header value",
+                "header-two": "Second header value",
+                "Content-Type": "application/json",
+            },
+        ),
+    )
     assert seen["pathFragment"] == "my/custom/path"
     assert seen["queryParameters"] == {"param-one": "ParamValueOne", "param-two": "ParamValueTwo"}
     assert seen["headers"]["header-one"] == "First header value"
@@ -63,8 +72,9 @@ def test_seed_path_query_and_headers_example(hookcore: Hookcore, instance: dict)
 
 def test_repeated_query_names_and_headers(hookcore: Hookcore, instance: dict) -> None:
     url = instance["webhookUrls"]["Echo"] + "/a%20b?tag=x&tag=y&blank=&plus=a+b&enc=%C3%A9"
-    seen = _run(hookcore, hookcore.client.put(
-        url, content=b"", headers=[("X-Multi", "one"), ("X-Multi", "two")]))
+    seen = _run(
+        hookcore, hookcore.client.put(url, content=b"", headers=[("X-Multi", "one"), ("X-Multi", "two")])
+    )
     assert seen["queryParameters"] == {"tag": ["x", "y"], "blank": "", "plus": "a b", "enc": "é"}
     assert seen["headers"]["x-multi"] == "one, two"
     assert seen["pathFragment"] == "a b"
@@ -78,8 +88,12 @@ def test_every_trigger_method_runs_the_flow(hookcore: Hookcore, instance: dict, 
 
 
 def test_get_carries_no_body(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.request("GET", instance["webhookUrls"]["Echo"], content=b'{"a":1}',
-                                       headers={"content-type": "application/json"})
+    response = hookcore.client.request(
+        "GET",
+        instance["webhookUrls"]["Echo"],
+        content=b'{"a":1}',
+        headers={"content-type": "application/json"},
+    )
     seen = _run(hookcore, response)
     assert seen["body"] is None
     assert seen["rawBody"] == ""
@@ -94,22 +108,33 @@ def test_head_answers_without_running(hookcore: Hookcore, instance: dict) -> Non
 
 def test_binary_body_is_kept_byte_exact(hookcore: Hookcore, instance: dict) -> None:
     png = bytes(range(256)) * 40
-    seen = _run(hookcore, hookcore.client.post(instance["webhookUrls"]["Echo"], content=png,
-                                               headers={"Content-Type": "image/png"}))
+    seen = _run(
+        hookcore,
+        hookcore.client.post(
+            instance["webhookUrls"]["Echo"], content=png, headers={"Content-Type": "image/png"}
+        ),
+    )
     assert bytes.fromhex(seen["body"]["bytes"]) == png
     assert bytes.fromhex(seen["rawBody"]) == png
 
 
-def test_body_above_the_message_limit_goes_through_the_object_store(hookcore: Hookcore, instance: dict) -> None:
+def test_body_above_the_message_limit_goes_through_the_object_store(
+    hookcore: Hookcore, instance: dict
+) -> None:
     big = os.urandom(3 * 1024 * 1024)
-    seen = _run(hookcore, hookcore.client.post(instance["webhookUrls"]["Echo"], content=big,
-                                               headers={"Content-Type": "application/octet-stream"}))
+    seen = _run(
+        hookcore,
+        hookcore.client.post(
+            instance["webhookUrls"]["Echo"], content=big, headers={"Content-Type": "application/octet-stream"}
+        ),
+    )
     assert bytes.fromhex(seen["rawBody"]) == big
 
 
 def test_malformed_json_is_refused_without_an_execution(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.post(instance["webhookUrls"]["Echo"], content="{bad-data",
-                                    headers={"content-type": "application/json"})
+    response = hookcore.client.post(
+        instance["webhookUrls"]["Echo"], content="{bad-data", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json() == {"error": "Received malformed JSON payload."}
     assert response.headers["content-type"] == "application/json"
@@ -131,8 +156,11 @@ def test_other_methods_are_405_with_allow(hookcore: Hookcore, instance: dict, me
 
 
 def test_body_over_the_limit_is_413(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.post(instance["webhookUrls"]["Echo"], content=b"x" * (10 * 1024 * 1024 + 1),
-                                    headers={"content-type": "application/octet-stream"})
+    response = hookcore.client.post(
+        instance["webhookUrls"]["Echo"],
+        content=b"x" * (10 * 1024 * 1024 + 1),
+        headers={"content-type": "application/octet-stream"},
+    )
     assert response.status_code == 413
     assert "10485760" in response.json()["error"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from support import APPS_DIR
 from hookcore.embedded import free_port
+from support import APPS_DIR
 
 
 def _descendants(pid: int) -> set[int]:
@@ -47,8 +47,14 @@ class Up:
         command = [sys.executable, "-m", "hookcore", "up", "--port", str(port), "--data-dir", str(data_dir)]
         if app:
             command += ["--app", app]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

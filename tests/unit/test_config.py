@@ -22,12 +22,15 @@ def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings.load() == settings
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("max_body", 0, "max_body must be between 1"),
-    ("replicas", 2, "replicas must be 1, 3 or 5"),
-    ("public_url", "example.com", "must start with http"),
-    ("ack_wait", 0.1, "ack_wait must be between"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_body", 0, "max_body must be between 1"),
+        ("replicas", 2, "replicas must be 1, 3 or 5"),
+        ("public_url", "example.com", "must start with http"),
+        ("ack_wait", 0.1, "ack_wait must be between"),
+    ],
+)
 def test_invalid_values_name_the_allowed_range(field: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.load(**{field: value})

@@ -29,11 +29,14 @@ def test_duplicate_flow_names_are_refused() -> None:
         app.flow("x")
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": "has space"}, "without dots or spaces"),
-    ({"name": "a", "endpoint": "global"}, "endpoint must be one of"),
-    ({"name": "a", "rate_limit": 0}, "rate_limit must be > 0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "has space"}, "without dots or spaces"),
+        ({"name": "a", "endpoint": "global"}, "endpoint must be one of"),
+        ({"name": "a", "rate_limit": 0}, "rate_limit must be > 0"),
+    ],
+)
 def test_invalid_integrations(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Integration(**kwargs)
@@ -41,7 +44,9 @@ def test_invalid_integrations(kwargs: dict, message: str) -> None:
 
 def test_routing_rules() -> None:
     assert header("X-Acme-Account").selector == "x-acme-account"
-    assert body("/event/type", {"order.created": "Order created"}).mapping == {"order.created": "Order created"}
+    assert body("/event/type", {"order.created": "Order created"}).mapping == {
+        "order.created": "Order created"
+    }
     with pytest.raises(ConfigError, match="JSON pointer"):
         body("event/type")
 
@@ -52,12 +57,15 @@ def test_http_response_status_is_checked() -> None:
         HttpResponse(700, "text/plain", "")
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("nocolon", "MODULE:ATTR"),
-    ("no_such_module_xyz:app", "cannot import module"),
-    ("hookcore:nothing", "has no attribute"),
-    ("hookcore:__version__", "expected a hookcore.Integration"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nocolon", "MODULE:ATTR"),
+        ("no_such_module_xyz:app", "cannot import module"),
+        ("hookcore:nothing", "has no attribute"),
+        ("hookcore:__version__", "expected a hookcore.Integration"),
+    ],
+)
 def test_load_app_errors(spec: str, message: str) -> None:
     with pytest.raises(AppLoadError, match=message):
         load_app(spec)

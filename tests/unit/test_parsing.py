@@ -49,7 +49,9 @@ def test_parse_query_round_trips_urlencode(pairs: list[tuple[str, str]]) -> None
 
 def test_parse_query_examples() -> None:
     assert parse_query("param-one=ParamValueOne&param-two=ParamValueTwo") == {
-        "param-one": "ParamValueOne", "param-two": "ParamValueTwo"}
+        "param-one": "ParamValueOne",
+        "param-two": "ParamValueTwo",
+    }
     assert parse_query("") == {}
     assert parse_query("a+b=c+d&flag") == {"a b": "c d", "flag": ""}
     with pytest.raises(TypeError, match="str or bytes"):
@@ -57,9 +59,14 @@ def test_parse_query_examples() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -155,18 +162,27 @@ def _oracle_multipart(body: bytes, boundary: str) -> list[tuple[str, bytes]]:
         name = disposition.split('name="', 1)[1].split('"', 1)[0]
         parts.append((name, current["data"]))
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_part_data": on_part_data, "on_part_end": on_part_end,
-    })
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     parser.write(body)
     parser.finalize()
     return parts
 
 
-names = st.text(alphabet=st.characters(blacklist_characters='"\r\n\\', blacklist_categories=("Cs",)),
-                min_size=1, max_size=10)
+names = st.text(
+    alphabet=st.characters(blacklist_characters='"\r\n\\', blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=10,
+)
 part_strategy = st.tuples(
     names,
     st.one_of(st.none(), names),
@@ -175,8 +191,10 @@ part_strategy = st.tuples(
 )
 
 
-@given(st.lists(part_strategy, min_size=1, max_size=6),
-       st.text(alphabet="abcXYZ0189'()+_,-./:=?", min_size=1, max_size=60))
+@given(
+    st.lists(part_strategy, min_size=1, max_size=6),
+    st.text(alphabet="abcXYZ0189'()+_,-./:=?", min_size=1, max_size=60),
+)
 def test_multipart_file_parts_match_python_multipart(parts: list[Any], boundary: str) -> None:
     files = [(n, f or "f.bin", ct or "application/octet-stream", d) for n, f, ct, d in parts]
     body = _multipart(files, boundary)
@@ -193,13 +211,16 @@ def test_multipart_file_parts_match_python_multipart(parts: list[Any], boundary:
 
 def test_seed_multipart_example() -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
-    body = _multipart([
-        ("person", None, "application/json", b'{"firstname":"Taylor","lastname":"Reece"}'),
-        ("photo", "taylor.png", "image/png", png),
-        ("note", None, None, "hé".encode()),
-        ("tag", None, None, b"a"),
-        ("tag", None, None, b"b"),
-    ], "----X")
+    body = _multipart(
+        [
+            ("person", None, "application/json", b'{"firstname":"Taylor","lastname":"Reece"}'),
+            ("photo", "taylor.png", "image/png", png),
+            ("note", None, None, "hé".encode()),
+            ("tag", None, None, b"a"),
+            ("tag", None, None, b"b"),
+        ],
+        "----X",
+    )
     form = parse_body(body, "multipart/form-data; boundary=----X")
     assert form["person"].data["firstname"] == "Taylor"
     assert form["person"].content_type == "application/json"
@@ -208,11 +229,14 @@ def test_seed_multipart_example() -> None:
     assert [p.data for p in form["tag"]] == ["a", "b"]
 
 
-@pytest.mark.parametrize("body", [
-    b"--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue",  # no closing boundary
-    b"no boundary here",
-    b"--X\r\nContent-Disposition form-data\r\n\r\nv\r\n--X--",  # bad header
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'--X\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue',  # no closing boundary
+        b"no boundary here",
+        b"--X\r\nContent-Disposition form-data\r\n\r\nv\r\n--X--",  # bad header
+    ],
+)
 def test_malformed_multipart_raises(body: bytes) -> None:
     with pytest.raises(ValueError, match="malformed multipart"):
         parse_body(body, "multipart/form-data; boundary=X")
