@@ -6,7 +6,6 @@
 
 use rmp::encode;
 
-
 /// A minimal msgpack writer over a `Vec<u8>` (writes to a Vec cannot fail).
 pub struct MsgpackWriter {
     buf: Vec<u8>,

@@ -8,7 +8,10 @@ use uuid::Uuid;
 /// A new time-sortable execution id in canonical lower-case hyphenated form.
 pub fn execution_id() -> String {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    Uuid::now_v7().hyphenated().encode_lower(&mut buf).to_owned()
+    Uuid::now_v7()
+        .hyphenated()
+        .encode_lower(&mut buf)
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -74,7 +74,10 @@ pub enum Decision {
     /// HEAD on a known endpoint: answer 200 without a body and run nothing.
     Head,
     /// Answer `status` with the JSON `body`; nothing is stored.
-    Rejected { status: u16, body: Vec<u8> },
+    Rejected {
+        status: u16,
+        body: Vec<u8>,
+    },
 }
 
 impl Decision {
@@ -131,7 +134,16 @@ pub fn ingest(config: &IngestConfig, router: &Router, request: &TriggerRequest<'
         Ok(resolved) => resolved,
         Err(rejection) => return Decision::reject(rejection.status, &rejection.message),
     };
-    Decision::Accepted(accept(config, request, fragment, &headers, content_type, body, checked.parts, &resolved))
+    Decision::Accepted(accept(
+        config,
+        request,
+        fragment,
+        &headers,
+        content_type,
+        body,
+        checked.parts,
+        &resolved,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -284,3 +296,7 @@ fn now_micros() -> u64 {
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+#[path = "ingest_tests.rs"]
+mod tests;

@@ -151,13 +151,33 @@ impl Ingress {
                     a.python,
                 )
             }
-            Decision::Head => (200, json(), PyBytes::new(py, b""), None, None, None, false, false, None),
+            Decision::Head => (
+                200,
+                json(),
+                PyBytes::new(py, b""),
+                None,
+                None,
+                None,
+                false,
+                false,
+                None,
+            ),
             Decision::Rejected { status, body } => {
                 let mut headers = json();
                 if status == 405 {
                     headers.push(("allow", ingest::ALLOW.to_owned()));
                 }
-                (status, headers, PyBytes::new(py, &body), None, None, None, false, false, None)
+                (
+                    status,
+                    headers,
+                    PyBytes::new(py, &body),
+                    None,
+                    None,
+                    None,
+                    false,
+                    false,
+                    None,
+                )
             }
         })
     }

@@ -18,7 +18,10 @@ type PartTuple = (String, Option<String>, Option<String>, usize, usize);
 
 /// Parse a query string or urlencoded form into name -> str | list[str].
 #[pyfunction]
-pub fn parse_query<'py>(py: Python<'py>, query: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+pub fn parse_query<'py>(
+    py: Python<'py>,
+    query: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
     let pairs = if let Ok(s) = query.cast::<PyString>() {
         parse::parse_urlencoded(s.to_str()?.as_bytes())
     } else if let Ok(b) = query.cast::<PyBytes>() {
@@ -48,8 +51,9 @@ pub fn parse_body<'py>(
     let ct = ContentType::parse(content_type.unwrap_or(""));
     match kind {
         BodyKind::Json => {
-            parse::validate_json(bytes)
-                .map_err(|e| PyValueError::new_err(format!("Received malformed JSON payload: {e}")))?;
+            parse::validate_json(bytes).map_err(|e| {
+                PyValueError::new_err(format!("Received malformed JSON payload: {e}"))
+            })?;
             Ok((BODY_JSON, py.None().into_bound(py), None))
         }
         BodyKind::Multipart => {
@@ -144,15 +148,14 @@ fn part_value<'py>(
 fn group_pairs(py: Python<'_>, pairs: Vec<(String, String)>) -> PyResult<Bound<'_, PyDict>> {
     let dict = PyDict::new(py);
     for (name, value) in pairs {
-        match dict.get_item(&name)? {
-            None => dict.set_item(name, value)?,
-            Some(existing) => {
-                if let Ok(list) = existing.cast::<PyList>() {
-                    list.append(value)?;
-                } else {
-                    dict.set_item(name, PyList::new(py, [existing, PyString::new(py, &value).into_any()])?)?;
-                }
-            }
+        let key = PyString::new(py, &name);
+        let value = PyString::new(py, &value);
+        match dict.get_item(&key)? {
+            None => dict.set_item(key, value)?,
+            Some(existing) => match existing.cast::<PyList>() {
+                Ok(list) => list.append(value)?,
+                Err(_) => dict.set_item(key, PyList::new(py, [existing, value.into_any()])?)?,
+            },
         }
     }
     Ok(dict)

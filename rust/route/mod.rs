@@ -11,5 +11,7 @@ pub mod spec;
 mod table;
 
 pub use resolve::{resolve, Resolved, RouteRejection};
-pub use spec::{EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec};
+pub use spec::{
+    EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec,
+};
 pub use table::{RecordError, Router};

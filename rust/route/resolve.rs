@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::apikey;
-use super::spec::{EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec};
+use super::spec::{
+    EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec,
+};
 use super::table::Router;
 use crate::parse::json_pointer;
 
@@ -65,7 +67,10 @@ pub fn resolve(
                 let rule = integration.customer_from.as_ref().ok_or_else(|| {
                     RouteRejection::new(
                         500,
-                        format!("integration {:?} has a shared endpoint but no customer_from rule", integration.name),
+                        format!(
+                            "integration {:?} has a shared endpoint but no customer_from rule",
+                            integration.name
+                        ),
                     )
                 })?;
                 let customer = extract(rule, "customer", headers, json_body)?;
@@ -87,7 +92,8 @@ pub fn resolve(
         tables.instances.get(&instance_id).cloned()
     };
     // An endpoint whose instance is gone (removal in progress) no longer exists.
-    let instance = instance.ok_or_else(|| RouteRejection::new(404, crate::ingest::ENDPOINT_NOT_FOUND.to_owned()))?;
+    let instance = instance
+        .ok_or_else(|| RouteRejection::new(404, crate::ingest::ENDPOINT_NOT_FOUND.to_owned()))?;
 
     let flow = match (&endpoint.kind, &endpoint.flow) {
         (EndpointKind::InstanceAndFlow, Some(flow)) => Some(flow.clone()),
@@ -96,7 +102,10 @@ pub fn resolve(
             let rule = integration.flow_from.as_ref().ok_or_else(|| {
                 RouteRejection::new(
                     500,
-                    format!("integration {:?} needs a flow_from rule or a preprocess function", integration.name),
+                    format!(
+                        "integration {:?} needs a flow_from rule or a preprocess function",
+                        integration.name
+                    ),
                 )
             })?;
             let flow = extract(rule, "flow", headers, json_body)?;
@@ -125,7 +134,10 @@ pub fn resolve(
 }
 
 /// Check the `Api-Key` header of a flow that requires one.
-pub fn check_api_key(resolved: &Resolved, headers: &[(String, String)]) -> Result<(), RouteRejection> {
+pub fn check_api_key(
+    resolved: &Resolved,
+    headers: &[(String, String)],
+) -> Result<(), RouteRejection> {
     let (Some(flow), Some(spec)) = (resolved.flow.as_deref(), resolved.flow_spec()) else {
         return Ok(());
     };
@@ -155,7 +167,10 @@ pub fn check_api_key(resolved: &Resolved, headers: &[(String, String)]) -> Resul
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The rule's value, through its mapping when it has one.

@@ -43,7 +43,10 @@ pub struct Router {
     tables: RwLock<Tables>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &'static str, json: &[u8]) -> Result<T, RecordError> {
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    json: &[u8],
+) -> Result<T, RecordError> {
     serde_json::from_slice(json).map_err(|e| RecordError::Invalid {
         what,
         reason: e.to_string(),

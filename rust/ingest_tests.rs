@@ -1,0 +1,209 @@
+//! Sans-IO tests of the hot path: routing, validation and envelopes without Python.
+
+use super::*;
+use crate::route::apikey;
+
+const SHARED: &str = r#"{"name":"acme","endpoint":"shared",
+  "customerFrom":{"source":"header","selector":"x-account"},
+  "flowFrom":{"source":"body","selector":"/event/type","mapping":{"order.created":"Order created"}},
+  "rateLimit":50,"flows":{"Order created":{"apiKeys":true},"Other":{}}}"#;
+const PER_FLOW: &str = r#"{"name":"simple","endpoint":"instance_and_flow","rateLimit":50,
+  "flows":{"Echo":{},"Sync":{"synchronous":true}}}"#;
+
+fn router() -> Router {
+    let router = Router::default();
+    router.set_integration_json(SHARED.as_bytes()).unwrap();
+    router.set_integration_json(PER_FLOW.as_bytes()).unwrap();
+    router
+        .set_endpoint_json(
+            "S",
+            br#"{"endpoint":"S","integration":"acme","kind":"shared"}"#,
+        )
+        .unwrap();
+    let key_digest = apikey::digest_hex("hk_secret");
+    let instance = format!(
+        r#"{{"id":"i1","integration":"acme","customer":"c1","apiKeyHashes":{{"Order created":["{key_digest}"]}}}}"#
+    );
+    router.set_instance_json("i1", instance.as_bytes()).unwrap();
+    router
+        .set_instance_json(
+            "i2",
+            br#"{"id":"i2","integration":"simple","customer":"c2"}"#,
+        )
+        .unwrap();
+    for flow in ["Echo", "Sync"] {
+        let record = format!(
+            r#"{{"endpoint":"E{flow}","integration":"simple","kind":"instance_and_flow","instance":"i2","flow":"{flow}"}}"#
+        );
+        router
+            .set_endpoint_json(&format!("E{flow}"), record.as_bytes())
+            .unwrap();
+    }
+    router
+}
+
+fn config() -> IngestConfig {
+    IngestConfig {
+        subject_prefix: "hookcore.executions".into(),
+        reply_prefix: "_INBOX.me".into(),
+        max_inline_body: 1024,
+        max_headers: 8,
+        max_header_bytes: 1024,
+        multipart: MultipartLimits::default(),
+    }
+}
+
+fn run(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Decision {
+    let router = router();
+    ingest(
+        &config(),
+        &router,
+        &TriggerRequest {
+            method,
+            target,
+            query: "a=1",
+            headers,
+            body,
+        },
+    )
+}
+
+fn rejected(decision: Decision) -> (u16, String) {
+    match decision {
+        Decision::Rejected { status, body } => (status, String::from_utf8(body).unwrap()),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn accepted(decision: Decision) -> Accepted {
+    match decision {
+        Decision::Accepted(a) => a,
+        other => panic!("expected an acceptance, got {other:?}"),
+    }
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[test]
+fn instance_and_flow_request_becomes_an_envelope() {
+    let a = accepted(run(
+        "POST",
+        "EEcho/my/path",
+        &[JSON, ("X-A", "1"), ("x-a", "2")],
+        br#"{"k":1}"#,
+    ));
+    assert_eq!(a.subject, format!("hookcore.executions.{}", a.execution_id));
+    assert_eq!(
+        a.response,
+        format!("{{\"executionId\":\"{}\"}}", a.execution_id).into_bytes()
+    );
+    assert!(!a.synchronous && a.python.is_none() && !a.body_in_object_store);
+    let envelope = String::from_utf8_lossy(&a.envelope);
+    for needle in [
+        "my/path",
+        "simple",
+        "Echo",
+        "c2",
+        "i2",
+        "a=1",
+        "1, 2",
+        r#"{"k":1}"#,
+    ] {
+        assert!(
+            envelope.contains(needle),
+            "{needle} missing from {envelope}"
+        );
+    }
+}
+
+#[test]
+fn errors_have_the_contract_statuses() {
+    assert_eq!(rejected(run("OPTIONS", "EEcho", &[], b"")).0, 405);
+    assert_eq!(
+        rejected(run("POST", "nope", &[], b"")),
+        (404, r#"{"error":"Endpoint not found."}"#.into())
+    );
+    assert_eq!(
+        rejected(run("POST", "EEcho", &[JSON], b"{bad")),
+        (
+            400,
+            r#"{"error":"Received malformed JSON payload."}"#.into()
+        )
+    );
+    let many: Vec<(&str, &str)> = (0..9).map(|_| ("x", "y")).collect();
+    assert_eq!(rejected(run("POST", "EEcho", &many, b"")).0, 431);
+    assert!(matches!(run("HEAD", "EEcho", &[], b""), Decision::Head));
+}
+
+#[test]
+fn get_drops_the_body_and_big_bodies_spill() {
+    let a = accepted(run("GET", "EEcho", &[JSON], b"{bad json ignored"));
+    assert!(!String::from_utf8_lossy(&a.envelope).contains("ignored"));
+    let big = vec![b'x'; 2048];
+    let a = accepted(run("POST", "EEcho", &[], &big));
+    assert!(a.body_in_object_store);
+    assert!(a.envelope.len() < 1024);
+}
+
+#[test]
+fn synchronous_flows_and_header_get_a_reply_subject() {
+    let a = accepted(run("POST", "ESync", &[], b""));
+    assert!(a.synchronous);
+    assert_eq!(a.python, Some(("simple".into(), Some("Sync".into()))));
+    let reply = format!("_INBOX.me.{}", a.execution_id);
+    assert!(String::from_utf8_lossy(&a.envelope).contains(&reply));
+    assert!(
+        accepted(run(
+            "POST",
+            "EEcho",
+            &[("hookcore-synchronous", "TRUE")],
+            b""
+        ))
+        .synchronous
+    );
+}
+
+#[test]
+fn shared_endpoint_routes_by_header_and_body_and_checks_keys() {
+    let body = br#"{"event":{"type":"order.created"}}"#;
+    let ok = [JSON, ("x-account", "c1"), ("api-key", "hk_secret")];
+    let a = accepted(run("POST", "S", &ok, body));
+    let envelope = String::from_utf8_lossy(&a.envelope);
+    assert!(envelope.contains("Order created") && envelope.contains("i1"));
+
+    let (status, message) = rejected(run("POST", "S", &[JSON, ("x-account", "c1")], body));
+    assert_eq!(status, 401);
+    assert!(message.contains("requires an API key"));
+    let wrong = [JSON, ("x-account", "c1"), ("api-key", "nope")];
+    assert_eq!(rejected(run("POST", "S", &wrong, body)).0, 401);
+
+    let (status, message) = rejected(run("POST", "S", &[JSON], body));
+    assert_eq!(status, 400);
+    assert!(
+        message.contains(r#"header \"x-account\" (customer) is missing"#),
+        "{message}"
+    );
+    let (_, message) = rejected(run("POST", "S", &[JSON, ("x-account", "zz")], body));
+    assert!(message.contains(r#"no customer \"zz\""#), "{message}");
+    let other = br#"{"event":{"type":"order.deleted"}}"#;
+    let (_, message) = rejected(run("POST", "S", &[JSON, ("x-account", "c1")], other));
+    assert!(message.contains("maps to no flow"), "{message}");
+}
+
+#[test]
+fn removed_instance_makes_its_endpoint_unknown() {
+    let router = router();
+    assert!(router.remove_instance("i2"));
+    let decision = ingest(
+        &config(),
+        &router,
+        &TriggerRequest {
+            method: "POST",
+            target: "EEcho",
+            query: "",
+            headers: &[],
+            body: b"",
+        },
+    );
+    assert_eq!(rejected(decision).0, 404);
+}
