@@ -7,14 +7,16 @@
 //! iterative, allocation-free, and fails with [`JsonErrorKind::TooDeep`]
 //! beyond [`MAX_DEPTH`] instead of overflowing the call stack.
 //!
-//! The scanner itself lives in `json_scan`, shared with
-//! [`json_pointer`](crate::parse::json_pointer).
+//! UTF-8 is checked in bulk first; the grammar then runs over 64-byte blocks
+//! classified with SIMD (`json_blocks`), using the byte scanner
+//! (`json_scan`, shared with [`json_pointer`](crate::parse::json_pointer))
+//! only for escapes, numbers and literals.
 
 use std::fmt;
 
 use encoding_rs::Encoding;
 
-use crate::parse::json_scan::Scanner;
+use crate::parse::json_blocks;
 
 /// Deepest nesting of arrays and objects that [`validate_json`] accepts.
 pub const MAX_DEPTH: usize = 512;
@@ -100,18 +102,7 @@ pub fn validate_json(bytes: &[u8]) -> Result<(), JsonError> {
             offset: utf8_end,
         });
     }
-    let mut scanner = Scanner::new(bytes);
-    let Some(end) = scanner.value_end(0) else {
-        return Err(scanner.into_error());
-    };
-    let end = scanner.skip_ws(end);
-    if end < bytes.len() {
-        return Err(JsonError {
-            kind: JsonErrorKind::TrailingData,
-            offset: end,
-        });
-    }
-    Ok(())
+    json_blocks::validate(bytes)
 }
 
 #[cfg(test)]

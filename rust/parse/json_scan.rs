@@ -38,7 +38,7 @@ impl<'a> Scanner<'a> {
 
     #[cold]
     #[inline(never)]
-    fn fail<T>(&mut self, offset: usize, kind: JsonErrorKind) -> Option<T> {
+    pub fn fail<T>(&mut self, offset: usize, kind: JsonErrorKind) -> Option<T> {
         self.error = Some(JsonError { kind, offset });
         None
     }
@@ -46,7 +46,7 @@ impl<'a> Scanner<'a> {
     /// Fail on the byte at `at` (or the end of input) where `expected` was required.
     #[cold]
     #[inline(never)]
-    fn unexpected<T>(&mut self, at: usize, expected: &'static str) -> Option<T> {
+    pub fn unexpected<T>(&mut self, at: usize, expected: &'static str) -> Option<T> {
         let kind = match self.bytes.get(at) {
             Some(&found) => JsonErrorKind::UnexpectedByte { found, expected },
             None => JsonErrorKind::UnexpectedEnd { expected },

@@ -12,6 +12,7 @@
 
 pub mod content_type;
 pub mod json;
+mod json_blocks;
 pub mod json_pointer;
 mod json_scan;
 pub mod multipart;

@@ -1,0 +1,146 @@
+//! The block validator against byte-at-a-time references.
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use super::*;
+use crate::parse::json_scan::Scanner;
+
+/// The byte scanner's verdict on a whole document: the reference.
+fn scanner_verdict(bytes: &[u8]) -> Result<(), JsonError> {
+    let mut scanner = Scanner::new(bytes);
+    let Some(end) = scanner.value_end(0) else {
+        return Err(scanner.into_error());
+    };
+    let end = scanner.skip_ws(end);
+    if end < bytes.len() {
+        return Err(JsonError {
+            kind: JsonErrorKind::TrailingData,
+            offset: end,
+        });
+    }
+    Ok(())
+}
+
+/// Escaped bits over a whole byte string, the slow way.
+fn reference_escaped(bytes: &[u8]) -> Vec<bool> {
+    let mut escaped = vec![false; bytes.len()];
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        escaped[i] = b != b'\\' && run % 2 == 1;
+        run = if b == b'\\' { run + 1 } else { 0 };
+    }
+    escaped
+}
+
+fn block(bytes: &[u8]) -> [u8; 64] {
+    let mut block = [b' '; 64];
+    block[..bytes.len()].copy_from_slice(bytes);
+    block
+}
+
+fn json_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("{".to_owned()),
+        Just("}".to_owned()),
+        Just("[".to_owned()),
+        Just("]".to_owned()),
+        Just(":".to_owned()),
+        Just(",".to_owned()),
+        Just("\"".to_owned()),
+        Just("\\".to_owned()),
+        Just("\\\\".to_owned()),
+        Just("\\\"".to_owned()),
+        Just("\\u00e9".to_owned()),
+        Just("\\ud83d\\ude00".to_owned()),
+        Just(" ".to_owned()),
+        Just("\n".to_owned()),
+        Just("\t".to_owned()),
+        Just("\u{1}".to_owned()),
+        Just("true".to_owned()),
+        Just("nul".to_owned()),
+        "-?[0-9]{1,3}(\\.[0-9]{0,2})?([eE][+-]?[0-9]{0,2})?",
+        "[a-z é]{1,40}",
+        "\"[a-z]{0,70}\"",
+    ];
+    prop::collection::vec(piece, 0..60).prop_map(|p| p.concat())
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        "\\PC{0,80}".prop_map(Value::String),
+        "[\\\\\"a]{0,80}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z\\\\\"]{0,8}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn classify_matches_portable(bytes in prop::collection::vec(any::<u8>(), 64)) {
+        let block = block(&bytes);
+        let (a, b) = (classify(&block), classify_portable(&block));
+        prop_assert_eq!(
+            (a.quote, a.backslash, a.op, a.ws, a.control),
+            (b.quote, b.backslash, b.op, b.ws, b.control)
+        );
+    }
+
+    #[test]
+    fn escaped_bits_match_reference(
+        bytes in prop::collection::vec(prop::sample::select(b"\\\\\\\\x\"".to_vec()), 0..320),
+    ) {
+        let expected = reference_escaped(&bytes);
+        let mut carry = 0;
+        for (k, chunk) in bytes.chunks(64).enumerate() {
+            let c = classify_portable(&block(chunk));
+            let escaped = escaped_bits(c.backslash, &mut carry);
+            for i in 0..chunk.len() {
+                prop_assert_eq!(escaped >> i & 1 != 0, expected[k * 64 + i], "byte {}", k * 64 + i);
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_scanner_on_noise(text in json_text()) {
+        prop_assert_eq!(validate(text.as_bytes()), scanner_verdict(text.as_bytes()));
+    }
+
+    #[test]
+    fn agrees_with_scanner_on_documents(value in json_value(), cut in any::<prop::sample::Index>(), byte in prop::sample::select(b"{}[]\",:\\ 1e-.ta\x01".to_vec())) {
+        let doc = serde_json::to_vec(&value).unwrap();
+        prop_assert_eq!(validate(&doc), Ok(()));
+        let pretty = serde_json::to_vec_pretty(&value).unwrap();
+        prop_assert_eq!(validate(&pretty), Ok(()));
+        let mut mutated = doc.clone();
+        let at = cut.index(mutated.len() + 1);
+        mutated.insert(at, byte);
+        prop_assert_eq!(validate(&mutated), scanner_verdict(&mutated));
+        mutated.truncate(at);
+        prop_assert_eq!(validate(&mutated), scanner_verdict(&mutated));
+    }
+}
+
+#[test]
+fn strings_across_blocks() {
+    for len in 0..200 {
+        for filler in ["x", "\\\\", "\\\"", "é"] {
+            let body = filler.repeat(len / filler.len() + 1);
+            let doc = format!("[\"{body}\",{len}]");
+            assert_eq!(validate(doc.as_bytes()), Ok(()), "{doc}");
+            let open = format!("[\"{body}");
+            assert_eq!(validate(open.as_bytes()), scanner_verdict(open.as_bytes()));
+        }
+    }
+}
