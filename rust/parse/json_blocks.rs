@@ -24,27 +24,104 @@ struct Classes {
     control: u64,
 }
 
-/// What the grammar expects next.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    Value,
-    /// A value or `]`: just after `[`.
-    ValueOrClose,
-    Key,
-    /// A key or `}`: just after `{`.
-    KeyOrClose,
-    Colon,
-    AfterValue,
+// Token classes, by first byte.
+const OTHER: u8 = 0;
+const QUOTE: u8 = 1;
+const COLON: u8 = 2;
+const COMMA: u8 = 3;
+const OPEN_OBJECT: u8 = 4;
+const OPEN_ARRAY: u8 = 5;
+const CLOSE_OBJECT: u8 = 6;
+const CLOSE_ARRAY: u8 = 7;
+const NUMBER: u8 = 8;
+const TRUE: u8 = 9;
+const FALSE: u8 = 10;
+const NULL: u8 = 11;
+const CLASSES: usize = 12;
+
+const fn token_classes() -> [u8; 256] {
+    let mut table = [OTHER; 256];
+    table[b'"' as usize] = QUOTE;
+    table[b':' as usize] = COLON;
+    table[b',' as usize] = COMMA;
+    table[b'{' as usize] = OPEN_OBJECT;
+    table[b'[' as usize] = OPEN_ARRAY;
+    table[b'}' as usize] = CLOSE_OBJECT;
+    table[b']' as usize] = CLOSE_ARRAY;
+    table[b'-' as usize] = NUMBER;
+    let mut d = b'0';
+    while d <= b'9' {
+        table[d as usize] = NUMBER;
+        d += 1;
+    }
+    table[b't' as usize] = TRUE;
+    table[b'f' as usize] = FALSE;
+    table[b'n' as usize] = NULL;
+    table
 }
+
+static TOKEN_CLASS: [u8; 256] = token_classes();
+
+// Grammar states: what the next token may be.
+const TOP_VALUE: u8 = 0;
+const MEMBER_VALUE: u8 = 1;
+const ELEMENT: u8 = 2;
+/// An element or `]`, just after `[`.
+const FIRST_ELEMENT: u8 = 3;
+const KEY: u8 = 4;
+/// A key or `}`, just after `{`.
+const FIRST_KEY: u8 = 5;
+const AFTER_KEY: u8 = 6;
+const AFTER_MEMBER: u8 = 7;
+const AFTER_ELEMENT: u8 = 8;
+const DONE: u8 = 9;
+const STATES: usize = 10;
+// Transition results that are not states.
+const POP: u8 = 0xFE;
+const ERROR: u8 = 0xFF;
+
+const fn transitions() -> [[u8; CLASSES]; STATES] {
+    let mut table = [[ERROR; CLASSES]; STATES];
+    let values = [
+        (TOP_VALUE, DONE),
+        (MEMBER_VALUE, AFTER_MEMBER),
+        (ELEMENT, AFTER_ELEMENT),
+        (FIRST_ELEMENT, AFTER_ELEMENT),
+    ];
+    let mut k = 0;
+    while k < values.len() {
+        let (state, after) = values[k];
+        let row = &mut table[state as usize];
+        row[QUOTE as usize] = after;
+        row[NUMBER as usize] = after;
+        row[TRUE as usize] = after;
+        row[FALSE as usize] = after;
+        row[NULL as usize] = after;
+        row[OPEN_OBJECT as usize] = FIRST_KEY;
+        row[OPEN_ARRAY as usize] = FIRST_ELEMENT;
+        k += 1;
+    }
+    table[FIRST_ELEMENT as usize][CLOSE_ARRAY as usize] = POP;
+    table[KEY as usize][QUOTE as usize] = AFTER_KEY;
+    table[FIRST_KEY as usize][QUOTE as usize] = AFTER_KEY;
+    table[FIRST_KEY as usize][CLOSE_OBJECT as usize] = POP;
+    table[AFTER_KEY as usize][COLON as usize] = MEMBER_VALUE;
+    table[AFTER_MEMBER as usize][COMMA as usize] = KEY;
+    table[AFTER_MEMBER as usize][CLOSE_OBJECT as usize] = POP;
+    table[AFTER_ELEMENT as usize][COMMA as usize] = ELEMENT;
+    table[AFTER_ELEMENT as usize][CLOSE_ARRAY as usize] = POP;
+    table
+}
+
+static NEXT_STATE: [[u8; CLASSES]; STATES] = transitions();
 
 struct Validator<'a> {
     bytes: &'a [u8],
     scanner: Scanner<'a>,
-    state: State,
+    state: u8,
     /// Bit set: the container at that depth is an object.
     stack: [u64; MAX_DEPTH / 64],
     depth: usize,
-    in_object: bool,
     /// End of the last escape sequence checked (a `\u` pair spans two backslashes).
     escape_end: usize,
 }
@@ -54,10 +131,9 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<(), JsonError> {
     let mut v = Validator {
         bytes,
         scanner: Scanner::new(bytes),
-        state: State::Value,
+        state: TOP_VALUE,
         stack: [0; MAX_DEPTH / 64],
         depth: 0,
-        in_object: false,
         escape_end: 0,
     };
     match v.run() {
@@ -112,107 +188,74 @@ impl Validator<'_> {
         if in_string != 0 {
             return self.scanner.unexpected(bytes.len(), "'\"' to close a string");
         }
-        self.finish()
+        if self.state != DONE {
+            return self.error(bytes.len());
+        }
+        Some(())
     }
 
     /// The token starting at `at` (a structural byte, string or scalar start).
     #[inline(always)]
     fn token(&mut self, at: usize) -> Option<()> {
-        let c = self.bytes.get(at).copied().unwrap_or(b' ');
-        self.state = match self.state {
-            State::Value | State::ValueOrClose => match c {
-                b'"' => State::AfterValue,
-                b'{' => {
-                    self.push(at, true)?;
-                    State::KeyOrClose
+        let byte = self.bytes.get(at).copied().unwrap_or(b' ');
+        let class = TOKEN_CLASS[byte as usize];
+        let next = NEXT_STATE[self.state as usize % STATES][class as usize];
+        if next == ERROR {
+            return self.error(at);
+        }
+        if next == POP {
+            self.depth = self.depth.saturating_sub(1);
+            self.state = match self.depth.checked_sub(1) {
+                None => DONE,
+                Some(top) if self.stack[top / 64] >> (top % 64) & 1 != 0 => AFTER_MEMBER,
+                Some(_) => AFTER_ELEMENT,
+            };
+            return Some(());
+        }
+        let end = match class {
+            OPEN_OBJECT | OPEN_ARRAY => {
+                if self.depth == MAX_DEPTH {
+                    return self.scanner.fail(at, JsonErrorKind::TooDeep);
                 }
-                b'[' => {
-                    self.push(at, false)?;
-                    State::ValueOrClose
-                }
-                b']' if self.state == State::ValueOrClose => self.pop(),
-                b'-' | b'0'..=b'9' => self.scalar_end(|s| s.number_end(at))?,
-                b't' => self.scalar_end(|s| s.literal_end(at, b"true"))?,
-                b'f' => self.scalar_end(|s| s.literal_end(at, b"false"))?,
-                b'n' => self.scalar_end(|s| s.literal_end(at, b"null"))?,
-                _ => return self.scanner.unexpected(at, "a JSON value"),
-            },
-            State::Key | State::KeyOrClose => match c {
-                b'"' => State::Colon,
-                b'}' if self.state == State::KeyOrClose => self.pop(),
-                _ => return self.scanner.unexpected(at, "'\"' to start an object key"),
-            },
-            State::Colon if c == b':' => State::Value,
-            State::Colon => return self.scanner.unexpected(at, "':' after an object key"),
-            State::AfterValue => match (c, self.in_object) {
-                _ if self.depth == 0 => return self.after_value_error(at),
-                (b',', true) => State::Key,
-                (b',', false) => State::Value,
-                (b'}', true) | (b']', false) => self.pop(),
-                _ => return self.after_value_error(at),
-            },
+                let bit = 1u64 << (self.depth % 64);
+                let word = &mut self.stack[self.depth / 64];
+                *word = if class == OPEN_OBJECT { *word | bit } else { *word & !bit };
+                self.depth += 1;
+                None
+            }
+            NUMBER => Some(self.scanner.number_end(at)?),
+            TRUE => Some(self.scanner.literal_end(at, b"true")?),
+            FALSE => Some(self.scanner.literal_end(at, b"false")?),
+            NULL => Some(self.scanner.literal_end(at, b"null")?),
+            _ => None,
         };
+        self.state = next;
+        // A number or literal must end where its token does.
+        if let Some(end) = end {
+            let delimited = matches!(
+                self.bytes.get(end),
+                None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' | b'[' | b']' | b'{' | b'}' | b'"')
+            );
+            if !delimited {
+                return self.error(end);
+            }
+        }
         Some(())
     }
 
-    /// Check a number or literal with `scan`; the byte after it must end its token.
-    #[inline(always)]
-    fn scalar_end(&mut self, scan: impl FnOnce(&mut Scanner<'_>) -> Option<usize>) -> Option<State> {
-        let end = scan(&mut self.scanner)?;
-        let delimited = matches!(
-            self.bytes.get(end),
-            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' | b'[' | b']' | b'{' | b'}' | b'"')
-        );
-        if !delimited {
-            return self.after_value_error(end);
-        }
-        Some(State::AfterValue)
-    }
-
-    /// The byte at `at` cannot follow a complete value.
+    /// Fail on the byte at `at` (or the end of input), which the current state does not allow.
     #[cold]
-    fn after_value_error<T>(&mut self, at: usize) -> Option<T> {
-        if self.depth == 0 {
-            return self.scanner.fail(at, JsonErrorKind::TrailingData);
-        }
-        let expected = if self.in_object {
-            "',' or '}' after an object member"
-        } else {
-            "',' or ']' after an array element"
+    #[inline(never)]
+    fn error<T>(&mut self, at: usize) -> Option<T> {
+        let expected = match self.state {
+            TOP_VALUE | MEMBER_VALUE | ELEMENT | FIRST_ELEMENT => "a JSON value",
+            KEY | FIRST_KEY => "'\"' to start an object key",
+            AFTER_KEY => "':' after an object key",
+            AFTER_MEMBER => "',' or '}' after an object member",
+            AFTER_ELEMENT => "',' or ']' after an array element",
+            _ => return self.scanner.fail(at, JsonErrorKind::TrailingData),
         };
         self.scanner.unexpected(at, expected)
-    }
-
-    fn push(&mut self, at: usize, object: bool) -> Option<()> {
-        if self.depth == MAX_DEPTH {
-            return self.scanner.fail(at, JsonErrorKind::TooDeep);
-        }
-        let bit = 1u64 << (self.depth % 64);
-        let word = &mut self.stack[self.depth / 64];
-        *word = if object { *word | bit } else { *word & !bit };
-        self.depth += 1;
-        self.in_object = object;
-        Some(())
-    }
-
-    fn pop(&mut self) -> State {
-        self.depth = self.depth.saturating_sub(1);
-        if let Some(top) = self.depth.checked_sub(1) {
-            self.in_object = self.stack[top / 64] >> (top % 64) & 1 != 0;
-        }
-        State::AfterValue
-    }
-
-    /// At the end of the input: the top-level value must be complete.
-    fn finish(&mut self) -> Option<()> {
-        let expected = match self.state {
-            State::AfterValue if self.depth == 0 => return Some(()),
-            State::Value | State::ValueOrClose => "a JSON value",
-            State::Key | State::KeyOrClose => "'\"' to start an object key",
-            State::Colon => "':' after an object key",
-            State::AfterValue => return self.after_value_error(self.bytes.len()),
-        };
-        self.scanner.unexpected(self.bytes.len(), expected)
     }
 }
 

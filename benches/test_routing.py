@@ -1,0 +1,77 @@
+"""Routing: the whole Rust ingest decision on a shared endpoint (customer from a header, flow
+from a JSON pointer into the body) vs an instance_and_flow endpoint (no rules), and the
+Python baseline of the rule part alone (`json.loads` + dict lookups)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+
+from hookcore import _core
+from hookcore.integration import Integration, body, header
+from hookcore.routing import integration_spec
+
+BODIES = {
+    "1KB": json.dumps({"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}"} for i in range(50)]}),
+    "100KB": json.dumps({"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}", "d": "x" * 20}
+                                                                       for i in range(2800)]}),
+}
+HEADERS = [("content-type", "application/json"), ("x-account", "c1"), ("user-agent", "bench")]
+
+
+def _core_with_routes() -> Any:
+    core = _core.Ingress(subject_prefix="hookcore.executions", reply_prefix="_INBOX.bench",
+                         max_inline_body=1 << 20, max_headers=64, max_header_bytes=65536,
+                         max_parts=1000, max_part_header_bytes=16384)
+    shared = Integration("shared", endpoint="shared", customer_from=header("x-account"),
+                         flow_from=body("/event/type", {"order.created": "Order created"}))
+    shared.flow("Order created")(lambda ctx, payload: None)
+    simple = Integration("simple")
+    simple.flow("Order created")(lambda ctx, payload: None)
+    for app in (shared, simple):
+        core.set_integration(integration_spec(app))
+    enc = msgspec.json.encode
+    core.set_instance("i1", enc({"id": "i1", "integration": "shared", "customer": "c1"}))
+    core.set_instance("i2", enc({"id": "i2", "integration": "simple", "customer": "c1"}))
+    core.set_endpoint("S", enc({"endpoint": "S", "integration": "shared", "kind": "shared"}))
+    core.set_endpoint("F", enc({"endpoint": "F", "integration": "simple", "kind": "instance_and_flow",
+                                "instance": "i2", "flow": "Order created"}))
+    return core
+
+
+CORE = _core_with_routes()
+
+
+@pytest.mark.parametrize("size", list(BODIES))
+def test_ingest_shared_endpoint_rules(benchmark: Any, size: str) -> None:
+    benchmark.group = f"routing {size}"
+    data = BODIES[size].encode()
+    status, *_ = benchmark(CORE.ingest, "POST", "S", "", HEADERS, data)
+    assert status == 200
+
+
+@pytest.mark.parametrize("size", list(BODIES))
+def test_ingest_instance_and_flow_no_rules(benchmark: Any, size: str) -> None:
+    benchmark.group = f"routing {size}"
+    data = BODIES[size].encode()
+    status, *_ = benchmark(CORE.ingest, "POST", "F", "", HEADERS, data)
+    assert status == 200
+
+
+TABLE = {("shared", "c1"): "i1"}
+MAPPING = {"order.created": "Order created"}
+
+
+def _python_rules(data: bytes, headers: list[tuple[str, str]]) -> tuple[str, str]:
+    customer = dict(headers)["x-account"]
+    flow = MAPPING[json.loads(data)["event"]["type"]]
+    return TABLE[("shared", customer)], flow
+
+
+@pytest.mark.parametrize("size", list(BODIES))
+def test_python_json_loads_and_lookup(benchmark: Any, size: str) -> None:
+    benchmark.group = f"routing {size}"
+    assert benchmark(_python_rules, BODIES[size].encode(), HEADERS) == ("i1", "Order created")
