@@ -27,17 +27,30 @@ def _multipart(parts: list[tuple[str, str | None, str | None, bytes]]) -> bytes:
 
 
 MULTIPART_CT = f"multipart/form-data; boundary={BOUNDARY}"
-MULTIPART_100K = _multipart([
-    ("person", None, "application/json", json.dumps({"firstname": "Taylor", "lastname": "Reece"}).encode()),
-    ("photo", "taylor.png", "image/png", os.urandom(90_000)),
-    ("notes", None, "text/plain", b"x" * 10_000),
-])
+MULTIPART_100K = _multipart(
+    [
+        (
+            "person",
+            None,
+            "application/json",
+            json.dumps({"firstname": "Taylor", "lastname": "Reece"}).encode(),
+        ),
+        ("photo", "taylor.png", "image/png", os.urandom(90_000)),
+        ("notes", None, "text/plain", b"x" * 10_000),
+    ]
+)
 MULTIPART_20 = _multipart([(f"field{i}", None, None, f"value {i}".encode()) for i in range(20)])
 FORM_50 = urllib.parse.urlencode([(f"name{i}", f"value {i} & more") for i in range(50)])
 QUERY = "param-one=ParamValueOne&param-two=ParamValueTwo&tag=a&tag=b&q=hello+world%21"
-JSON_1K = json.dumps({"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}", "q": i} for i in range(30)]})
-JSON_100K = json.dumps({"event": {"type": "order.created"},
-                        "items": [{"sku": f"W-{i}", "q": i, "d": "x" * 20} for i in range(2500)]})
+JSON_1K = json.dumps(
+    {"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}", "q": i} for i in range(30)]}
+)
+JSON_100K = json.dumps(
+    {
+        "event": {"type": "order.created"},
+        "items": [{"sku": f"W-{i}", "q": i, "d": "x" * 20} for i in range(2500)],
+    }
+)
 
 
 def _python_multipart(body: bytes) -> list[tuple[bytes, bytes]]:
@@ -60,9 +73,16 @@ def _python_multipart(body: bytes) -> list[tuple[bytes, bytes]]:
     def on_part_end() -> None:
         parts.append((state["disposition"], b"".join(state["data"])))
 
-    parser = MultipartParser(BOUNDARY, {"on_part_begin": on_part_begin, "on_header_field": on_header_field,
-                                        "on_header_value": on_header_value, "on_part_data": on_part_data,
-                                        "on_part_end": on_part_end})
+    parser = MultipartParser(
+        BOUNDARY,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     parser.write(body)
     parser.finalize()
     return parts
@@ -94,7 +114,9 @@ def test_urlencoded_urllib(benchmark: Any, text: str, request: Any) -> None:
 
 
 def _urllib(text: str) -> dict[str, Any]:
-    return {k: v[0] if len(v) == 1 else v for k, v in urllib.parse.parse_qs(text, keep_blank_values=True).items()}
+    return {
+        k: v[0] if len(v) == 1 else v for k, v in urllib.parse.parse_qs(text, keep_blank_values=True).items()
+    }
 
 
 @pytest.mark.parametrize("doc", [JSON_1K, JSON_100K], ids=["1KB", "100KB"])

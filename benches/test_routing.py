@@ -16,18 +16,29 @@ from hookcore.routing import integration_spec
 
 BODIES = {
     "1KB": json.dumps({"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}"} for i in range(50)]}),
-    "100KB": json.dumps({"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}", "d": "x" * 20}
-                                                                       for i in range(2800)]}),
+    "100KB": json.dumps(
+        {"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}", "d": "x" * 20} for i in range(2800)]}
+    ),
 }
 HEADERS = [("content-type", "application/json"), ("x-account", "c1"), ("user-agent", "bench")]
 
 
 def _core_with_routes() -> Any:
-    core = _core.Ingress(subject_prefix="hookcore.executions", reply_prefix="_INBOX.bench",
-                         max_inline_body=1 << 20, max_headers=64, max_header_bytes=65536,
-                         max_parts=1000, max_part_header_bytes=16384)
-    shared = Integration("shared", endpoint="shared", customer_from=header("x-account"),
-                         flow_from=body("/event/type", {"order.created": "Order created"}))
+    core = _core.Ingress(
+        subject_prefix="hookcore.executions",
+        reply_prefix="_INBOX.bench",
+        max_inline_body=1 << 20,
+        max_headers=64,
+        max_header_bytes=65536,
+        max_parts=1000,
+        max_part_header_bytes=16384,
+    )
+    shared = Integration(
+        "shared",
+        endpoint="shared",
+        customer_from=header("x-account"),
+        flow_from=body("/event/type", {"order.created": "Order created"}),
+    )
     shared.flow("Order created")(lambda ctx, payload: None)
     simple = Integration("simple")
     simple.flow("Order created")(lambda ctx, payload: None)
@@ -37,8 +48,18 @@ def _core_with_routes() -> Any:
     core.set_instance("i1", enc({"id": "i1", "integration": "shared", "customer": "c1"}))
     core.set_instance("i2", enc({"id": "i2", "integration": "simple", "customer": "c1"}))
     core.set_endpoint("S", enc({"endpoint": "S", "integration": "shared", "kind": "shared"}))
-    core.set_endpoint("F", enc({"endpoint": "F", "integration": "simple", "kind": "instance_and_flow",
-                                "instance": "i2", "flow": "Order created"}))
+    core.set_endpoint(
+        "F",
+        enc(
+            {
+                "endpoint": "F",
+                "integration": "simple",
+                "kind": "instance_and_flow",
+                "instance": "i2",
+                "flow": "Order created",
+            }
+        ),
+    )
     return core
 
 
