@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::envelope::{self, EnvelopeFields, PartIndex};
 use crate::ids;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
-use crate::route::{self, Resolved, Router};
+use crate::route::{self, EndpointKind, EndpointSpec, IntegrationSpec, Resolved, Router};
+use crate::throttle::{Limiter, Rate, Verdict};
 
 /// Methods that trigger an execution.
 pub const TRIGGER_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -65,6 +66,8 @@ pub struct Accepted {
     /// has an on_trigger or a static response, a `preprocess` function must
     /// pick it (flow None), or the execution is synchronous.
     pub python: Option<(String, Option<String>)>,
+    /// The rate-limit bucket the caller is counted in (for the RateLimit headers).
+    pub limit: Verdict,
 }
 
 /// What to do with a request.
@@ -73,10 +76,12 @@ pub enum Decision {
     Accepted(Accepted),
     /// HEAD on a known endpoint: answer 200 without a body and run nothing.
     Head,
-    /// Answer `status` with the JSON `body`; nothing is stored.
+    /// Answer `status` with the JSON `body`; nothing is stored. `limit` is set
+    /// once the request was counted in a rate-limit bucket.
     Rejected {
         status: u16,
         body: Vec<u8>,
+        limit: Option<Verdict>,
     },
 }
 
@@ -85,6 +90,15 @@ impl Decision {
         Decision::Rejected {
             status,
             body: error_body(message),
+            limit: None,
+        }
+    }
+
+    fn reject_counted(status: u16, message: &str, limit: Verdict) -> Decision {
+        Decision::Rejected {
+            status,
+            body: error_body(message),
+            limit: Some(limit),
         }
     }
 }
@@ -98,8 +112,48 @@ pub fn error_body(message: &str) -> Vec<u8> {
     out
 }
 
+/// The seed's 429 message.
+fn over_limit(endpoint_id: &str, rate: f64) -> String {
+    let rate = if rate.fract() == 0.0 {
+        format!("{rate:.0}")
+    } else {
+        rate.to_string()
+    };
+    format!(
+        "Endpoint with id: {endpoint_id} has exceeded maximum allowed throughput of {rate} requests/second. \
+         Please throttle your requests."
+    )
+}
+
+/// The endpoint's own bucket: its flow's limit on an instance_and_flow endpoint, else
+/// the integration's; a shared endpoint holds one integration limit per customer.
+fn endpoint_rate(router: &Router, endpoint: &EndpointSpec, integration: &IntegrationSpec) -> Rate {
+    let flow = endpoint
+        .flow
+        .as_deref()
+        .and_then(|f| integration.flows.get(f));
+    let per_second = flow
+        .and_then(|f| f.rate_limit)
+        .unwrap_or(integration.rate_limit);
+    let burst = flow.and_then(|f| f.burst).or(integration.burst);
+    let rate = Rate::new(per_second, burst);
+    if endpoint.kind != EndpointKind::Shared {
+        return rate;
+    }
+    let customers = router.customer_count(&integration.name).max(1) as u32;
+    Rate::new(
+        rate.per_second * f64::from(customers),
+        Some(rate.burst.saturating_mul(customers)),
+    )
+}
+
 /// Decide what happens to one trigger request.
-pub fn ingest(config: &IngestConfig, router: &Router, request: &TriggerRequest<'_>) -> Decision {
+pub fn ingest(
+    config: &IngestConfig,
+    router: &Router,
+    limiter: &Limiter,
+    request: &TriggerRequest<'_>,
+) -> Decision {
     let (endpoint_id, fragment) = match request.target.split_once('/') {
         Some((id, rest)) => (id, rest),
         None => (request.target, ""),
@@ -118,21 +172,52 @@ pub fn ingest(config: &IngestConfig, router: &Router, request: &TriggerRequest<'
     if is_head {
         return Decision::Head;
     }
+    let shared = endpoint.kind == EndpointKind::Shared;
+    let endpoint_limit = endpoint_rate(router, &endpoint, &integration);
+    let mut limit = None;
+    if !shared {
+        // Checked first: a refused request costs no parsing.
+        let verdict = limiter.check(endpoint_id, endpoint_limit);
+        if !verdict.allowed {
+            let message = over_limit(endpoint_id, endpoint_limit.per_second);
+            return Decision::reject_counted(429, &message, verdict);
+        }
+        limit = Some(verdict);
+    }
+    let counted = |decision: Decision| match decision {
+        Decision::Rejected {
+            status,
+            body,
+            limit: None,
+        } => Decision::Rejected {
+            status,
+            body,
+            limit,
+        },
+        other => other,
+    };
     let headers = match collect_headers(config, request.headers) {
         Ok(headers) => headers,
-        Err(rejected) => return rejected,
+        Err(rejected) => return counted(rejected),
     };
     // GET carries no body (SPEC section 3): whatever a sender attached is ignored.
     let body: &[u8] = if method == "GET" { b"" } else { request.body };
     let content_type = header_value(&headers, "content-type");
     let checked = match check_body(config, content_type, body) {
         Ok(checked) => checked,
-        Err(rejected) => return rejected,
+        Err(rejected) => return counted(rejected),
     };
     let json_body = checked.is_json.then_some(body);
     let resolved = match route::resolve(router, endpoint, integration, &headers, json_body) {
         Ok(resolved) => resolved,
-        Err(rejection) => return Decision::reject(rejection.status, &rejection.message),
+        Err(rejection) => return counted(Decision::reject(rejection.status, &rejection.message)),
+    };
+    let limit = match limit {
+        Some(verdict) => verdict,
+        None => match check_shared(limiter, endpoint_id, endpoint_limit, &resolved) {
+            Ok(verdict) => verdict,
+            Err(refused) => return refused,
+        },
     };
     Decision::Accepted(accept(
         config,
@@ -143,7 +228,32 @@ pub fn ingest(config: &IngestConfig, router: &Router, request: &TriggerRequest<'
         body,
         checked.parts,
         &resolved,
+        limit,
     ))
+}
+
+/// A shared endpoint: the customer's own bucket first, so a flooding tenant is
+/// refused by its bucket and leaves the endpoint's capacity to the others.
+fn check_shared(
+    limiter: &Limiter,
+    endpoint_id: &str,
+    endpoint_limit: Rate,
+    resolved: &Resolved,
+) -> Result<Verdict, Decision> {
+    let integration = &resolved.integration;
+    let customer_limit = Rate::new(integration.rate_limit, integration.burst);
+    let key = format!("{endpoint_id}\u{0}{}", resolved.instance.customer);
+    let verdict = limiter.check(&key, customer_limit);
+    if !verdict.allowed {
+        let message = over_limit(endpoint_id, customer_limit.per_second);
+        return Err(Decision::reject_counted(429, &message, verdict));
+    }
+    let whole = limiter.check(endpoint_id, endpoint_limit);
+    if !whole.allowed {
+        let message = over_limit(endpoint_id, endpoint_limit.per_second);
+        return Err(Decision::reject_counted(429, &message, whole));
+    }
+    Ok(verdict)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -156,6 +266,7 @@ fn accept(
     body: &[u8],
     parts: Option<Vec<PartIndex>>,
     resolved: &Resolved,
+    limit: Verdict,
 ) -> Accepted {
     let flow_spec = resolved.flow_spec();
     let synchronous = flow_spec.is_some_and(|f| f.synchronous)
@@ -196,6 +307,7 @@ fn accept(
         response,
         synchronous,
         python,
+        limit,
     }
 }
 

@@ -5,7 +5,7 @@ use crate::route::apikey;
 
 const SHARED: &str = r#"{"name":"acme","endpoint":"shared",
   "customerFrom":{"source":"header","selector":"x-account"},
-  "flowFrom":{"source":"body","selector":"/event/type","mapping":{"order.created":"Order created"}},
+  "flowFrom":{"source":"body","selector":"/event/type","mapping":{"order.created":"Order created","other":"Other"}},
   "rateLimit":50,"flows":{"Order created":{"apiKeys":true},"Other":{}}}"#;
 const PER_FLOW: &str = r#"{"name":"simple","endpoint":"instance_and_flow","rateLimit":50,
   "flows":{"Echo":{},"Sync":{"synchronous":true}}}"#;
@@ -53,11 +53,16 @@ fn config() -> IngestConfig {
     }
 }
 
+fn limiter() -> Limiter {
+    Limiter::new(crate::throttle::Table::in_process(1024))
+}
+
 fn run(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Decision {
     let router = router();
     ingest(
         &config(),
         &router,
+        &limiter(),
         &TriggerRequest {
             method,
             target,
@@ -70,7 +75,7 @@ fn run(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Dec
 
 fn rejected(decision: Decision) -> (u16, String) {
     match decision {
-        Decision::Rejected { status, body } => (status, String::from_utf8(body).unwrap()),
+        Decision::Rejected { status, body, .. } => (status, String::from_utf8(body).unwrap()),
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -197,6 +202,7 @@ fn removed_instance_makes_its_endpoint_unknown() {
     let decision = ingest(
         &config(),
         &router,
+        &limiter(),
         &TriggerRequest {
             method: "POST",
             target: "EEcho",
@@ -206,4 +212,74 @@ fn removed_instance_makes_its_endpoint_unknown() {
         },
     );
     assert_eq!(rejected(decision).0, 404);
+}
+
+#[test]
+fn eighty_requests_at_once_pass_fifty_with_the_seed_message() {
+    let router = router();
+    let limiter = limiter();
+    let request = TriggerRequest {
+        method: "POST",
+        target: "EEcho",
+        query: "",
+        headers: &[],
+        body: b"",
+    };
+    let decisions: Vec<Decision> = (0..80)
+        .map(|_| ingest(&config(), &router, &limiter, &request))
+        .collect();
+    let accepted = decisions
+        .iter()
+        .filter(|d| matches!(d, Decision::Accepted(_)))
+        .count();
+    assert!((50..=51).contains(&accepted), "{accepted}");
+    let Some(Decision::Rejected {
+        status,
+        body,
+        limit,
+    }) = decisions.last()
+    else {
+        panic!("the 80th request passed");
+    };
+    assert_eq!(*status, 429);
+    assert_eq!(
+        String::from_utf8_lossy(body),
+        r#"{"error":"Endpoint with id: EEcho has exceeded maximum allowed throughput of 50 requests/second. Please throttle your requests."}"#
+    );
+    let limit = limit.unwrap();
+    assert!(!limit.allowed && limit.limit == 50 && limit.retry_after_secs >= 1);
+}
+
+#[test]
+fn a_flooding_customer_leaves_the_shared_endpoint_to_the_others() {
+    let router = router();
+    router
+        .set_instance_json("i3", br#"{"id":"i3","integration":"acme","customer":"c3"}"#)
+        .unwrap();
+    let limiter = limiter();
+    let send = |customer: &str, body: &[u8]| {
+        let headers = [JSON, ("x-account", customer), ("api-key", "hk_secret")];
+        ingest(
+            &config(),
+            &router,
+            &limiter,
+            &TriggerRequest {
+                method: "POST",
+                target: "S",
+                query: "",
+                headers: &headers,
+                body,
+            },
+        )
+    };
+    let created = br#"{"event":{"type":"order.created"}}"#;
+    let flood = (0..500)
+        .filter(|_| matches!(send("c1", created), Decision::Accepted(_)))
+        .count();
+    assert!((50..=51).contains(&flood), "{flood}");
+    let other = br#"{"event":{"type":"other"}}"#;
+    let calm = (0..20)
+        .filter(|_| matches!(send("c3", other), Decision::Accepted(_)))
+        .count();
+    assert_eq!(calm, 20);
 }

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod ingest;
 pub mod parse;
 pub mod route;
+pub mod throttle;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -9,11 +9,16 @@ from hookcore import Integration
 app = Integration("bench")
 
 
-@app.flow("Sync", synchronous=True)
+@app.flow("Load", rate_limit=1e9)  # the load harness measures accepting, not refusing
+async def load(ctx: Any, payload: Any) -> None:
+    return None
+
+
+@app.flow("Sync", synchronous=True, rate_limit=1e9)
 async def sync(ctx: Any, payload: Any) -> dict[str, bool]:
     return {"ok": True}
 
 
-@app.flow("Noop")
+@app.flow("Noop", rate_limit=1e9)
 async def noop(ctx: Any, payload: Any) -> None:
     return None

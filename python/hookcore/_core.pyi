@@ -5,6 +5,7 @@ argument order and tuple shapes here must match the Rust code
 (``tests/unit/test_core_stub.py`` runs mypy's stubtest on it).
 """
 
+import os
 from typing import Any, Final, final
 
 __all__ = [
@@ -46,10 +47,16 @@ class Ingress:
         max_header_bytes: int,
         max_parts: int,
         max_part_header_bytes: int,
+        rate_table: str | os.PathLike[str] | None = None,
     ) -> Ingress:
         """Accepted requests go to ``{subject_prefix}.{execution_id}``; synchronous ones
         carry the reply subject ``{reply_prefix}.{execution_id}``; bodies above
-        ``max_inline_body`` bytes are flagged for the object store."""
+        ``max_inline_body`` bytes are flagged for the object store. ``rate_table``
+        is the file whose rate-limit buckets every process mapping it shares
+        (``OSError`` when it cannot be mapped); None keeps them in this process."""
+
+    def set_rate_share(self, machines: int) -> None:
+        """Enforce ``1/machines`` of every rate limit (the other machines enforce the rest)."""
 
     def set_integration(self, spec: bytes) -> None:
         """Load an integration's routing spec (JSON of ``hookcore.routing.IntegrationSpec``)."""

@@ -10,7 +10,10 @@ executions take the slower paths in `triggers` and `completion`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from hookcore import _core
@@ -21,6 +24,7 @@ from hookcore.config import Settings
 from hookcore.http import JSON, BodyTooLarge, read_body, send_error, send_json
 from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
+from hookcore.nodes import NodeRegistry
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, Publisher, connect
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
@@ -63,6 +67,7 @@ class Ingress:
             max_header_bytes=settings.max_header_bytes,
             max_parts=settings.max_parts,
             max_part_header_bytes=settings.max_part_header_bytes,
+            rate_table=rate_table_path(settings),
         )
         for app in self.apps.values():
             self.core.set_integration(integration_spec(app))
@@ -71,11 +76,14 @@ class Ingress:
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
         self.hooks = TriggerHooks(self.apps, self.view, settings)
+        self.nodes = NodeRegistry(jet.nodes, self.core.set_rate_share)
+        await self.nodes.start()
         self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core, self.publisher)
         log.info("ingress ready with %d endpoints", self.core.endpoint_count())
 
     async def stop(self) -> None:
         if self._jet is not None:
+            await self.nodes.stop()
             await self.publisher.stop()
             await self.view.stop()
             await self._jet.close()
@@ -223,6 +231,13 @@ class Ingress:
         body = response.body.encode() if isinstance(response.body, str) else response.body
         self.metrics.trigger_responses[response.status_code] += 1
         proto.response_bytes(response.status_code, headers, body)
+
+
+def rate_table_path(settings: Settings) -> Path:
+    """The machine-wide rate-limit table: one per NATS deployment, shared by every ingress process."""
+    directory = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    deployment = hashlib.sha256(settings.nats_url.encode()).hexdigest()[:16]
+    return directory / f"hookcore-{deployment}.rates"
 
 
 def create_app() -> Ingress:

@@ -38,6 +38,8 @@ WORKER_CONSUMER = "hookcore-workers"
 CONFIG_BUCKET = "hookcore_config"
 RECORDS_BUCKET = "hookcore_records"
 RESULTS_BUCKET = "hookcore_results"
+NODES_BUCKET = "hookcore_nodes"
+"""Ingress machines' heartbeats (``nodes.{machine}``), for splitting rate limits."""
 STATE_BUCKET = "hookcore_state"
 """Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
 OBJECTS_BUCKET = "hookcore_objects"
@@ -54,6 +56,7 @@ class JetStream:
     records: KeyValue
     results: KeyValue
     state: KeyValue
+    nodes: KeyValue
     objects: ObjectStore
 
     @property
@@ -110,6 +113,7 @@ async def connect(settings: Settings, name: str) -> JetStream:
         records=await js.key_value(RECORDS_BUCKET),
         results=await js.key_value(RESULTS_BUCKET),
         state=await js.key_value(STATE_BUCKET),
+        nodes=await js.key_value(NODES_BUCKET),
         objects=await js.object_store(OBJECTS_BUCKET),
     )
 
@@ -134,6 +138,7 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
     buckets = (
         (CONFIG_BUCKET, None),
         (STATE_BUCKET, None),
+        (NODES_BUCKET, 60.0),
         (RECORDS_BUCKET, retention),
         (RESULTS_BUCKET, retention),
     )

@@ -3,11 +3,14 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use pyo3::exceptions::PyValueError;
+use std::path::PathBuf;
+
+use pyo3::exceptions::{PyOSError, PyValueError};
 
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
 use crate::parse::MultipartLimits;
 use crate::route::{RecordError, Router};
+use crate::throttle::{Limiter, Table, Verdict};
 
 /// Bodies at least this big are checked without holding the GIL.
 const DETACH_BODY_BYTES: usize = 64 * 1024;
@@ -16,7 +19,11 @@ const DETACH_BODY_BYTES: usize = 64 * 1024;
 pub struct Ingress {
     config: IngestConfig,
     router: Router,
+    limiter: Limiter,
 }
+
+/// Slots of the rate-limit table (16 bytes each): buckets active at once, per machine.
+const RATE_SLOTS: usize = 1 << 18;
 
 type Headers = Vec<(&'static str, String)>;
 
@@ -40,7 +47,7 @@ fn record_error(e: RecordError) -> PyErr {
 #[pymethods]
 impl Ingress {
     #[new]
-    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_inline_body, max_headers, max_header_bytes, max_parts, max_part_header_bytes))]
+    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_inline_body, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_table=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         subject_prefix: String,
@@ -50,8 +57,15 @@ impl Ingress {
         max_header_bytes: usize,
         max_parts: usize,
         max_part_header_bytes: usize,
-    ) -> Self {
-        Ingress {
+        rate_table: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let table = match rate_table {
+            Some(path) => {
+                Table::shared(&path, RATE_SLOTS).map_err(|e| PyOSError::new_err(e.to_string()))?
+            }
+            None => Table::in_process(RATE_SLOTS),
+        };
+        Ok(Ingress {
             config: IngestConfig {
                 subject_prefix,
                 reply_prefix,
@@ -64,7 +78,13 @@ impl Ingress {
                 },
             },
             router: Router::default(),
-        }
+            limiter: Limiter::new(table),
+        })
+    }
+
+    /// Enforce `1/machines` of every rate limit (the other machines enforce the rest).
+    fn set_rate_share(&self, machines: u32) {
+        self.limiter.set_share(machines);
     }
 
     /// Load an integration's routing spec (JSON, from code).
@@ -130,15 +150,16 @@ impl Ingress {
             body: body_bytes,
         };
         let decision = if body_bytes.len() >= DETACH_BODY_BYTES {
-            py.detach(|| ingest::ingest(&self.config, &self.router, &request))
+            py.detach(|| ingest::ingest(&self.config, &self.router, &self.limiter, &request))
         } else {
-            ingest::ingest(&self.config, &self.router, &request)
+            ingest::ingest(&self.config, &self.router, &self.limiter, &request)
         };
         let json = || vec![("content-type", String::from("application/json"))];
         Ok(match decision {
             Decision::Accepted(a) => {
                 let mut headers = json();
                 headers.push((ingest::EXECUTION_ID_HEADER, a.execution_id.clone()));
+                rate_headers(&mut headers, &a.limit);
                 (
                     200,
                     headers,
@@ -162,10 +183,17 @@ impl Ingress {
                 false,
                 None,
             ),
-            Decision::Rejected { status, body } => {
+            Decision::Rejected {
+                status,
+                body,
+                limit,
+            } => {
                 let mut headers = json();
                 if status == 405 {
                     headers.push(("allow", ingest::ALLOW.to_owned()));
+                }
+                if let Some(limit) = limit {
+                    rate_headers(&mut headers, &limit);
                 }
                 (
                     status,
@@ -180,6 +208,16 @@ impl Ingress {
                 )
             }
         })
+    }
+}
+
+/// `RateLimit-*` headers, and `Retry-After` when the request was refused.
+fn rate_headers(headers: &mut Headers, verdict: &Verdict) {
+    headers.push(("ratelimit-limit", verdict.limit.to_string()));
+    headers.push(("ratelimit-remaining", verdict.remaining.to_string()));
+    headers.push(("ratelimit-reset", verdict.reset_secs.to_string()));
+    if !verdict.allowed {
+        headers.push(("retry-after", verdict.retry_after_secs.to_string()));
     }
 }
 

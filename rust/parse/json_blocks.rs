@@ -4,259 +4,316 @@
 //! run the grammar only over the resulting token starts. Strings,
 //! whitespace and digit runs are never walked byte by byte.
 //!
-//! Escapes and the numbers and literals are checked by the byte
-//! [`Scanner`]; errors match its, kind and offset, as a property test checks.
-//! The input must be UTF-8 (checked before, in bulk).
+//! Escapes, numbers and literals are checked by the byte [`Scanner`], and
+//! every error (kind and offset) is the one the scanner alone would report,
+//! as a property test checks. The input must be UTF-8 (checked before, in
+//! bulk).
 
 use crate::parse::json::{JsonError, JsonErrorKind, MAX_DEPTH};
+#[cfg(not(target_arch = "x86_64"))]
+use crate::parse::json_classify::Portable;
+#[cfg(target_arch = "x86_64")]
+use crate::parse::json_classify::{Avx2, Sse2};
+use crate::parse::json_classify::{Classes, Classify};
 use crate::parse::json_scan::Scanner;
 
-/// One bit per byte of a block (bit `i` is byte `i`).
-#[derive(Default)]
-struct Classes {
-    quote: u64,
-    backslash: u64,
-    /// `{ } [ ] : ,`
-    op: u64,
-    /// Space, tab, line feed, carriage return.
-    ws: u64,
-    /// Bytes below 0x20.
-    control: u64,
-}
-
-// Token classes, by first byte.
-const OTHER: u8 = 0;
-const QUOTE: u8 = 1;
-const COLON: u8 = 2;
-const COMMA: u8 = 3;
-const OPEN_OBJECT: u8 = 4;
-const OPEN_ARRAY: u8 = 5;
-const CLOSE_OBJECT: u8 = 6;
-const CLOSE_ARRAY: u8 = 7;
-const NUMBER: u8 = 8;
-const TRUE: u8 = 9;
-const FALSE: u8 = 10;
-const NULL: u8 = 11;
-const CLASSES: usize = 12;
-
-const fn token_classes() -> [u8; 256] {
-    let mut table = [OTHER; 256];
-    table[b'"' as usize] = QUOTE;
-    table[b':' as usize] = COLON;
-    table[b',' as usize] = COMMA;
-    table[b'{' as usize] = OPEN_OBJECT;
-    table[b'[' as usize] = OPEN_ARRAY;
-    table[b'}' as usize] = CLOSE_OBJECT;
-    table[b']' as usize] = CLOSE_ARRAY;
-    table[b'-' as usize] = NUMBER;
-    let mut d = b'0';
-    while d <= b'9' {
-        table[d as usize] = NUMBER;
-        d += 1;
-    }
-    table[b't' as usize] = TRUE;
-    table[b'f' as usize] = FALSE;
-    table[b'n' as usize] = NULL;
-    table
-}
-
-static TOKEN_CLASS: [u8; 256] = token_classes();
-
-// Grammar states: what the next token may be.
-const TOP_VALUE: u8 = 0;
-const MEMBER_VALUE: u8 = 1;
-const ELEMENT: u8 = 2;
-/// An element or `]`, just after `[`.
-const FIRST_ELEMENT: u8 = 3;
-const KEY: u8 = 4;
-/// A key or `}`, just after `{`.
-const FIRST_KEY: u8 = 5;
-const AFTER_KEY: u8 = 6;
-const AFTER_MEMBER: u8 = 7;
-const AFTER_ELEMENT: u8 = 8;
-const DONE: u8 = 9;
-const STATES: usize = 10;
-// Transition results that are not states.
-const POP: u8 = 0xFE;
-const ERROR: u8 = 0xFF;
-
-const fn transitions() -> [[u8; CLASSES]; STATES] {
-    let mut table = [[ERROR; CLASSES]; STATES];
-    let values = [
-        (TOP_VALUE, DONE),
-        (MEMBER_VALUE, AFTER_MEMBER),
-        (ELEMENT, AFTER_ELEMENT),
-        (FIRST_ELEMENT, AFTER_ELEMENT),
-    ];
-    let mut k = 0;
-    while k < values.len() {
-        let (state, after) = values[k];
-        let row = &mut table[state as usize];
-        row[QUOTE as usize] = after;
-        row[NUMBER as usize] = after;
-        row[TRUE as usize] = after;
-        row[FALSE as usize] = after;
-        row[NULL as usize] = after;
-        row[OPEN_OBJECT as usize] = FIRST_KEY;
-        row[OPEN_ARRAY as usize] = FIRST_ELEMENT;
-        k += 1;
-    }
-    table[FIRST_ELEMENT as usize][CLOSE_ARRAY as usize] = POP;
-    table[KEY as usize][QUOTE as usize] = AFTER_KEY;
-    table[FIRST_KEY as usize][QUOTE as usize] = AFTER_KEY;
-    table[FIRST_KEY as usize][CLOSE_OBJECT as usize] = POP;
-    table[AFTER_KEY as usize][COLON as usize] = MEMBER_VALUE;
-    table[AFTER_MEMBER as usize][COMMA as usize] = KEY;
-    table[AFTER_MEMBER as usize][CLOSE_OBJECT as usize] = POP;
-    table[AFTER_ELEMENT as usize][COMMA as usize] = ELEMENT;
-    table[AFTER_ELEMENT as usize][CLOSE_ARRAY as usize] = POP;
-    table
-}
-
-static NEXT_STATE: [[u8; CLASSES]; STATES] = transitions();
-
-struct Validator<'a> {
+/// The classified 64-byte blocks of the input, in order.
+struct Blocks<'a> {
     bytes: &'a [u8],
-    scanner: Scanner<'a>,
-    state: u8,
-    /// Bit set: the container at that depth is an object.
-    stack: [u64; MAX_DEPTH / 64],
-    depth: usize,
+    /// Start of the next block to classify.
+    next: usize,
+    /// All ones when a string is open at the end of the last block.
+    in_string: u64,
+    /// 1 when a scalar runs to the end of the last block.
+    scalar_carry: u64,
+    /// Parity of a backslash run open at the end of the last block.
+    backslash_carry: u64,
+    /// Classify with AVX2 (detected at run time) rather than SSE2.
+    #[cfg(target_arch = "x86_64")]
+    avx2: bool,
+}
+
+/// The token starts of one block.
+#[derive(Clone, Copy)]
+struct Block {
+    /// Offset of the block in the input.
+    base: usize,
+    /// Token starts (bit `i` is byte `base + i`).
+    tokens: u64,
+    /// Of those, the backslashes and control bytes inside strings.
+    special: u64,
+    /// All backslashes of the block.
+    backslash: u64,
+}
+
+impl<'a> Blocks<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Blocks {
+            bytes,
+            next: 0,
+            in_string: 0,
+            scalar_carry: 0,
+            backslash_carry: 0,
+            #[cfg(target_arch = "x86_64")]
+            avx2: std::is_x86_feature_detected!("avx2"),
+        }
+    }
+
+    /// Classify the next block, `None` at the end of the input.
+    #[inline(never)]
+    fn next(&mut self) -> Option<Block> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if self.avx2 {
+                // SAFETY: the CPU supports AVX2 (checked in `new`).
+                return unsafe { self.next_avx2() };
+            }
+            self.next_with::<Sse2>()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.next_with::<Portable>()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn next_avx2(&mut self) -> Option<Block> {
+        self.next_with::<Avx2>()
+    }
+
+    #[inline(always)]
+    fn next_with<C: Classify>(&mut self) -> Option<Block> {
+        let rest = self.bytes.get(self.next..).filter(|r| !r.is_empty())?;
+        let mut tail = [b' '; 64];
+        let block = match rest.first_chunk::<64>() {
+            Some(block) => block,
+            None => {
+                tail[..rest.len()].copy_from_slice(rest);
+                &tail
+            }
+        };
+        let c: Classes = C::classify(block);
+        let quotes = c.quote & !escaped_bits(c.backslash, &mut self.backslash_carry);
+        let inside = prefix_xor(quotes) ^ self.in_string;
+        self.in_string = 0u64.wrapping_sub(inside >> 63);
+        let scalar = !(c.op | c.ws | c.quote | inside);
+        let scalar_starts = scalar & !((scalar << 1) | self.scalar_carry);
+        self.scalar_carry = scalar >> 63;
+        let special = (c.backslash | c.control) & inside;
+        let base = self.next;
+        self.next += 64;
+        Some(Block {
+            base,
+            tokens: (c.op & !inside) | (quotes & inside) | scalar_starts | special,
+            special,
+            backslash: c.backslash,
+        })
+    }
+}
+
+/// The token starts of the input in order. Kept apart from [`Blocks`] so
+/// that its fields stay in registers.
+struct Tokens<'a, 'b> {
+    blocks: &'b mut Blocks<'a>,
+    current: Block,
     /// End of the last escape sequence checked (a `\u` pair spans two backslashes).
     escape_end: usize,
 }
 
-/// Validate one JSON text (`bytes` is known to be UTF-8).
-pub(crate) fn validate(bytes: &[u8]) -> Result<(), JsonError> {
-    let mut v = Validator {
-        bytes,
-        scanner: Scanner::new(bytes),
-        state: TOP_VALUE,
-        stack: [0; MAX_DEPTH / 64],
-        depth: 0,
-        escape_end: 0,
-    };
-    match v.run() {
-        Some(()) => Ok(()),
-        None => Err(v.scanner.into_error()),
+impl Tokens<'_, '_> {
+    /// Offset of the next token: a structural byte, the opening quote of a
+    /// string, or the first byte of anything else; the input length at the end.
+    #[inline(always)]
+    fn next(&mut self, scanner: &mut Scanner<'_>) -> Option<usize> {
+        loop {
+            let block = &mut self.current;
+            if block.tokens != 0 {
+                let bit = block.tokens.trailing_zeros();
+                block.tokens &= block.tokens - 1;
+                let at = block.base + bit as usize;
+                if block.special >> bit & 1 == 0 {
+                    return Some(at);
+                }
+                let backslash = block.backslash >> bit & 1 != 0;
+                self.escape_end = check_special(scanner, at, backslash, self.escape_end)?;
+            } else if let Some(next) = self.blocks.next() {
+                self.current = next;
+            } else if self.blocks.in_string != 0 {
+                return scanner.unexpected(self.blocks.bytes.len(), "'\"' to close a string");
+            } else {
+                return Some(self.blocks.bytes.len());
+            }
+        }
     }
 }
 
-impl Validator<'_> {
-    fn run(&mut self) -> Option<()> {
-        let bytes = self.bytes;
-        // Carries from one block to the next.
-        let mut in_string = 0u64; // all ones when a string is open
-        let mut scalar_carry = 0u64; // 1 when a scalar runs into the block
-        let mut backslash_carry = 0u64; // parity of an open backslash run
-        let mut tail = [b' '; 64];
-        let mut offset = 0;
-        while offset < bytes.len() {
-            let rest = bytes.get(offset..).unwrap_or_default();
-            let block = match rest.first_chunk::<64>() {
-                Some(block) => block,
-                None => {
-                    tail[..rest.len()].copy_from_slice(rest);
-                    &tail
+/// A backslash or control byte at `at` inside a string: check the escape
+/// (unless an earlier one covers it) and return the end of the escapes checked.
+#[inline(never)]
+fn check_special(
+    s: &mut Scanner<'_>,
+    at: usize,
+    backslash: bool,
+    escape_end: usize,
+) -> Option<usize> {
+    if at < escape_end {
+        return Some(escape_end);
+    }
+    if !backslash {
+        return s.fail(at, JsonErrorKind::ControlCharacter);
+    }
+    Some(s.escape(at)?.1)
+}
+
+/// Validate one JSON text (`bytes` is known to be UTF-8).
+pub(crate) fn validate(bytes: &[u8]) -> Result<(), JsonError> {
+    let mut scanner = Scanner::new(bytes);
+    match run(bytes, &mut scanner) {
+        Some(()) => Ok(()),
+        None => Err(scanner.into_error()),
+    }
+}
+
+/// The grammar over the tokens; the same shape as [`Scanner::value_end`].
+fn run(bytes: &[u8], s: &mut Scanner<'_>) -> Option<()> {
+    let mut blocks = Blocks::new(bytes);
+    let mut tokens = Tokens {
+        blocks: &mut blocks,
+        current: Block {
+            base: 0,
+            tokens: 0,
+            special: 0,
+            backslash: 0,
+        },
+        escape_end: 0,
+    };
+    // Bit set: the container at that depth is an object.
+    let mut stack = [0u64; MAX_DEPTH / 64];
+    let mut depth = 0usize;
+    let mut in_object = false;
+    let mut at = tokens.next(s)?;
+    'value: loop {
+        match bytes.get(at) {
+            Some(b'"') => {}
+            Some(&c @ (b'{' | b'[')) => {
+                if depth == MAX_DEPTH {
+                    return s.fail(at, JsonErrorKind::TooDeep);
                 }
-            };
-            let c = classify(block);
-            let quotes = c.quote & !escaped_bits(c.backslash, &mut backslash_carry);
-            let inside = prefix_xor(quotes) ^ in_string;
-            in_string = 0u64.wrapping_sub(inside >> 63);
-            let scalar = !(c.op | c.ws | c.quote | inside);
-            let scalar_starts = scalar & !((scalar << 1) | scalar_carry);
-            scalar_carry = scalar >> 63;
-            // Backslashes and control bytes inside strings, for the scanner.
-            let special = (c.backslash | c.control) & inside;
-            let mut tokens = (c.op & !inside) | (quotes & inside) | scalar_starts | special;
-            while tokens != 0 {
-                let bit = tokens.trailing_zeros();
-                tokens &= tokens - 1;
-                let at = offset + bit as usize;
-                if special >> bit & 1 == 0 {
-                    self.token(at)?;
-                } else if at >= self.escape_end {
-                    if c.backslash >> bit & 1 == 0 {
-                        return self.scanner.fail(at, JsonErrorKind::ControlCharacter);
+                let close = if c == b'{' { b'}' } else { b']' };
+                at = tokens.next(s)?;
+                if bytes.get(at) != Some(&close) {
+                    in_object = c == b'{';
+                    let bit = 1u64 << (depth % 64);
+                    if in_object {
+                        stack[depth / 64] |= bit;
+                        at = member_value(&mut tokens, s, bytes, at)?;
+                    } else {
+                        stack[depth / 64] &= !bit;
                     }
-                    self.escape_end = self.scanner.escape(at)?.1;
+                    depth += 1;
+                    continue 'value;
                 }
             }
-            offset += 64;
+            Some(b'-' | b'0'..=b'9') => {
+                let end = s.number_end(at)?;
+                check_delimited(s, bytes, end, depth, in_object)?;
+            }
+            Some(&c @ (b't' | b'f' | b'n')) => {
+                let word: &'static [u8] = match c {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                let end = s.literal_end(at, word)?;
+                check_delimited(s, bytes, end, depth, in_object)?;
+            }
+            _ => return s.unexpected(at, "a JSON value"),
         }
-        if in_string != 0 {
-            return self.scanner.unexpected(bytes.len(), "'\"' to close a string");
-        }
-        if self.state != DONE {
-            return self.error(bytes.len());
-        }
-        Some(())
-    }
-
-    /// The token starting at `at` (a structural byte, string or scalar start).
-    #[inline(always)]
-    fn token(&mut self, at: usize) -> Option<()> {
-        let byte = self.bytes.get(at).copied().unwrap_or(b' ');
-        let class = TOKEN_CLASS[byte as usize];
-        let next = NEXT_STATE[self.state as usize % STATES][class as usize];
-        if next == ERROR {
-            return self.error(at);
-        }
-        if next == POP {
-            self.depth = self.depth.saturating_sub(1);
-            self.state = match self.depth.checked_sub(1) {
-                None => DONE,
-                Some(top) if self.stack[top / 64] >> (top % 64) & 1 != 0 => AFTER_MEMBER,
-                Some(_) => AFTER_ELEMENT,
-            };
-            return Some(());
-        }
-        let end = match class {
-            OPEN_OBJECT | OPEN_ARRAY => {
-                if self.depth == MAX_DEPTH {
-                    return self.scanner.fail(at, JsonErrorKind::TooDeep);
+        // A value is complete: close containers until one continues.
+        loop {
+            at = tokens.next(s)?;
+            if depth == 0 {
+                break;
+            }
+            match (bytes.get(at), in_object) {
+                (Some(b','), true) => {
+                    at = tokens.next(s)?;
+                    at = member_value(&mut tokens, s, bytes, at)?;
+                    continue 'value;
                 }
-                let bit = 1u64 << (self.depth % 64);
-                let word = &mut self.stack[self.depth / 64];
-                *word = if class == OPEN_OBJECT { *word | bit } else { *word & !bit };
-                self.depth += 1;
-                None
-            }
-            NUMBER => Some(self.scanner.number_end(at)?),
-            TRUE => Some(self.scanner.literal_end(at, b"true")?),
-            FALSE => Some(self.scanner.literal_end(at, b"false")?),
-            NULL => Some(self.scanner.literal_end(at, b"null")?),
-            _ => None,
-        };
-        self.state = next;
-        // A number or literal must end where its token does.
-        if let Some(end) = end {
-            let delimited = matches!(
-                self.bytes.get(end),
-                None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' | b'[' | b']' | b'{' | b'}' | b'"')
-            );
-            if !delimited {
-                return self.error(end);
+                (Some(b','), false) => {
+                    at = tokens.next(s)?;
+                    continue 'value;
+                }
+                (Some(b'}'), true) | (Some(b']'), false) => {
+                    depth -= 1;
+                    if let Some(top) = depth.checked_sub(1) {
+                        in_object = stack[top / 64] >> (top % 64) & 1 != 0;
+                    }
+                }
+                _ => return after_value_error(s, at, depth, in_object),
             }
         }
-        Some(())
+        if at < bytes.len() {
+            return s.fail(at, JsonErrorKind::TrailingData);
+        }
+        return Some(());
     }
+}
 
-    /// Fail on the byte at `at` (or the end of input), which the current state does not allow.
-    #[cold]
-    #[inline(never)]
-    fn error<T>(&mut self, at: usize) -> Option<T> {
-        let expected = match self.state {
-            TOP_VALUE | MEMBER_VALUE | ELEMENT | FIRST_ELEMENT => "a JSON value",
-            KEY | FIRST_KEY => "'\"' to start an object key",
-            AFTER_KEY => "':' after an object key",
-            AFTER_MEMBER => "',' or '}' after an object member",
-            AFTER_ELEMENT => "',' or ']' after an array element",
-            _ => return self.scanner.fail(at, JsonErrorKind::TrailingData),
-        };
-        self.scanner.unexpected(at, expected)
+/// `at` is an object key token: check `"key" :` and return the value's token.
+#[inline(always)]
+fn member_value(
+    tokens: &mut Tokens<'_, '_>,
+    s: &mut Scanner<'_>,
+    bytes: &[u8],
+    at: usize,
+) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return s.unexpected(at, "'\"' to start an object key");
     }
+    let at = tokens.next(s)?;
+    if bytes.get(at) != Some(&b':') {
+        return s.unexpected(at, "':' after an object key");
+    }
+    tokens.next(s)
+}
+
+/// A number or literal ended at `end`: the byte there must end its token.
+#[inline(always)]
+fn check_delimited(
+    s: &mut Scanner<'_>,
+    bytes: &[u8],
+    end: usize,
+    depth: usize,
+    in_object: bool,
+) -> Option<()> {
+    match bytes.get(end) {
+        None
+        | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' | b'[' | b']' | b'{' | b'}' | b'"') => {
+            Some(())
+        }
+        Some(_) => after_value_error(s, end, depth, in_object),
+    }
+}
+
+/// The token at `at` cannot follow a complete value.
+#[cold]
+#[inline(never)]
+fn after_value_error<T>(
+    s: &mut Scanner<'_>,
+    at: usize,
+    depth: usize,
+    in_object: bool,
+) -> Option<T> {
+    if depth == 0 {
+        return s.fail(at, JsonErrorKind::TrailingData);
+    }
+    let expected = if in_object {
+        "',' or '}' after an object member"
+    } else {
+        "',' or ']' after an array element"
+    };
+    s.unexpected(at, expected)
 }
 
 /// Bits of the bytes that follow an odd-length run of backslashes, that is
@@ -296,63 +353,6 @@ fn prefix_xor(mut x: u64) -> u64 {
     x ^= x << 16;
     x ^= x << 32;
     x
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn classify(block: &[u8; 64]) -> Classes {
-    use std::arch::x86_64::*;
-    let mut c = Classes::default();
-    for (k, chunk) in block.chunks_exact(16).enumerate() {
-        // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly
-        // the 16 bytes of `chunk` and has no alignment requirement.
-        unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-            let bits = |m: __m128i| (_mm_movemask_epi8(m) as u32 as u64) << (16 * k);
-            // '[' and ']' are '{' and '}' without bit 5.
-            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-            let brace = _mm_or_si128(
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
-            );
-            let op = _mm_or_si128(brace, _mm_or_si128(eq(b':'), eq(b',')));
-            let ws = _mm_or_si128(
-                _mm_or_si128(eq(b' '), eq(b'\t')),
-                _mm_or_si128(eq(b'\n'), eq(b'\r')),
-            );
-            let limit = _mm_set1_epi8(0x1f);
-            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
-            c.quote |= bits(eq(b'"'));
-            c.backslash |= bits(eq(b'\\'));
-            c.op |= bits(op);
-            c.ws |= bits(ws);
-            c.control |= bits(control);
-        }
-    }
-    c
-}
-
-/// Portable [`classify`], a byte at a time.
-#[cfg(any(test, not(target_arch = "x86_64")))]
-fn classify_portable(block: &[u8; 64]) -> Classes {
-    let mut c = Classes::default();
-    for (i, &b) in block.iter().enumerate() {
-        let bit = 1u64 << i;
-        let set = |mask: &mut u64, yes: bool| *mask |= if yes { bit } else { 0 };
-        set(&mut c.quote, b == b'"');
-        set(&mut c.backslash, b == b'\\');
-        set(&mut c.op, matches!(b, b'{' | b'}' | b'[' | b']' | b':' | b','));
-        set(&mut c.ws, matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-        set(&mut c.control, b < 0x20);
-    }
-    c
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn classify(block: &[u8; 64]) -> Classes {
-    classify_portable(block)
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
-//! The byte scanner behind [`validate_json`](crate::parse::validate_json)
-//! and [`json_pointer`](crate::parse::json_pointer).
+//! The byte-at-a-time JSON scanner: it walks single values for
+//! [`json_pointer`](crate::parse::json_pointer), checks escapes, numbers and
+//! literals for the block validator behind
+//! [`validate_json`](crate::parse::validate_json), and is the reference that
+//! validator is tested against.
 //!
 //! The input must already be known to be UTF-8 (checked in bulk with
 //! `encoding_rs`'s SIMD validator), so string scanning only stops at `"`,
 //! `\` and control bytes. Hot functions return `Option` (which fits in
-//! registers) and record the error in the scanner on failure. Nesting is tracked in a fixed bit stack,
-//! so scanning is iterative and allocation-free. String bodies are skipped
-//! sixteen bytes at a time with SSE2 on x86_64 (eight with SWAR elsewhere),
-//! and digit runs eight at a time.
+//! registers) and record the error in the scanner on failure. Nesting is
+//! tracked in a fixed bit stack, so scanning is iterative and
+//! allocation-free. String bodies are skipped sixteen bytes at a time with
+//! SSE2 on x86_64 (SWAR elsewhere), and digit runs eight at a time.
 
 use crate::parse::json::{JsonError, JsonErrorKind, MAX_DEPTH};
 

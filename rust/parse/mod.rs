@@ -13,6 +13,7 @@
 pub mod content_type;
 pub mod json;
 mod json_blocks;
+mod json_classify;
 pub mod json_pointer;
 mod json_scan;
 pub mod multipart;

@@ -41,6 +41,15 @@ impl RouteRejection {
 }
 
 impl Router {
+    /// Customers with an instance of `integration`.
+    pub fn customer_count(&self, integration: &str) -> usize {
+        self.read()
+            .customer_counts
+            .get(integration)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// The endpoint and its integration, if both are known to this process.
     pub fn endpoint(&self, endpoint_id: &str) -> Option<(Arc<EndpointSpec>, Arc<IntegrationSpec>)> {
         let tables = self.read();

@@ -35,6 +35,8 @@ pub(super) struct Tables {
     pub instances: AHashMap<String, Arc<InstanceSpec>>,
     /// (integration, customer external id) -> the newest instance id.
     pub by_customer: AHashMap<(String, String), String>,
+    /// Integration -> customers with an instance (sizes shared endpoints' limits).
+    pub customer_counts: AHashMap<String, usize>,
 }
 
 /// Integrations, endpoints and instances, shared by every request of one process.
@@ -94,7 +96,12 @@ impl Router {
             Some(current) if current.as_str() > spec.id.as_str() => current.clone(),
             _ => spec.id.clone(),
         };
-        tables.by_customer.insert(key, newest);
+        if tables.by_customer.insert(key, newest).is_none() {
+            *tables
+                .customer_counts
+                .entry(spec.integration.clone())
+                .or_default() += 1;
+        }
         tables.instances.insert(spec.id.clone(), Arc::new(spec));
         Ok(())
     }
@@ -114,9 +121,16 @@ impl Router {
                 .map(|i| i.id.clone())
                 .max();
             match next {
-                Some(id) => tables.by_customer.insert(key, id),
-                None => tables.by_customer.remove(&key),
-            };
+                Some(id) => {
+                    tables.by_customer.insert(key, id);
+                }
+                None => {
+                    tables.by_customer.remove(&key);
+                    if let Some(count) = tables.customer_counts.get_mut(&removed.integration) {
+                        *count = count.saturating_sub(1);
+                    }
+                }
+            }
         }
         true
     }

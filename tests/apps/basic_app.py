@@ -39,7 +39,7 @@ def plain(ctx: Any, payload: Any) -> str:
     return "plain text result"
 
 
-@app.flow("Slow")
+@app.flow("Slow", rate_limit=1_000_000)  # load tests: not rate limited
 async def slow(ctx: Any, payload: Any) -> dict[str, Any]:
     """Sleeps so a test can kill the worker mid-execution; counts its runs in a file."""
     marker = os.environ.get("HOOKCORE_TEST_MARKER_DIR")
@@ -55,7 +55,7 @@ async def fail(ctx: Any, payload: Any) -> None:
     raise RuntimeError("The widget requested is not in the database")
 
 
-@app.flow("Quick")
+@app.flow("Quick", rate_limit=1_000_000)  # load tests: not rate limited
 async def quick(ctx: Any, payload: Any) -> dict[str, Any]:
     return {"ok": True, "at": time.time()}
 

@@ -13,7 +13,7 @@ from hookcore import HttpResponse, Integration, TriggerResult
 app = Integration("responses")
 
 
-@app.flow("Sync", synchronous=True)
+@app.flow("Sync", synchronous=True, rate_limit=1_000_000)
 async def sync(ctx: Any, payload: Any) -> Any:
     data = payload.body.data
     if isinstance(data, dict) and "echo" in data:
@@ -88,7 +88,7 @@ def steps(ctx: Any, payload: Any) -> int:
     return ctx.step("double", lambda x: x * 2, total)
 
 
-@app.flow("Count")
+@app.flow("Count", rate_limit=1_000_000)
 async def count(ctx: Any, payload: Any) -> int:
     return await ctx.flow_state.update(lambda n: (n or 0) + 1)
 

@@ -51,11 +51,22 @@ def test_seed_multipart_example_with_curl_form(hookcore: Hookcore, instance: dic
     photo = tmp_path / "taylor.png"
     photo.write_bytes(PNG)
     url = instance["webhookUrls"]["Echo"]
-    seen = _seen(hookcore, _Curled(_curl(
-        url, "--request", "POST", "--header", "Content-Type: multipart/form-data",
-        "--form", 'person={"firstname":"Taylor","lastname":"Reece"};type=application/json',
-        "--form", f"photo=@{photo}",
-    )))
+    seen = _seen(
+        hookcore,
+        _Curled(
+            _curl(
+                url,
+                "--request",
+                "POST",
+                "--header",
+                "Content-Type: multipart/form-data",
+                "--form",
+                'person={"firstname":"Taylor","lastname":"Reece"};type=application/json',
+                "--form",
+                f"photo=@{photo}",
+            )
+        ),
+    )
     body = seen["body"]
     assert body["person"]["data"]["firstname"] == "Taylor"
     assert body["person"]["contentType"] == "application/json"
@@ -68,19 +79,41 @@ def test_seed_multipart_example_with_curl_form(hookcore: Hookcore, instance: dic
 def test_binary_with_curl_data_binary(hookcore: Hookcore, instance: dict, tmp_path: Path) -> None:
     image = tmp_path / "my-image.png"
     image.write_bytes(PNG)
-    seen = _seen(hookcore, _Curled(_curl(
-        instance["webhookUrls"]["Echo"], "--request", "POST", "--header", "Content-Type: image/png",
-        "--data-binary", f"@{image}",
-    )))
+    seen = _seen(
+        hookcore,
+        _Curled(
+            _curl(
+                instance["webhookUrls"]["Echo"],
+                "--request",
+                "POST",
+                "--header",
+                "Content-Type: image/png",
+                "--data-binary",
+                f"@{image}",
+            )
+        ),
+    )
     assert bytes.fromhex(seen["body"]["bytes"]) == PNG
 
 
 @needs_curl
 def test_form_with_curl_data_urlencode(hookcore: Hookcore, instance: dict) -> None:
-    seen = _seen(hookcore, _Curled(_curl(
-        instance["webhookUrls"]["Echo"], "--data-urlencode", "name=Taylor Reece & co",
-        "--data-urlencode", "tag=a", "--data-urlencode", "tag=b", "--data-urlencode", "empty=",
-    )))
+    seen = _seen(
+        hookcore,
+        _Curled(
+            _curl(
+                instance["webhookUrls"]["Echo"],
+                "--data-urlencode",
+                "name=Taylor Reece & co",
+                "--data-urlencode",
+                "tag=a",
+                "--data-urlencode",
+                "tag=b",
+                "--data-urlencode",
+                "empty=",
+            )
+        ),
+    )
     assert seen["body"] == {"name": "Taylor Reece & co", "tag": ["a", "b"], "empty": ""}
 
 
@@ -88,8 +121,9 @@ def test_multipart_from_httpx_and_requests(hookcore: Hookcore, instance: dict) -
     url = instance["webhookUrls"]["Echo"]
     files = {"doc": ("report.pdf", b"%PDF-1.7\x00\xff", "application/pdf")}
     via_httpx = _seen(hookcore, hookcore.client.post(url, data={"title": "Q3", "n": ["1", "2"]}, files=files))
-    via_requests = _seen(hookcore, requests.post(url, data={"title": "Q3", "n": ["1", "2"]}, files=files,
-                                                 timeout=30))
+    via_requests = _seen(
+        hookcore, requests.post(url, data={"title": "Q3", "n": ["1", "2"]}, files=files, timeout=30)
+    )
     for seen in (via_httpx, via_requests):
         body = seen["body"]
         assert body["title"]["data"] == "Q3"
@@ -100,21 +134,34 @@ def test_multipart_from_httpx_and_requests(hookcore: Hookcore, instance: dict) -
 
 def test_text_and_xml_are_decoded_with_their_charset(hookcore: Hookcore, instance: dict) -> None:
     url = instance["webhookUrls"]["Echo"]
-    xml = _seen(hookcore, hookcore.client.post(url, content="<a>é</a>".encode(),
-                                               headers={"content-type": "application/xml"}))
+    xml = _seen(
+        hookcore,
+        hookcore.client.post(url, content="<a>é</a>".encode(), headers={"content-type": "application/xml"}),
+    )
     assert xml["body"] == "<a>é</a>"
-    latin = _seen(hookcore, hookcore.client.post(url, content="café".encode("latin-1"),
-                                                 headers={"content-type": "text/plain; charset=ISO-8859-1"}))
+    latin = _seen(
+        hookcore,
+        hookcore.client.post(
+            url, content="café".encode("latin-1"), headers={"content-type": "text/plain; charset=ISO-8859-1"}
+        ),
+    )
     assert latin["body"] == "café"
     assert latin["contentType"] == "text/plain; charset=ISO-8859-1"
-    utf16 = _seen(hookcore, hookcore.client.post(url, content="hé".encode("utf-16"),
-                                                 headers={"content-type": "text/plain; charset=utf-16"}))
+    utf16 = _seen(
+        hookcore,
+        hookcore.client.post(
+            url, content="hé".encode("utf-16"), headers={"content-type": "text/plain; charset=utf-16"}
+        ),
+    )
     assert utf16["body"] == "hé"
 
 
 def test_undecodable_text_keeps_the_bytes_and_says_why(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.post(instance["webhookUrls"]["Echo"], content=b"\xff\xfe\xfa",
-                                    headers={"content-type": "text/plain; charset=utf-8"})
+    response = hookcore.client.post(
+        instance["webhookUrls"]["Echo"],
+        content=b"\xff\xfe\xfa",
+        headers={"content-type": "text/plain; charset=utf-8"},
+    )
     seen = _seen(hookcore, response)
     assert bytes.fromhex(seen["body"]["bytes"]) == b"\xff\xfe\xfa"
     logs = hookcore.execution(response.json()["executionId"])["logs"]
@@ -122,26 +169,41 @@ def test_undecodable_text_keeps_the_bytes_and_says_why(hookcore: Hookcore, insta
 
 
 def test_json_suffix_types_are_parsed(hookcore: Hookcore, instance: dict) -> None:
-    seen = _seen(hookcore, hookcore.client.post(instance["webhookUrls"]["Echo"], content=b'{"a":[1,2]}',
-                                                headers={"content-type": "application/vnd.api+json"}))
+    seen = _seen(
+        hookcore,
+        hookcore.client.post(
+            instance["webhookUrls"]["Echo"],
+            content=b'{"a":[1,2]}',
+            headers={"content-type": "application/vnd.api+json"},
+        ),
+    )
     assert seen["body"] == {"a": [1, 2]}
 
 
-@pytest.mark.parametrize("body", [
-    b'--X\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue',
-    b"garbage without any boundary",
-])
-def test_malformed_multipart_is_400_without_an_execution(hookcore: Hookcore, instance: dict, body: bytes) -> None:
-    response = hookcore.client.post(instance["webhookUrls"]["Echo"], content=body,
-                                    headers={"content-type": "multipart/form-data; boundary=X"})
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'--X\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue',
+        b"garbage without any boundary",
+    ],
+)
+def test_malformed_multipart_is_400_without_an_execution(
+    hookcore: Hookcore, instance: dict, body: bytes
+) -> None:
+    response = hookcore.client.post(
+        instance["webhookUrls"]["Echo"],
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=X"},
+    )
     assert response.status_code == 400
     assert response.json() == {"error": "Received malformed multipart payload."}
     assert "hookcore-execution-id" not in response.headers
 
 
 def test_multipart_without_boundary_parameter_is_400(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.post(instance["webhookUrls"]["Echo"], content=b"--X\r\n",
-                                    headers={"content-type": "multipart/form-data"})
+    response = hookcore.client.post(
+        instance["webhookUrls"]["Echo"], content=b"--X\r\n", headers={"content-type": "multipart/form-data"}
+    )
     assert response.status_code == 400
     assert response.json() == {"error": "Received malformed multipart payload."}
 
@@ -155,8 +217,12 @@ def test_too_many_parts_is_413(hookcore: Hookcore, instance: dict) -> None:
 
 def test_unicode_and_binary_parts_arrive_byte_exact(hookcore: Hookcore, instance: dict) -> None:
     blob = bytes(range(256)) * 4 + b"\r\n--notaboundary\r\n"
-    response = httpx.post(instance["webhookUrls"]["Echo"], files={"ünïcode": ("naïve.bin", blob)},
-                          data={"text": "ünïcode ✓"}, timeout=30)
+    response = httpx.post(
+        instance["webhookUrls"]["Echo"],
+        files={"ünïcode": ("naïve.bin", blob)},
+        data={"text": "ünïcode ✓"},
+        timeout=30,
+    )
     body = _seen(hookcore, response)["body"]
     assert body["text"]["data"] == "ünïcode ✓"
     assert body["ünïcode"]["filename"] == "naïve.bin"

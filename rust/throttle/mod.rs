@@ -1,0 +1,51 @@
+//! Rate limiting: token buckets in a lock-free table that every ingress
+//! process of a machine can share through a memory-mapped file.
+//!
+//! `bucket` is the arithmetic (GCRA, one 64-bit state per bucket); `table`
+//! stores the states. Splitting limits across machines (each enforces `rate / N`) is
+//! decided in Python from the machines registered in JetStream KV; here it
+//! is [`Rate::share`]. See docs/rate-limits.md.
+
+pub mod bucket;
+pub mod table;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use bucket::{Rate, Verdict};
+pub use table::{Table, TableError};
+
+/// Microseconds since the Unix epoch by the wall clock: the same in every process
+/// of a machine, which is what buckets in shared memory need.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(1)
+}
+
+/// The buckets of one process (or machine) and its share of every limit.
+pub struct Limiter {
+    table: Table,
+    share: std::sync::atomic::AtomicU32,
+}
+
+impl Limiter {
+    pub fn new(table: Table) -> Limiter {
+        Limiter {
+            table,
+            share: std::sync::atomic::AtomicU32::new(1),
+        }
+    }
+
+    /// Enforce `1/machines` of every limit (the others enforce the rest).
+    pub fn set_share(&self, machines: u32) {
+        self.share
+            .store(machines.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Take one request from `key`'s bucket with `rate` (the whole deployment's limit).
+    pub fn check(&self, key: &str, rate: Rate) -> Verdict {
+        let share = self.share.load(std::sync::atomic::Ordering::Relaxed);
+        self.table.check(key, rate.share(share), now_us())
+    }
+}

@@ -1,0 +1,95 @@
+"""Rate limits: token buckets per endpoint (and per customer on shared endpoints),
+held across the ingress processes of a machine."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from support import Hookcore, running_hookcore, running_nats
+
+SEED_429 = re.compile(
+    r"Endpoint with id: (\S+) has exceeded maximum allowed throughput of 50 requests/second\. "
+    r"Please throttle your requests\."
+)
+
+
+async def _burst(
+    urls: list[str], total: int, headers: dict[str, str] | None = None, content: bytes = b""
+) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=80)) as client:
+        return await asyncio.gather(
+            *(client.post(urls[i % len(urls)], headers=headers, content=content) for i in range(total))
+        )
+
+
+def _check(responses: list[httpx.Response], endpoint_id: str) -> Counter[int]:
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) <= {200, 429}, statuses
+    for r in responses:
+        assert r.headers["ratelimit-limit"] == "50"
+        assert 0 <= int(r.headers["ratelimit-remaining"]) <= 50
+        assert int(r.headers["ratelimit-reset"]) >= 0
+        if r.status_code == 429:
+            match = SEED_429.fullmatch(r.json()["error"])
+            assert match and match.group(1) == endpoint_id, r.text
+            assert int(r.headers["retry-after"]) >= 1
+            assert "hookcore-execution-id" not in r.headers
+    return statuses
+
+
+def _in_range(accepted: int) -> bool:
+    # 80 requests within about a second: the burst of 50 plus what refills meanwhile, ±10 %.
+    return 45 <= accepted <= 60
+
+
+def test_80_requests_in_a_second_at_one_endpoint(hookcore: Hookcore, instance: dict) -> None:
+    url = instance["webhookUrls"]["Echo"]  # the default limit: 50/s, burst 50
+    statuses = _check(asyncio.run(_burst([url], 80)), url.rsplit("/", 1)[1])
+    assert _in_range(statuses[200]), statuses
+    assert statuses[429] == 80 - statuses[200]
+
+
+def test_limits_hold_across_processes_of_one_machine(tmp_path: Path) -> None:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path, serve_workers=2) as hc,
+        running_hookcore(server, tmp_path, workers=0) as other,
+    ):
+        url = hc.deploy("rl")["webhookUrls"]["Echo"]
+        path = url.removeprefix(hc.base)
+        other.wait_for_routes([other.base + path], client=other.client)
+        # two Granian worker processes behind one port, and a separately started ingress
+        statuses = _check(asyncio.run(_burst([url, other.base + path], 80)), path.rsplit("/", 1)[1])
+        assert _in_range(statuses[200]), statuses
+
+
+def test_one_flooding_tenant_does_not_starve_another(hookcore: Hookcore) -> None:
+    flood = hookcore.deploy("flooder", integration="acme-shared")
+    calm = hookcore.deploy("calm", integration="acme-shared")
+    url = flood["invokeUrl"]
+    body = b'{"event":{"type":"order.created"}}'
+    json_headers = {"content-type": "application/json"}
+
+    async def both() -> tuple[list[httpx.Response], list[httpx.Response], float]:
+        start = time.monotonic()
+        flooding = asyncio.create_task(
+            _burst([url], 500, {**json_headers, "x-acme-account": "flooder"}, body)
+        )
+        await asyncio.sleep(0.05)
+        calm_answers = await _burst([url], 20, {**json_headers, "x-acme-account": "calm"}, body)
+        flooded = await flooding
+        return flooded, calm_answers, time.monotonic() - start
+
+    flooded, calm_answers, elapsed = asyncio.run(both())
+    assert Counter(r.status_code for r in calm_answers) == Counter({200: 20})
+    flooded_statuses = Counter(r.status_code for r in flooded)
+    # the flooder gets its own bucket's worth: burst 50 + 50/s, however fast it sends
+    assert flooded_statuses[200] <= 50 + 50 * elapsed * 1.1 + 5, (flooded_statuses, elapsed)
+    assert flooded_statuses[429] > 0, flooded_statuses
+    assert calm["invokeUrl"] == url
