@@ -151,7 +151,7 @@ def _hookcore(work: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
             "hookcore",
             "serve",
             "--app",
-            "hookcore.examples.quickstart:app",
+            "benches.load.bench_app:app",
             "--port",
             str(port),
         ],
@@ -162,11 +162,11 @@ def _hookcore(work: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
     request = urllib.request.Request(
         f"{public}/api/instances",
         method="POST",
-        data=json.dumps({"integration": "quickstart", "customer": "bench"}).encode(),
+        data=json.dumps({"integration": "bench", "customer": "bench"}).encode(),
         headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
     )
     with urllib.request.urlopen(request) as response:
-        url = json.loads(response.read())["webhookUrls"]["Order created"]
+        url = json.loads(response.read())["webhookUrls"]["Load"]
     time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
     return server, url
 
