@@ -16,5 +16,6 @@ pub mod throttle;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bindings::ingress::init_pymodule(m)?;
     bindings::parse::init_pymodule(m)?;
+    bindings::throttle::init_pymodule(m)?;
     Ok(())
 }

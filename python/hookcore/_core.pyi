@@ -17,6 +17,7 @@ __all__ = [
     "BODY_MULTIPART",
     "BODY_TEXT",
     "Ingress",
+    "RateLimiter",
     "api_key_digest",
     "new_id",
     "parse_body",
@@ -106,6 +107,19 @@ class Ingress:
         has hooks, a ``preprocess`` must pick it (flow None), or the execution is
         ``synchronous``, and the ingress's Python decides the answer.
         """
+
+@final
+class RateLimiter:
+    """Token buckets (GCRA) keyed by string, as the ingress uses them.
+
+    ``table`` maps a file shared with every process that maps it (``OSError`` when
+    it cannot); without it the buckets live in this process. ``slots`` bounds the
+    keys tracked at once (rounded up to a power of two)."""
+
+    def __new__(cls, *, slots: int = 65536, table: str | os.PathLike[str] | None = None) -> RateLimiter: ...
+    def check(self, key: str, rate: float, burst: int | None = None) -> tuple[bool, int, int, int, int]:
+        """Take one request from ``key``'s bucket (``rate`` per second, ``burst`` at once,
+        default ``ceil(rate)``): ``(allowed, limit, remaining, reset_secs, retry_after_secs)``."""
 
 def new_id() -> str:
     """A new time-sortable id (UUIDv7, lower-case hyphenated)."""

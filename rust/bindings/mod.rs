@@ -3,3 +3,4 @@
 
 pub mod ingress;
 pub mod parse;
+pub mod throttle;

@@ -1,0 +1,61 @@
+//! `hookcore._core.RateLimiter`: the ingress's token buckets, callable on their own
+//! (from `on_trigger` hooks for custom limits, and from benchmarks).
+
+use std::path::PathBuf;
+
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::throttle::{Limiter, Rate, Table};
+
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct RateLimiter {
+    limiter: Limiter,
+}
+
+#[pymethods]
+impl RateLimiter {
+    #[new]
+    #[pyo3(signature = (*, slots=65536, table=None))]
+    fn new(slots: usize, table: Option<PathBuf>) -> PyResult<Self> {
+        if slots == 0 {
+            return Err(PyValueError::new_err("slots must be at least 1"));
+        }
+        let table = match table {
+            Some(path) => {
+                Table::shared(&path, slots).map_err(|e| PyOSError::new_err(e.to_string()))?
+            }
+            None => Table::in_process(slots),
+        };
+        Ok(RateLimiter {
+            limiter: Limiter::new(table),
+        })
+    }
+
+    /// Take one request from `key`'s bucket: `(allowed, limit, remaining, reset_secs, retry_after_secs)`.
+    #[pyo3(signature = (key, rate, burst=None))]
+    fn check(
+        &self,
+        key: &str,
+        rate: f64,
+        burst: Option<u32>,
+    ) -> PyResult<(bool, u32, u32, u32, u32)> {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "rate must be a positive number of requests per second, got {rate}"
+            )));
+        }
+        let v = self.limiter.check(key, Rate::new(rate, burst));
+        Ok((
+            v.allowed,
+            v.limit,
+            v.remaining,
+            v.reset_secs,
+            v.retry_after_secs,
+        ))
+    }
+}
+
+pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RateLimiter>()
+}
