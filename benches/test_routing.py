@@ -33,14 +33,16 @@ def _core_with_routes() -> Any:
         max_parts=1000,
         max_part_header_bytes=16384,
     )
+    # Limits far above what a bench sends: this measures routing, not refusing.
     shared = Integration(
         "shared",
         endpoint="shared",
+        rate_limit=1e9,
         customer_from=header("x-account"),
         flow_from=body("/event/type", {"order.created": "Order created"}),
     )
     shared.flow("Order created")(lambda ctx, payload: None)
-    simple = Integration("simple")
+    simple = Integration("simple", rate_limit=1e9)
     simple.flow("Order created")(lambda ctx, payload: None)
     for app in (shared, simple):
         core.set_integration(integration_spec(app))
