@@ -201,6 +201,7 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, default_public_url=f"http://{args.host}:{args.port}")
     load_apps(args.app)  # fail here, with a clear message, rather than in every worker process
+    settings.require_signing_key()
     if not settings.admin_token:
         logging.getLogger("hookcore").warning(
             "HOOKCORE_ADMIN_TOKEN is not set: /api/* answers 401 to everyone"

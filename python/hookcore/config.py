@@ -92,13 +92,16 @@ class Settings:
     @property
     def signing_key(self) -> bytes:
         """The key API keys and result URLs are derived from; `ConfigError` when there is none."""
-        key = self.secret or self.admin_token
-        if not key:
+        self.require_signing_key()
+        return (self.secret or self.admin_token).encode()
+
+    def require_signing_key(self) -> None:
+        """`ConfigError` unless a secret (or the admin token standing in for it) is set."""
+        if not (self.secret or self.admin_token):
             raise ConfigError(
                 "set HOOKCORE_SECRET (or HOOKCORE_ADMIN_TOKEN) to the same value on every process: "
                 "API keys and result URLs are derived from it"
             )
-        return key.encode()
 
     @property
     def retention_seconds(self) -> float:

@@ -198,7 +198,6 @@ class ConfigView:
         self.instances: dict[str, InstanceRecord] = {}
         self._decode_instance = msgspec.json.Decoder(InstanceRecord).decode
         self._task: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
 
     async def start(self, kv: KeyValue) -> None:
         """Load everything, then follow changes in the background."""
@@ -212,10 +211,6 @@ class ConfigView:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def wait_for_change(self) -> None:
-        self._changed.clear()
-        await self._changed.wait()
-
     async def _follow(self, watcher: KeyValue.KeyWatcher, loaded: asyncio.Future[None]) -> None:
         async for entry in watcher:
             if entry is None:  # the initial values are all in
@@ -228,7 +223,6 @@ class ConfigView:
                 log.exception("ignoring configuration entry %r that cannot be applied", entry.key)
             if not loaded.done() and entry.delta == 0:
                 loaded.set_result(None)
-            self._changed.set()
 
     def _apply(self, key: str, value: bytes | None) -> None:
         if key.startswith(ENDPOINT_PREFIX):

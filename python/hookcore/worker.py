@@ -43,7 +43,6 @@ from hookcore.store import (
 
 log = logging.getLogger("hookcore.worker")
 
-DEFAULT_ATTEMPTS = 3
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 
@@ -58,7 +57,6 @@ class Worker:
         self.apps = apps
         self.concurrency = concurrency
         self._running: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(concurrency)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then finish the executions in hand."""

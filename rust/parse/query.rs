@@ -31,15 +31,6 @@ pub fn parse_urlencoded(input: &[u8]) -> Vec<(String, String)> {
     pairs
 }
 
-/// Percent-decode a URL path fragment (`+` stays `+`); invalid UTF-8 after
-/// decoding becomes U+FFFD, like Python's `urllib.parse.unquote`.
-pub fn percent_decode_path(input: &str) -> String {
-    match percent_decode(input.as_bytes(), false) {
-        Cow::Borrowed(_) => input.to_owned(),
-        Cow::Owned(bytes) => into_string_lossy(bytes),
-    }
-}
-
 fn decode_component(raw: &[u8]) -> String {
     match percent_decode(raw, true) {
         Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes).into_owned(),

@@ -49,3 +49,10 @@ def test_public_url_trailing_slash_is_dropped() -> None:
 def test_unknown_setting() -> None:
     with pytest.raises(ConfigError, match="unknown settings: bogus"):
         Settings.load(bogus=1)
+
+
+def test_signing_key_falls_back_to_the_admin_token_and_is_required() -> None:
+    assert Settings.load(admin_token="t").signing_key == b"t"
+    assert Settings.load(admin_token="t", secret="s").signing_key == b"s"
+    with pytest.raises(ConfigError, match="set HOOKCORE_SECRET"):
+        Settings.load(admin_token="", secret="").require_signing_key()

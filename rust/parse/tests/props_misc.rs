@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::parse::{decode_text, parse_urlencoded, percent_decode_path, ContentType, TextError};
+use crate::parse::{decode_text, parse_urlencoded, ContentType, TextError};
 
 /// Python's `unquote_plus` done the way CPython does it: split on `%`, decode
 /// each piece that starts with two hex digits, keep the rest.
@@ -82,12 +82,6 @@ proptest! {
             .map(|(n, v)| format!("{}={}", form_encode(n), form_encode(v)))
             .collect();
         prop_assert_eq!(parse_urlencoded(encoded.join("&").as_bytes()), pairs);
-    }
-
-    #[test]
-    fn path_decoding_matches_python_algorithm(input in query_text()) {
-        let expected = python_unquote_plus(&input.replace('+', "%2B"));
-        prop_assert_eq!(percent_decode_path(&input), expected);
     }
 
     #[test]

@@ -82,15 +82,6 @@ fn browser_form_body() {
 }
 
 #[test]
-fn path_decoding_matches_python_unquote() {
-    assert_eq!(percent_decode_path("my/custom/path"), "my/custom/path");
-    assert_eq!(percent_decode_path("a%2Fb+c%20d"), "a/b+c d");
-    assert_eq!(percent_decode_path("%E2%82%AC%zz%"), "€%zz%");
-    assert_eq!(percent_decode_path("caf%C3%A9/%FF"), "café/\u{fffd}");
-    assert_eq!(percent_decode_path(""), "");
-}
-
-#[test]
 fn percent_decode_borrows_when_nothing_to_do() {
     assert!(matches!(percent_decode(b"plain", true), Cow::Borrowed(_)));
     assert!(matches!(percent_decode(b"a+b", false), Cow::Borrowed(_)));
