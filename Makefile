@@ -35,7 +35,7 @@ test-python: ## Python tests only (after `make dev` or `make test`)
 	$(VENV)/bin/pytest
 
 lint: ## ruff, cargo fmt --check, cargo clippy
-	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff check python tests benches examples
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
