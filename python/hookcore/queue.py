@@ -11,7 +11,6 @@ import json
 import logging
 from dataclasses import dataclass
 
-import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -79,7 +78,8 @@ async def connect(settings: Settings, name: str) -> JetStream:
     servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
 
     async def on_disconnect() -> None:
-        log.warning("disconnected from NATS at %s; reconnecting", settings.nats_url)
+        if not nc.is_closed:  # nats-py also calls this when we close the connection ourselves
+            log.warning("disconnected from NATS at %s; reconnecting", settings.nats_url)
 
     async def on_reconnect() -> None:
         log.warning("reconnected to NATS")
@@ -87,8 +87,9 @@ async def connect(settings: Settings, name: str) -> JetStream:
     async def on_error(e: Exception) -> None:
         log.debug("NATS connection error: %s", e)
 
+    nc = NatsClient()
     try:
-        nc = await nats.connect(
+        await nc.connect(
             servers,
             name=name,
             max_reconnect_attempts=-1,
