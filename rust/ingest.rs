@@ -66,8 +66,9 @@ pub struct Accepted {
     /// has an on_trigger or a static response, a `preprocess` function must
     /// pick it (flow None), or the execution is synchronous.
     pub python: Option<(String, Option<String>)>,
-    /// The rate-limit bucket the caller is counted in (for the RateLimit headers).
-    pub limit: Verdict,
+    /// The rate-limit bucket the caller is counted in (for the RateLimit headers);
+    /// None when rate limiting is off.
+    pub limit: Option<Verdict>,
 }
 
 /// What to do with a request.
@@ -151,7 +152,7 @@ fn endpoint_rate(router: &Router, endpoint: &EndpointSpec, integration: &Integra
 pub fn ingest(
     config: &IngestConfig,
     router: &Router,
-    limiter: &Limiter,
+    limiter: Option<&Limiter>,
     request: &TriggerRequest<'_>,
 ) -> Decision {
     let (endpoint_id, fragment) = match request.target.split_once('/') {
@@ -175,7 +176,7 @@ pub fn ingest(
     let shared = endpoint.kind == EndpointKind::Shared;
     let endpoint_limit = endpoint_rate(router, &endpoint, &integration);
     let mut limit = None;
-    if !shared {
+    if let (false, Some(limiter)) = (shared, limiter) {
         // Checked first: a refused request costs no parsing.
         let verdict = limiter.check(endpoint_id, endpoint_limit);
         if !verdict.allowed {
@@ -212,12 +213,15 @@ pub fn ingest(
         Ok(resolved) => resolved,
         Err(rejection) => return counted(Decision::reject(rejection.status, &rejection.message)),
     };
-    let limit = match limit {
-        Some(verdict) => verdict,
-        None => match check_shared(limiter, endpoint_id, endpoint_limit, &resolved) {
-            Ok(verdict) => verdict,
-            Err(refused) => return refused,
-        },
+    let limit = match (limit, limiter) {
+        (Some(verdict), _) => Some(verdict),
+        (None, Some(limiter)) if shared => {
+            match check_shared(limiter, endpoint_id, endpoint_limit, &resolved) {
+                Ok(verdict) => Some(verdict),
+                Err(refused) => return refused,
+            }
+        }
+        (None, _) => None,
     };
     Decision::Accepted(accept(
         config,
@@ -266,7 +270,7 @@ fn accept(
     body: &[u8],
     parts: Option<Vec<PartIndex>>,
     resolved: &Resolved,
-    limit: Verdict,
+    limit: Option<Verdict>,
 ) -> Accepted {
     let flow_spec = resolved.flow_spec();
     let synchronous = flow_spec.is_some_and(|f| f.synchronous)

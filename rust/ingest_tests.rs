@@ -62,7 +62,7 @@ fn run(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Dec
     ingest(
         &config(),
         &router,
-        &limiter(),
+        Some(&limiter()),
         &TriggerRequest {
             method,
             target,
@@ -202,7 +202,7 @@ fn removed_instance_makes_its_endpoint_unknown() {
     let decision = ingest(
         &config(),
         &router,
-        &limiter(),
+        Some(&limiter()),
         &TriggerRequest {
             method: "POST",
             target: "EEcho",
@@ -226,7 +226,7 @@ fn eighty_requests_at_once_pass_fifty_with_the_seed_message() {
         body: b"",
     };
     let decisions: Vec<Decision> = (0..80)
-        .map(|_| ingest(&config(), &router, &limiter, &request))
+        .map(|_| ingest(&config(), &router, Some(&limiter), &request))
         .collect();
     let accepted = decisions
         .iter()
@@ -262,7 +262,7 @@ fn a_flooding_customer_leaves_the_shared_endpoint_to_the_others() {
         ingest(
             &config(),
             &router,
-            &limiter,
+            Some(&limiter),
             &TriggerRequest {
                 method: "POST",
                 target: "S",

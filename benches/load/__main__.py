@@ -4,7 +4,9 @@
 
 Each server runs one process pinned to CPU 0 (taskset); wrk and nats-server
 share CPU 1. hookcore's ingress runs alone (no worker), with JetStream file
-storage, so the run measures accepting durably. Prints a Markdown table
+storage, so the run measures accepting durably; it runs twice, with rate
+limiting on (a limit never reached: every request pays for the decision)
+and off. Prints a Markdown table
 with req/s, p50, p99 and the ratio to bare Granian measured in the same run.
 """
 
@@ -57,6 +59,7 @@ def main() -> int:
                 "bare Granian RSGI (200, no I/O)": lambda: _bare(work),
                 "naive RSGI (msgspec decode + await js.publish)": lambda: _naive(work, nats.url),
                 "hookcore ingress (durable, JetStream file)": lambda: _hookcore(work, nats.url),
+                "hookcore ingress, rate limiting off": lambda: _hookcore(work, nats.url, rate_limits=False),
             }
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for round_no in range(args.rounds):
@@ -140,10 +143,15 @@ def _naive(work: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
     ), f"http://127.0.0.1:{port}/trigger/x"
 
 
-def _hookcore(work: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def _hookcore(work: Path, nats_url: str, rate_limits: bool = True) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     public = f"http://127.0.0.1:{port}"
-    env = {"HOOKCORE_NATS_URL": nats_url, "HOOKCORE_PUBLIC_URL": public, "HOOKCORE_ADMIN_TOKEN": TOKEN}
+    env = {
+        "HOOKCORE_NATS_URL": nats_url,
+        "HOOKCORE_PUBLIC_URL": public,
+        "HOOKCORE_ADMIN_TOKEN": TOKEN,
+        "HOOKCORE_RATE_LIMITS": str(rate_limits),
+    }
     server = _serve(
         [
             sys.executable,

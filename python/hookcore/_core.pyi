@@ -48,13 +48,16 @@ class Ingress:
         max_header_bytes: int,
         max_parts: int,
         max_part_header_bytes: int,
+        rate_limits: bool = True,
         rate_table: str | os.PathLike[str] | None = None,
     ) -> Ingress:
         """Accepted requests go to ``{subject_prefix}.{execution_id}``; synchronous ones
         carry the reply subject ``{reply_prefix}.{execution_id}``; bodies above
-        ``max_inline_body`` bytes are flagged for the object store. ``rate_table``
-        is the file whose rate-limit buckets every process mapping it shares
-        (``OSError`` when it cannot be mapped); None keeps them in this process."""
+        ``max_inline_body`` bytes are flagged for the object store. With
+        ``rate_limits`` off no bucket is checked and no RateLimit header sent.
+        ``rate_table`` is the file whose rate-limit buckets every process mapping
+        it shares (``OSError`` when it cannot be mapped); None keeps them in this
+        process."""
 
     def set_rate_share(self, machines: int) -> None:
         """Enforce ``1/machines`` of every rate limit (the other machines enforce the rest)."""

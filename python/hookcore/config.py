@@ -48,6 +48,9 @@ class Settings:
     max_part_header_bytes: int = _doc(
         "Most header bytes of one multipart part (413 above).", default=16 * 1024
     )
+    rate_limits: bool = _doc(
+        "Enforce rate limits (turn off only where a gateway in front already limits).", default=True
+    )
     publish_timeout: float = _doc(
         "Seconds to wait for JetStream to acknowledge an accepted request before answering 503.",
         default=5.0,
@@ -138,7 +141,13 @@ def describe() -> list[tuple[str, str, str]]:
 
 
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
-    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float}.get(str(f.type))
+    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool}.get(str(f.type))
+    if kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{env_name(f.name)} must be true or false, got {raw!r}")
     try:
         if kind is int:
             return int(raw)

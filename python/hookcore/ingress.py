@@ -67,6 +67,7 @@ class Ingress:
             max_header_bytes=settings.max_header_bytes,
             max_parts=settings.max_parts,
             max_part_header_bytes=settings.max_part_header_bytes,
+            rate_limits=settings.rate_limits,
             rate_table=rate_table_path(settings),
         )
         for app in self.apps.values():

@@ -19,7 +19,8 @@ const DETACH_BODY_BYTES: usize = 64 * 1024;
 pub struct Ingress {
     config: IngestConfig,
     router: Router,
-    limiter: Limiter,
+    /// None: rate limiting is off.
+    limiter: Option<Limiter>,
 }
 
 /// Slots of the rate-limit table (16 bytes each): buckets active at once, per machine.
@@ -47,7 +48,7 @@ fn record_error(e: RecordError) -> PyErr {
 #[pymethods]
 impl Ingress {
     #[new]
-    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_inline_body, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_table=None))]
+    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_inline_body, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_limits=true, rate_table=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         subject_prefix: String,
@@ -57,13 +58,15 @@ impl Ingress {
         max_header_bytes: usize,
         max_parts: usize,
         max_part_header_bytes: usize,
+        rate_limits: bool,
         rate_table: Option<PathBuf>,
     ) -> PyResult<Self> {
-        let table = match rate_table {
-            Some(path) => {
-                Table::shared(&path, RATE_SLOTS).map_err(|e| PyOSError::new_err(e.to_string()))?
-            }
-            None => Table::in_process(RATE_SLOTS),
+        let table = match (rate_limits, rate_table) {
+            (false, _) => None,
+            (true, Some(path)) => Some(
+                Table::shared(&path, RATE_SLOTS).map_err(|e| PyOSError::new_err(e.to_string()))?,
+            ),
+            (true, None) => Some(Table::in_process(RATE_SLOTS)),
         };
         Ok(Ingress {
             config: IngestConfig {
@@ -78,13 +81,15 @@ impl Ingress {
                 },
             },
             router: Router::default(),
-            limiter: Limiter::new(table),
+            limiter: table.map(Limiter::new),
         })
     }
 
     /// Enforce `1/machines` of every rate limit (the other machines enforce the rest).
     fn set_rate_share(&self, machines: u32) {
-        self.limiter.set_share(machines);
+        if let Some(limiter) = &self.limiter {
+            limiter.set_share(machines);
+        }
     }
 
     /// Load an integration's routing spec (JSON, from code).
@@ -150,16 +155,20 @@ impl Ingress {
             body: body_bytes,
         };
         let decision = if body_bytes.len() >= DETACH_BODY_BYTES {
-            py.detach(|| ingest::ingest(&self.config, &self.router, &self.limiter, &request))
+            py.detach(|| {
+                ingest::ingest(&self.config, &self.router, self.limiter.as_ref(), &request)
+            })
         } else {
-            ingest::ingest(&self.config, &self.router, &self.limiter, &request)
+            ingest::ingest(&self.config, &self.router, self.limiter.as_ref(), &request)
         };
         let json = || vec![("content-type", String::from("application/json"))];
         Ok(match decision {
             Decision::Accepted(a) => {
                 let mut headers = json();
                 headers.push((ingest::EXECUTION_ID_HEADER, a.execution_id.clone()));
-                rate_headers(&mut headers, &a.limit);
+                if let Some(limit) = &a.limit {
+                    rate_headers(&mut headers, limit);
+                }
                 (
                     200,
                     headers,

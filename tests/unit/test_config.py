@@ -56,3 +56,13 @@ def test_signing_key_falls_back_to_the_admin_token_and_is_required() -> None:
     assert Settings.load(admin_token="t", secret="s").signing_key == b"s"
     with pytest.raises(ConfigError, match="set HOOKCORE_SECRET"):
         Settings.load(admin_token="", secret="").require_signing_key()
+
+
+def test_boolean_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKCORE_RATE_LIMITS", "off")
+    assert Settings.load().rate_limits is False
+    monkeypatch.setenv("HOOKCORE_RATE_LIMITS", "True")
+    assert Settings.load().rate_limits is True
+    monkeypatch.setenv("HOOKCORE_RATE_LIMITS", "maybe")
+    with pytest.raises(ConfigError, match="HOOKCORE_RATE_LIMITS must be true or false"):
+        Settings.load()
