@@ -99,6 +99,8 @@ async def connect(settings: Settings, name: str) -> JetStream:
             disconnected_cb=on_disconnect,
             reconnected_cb=on_reconnect,
             error_cb=on_error,
+            # Every subject hookcore publishes to is built from ids it made itself.
+            skip_subject_validation=True,
         )
     except Exception as e:
         raise QueueUnavailable(
@@ -179,6 +181,7 @@ class Publisher:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._prefix = self._nc.new_inbox() + "."
         await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
         self._sweeper = asyncio.create_task(self._expire())
@@ -192,7 +195,7 @@ class Publisher:
         if not self._nc.is_connected:
             raise QueueUnavailable("not connected to NATS")
         token = str(next(self._tokens))
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         future: asyncio.Future[None] = loop.create_future()
         self._pending[token] = (loop.time() + self._timeout, future)
         try:
