@@ -201,7 +201,7 @@ class ControlPlane:
         proto.response_empty(204, [])
 
     async def _show_execution(self, scope: Any, proto: Any, args: list[str]) -> None:
-        send_json(proto, 200, await self.records.get(args[0]))
+        send_json(proto, 200, (await self.records.get(args[0])).view())
 
     async def _list_executions(self, scope: Any, proto: Any, args: list[str]) -> None:
         query = _core.parse_query(scope.query_string)

@@ -339,7 +339,7 @@ def _run_executions(args: argparse.Namespace) -> int:
         if args.action == "show":
             record = await records.get(args.id)
             if args.json:
-                _print_json(record)
+                _print_json(record.view())
             else:
                 print(f"{record.id}  {record.status}  flow={record.flow!r}  attempts={record.attempts}")
                 if record.error:

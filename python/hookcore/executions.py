@@ -12,14 +12,14 @@ from hookcore import _core
 from hookcore.envelope import encode_envelope
 from hookcore.errors import BadRequest
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, Publisher
-from hookcore.store import ExecutionRecord, Records, body_object
+from hookcore.store import ExecutionRecord, ExecutionView, Records, body_object
 
 MAX_LIMIT = 500
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 
 
 class ExecutionPage(msgspec.Struct):
-    items: list[ExecutionRecord]
+    items: list[ExecutionView]
     next: str | None
 
 
@@ -68,7 +68,7 @@ class Executions:
                 ):
                     items.append(record)
         more = position < len(ids) or len(items) == limit
-        return ExecutionPage(items=items, next=items[-1].id if items and more else None)
+        return ExecutionPage(items=[r.view() for r in items], next=items[-1].id if items and more else None)
 
     async def replay(self, execution_id: str) -> str:
         """A new execution of the same flow from the stored request; returns its id."""

@@ -85,6 +85,42 @@ class ExecutionRecord(msgspec.Struct, rename="camel"):
     result_content_type: str | None = None
     result_in_object_store: bool = False
 
+    def view(self) -> ExecutionView:
+        """What the control plane shows: the record without hookcore's bookkeeping."""
+        return ExecutionView(
+            id=self.id,
+            status=self.status,
+            integration=self.integration,
+            flow=self.flow,
+            instance=self.instance,
+            customer=self.customer,
+            received_at=self.received_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            attempts=self.attempts,
+            error=self.error,
+            steps=self.steps,
+            logs=self.logs,
+        )
+
+
+class ExecutionView(msgspec.Struct, rename="camel"):
+    """``GET /api/executions/{id}`` (SPEC section 5)."""
+
+    id: str
+    status: Status
+    integration: str
+    flow: str
+    instance: str
+    customer: str
+    received_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    error: str | None
+    steps: list[StepRecord]
+    logs: list[LogLine]
+
 
 _json = msgspec.json.Encoder()
 

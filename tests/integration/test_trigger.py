@@ -194,6 +194,21 @@ def test_plain_def_flow_result_is_text(hookcore: Hookcore, instance: dict) -> No
 def test_execution_record_shape(hookcore: Hookcore, instance: dict) -> None:
     execution_id = _accept(hookcore.client.post(instance["webhookUrls"]["Quick"]))
     record = hookcore.wait_final(execution_id)
+    assert set(record) == {
+        "id",
+        "status",
+        "integration",
+        "flow",
+        "instance",
+        "customer",
+        "receivedAt",
+        "startedAt",
+        "finishedAt",
+        "attempts",
+        "error",
+        "steps",
+        "logs",
+    }
     assert record["id"] == execution_id
     assert record["flow"] == "Quick"
     assert record["instance"] == instance["id"]
