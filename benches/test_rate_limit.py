@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import msgspec
-
+from benches.cores import add_endpoint, add_instance, bench_ingress
 from hookcore import _core
 from hookcore.integration import Integration
-from hookcore.routing import integration_spec
 
 
 class PythonTokenBucket:
@@ -46,32 +44,11 @@ def test_python_token_bucket(benchmark: Any) -> None:
 
 
 def _ingress(rate_limits: bool) -> Any:
-    core = _core.Ingress(
-        subject_prefix="hookcore.executions",
-        reply_prefix="_INBOX.bench",
-        max_inline_body=1 << 20,
-        max_headers=64,
-        max_header_bytes=65536,
-        max_parts=1000,
-        max_part_header_bytes=16384,
-        rate_limits=rate_limits,
-    )
     app = Integration("simple", rate_limit=1e9)  # never refuses: every request pays for the decision
     app.flow("Order created")(lambda ctx, payload: None)
-    core.set_integration(integration_spec(app))
-    core.set_instance("i", msgspec.json.encode({"id": "i", "integration": "simple", "customer": "c"}))
-    core.set_endpoint(
-        "E",
-        msgspec.json.encode(
-            {
-                "endpoint": "E",
-                "integration": "simple",
-                "kind": "instance_and_flow",
-                "instance": "i",
-                "flow": "Order created",
-            }
-        ),
-    )
+    core = bench_ingress(app, rate_limits=rate_limits)
+    add_instance(core, "i", "simple", "c")
+    add_endpoint(core, "E", "simple", "instance_and_flow", "i", "Order created")
     return core
 
 

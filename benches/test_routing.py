@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import msgspec
 import pytest
 
-from hookcore import _core
+from benches.cores import add_endpoint, add_instance, bench_ingress
 from hookcore.integration import Integration, body, header
-from hookcore.routing import integration_spec
 
 BODIES = {
     "1KB": json.dumps({"event": {"type": "order.created"}, "items": [{"sku": f"W-{i}"} for i in range(50)]}),
@@ -24,15 +22,6 @@ HEADERS = [("content-type", "application/json"), ("x-account", "c1"), ("user-age
 
 
 def _core_with_routes() -> Any:
-    core = _core.Ingress(
-        subject_prefix="hookcore.executions",
-        reply_prefix="_INBOX.bench",
-        max_inline_body=1 << 20,
-        max_headers=64,
-        max_header_bytes=65536,
-        max_parts=1000,
-        max_part_header_bytes=16384,
-    )
     # Limits far above what a bench sends: this measures routing, not refusing.
     shared = Integration(
         "shared",
@@ -44,24 +33,11 @@ def _core_with_routes() -> Any:
     shared.flow("Order created")(lambda ctx, payload: None)
     simple = Integration("simple", rate_limit=1e9)
     simple.flow("Order created")(lambda ctx, payload: None)
-    for app in (shared, simple):
-        core.set_integration(integration_spec(app))
-    enc = msgspec.json.encode
-    core.set_instance("i1", enc({"id": "i1", "integration": "shared", "customer": "c1"}))
-    core.set_instance("i2", enc({"id": "i2", "integration": "simple", "customer": "c1"}))
-    core.set_endpoint("S", enc({"endpoint": "S", "integration": "shared", "kind": "shared"}))
-    core.set_endpoint(
-        "F",
-        enc(
-            {
-                "endpoint": "F",
-                "integration": "simple",
-                "kind": "instance_and_flow",
-                "instance": "i2",
-                "flow": "Order created",
-            }
-        ),
-    )
+    core = bench_ingress(shared, simple)
+    add_instance(core, "i1", "shared", "c1")
+    add_instance(core, "i2", "simple", "c1")
+    add_endpoint(core, "S", "shared", "shared")
+    add_endpoint(core, "F", "simple", "instance_and_flow", "i2", "Order created")
     return core
 
 

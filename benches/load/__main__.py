@@ -167,16 +167,21 @@ def _hookcore(work: Path, nats_url: str, rate_limits: bool = True) -> tuple[subp
         port,
         "/readyz",
     )
+    url = deploy_bench(public)["Load"]
+    time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
+    return server, url
+
+
+def deploy_bench(base: str) -> dict[str, str]:
+    """Deploy `bench_app` for a bench customer; flow name -> webhook URL."""
     request = urllib.request.Request(
-        f"{public}/api/instances",
+        f"{base}/api/instances",
         method="POST",
         data=json.dumps({"integration": "bench", "customer": "bench"}).encode(),
         headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
     )
     with urllib.request.urlopen(request) as response:
-        url = json.loads(response.read())["webhookUrls"]["Load"]
-    time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
-    return server, url
+        return dict(json.loads(response.read())["webhookUrls"])
 
 
 def _wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, float]:

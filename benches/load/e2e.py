@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import shutil
@@ -28,13 +27,12 @@ from pathlib import Path
 import httpx
 import nats
 
-from benches.load.__main__ import _latency
+from benches.load.__main__ import TOKEN, _latency, deploy_bench
 from hookcore.embedded import EmbeddedNats, free_port
 from hookcore.queue import EXECUTIONS_STREAM, WORKER_CONSUMER
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ["--app", "benches.load.bench_app:app"]
-TOKEN = "bench-token"
 POST_LUA = Path(__file__).with_name("post_empty.lua")
 
 
@@ -69,7 +67,7 @@ def main() -> int:
         ]
         try:
             _wait(f"{base}/readyz")
-            urls = _deploy(base)
+            urls = deploy_bench(base)
             time.sleep(0.5)
             procs.append(_worker(env))
             latencies, elapsed = asyncio.run(_sync(urls["Sync"], args.sync_requests // 4, 1))
@@ -128,17 +126,6 @@ def _wait(url: str) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} not ready")
-
-
-def _deploy(base: str) -> dict[str, str]:
-    request = urllib.request.Request(
-        f"{base}/api/instances",
-        method="POST",
-        data=json.dumps({"integration": "bench", "customer": "bench"}).encode(),
-        headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as response:
-        return dict(json.loads(response.read())["webhookUrls"])
 
 
 def _worker(env: dict[str, str], concurrency: int = 16) -> subprocess.Popen[bytes]:
