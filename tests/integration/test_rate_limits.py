@@ -23,6 +23,8 @@ async def _burst(
     urls: list[str], total: int, headers: dict[str, str] | None = None, content: bytes = b""
 ) -> list[httpx.Response]:
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=80)) as client:
+        # Open the connections first, so the burst itself is as short as the machine allows.
+        await asyncio.gather(*(client.head(urls[i % len(urls)]) for i in range(min(total, 80))))
         return await asyncio.gather(
             *(client.post(urls[i % len(urls)], headers=headers, content=content) for i in range(total))
         )
@@ -43,15 +45,16 @@ def _check(responses: list[httpx.Response], endpoint_id: str) -> Counter[int]:
     return statuses
 
 
-def _in_range(accepted: int) -> bool:
-    # 80 requests within about a second: the burst of 50 plus what refills meanwhile, ±10 %.
-    return 45 <= accepted <= 60
+def _in_range(accepted: int, elapsed: float) -> bool:
+    """80 requests at once: the burst of 50 (±10 %) plus what refilled (50/s) while they arrived."""
+    return 45 <= accepted <= 55 + 50 * elapsed
 
 
 def test_80_requests_in_a_second_at_one_endpoint(hookcore: Hookcore, instance: dict) -> None:
     url = instance["webhookUrls"]["Echo"]  # the default limit: 50/s, burst 50
+    start = time.monotonic()
     statuses = _check(asyncio.run(_burst([url], 80)), url.rsplit("/", 1)[1])
-    assert _in_range(statuses[200]), statuses
+    assert _in_range(statuses[200], time.monotonic() - start), statuses
     assert statuses[429] == 80 - statuses[200]
 
 
@@ -65,8 +68,9 @@ def test_limits_hold_across_processes_of_one_machine(tmp_path: Path) -> None:
         path = url.removeprefix(hc.base)
         other.wait_for_routes([other.base + path], client=other.client)
         # two Granian worker processes behind one port, and a separately started ingress
+        start = time.monotonic()
         statuses = _check(asyncio.run(_burst([url, other.base + path], 80)), path.rsplit("/", 1)[1])
-        assert _in_range(statuses[200]), statuses
+        assert _in_range(statuses[200], time.monotonic() - start), statuses
 
 
 def test_one_flooding_tenant_does_not_starve_another(hookcore: Hookcore) -> None:
