@@ -84,7 +84,7 @@ class Settings:
         _check_range("ack_wait", self.ack_wait, 0.5, 24 * 3600)
         _check_range("sync_timeout", self.sync_timeout, 0.01, 3600)
         _check_range("result_url_ttl", self.result_url_ttl, 1, 365 * DAY)
-        _check_range("retention_days", self.retention_days, 0.0001, 3650)
+        _check_range("retention_days", self.retention_days, 1 / 86400, 3650)
         if self.replicas not in (1, 3, 5):
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
         if not self.public_url.startswith(("http://", "https://")):

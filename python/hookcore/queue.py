@@ -131,7 +131,7 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
         storage=StorageType.FILE,
         max_age=retention,
         num_replicas=settings.replicas,
-        duplicate_window=120,
+        duplicate_window=min(120.0, retention),
         allow_direct=True,
     )
     try:
