@@ -14,9 +14,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use bucket::{Rate, Verdict};
 pub use table::{Table, TableError};
 
-/// Microseconds since the Unix epoch by the wall clock: the same in every process
-/// of a machine, which is what buckets in shared memory need.
+/// Microseconds on the machine's monotonic clock (`CLOCK_MONOTONIC`): the same
+/// in every process of a machine, which buckets in shared memory need, and
+/// immune to the wall clock being stepped.
 pub fn now_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } == 0;
+    if !ok {
+        return fallback_us();
+    }
+    // +1 keeps 0 free: a bucket state of 0 means "never used".
+    (ts.tv_sec as u64) * 1_000_000 + (ts.tv_nsec as u64) / 1_000 + 1
+}
+
+/// The wall clock, should the monotonic one be unavailable (it never is on Linux).
+fn fallback_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
