@@ -76,7 +76,7 @@ class Ingress:
         await self.publisher.start()
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
-        self.hooks = TriggerHooks(self.apps, self.view, settings)
+        self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix)
         self.nodes = NodeRegistry(jet.nodes, self.core.set_rate_share)
         await self.nodes.start()
         self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core, self.publisher)
@@ -168,10 +168,12 @@ class Ingress:
         if not await self._publish(proto, execution_id, subject, envelope, spill, body):
             self.completions.forget(execution_id)
             return
+        # Every answer to a counted request carries its RateLimit headers.
+        rate = [h for h in out_headers if h[0].startswith("ratelimit-")]
         if sync:
-            await self._answer_sync(proto, execution_id, sync_timeout)
+            await self._answer_sync(proto, execution_id, sync_timeout, rate)
         elif custom is not None:
-            self._respond(proto, custom, execution_id)
+            self._respond(proto, custom, execution_id, rate)
         else:
             self.metrics.trigger_responses[200] += 1
             proto.response_bytes(200, out_headers, response)
@@ -197,9 +199,11 @@ class Ingress:
             return False
         return True
 
-    async def _answer_sync(self, proto: Any, execution_id: str, timeout: float) -> None:
+    async def _answer_sync(
+        self, proto: Any, execution_id: str, timeout: float, rate: list[tuple[str, str]]
+    ) -> None:
         completion = await self.completions.wait(execution_id, timeout)
-        header = [(EXECUTION_ID, execution_id)]
+        header = [(EXECUTION_ID, execution_id), *rate]
         if completion is None:
             self.metrics.trigger_responses[504] += 1
             send_json(
@@ -225,8 +229,14 @@ class Ingress:
             self.metrics.trigger_responses[400] += 1
             send_error(proto, 400, completion.error or "The execution failed.", header)
 
-    def _respond(self, proto: Any, response: HttpResponse, execution_id: str | None) -> None:
-        headers = [("content-type", response.content_type), *(response.headers or {}).items()]
+    def _respond(
+        self,
+        proto: Any,
+        response: HttpResponse,
+        execution_id: str | None,
+        rate: list[tuple[str, str]] | None = None,
+    ) -> None:
+        headers = [("content-type", response.content_type), *(response.headers or {}).items(), *(rate or ())]
         if execution_id is not None:
             headers.append((EXECUTION_ID, execution_id))
         body = response.body.encode() if isinstance(response.body, str) else response.body

@@ -46,10 +46,11 @@ class Outcome:
 
 
 class TriggerHooks:
-    def __init__(self, apps: Apps, view: ConfigView, settings: Settings) -> None:
+    def __init__(self, apps: Apps, view: ConfigView, settings: Settings, reply_prefix: str) -> None:
         self._apps = apps
         self._view = view
         self._settings = settings
+        self._reply_prefix = reply_prefix
 
     @staticmethod
     def needed(flow: Flow) -> bool:
@@ -94,7 +95,7 @@ class TriggerHooks:
             ctx.flow = payload.flow = flow_name
         flow = app.flows[flow_name]
         response = flow.response
-        rewritten = envelope.flow != flow_name
+        rewritten = envelope.flow != flow_name  # preprocess picked it: the envelope must say so
         if flow.on_trigger is not None:
             result = await _call(flow.on_trigger, ctx, payload, "on_trigger")
             if not isinstance(result, TriggerResult):
@@ -116,7 +117,9 @@ class TriggerHooks:
             raise TriggerRefused(
                 500, f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}"
             ) from e
-        updated = msgspec.structs.replace(envelope, flow=flow_name, payload=encoded)
+        # A synchronous flow picked here (not by the Rust router) needs its reply subject now.
+        reply = envelope.reply or (f"{self._reply_prefix}.{envelope.id}" if flow.synchronous else None)
+        updated = msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply)
         return Outcome(envelope=encode_envelope(updated), response=response, flow=flow)
 
     @staticmethod

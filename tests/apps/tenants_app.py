@@ -60,7 +60,8 @@ def deleted(ctx: Any, payload: Any) -> dict[str, Any]:
 
 
 def choose(ctx: Any, payload: Any) -> str:
-    return "Big" if payload.body.data["n"] > 10 else "Small"
+    n = payload.body.data["n"]
+    return "Now" if n < 0 else "Big" if n > 10 else "Small"
 
 
 preprocessed = Integration("acme-pre", endpoint="instance", preprocess=choose)
@@ -68,6 +69,11 @@ preprocessed = Integration("acme-pre", endpoint="instance", preprocess=choose)
 
 @preprocessed.flow("Big")
 async def big(ctx: Any, payload: Any) -> dict[str, Any]:
+    return _identity(ctx, payload)
+
+
+@preprocessed.flow("Now", synchronous=True)
+async def now(ctx: Any, payload: Any) -> dict[str, Any]:
     return _identity(ctx, payload)
 
 

@@ -30,6 +30,7 @@ def test_sync_success_redirects_to_the_signed_result(hookcore: Hookcore, respons
     location = response.headers["location"]
     assert location.startswith(f"{hookcore.base}/results/{execution_id}?expires=")
     assert "signature=" in location
+    assert "ratelimit-remaining" in response.headers
     followed = hookcore.client.post(url, follow_redirects=True)  # curl --location
     assert followed.status_code == 200
     assert followed.headers["content-type"] == "application/json"
@@ -88,6 +89,7 @@ def test_static_custom_response(hookcore: Hookcore, responses: dict) -> None:
     assert response.status_code == 202
     assert response.headers["content-type"] == "text/plain"
     assert response.headers["x-custom"] == "1"
+    assert response.headers["ratelimit-limit"] == "50"
     assert response.text == "thanks"
     execution_id = response.headers["hookcore-execution-id"]
     assert hookcore.wait_final(execution_id)["status"] == "succeeded"

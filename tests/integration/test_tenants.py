@@ -158,6 +158,8 @@ def test_preprocess_picks_the_flow(hookcore: Hookcore) -> None:
     key = instance["webhookApiKeys"]["Small"][0]
     seen = _result(hookcore, hookcore.client.post(url, json={"n": 1}, headers={"api-key": key}))
     assert seen["flow"] == "Small"
+    answered = hookcore.client.post(url, json={"n": -1}, follow_redirects=True)  # a synchronous flow
+    assert answered.status_code == 200 and answered.json()["flow"] == "Now"
     failing = hookcore.client.post(url, json={"m": 1})
     assert failing.status_code == 400 and "'n'" in failing.json()["error"]
 
