@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from hookcore.embedded import EmbeddedNats, free_port
+from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 ADMIN_TOKEN = "test-admin-token"
+LOAD_CONCURRENCY = 64
+
 TEST_APPS = [
     "basic_app:app",
     "tenants_app:shared",
@@ -215,3 +219,110 @@ def running_hookcore(
         yield hc
     finally:
         hc.stop()
+
+
+class NatsCluster:
+    """A 3-node JetStream cluster on loopback (each node a real nats-server process)."""
+
+    def __init__(self, root: Path, nodes: int = 3) -> None:
+        self.root = root
+        self.client_ports = [free_port() for _ in range(nodes)]
+        self.cluster_ports = [free_port() for _ in range(nodes)]
+        self.processes: list[subprocess.Popen[bytes] | None] = [None] * nodes
+
+    @property
+    def url(self) -> str:
+        return ",".join(f"nats://127.0.0.1:{port}" for port in self.client_ports)
+
+    def start(self) -> None:
+        routes = ", ".join(f"nats-route://127.0.0.1:{port}" for port in self.cluster_ports)
+        for i, (port, cluster_port) in enumerate(zip(self.client_ports, self.cluster_ports, strict=True)):
+            conf = self.root / f"n{i}.conf"
+            conf.write_text(
+                f'server_name: n{i}\nlisten: "127.0.0.1:{port}"\n'
+                f'jetstream {{ store_dir: "{(self.root / f"n{i}").as_posix()}" }}\n'
+                f'cluster {{ name: hookcore, listen: "127.0.0.1:{cluster_port}", routes: [{routes}] }}\n'
+            )
+            with (self.root / f"n{i}.log").open("ab") as log:
+                self.processes[i] = subprocess.Popen(
+                    [str(nats_server_binary()), "-c", str(conf)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
+    def kill(self, node: int) -> None:
+        process = self.processes[node]
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(15)
+
+
+async def send_load(
+    url: str, total: int, during: Callable[[int], None] | None = None
+) -> tuple[list[str], Counter[int]]:
+    """Send ``total`` 1 KB JSON webhooks at LOAD_CONCURRENCY; ``during(n)`` runs after the n-th answer."""
+    accepted: list[str] = []
+    statuses: Counter[int] = Counter()
+    body = b'{"pad":"' + b"x" * 1000 + b'"}'
+    queue = iter(range(total))
+    done = 0
+    limits = httpx.Limits(max_connections=LOAD_CONCURRENCY, max_keepalive_connections=LOAD_CONCURRENCY)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def sender() -> None:
+            nonlocal done
+            for _ in queue:
+                try:
+                    response = await client.post(
+                        url, content=body, headers={"content-type": "application/json"}
+                    )
+                except httpx.TransportError:
+                    statuses[0] += 1
+                else:
+                    statuses[response.status_code] += 1
+                    if response.status_code == 200:
+                        accepted.append(response.json()["executionId"])
+                    else:
+                        assert response.status_code == 503, response.text
+                        assert response.headers["retry-after"]
+                done += 1
+                if during is not None:
+                    await asyncio.to_thread(during, done)
+
+        await asyncio.gather(*(sender() for _ in range(LOAD_CONCURRENCY)))
+    return accepted, statuses
+
+
+async def final_statuses(hc: Hookcore, ids: list[str], timeout: float) -> Counter[str]:
+    """Poll until every execution is final (or the timeout), return the status counts."""
+    headers = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    pending = set(ids)
+    final: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(
+        base_url=hc.base, headers=headers, timeout=30, limits=httpx.Limits(max_connections=32)
+    ) as client:
+        sem = asyncio.Semaphore(32)
+
+        async def check(execution_id: str) -> None:
+            async with sem:
+                response = await client.get(f"/api/executions/{execution_id}")
+            assert response.status_code == 200, response.text
+            status = response.json()["status"]
+            if status in ("succeeded", "failed", "dead"):
+                final[execution_id] = status
+                pending.discard(execution_id)
+
+        while pending and time.monotonic() < deadline:
+            await asyncio.gather(*(check(i) for i in list(pending)))
+            if pending:
+                await asyncio.sleep(0.5)
+    assert not pending, f"{len(pending)} accepted executions never finished, e.g. {sorted(pending)[:3]}"
+    return Counter(final.values())
