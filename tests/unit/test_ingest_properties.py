@@ -1,0 +1,115 @@
+"""The Rust ingest decision on generated requests: never an exception, only the contract's
+statuses, and an envelope that carries the request byte for byte."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hookcore import _core
+from hookcore.envelope import decode_envelope
+from hookcore.integration import Integration, body, header
+from hookcore.routing import integration_spec
+
+CONTRACT = {200, 400, 401, 404, 405, 413, 429, 431}
+
+
+def _core_with_routes() -> Any:
+    core = _core.Ingress(
+        subject_prefix="hookcore.executions",
+        reply_prefix="_INBOX.t",
+        max_inline_body=1 << 16,
+        max_headers=64,
+        max_header_bytes=65536,
+        max_parts=50,
+        max_part_header_bytes=1024,
+    )
+    simple = Integration("simple", rate_limit=1e9)
+    simple.flow("Echo")(lambda ctx, payload: None)
+    shared = Integration(
+        "shared",
+        endpoint="shared",
+        rate_limit=1e9,
+        customer_from=header("x-account"),
+        flow_from=body("/type"),
+    )
+    shared.flow("a")(lambda ctx, payload: None)
+    for app in (simple, shared):
+        core.set_integration(integration_spec(app))
+    enc = msgspec.json.encode
+    core.set_instance("i1", enc({"id": "i1", "integration": "simple", "customer": "c1"}))
+    core.set_instance("i2", enc({"id": "i2", "integration": "shared", "customer": "c1"}))
+    core.set_endpoint(
+        "E",
+        enc(
+            {
+                "endpoint": "E",
+                "integration": "simple",
+                "kind": "instance_and_flow",
+                "instance": "i1",
+                "flow": "Echo",
+            }
+        ),
+    )
+    core.set_endpoint("S", enc({"endpoint": "S", "integration": "shared", "kind": "shared"}))
+    return core
+
+
+CORE = _core_with_routes()
+
+content_types = st.sampled_from(
+    [
+        None,
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "multipart/form-data; boundary=X",
+        "text/plain; charset=utf-16",
+        "text/xml; charset=bogus",
+        "image/png",
+        "application/vnd.x+json",
+        ";;;",
+        'multipart/form-data; boundary="',
+    ]
+)
+header_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
+header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=30)
+
+
+@given(
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW"]),
+    target=st.sampled_from(["E", "S", "E/a/b", "nope", "", "E/%zz/ü"]),
+    query=st.text(max_size=40),
+    headers=st.lists(st.tuples(header_names, header_values), max_size=8),
+    content_type=content_types,
+    payload=st.binary(max_size=300),
+)
+def test_any_request_gets_a_contract_answer(
+    method: str,
+    target: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    content_type: str | None,
+    payload: bytes,
+) -> None:
+    if content_type is not None:
+        headers = [*headers, ("content-type", content_type)]
+    status, out_headers, response, execution_id, subject, envelope, *_ = CORE.ingest(
+        method, target, query, headers, payload
+    )
+    assert status in CONTRACT
+    if envelope is None:
+        if response:
+            assert set(msgspec.json.decode(response)) == {"error"}
+        return
+    sent = decode_envelope(envelope)
+    assert sent.id == execution_id and subject == f"hookcore.executions.{execution_id}"
+    assert sent.method == method and sent.query == query
+    assert sent.body == (b"" if method == "GET" else payload)
+    assert sent.path == (target.split("/", 1)[1] if "/" in target else "")
+    for name, value in headers:
+        assert value in sent.headers[name.lower()]
+    assert ("hookcore-execution-id", execution_id) in out_headers
