@@ -6,11 +6,15 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from hookcore.state import State
+
+if TYPE_CHECKING:
+    from hookcore.envelope import Envelope
+    from hookcore.instances import InstanceLinks
 
 _logger = logging.getLogger("hookcore.flow")
 
@@ -82,6 +86,29 @@ class FlowContext:
         self.steps: list[StepRecord] = []
         self._instance_state = instance_state
         self._flow_state = flow_state
+
+    @classmethod
+    def of(
+        cls,
+        envelope: Envelope,
+        flow: str,
+        config: dict[str, str],
+        links: InstanceLinks,
+        instance_state: State | None = None,
+        flow_state: State | None = None,
+    ) -> FlowContext:
+        """The context of running ``flow`` for the request in ``envelope``."""
+        return cls(
+            execution_id=envelope.id,
+            customer=envelope.customer,
+            instance=envelope.instance,
+            flow=flow,
+            config=config,
+            webhook_urls=links.webhook_urls,
+            webhook_api_keys=links.webhook_api_keys,
+            instance_state=instance_state,
+            flow_state=flow_state,
+        )
 
     @property
     def instance_state(self) -> State:

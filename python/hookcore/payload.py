@@ -12,6 +12,7 @@ import msgspec
 
 if TYPE_CHECKING:
     from hookcore.envelope import Envelope
+    from hookcore.instances import InstanceLinks
 
 
 class Body(msgspec.Struct, rename="camel"):
@@ -59,14 +60,7 @@ def from_micros(micros: int) -> datetime:
     return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
 
 
-def build_payload(
-    envelope: Envelope,
-    body: bytes,
-    *,
-    webhook_urls: dict[str, str],
-    webhook_api_keys: dict[str, list[str]],
-    invoke_url: str | None,
-) -> tuple[Payload, str | None]:
+def build_payload(envelope: Envelope, body: bytes, links: InstanceLinks) -> tuple[Payload, str | None]:
     """The payload of ``envelope`` (whose body is ``body``) and a note when the body
     could not be read as its content type said. A payload ``on_trigger`` rewrote wins."""
     from hookcore.parsing import parse_body_noted, parse_query
@@ -80,9 +74,9 @@ def build_payload(
         raw_body=RawBody(data=body, content_type=envelope.content_type),
         path_fragment=envelope.path,
         query_parameters=parse_query(envelope.query),
-        webhook_urls=webhook_urls,
-        webhook_api_keys=webhook_api_keys,
-        invoke_url=invoke_url,
+        webhook_urls=links.webhook_urls,
+        webhook_api_keys=links.webhook_api_keys,
+        invoke_url=links.invoke_url,
         execution_id=envelope.id,
         customer=envelope.customer,
         instance=envelope.instance,

@@ -66,22 +66,8 @@ class TriggerHooks:
         if instance is None:
             raise TriggerRefused(404, "Endpoint not found.")
         links = instance_links(instance, app, self._settings)
-        payload, _ = build_payload(
-            envelope,
-            body,
-            webhook_urls=links.webhook_urls,
-            webhook_api_keys=links.webhook_api_keys,
-            invoke_url=links.invoke_url,
-        )
-        ctx = FlowContext(
-            execution_id=envelope.id,
-            customer=envelope.customer,
-            instance=envelope.instance,
-            flow=flow_name or "",
-            config=instance.config,
-            webhook_urls=links.webhook_urls,
-            webhook_api_keys=links.webhook_api_keys,
-        )
+        payload, _ = build_payload(envelope, body, links)
+        ctx = FlowContext.of(envelope, flow_name or "", instance.config, links)
         if flow_name is None:
             assert app.preprocess is not None
             flow_name = await _call(app.preprocess, ctx, payload, "preprocess")

@@ -160,25 +160,16 @@ class Worker:
         body = body or b""
         links = instance_links(instance, app, self.settings)
         loop = asyncio.get_running_loop()
-        ctx = FlowContext(
-            execution_id=envelope.id,
-            customer=envelope.customer,
-            instance=envelope.instance,
-            flow=flow.name,
-            config=instance.config,
-            webhook_urls=links.webhook_urls,
-            webhook_api_keys=links.webhook_api_keys,
+        ctx = FlowContext.of(
+            envelope,
+            flow.name,
+            instance.config,
+            links,
             instance_state=State(self._jet.state, instance_state_key(instance.id), loop),
             flow_state=State(self._jet.state, flow_state_key(instance.id, flow.name), loop),
         )
         try:
-            payload, note = build_payload(
-                envelope,
-                body,
-                webhook_urls=links.webhook_urls,
-                webhook_api_keys=links.webhook_api_keys,
-                invoke_url=links.invoke_url,
-            )
+            payload, note = build_payload(envelope, body, links)
             if note:
                 ctx.log.warning("%s", note)
             if flow.is_async:

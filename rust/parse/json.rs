@@ -37,7 +37,7 @@ pub enum JsonErrorKind {
     UnexpectedEnd { expected: &'static str },
     /// Byte `found` where `expected` was required.
     UnexpectedByte { found: u8, expected: &'static str },
-    /// A backslash escape other than `\" \\ \/ \b \f \n \r \t \uXXXX`.
+    /// A backslash escape other than `\" \\ \/ \b \f \n \r \t` or `\u` and four hex digits.
     InvalidEscape,
     /// `\u` not followed by four hex digits.
     InvalidUnicodeEscape,
