@@ -8,6 +8,7 @@ what it holds), then nats-server (flushes JetStream to disk).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -99,12 +100,14 @@ def _app_flags(apps: list[str]) -> list[str]:
 
 
 def _stop(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Ask a child to stop; past ``timeout`` kill it and whatever it started (its own session)."""
     if child.poll() is None:
         child.send_signal(signal.SIGINT)
         try:
             child.wait(timeout)
         except subprocess.TimeoutExpired:
-            child.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
             child.wait()
 
 
