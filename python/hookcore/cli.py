@@ -371,11 +371,18 @@ def _run_executions(args: argparse.Namespace) -> int:
         for done, execution_id in enumerate(targets, 1):
             new_id = await executions.replay(execution_id)
             print(f"{execution_id} -> {new_id}")
-            print(f"\rreplayed {done}/{len(targets)}", end="", file=sys.stderr, flush=True)
-        print(f"\rreplayed {len(targets)} executions", file=sys.stderr)
+            _progress("replaying", done, len(targets))
+        print(f"\rreplayed {len(targets)} executions{' ' * 40}", file=sys.stderr)
         return 0
 
     return _with_jetstream(args, work)
+
+
+def _progress(what: str, done: int, total: int, width: int = 30) -> None:
+    """A one-line progress bar on stderr, redrawn in place."""
+    filled = width * done // max(total, 1)
+    bar = "#" * filled + "." * (width - filled)
+    print(f"\r{what} [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
 
 
 def _key_value(item: str) -> tuple[str, str]:
