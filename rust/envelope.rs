@@ -92,7 +92,7 @@ pub struct EnvelopeFields<'a> {
     pub parts: Option<&'a [PartIndex]>,
 }
 
-const FIELD_COUNT: u32 = 17;
+const FIELD_COUNT: u32 = 16;
 
 /// Encode the envelope map.
 pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
@@ -133,8 +133,6 @@ pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
     }
     w.str("contentType");
     w.opt_str(fields.content_type);
-    w.str("bodySize");
-    w.uint(fields.body.len() as u64);
     w.str("body");
     if fields.body_in_object_store {
         w.nil();

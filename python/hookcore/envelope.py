@@ -32,7 +32,6 @@ class Envelope(msgspec.Struct, rename="camel", frozen=True):
     headers: dict[str, str]
     """Lower-cased names; repeated headers joined with ``", "``."""
     content_type: str | None
-    body_size: int
     body: bytes | None
     """The body, or None when it is in the object store (``body_in_object_store``)."""
     body_in_object_store: bool
