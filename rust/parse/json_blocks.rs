@@ -2,23 +2,28 @@
 //! simdjson: classify every byte of a block with SIMD compares into bit
 //! masks, find the strings with a prefix XOR over the unescaped quotes, and
 //! run the grammar only over the resulting token starts. Strings,
-//! whitespace and digit runs are never walked byte by byte.
+//! whitespace and digit runs are never walked byte by byte; the escapes and
+//! control bytes inside strings are checked a block at a time, apart from
+//! the grammar.
 //!
-//! Escapes, numbers and literals are checked by the byte [`Scanner`], and
-//! every error (kind and offset) is the one the scanner alone would report,
-//! as a property test checks. The input must be UTF-8 (checked before, in
+//! This fast path only answers whether a document is valid. For an invalid
+//! one the byte [`Scanner`] runs once more and says what is wrong and
+//! where, so every error is exactly the scanner's; property tests check
+//! that both always agree. The input must be UTF-8 (checked before, in
 //! bulk).
+
+use std::marker::PhantomData;
 
 use crate::parse::json::{JsonError, JsonErrorKind, MAX_DEPTH};
 #[cfg(not(target_arch = "x86_64"))]
 use crate::parse::json_classify::Portable;
 #[cfg(target_arch = "x86_64")]
-use crate::parse::json_classify::{Avx2, Sse2};
+use crate::parse::json_classify::{Avx2, Avx512, Sse2};
 use crate::parse::json_classify::{Classes, Classify};
 use crate::parse::json_scan::Scanner;
 
 /// The classified 64-byte blocks of the input, in order.
-struct Blocks<'a> {
+struct Blocks<'a, C> {
     bytes: &'a [u8],
     /// Start of the next block to classify.
     next: usize,
@@ -28,9 +33,11 @@ struct Blocks<'a> {
     scalar_carry: u64,
     /// Parity of a backslash run open at the end of the last block.
     backslash_carry: u64,
-    /// Classify with AVX2 (detected at run time) rather than SSE2.
-    #[cfg(target_arch = "x86_64")]
-    avx2: bool,
+    /// End of the last escape sequence checked (a `\u` pair spans two backslashes).
+    escape_end: usize,
+    /// A string holds an invalid escape or a control byte.
+    invalid: bool,
+    classify: PhantomData<C>,
 }
 
 /// The token starts of one block.
@@ -38,15 +45,12 @@ struct Blocks<'a> {
 struct Block {
     /// Offset of the block in the input.
     base: usize,
-    /// Token starts (bit `i` is byte `base + i`).
+    /// Token starts (bit `i` is byte `base + i`): structural bytes, opening
+    /// quotes, and the first bytes of numbers and literals (or of junk).
     tokens: u64,
-    /// Of those, the backslashes and control bytes inside strings.
-    special: u64,
-    /// All backslashes of the block.
-    backslash: u64,
 }
 
-impl<'a> Blocks<'a> {
+impl<'a, C: Classify> Blocks<'a, C> {
     fn new(bytes: &'a [u8]) -> Self {
         Blocks {
             bytes,
@@ -54,74 +58,85 @@ impl<'a> Blocks<'a> {
             in_string: 0,
             scalar_carry: 0,
             backslash_carry: 0,
-            #[cfg(target_arch = "x86_64")]
-            avx2: std::is_x86_feature_detected!("avx2"),
+            escape_end: 0,
+            invalid: false,
+            classify: PhantomData,
         }
     }
 
-    /// Classify the next block, `None` at the end of the input.
-    #[inline(never)]
-    fn next(&mut self) -> Option<Block> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if self.avx2 {
-                // SAFETY: the CPU supports AVX2 (checked in `new`).
-                return unsafe { self.next_avx2() };
-            }
-            self.next_with::<Sse2>()
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        self.next_with::<Portable>()
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn next_avx2(&mut self) -> Option<Block> {
-        self.next_with::<Avx2>()
-    }
-
+    /// Classify the next block and check the escapes and control bytes in
+    /// its strings; `None` at the end of the input or when they are invalid.
     #[inline(always)]
-    fn next_with<C: Classify>(&mut self) -> Option<Block> {
+    fn next(&mut self, scanner: &mut Scanner<'_>) -> Option<Block> {
         let rest = self.bytes.get(self.next..).filter(|r| !r.is_empty())?;
-        let mut tail = [b' '; 64];
-        let block = match rest.first_chunk::<64>() {
-            Some(block) => block,
+        let c: Classes = match rest.first_chunk::<64>() {
+            Some(block) => C::classify(block),
             None => {
+                let mut tail = [b' '; 64];
                 tail[..rest.len()].copy_from_slice(rest);
-                &tail
+                C::classify(&tail)
             }
         };
-        let c: Classes = C::classify(block);
         let quotes = c.quote & !escaped_bits(c.backslash, &mut self.backslash_carry);
-        let inside = prefix_xor(quotes) ^ self.in_string;
+        let inside = C::prefix_xor(quotes) ^ self.in_string;
         self.in_string = 0u64.wrapping_sub(inside >> 63);
         let scalar = !(c.op | c.ws | c.quote | inside);
         let scalar_starts = scalar & !((scalar << 1) | self.scalar_carry);
         self.scalar_carry = scalar >> 63;
-        let special = (c.backslash | c.control) & inside;
         let base = self.next;
         self.next += 64;
+        let special = (c.backslash | c.control) & inside;
+        if special != 0 && !self.check_special(scanner, base, special, c.backslash) {
+            self.invalid = true;
+            return None;
+        }
         Some(Block {
             base,
-            tokens: (c.op & !inside) | (quotes & inside) | scalar_starts | special,
-            special,
-            backslash: c.backslash,
+            tokens: (c.op & !inside) | (quotes & inside) | scalar_starts,
         })
+    }
+
+    /// Check the backslashes and control bytes inside strings of the block
+    /// at `base`: every escape must be valid, control bytes are not allowed.
+    #[inline(never)]
+    fn check_special(
+        &mut self,
+        scanner: &mut Scanner<'_>,
+        base: usize,
+        mut special: u64,
+        backslash: u64,
+    ) -> bool {
+        while special != 0 {
+            let bit = special.trailing_zeros();
+            special &= special - 1;
+            let at = base + bit as usize;
+            if at < self.escape_end {
+                // Inside the escape checked last (`\\` or a `\u` pair).
+                continue;
+            }
+            if backslash >> bit & 1 == 0 {
+                return false;
+            }
+            match scanner.escape(at) {
+                Some((_, end)) => self.escape_end = end,
+                None => return false,
+            }
+        }
+        true
     }
 }
 
 /// The token starts of the input in order. Kept apart from [`Blocks`] so
 /// that its fields stay in registers.
-struct Tokens<'a, 'b> {
-    blocks: &'b mut Blocks<'a>,
+struct Tokens<'a, 'b, C> {
+    blocks: &'b mut Blocks<'a, C>,
     current: Block,
-    /// End of the last escape sequence checked (a `\u` pair spans two backslashes).
-    escape_end: usize,
 }
 
-impl Tokens<'_, '_> {
+impl<C: Classify> Tokens<'_, '_, C> {
     /// Offset of the next token: a structural byte, the opening quote of a
-    /// string, or the first byte of anything else; the input length at the end.
+    /// string, or the first byte of anything else; the input length at the
+    /// end. `None` when a string is invalid or not closed.
     #[inline(always)]
     fn next(&mut self, scanner: &mut Scanner<'_>) -> Option<usize> {
         loop {
@@ -129,62 +144,87 @@ impl Tokens<'_, '_> {
             if block.tokens != 0 {
                 let bit = block.tokens.trailing_zeros();
                 block.tokens &= block.tokens - 1;
-                let at = block.base + bit as usize;
-                if block.special >> bit & 1 == 0 {
-                    return Some(at);
-                }
-                let backslash = block.backslash >> bit & 1 != 0;
-                self.escape_end = check_special(scanner, at, backslash, self.escape_end)?;
-            } else if let Some(next) = self.blocks.next() {
-                self.current = next;
-            } else if self.blocks.in_string != 0 {
-                return scanner.unexpected(self.blocks.bytes.len(), "'\"' to close a string");
-            } else {
-                return Some(self.blocks.bytes.len());
+                return Some(block.base + bit as usize);
+            }
+            match self.blocks.next(scanner) {
+                Some(next) => self.current = next,
+                None if self.blocks.invalid || self.blocks.in_string != 0 => return None,
+                None => return Some(self.blocks.bytes.len()),
             }
         }
     }
 }
 
-/// A backslash or control byte at `at` inside a string: check the escape
-/// (unless an earlier one covers it) and return the end of the escapes checked.
-#[inline(never)]
-fn check_special(
-    s: &mut Scanner<'_>,
-    at: usize,
-    backslash: bool,
-    escape_end: usize,
-) -> Option<usize> {
-    if at < escape_end {
-        return Some(escape_end);
-    }
-    if !backslash {
-        return s.fail(at, JsonErrorKind::ControlCharacter);
-    }
-    Some(s.escape(at)?.1)
-}
-
 /// Validate one JSON text (`bytes` is known to be UTF-8).
 pub(crate) fn validate(bytes: &[u8]) -> Result<(), JsonError> {
-    let mut scanner = Scanner::new(bytes);
-    match run(bytes, &mut scanner) {
-        Some(()) => Ok(()),
-        None => Err(scanner.into_error()),
+    if run_fastest(bytes).is_some() {
+        return Ok(());
     }
+    scanner_verdict(bytes)
 }
 
-/// The grammar over the tokens; the same shape as [`Scanner::value_end`].
-fn run(bytes: &[u8], s: &mut Scanner<'_>) -> Option<()> {
-    let mut blocks = Blocks::new(bytes);
+/// The byte scanner's verdict on a whole document, with its error.
+pub(crate) fn scanner_verdict(bytes: &[u8]) -> Result<(), JsonError> {
+    let mut scanner = Scanner::new(bytes);
+    let Some(end) = scanner.value_end(0) else {
+        return Err(scanner.into_error());
+    };
+    let end = scanner.skip_ws(end);
+    if end < bytes.len() {
+        return Err(JsonError {
+            kind: JsonErrorKind::TrailingData,
+            offset: end,
+        });
+    }
+    Ok(())
+}
+
+/// [`run`] with the fastest classifier this CPU has.
+fn run_fastest(bytes: &[u8]) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("pclmulqdq")
+        {
+            // SAFETY: the CPU has all three features.
+            return unsafe { run_avx512(bytes) };
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq") {
+            // SAFETY: the CPU has both features.
+            return unsafe { run_avx2(bytes) };
+        }
+        run::<Sse2>(bytes)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    run::<Portable>(bytes)
+}
+
+/// [`run`] compiled for AVX2 and carry-less multiplication, so that the
+/// classifier inlines into the grammar loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+unsafe fn run_avx2(bytes: &[u8]) -> Option<()> {
+    run::<Avx2>(bytes)
+}
+
+/// [`run`] compiled for AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
+unsafe fn run_avx512(bytes: &[u8]) -> Option<()> {
+    run::<Avx512>(bytes)
+}
+
+/// The grammar over the tokens, `Some` for a valid document; the same
+/// shape as [`Scanner::value_end`].
+#[inline(always)]
+fn run<C: Classify>(bytes: &[u8]) -> Option<()> {
+    // Checks escapes, numbers and literals; why they fail is not kept.
+    let s = &mut Scanner::new(bytes);
+    let mut blocks = Blocks::<C>::new(bytes);
     let mut tokens = Tokens {
         blocks: &mut blocks,
-        current: Block {
-            base: 0,
-            tokens: 0,
-            special: 0,
-            backslash: 0,
-        },
-        escape_end: 0,
+        current: Block { base: 0, tokens: 0 },
     };
     // Bit set: the container at that depth is an object.
     let mut stack = [0u64; MAX_DEPTH / 64];
@@ -196,7 +236,7 @@ fn run(bytes: &[u8], s: &mut Scanner<'_>) -> Option<()> {
             Some(b'"') => {}
             Some(&c @ (b'{' | b'[')) => {
                 if depth == MAX_DEPTH {
-                    return s.fail(at, JsonErrorKind::TooDeep);
+                    return None;
                 }
                 let close = if c == b'{' { b'}' } else { b']' };
                 at = tokens.next(s)?;
@@ -213,20 +253,11 @@ fn run(bytes: &[u8], s: &mut Scanner<'_>) -> Option<()> {
                     continue 'value;
                 }
             }
-            Some(b'-' | b'0'..=b'9') => {
-                let end = s.number_end(at)?;
-                check_delimited(s, bytes, end, depth, in_object)?;
-            }
-            Some(&c @ (b't' | b'f' | b'n')) => {
-                let word: &'static [u8] = match c {
-                    b't' => b"true",
-                    b'f' => b"false",
-                    _ => b"null",
-                };
-                let end = s.literal_end(at, word)?;
-                check_delimited(s, bytes, end, depth, in_object)?;
-            }
-            _ => return s.unexpected(at, "a JSON value"),
+            Some(b'-' | b'0'..=b'9') => delimited(bytes, s.number_end(at)?)?,
+            Some(b't') => delimited(bytes, s.literal_end(at, b"true")?)?,
+            Some(b'f') => delimited(bytes, s.literal_end(at, b"false")?)?,
+            Some(b'n') => delimited(bytes, s.literal_end(at, b"null")?)?,
+            _ => return None,
         }
         // A value is complete: close containers until one continues.
         loop {
@@ -250,70 +281,41 @@ fn run(bytes: &[u8], s: &mut Scanner<'_>) -> Option<()> {
                         in_object = stack[top / 64] >> (top % 64) & 1 != 0;
                     }
                 }
-                _ => return after_value_error(s, at, depth, in_object),
+                _ => return None,
             }
         }
-        if at < bytes.len() {
-            return s.fail(at, JsonErrorKind::TrailingData);
-        }
-        return Some(());
+        return (at == bytes.len()).then_some(());
     }
 }
 
 /// `at` is an object key token: check `"key" :` and return the value's token.
 #[inline(always)]
-fn member_value(
-    tokens: &mut Tokens<'_, '_>,
+fn member_value<C: Classify>(
+    tokens: &mut Tokens<'_, '_, C>,
     s: &mut Scanner<'_>,
     bytes: &[u8],
     at: usize,
 ) -> Option<usize> {
     if bytes.get(at) != Some(&b'"') {
-        return s.unexpected(at, "'\"' to start an object key");
+        return None;
     }
     let at = tokens.next(s)?;
     if bytes.get(at) != Some(&b':') {
-        return s.unexpected(at, "':' after an object key");
+        return None;
     }
     tokens.next(s)
 }
 
 /// A number or literal ended at `end`: the byte there must end its token.
 #[inline(always)]
-fn check_delimited(
-    s: &mut Scanner<'_>,
-    bytes: &[u8],
-    end: usize,
-    depth: usize,
-    in_object: bool,
-) -> Option<()> {
+fn delimited(bytes: &[u8], end: usize) -> Option<()> {
     match bytes.get(end) {
         None
         | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' | b'[' | b']' | b'{' | b'}' | b'"') => {
             Some(())
         }
-        Some(_) => after_value_error(s, end, depth, in_object),
+        Some(_) => None,
     }
-}
-
-/// The token at `at` cannot follow a complete value.
-#[cold]
-#[inline(never)]
-fn after_value_error<T>(
-    s: &mut Scanner<'_>,
-    at: usize,
-    depth: usize,
-    in_object: bool,
-) -> Option<T> {
-    if depth == 0 {
-        return s.fail(at, JsonErrorKind::TrailingData);
-    }
-    let expected = if in_object {
-        "',' or '}' after an object member"
-    } else {
-        "',' or ']' after an array element"
-    };
-    s.unexpected(at, expected)
 }
 
 /// Bits of the bytes that follow an odd-length run of backslashes, that is
@@ -341,18 +343,6 @@ fn escaped_bits(backslash: u64, carry: &mut u64) -> u64 {
         run_carry = 0;
     }
     escaped
-}
-
-/// Bit `i` is the XOR of bits `0..=i`: inside-string bits from quote bits.
-#[inline(always)]
-fn prefix_xor(mut x: u64) -> u64 {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    x
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Byte classification of 64-byte blocks into bit masks for the block JSON
-//! validator: SSE2 (the x86_64 baseline), AVX2 (when the CPU has it, using
-//! nibble lookup tables as simdjson does) and a portable byte loop.
+//! validator: SSE2 (the x86_64 baseline), AVX2 and AVX-512BW (when the CPU
+//! has them, using nibble lookup tables as simdjson does) and a portable
+//! byte loop.
 
 /// One bit per byte of a block (bit `i` is byte `i`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +19,18 @@ pub(crate) struct Classes {
 /// A way to classify a block.
 pub(crate) trait Classify {
     fn classify(block: &[u8; 64]) -> Classes;
+
+    /// Bit `i` is the XOR of bits `0..=i`: inside-string bits from quote bits.
+    #[inline(always)]
+    fn prefix_xor(mut x: u64) -> u64 {
+        x ^= x << 1;
+        x ^= x << 2;
+        x ^= x << 4;
+        x ^= x << 8;
+        x ^= x << 16;
+        x ^= x << 32;
+        x
+    }
 }
 
 /// A byte at a time, on any CPU.
@@ -96,6 +109,23 @@ impl Classify for Avx2 {
         // SAFETY: `Avx2` is only used after detecting AVX2 (see `json_blocks`).
         unsafe { classify_avx2(block) }
     }
+
+    /// One carry-less multiplication by all ones (the CPU has `pclmulqdq`
+    /// wherever `Avx2` is used).
+    #[inline(always)]
+    fn prefix_xor(x: u64) -> u64 {
+        // SAFETY: see above.
+        unsafe { prefix_xor_clmul(x) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+unsafe fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::*;
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
+    _mm_cvtsi128_si64(product) as u64
 }
 
 // Nibble tables: a byte is an operator when LOW[lo] & HIGH[hi] has a bit
@@ -143,6 +173,51 @@ unsafe fn classify_avx2(block: &[u8; 64]) -> Classes {
         c.control |= bits(_mm256_cmpeq_epi8(_mm256_max_epu8(v, limit), limit));
     }
     c
+}
+
+/// The whole block at once with AVX-512BW, whose compares give the bit
+/// masks directly; only for CPUs that have it (and `pclmulqdq`).
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Avx512 {
+    #[inline(always)]
+    fn classify(block: &[u8; 64]) -> Classes {
+        // SAFETY: `Avx512` is only used after detecting AVX-512F and BW (see `json_blocks`).
+        unsafe { classify_avx512(block) }
+    }
+
+    #[inline(always)]
+    fn prefix_xor(x: u64) -> u64 {
+        // SAFETY: see above; such CPUs have `pclmulqdq` (checked too).
+        unsafe { prefix_xor_clmul(x) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+unsafe fn classify_avx512(block: &[u8; 64]) -> Classes {
+    use std::arch::x86_64::*;
+    let table = |t: &[i8; 16]| {
+        // SAFETY: reads exactly the 16 bytes of `t`, unaligned.
+        _mm512_broadcast_i32x4(unsafe { _mm_loadu_si128(t.as_ptr().cast()) })
+    };
+    // SAFETY: reads exactly the 64 bytes of `block`, unaligned.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let nibble = _mm512_set1_epi8(0x0f);
+    let low = _mm512_shuffle_epi8(table(&LOW_NIBBLE), _mm512_and_si512(v, nibble));
+    let high_nibble = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+    let high = _mm512_shuffle_epi8(table(&HIGH_NIBBLE), high_nibble);
+    let class = _mm512_and_si512(low, high);
+    Classes {
+        quote: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)),
+        backslash: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8)),
+        op: _mm512_test_epi8_mask(class, _mm512_set1_epi8(OP)),
+        ws: _mm512_test_epi8_mask(class, _mm512_set1_epi8(WS)),
+        control: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
+    }
 }
 
 #[cfg(test)]

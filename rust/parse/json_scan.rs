@@ -233,7 +233,25 @@ impl<'a> Scanner<'a> {
     }
 
     /// `bytes[i]` starts a number: validate it, return the index just past it.
-    pub fn number_end(&mut self, mut i: usize) -> Option<usize> {
+    ///
+    /// Short non-negative integers (the common case) are recognised from one
+    /// eight-byte word; anything else takes the full grammar.
+    #[inline(always)]
+    pub fn number_end(&mut self, i: usize) -> Option<usize> {
+        if let Some(chunk) = self.bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
+            let len = (non_digits(u64::from_le_bytes(*chunk)).trailing_zeros() / 8) as usize;
+            if let (Some(&first), Some(&next)) = (chunk.first(), chunk.get(len)) {
+                let leading_zero = first == b'0' && len > 1;
+                if len > 0 && !leading_zero && next != b'.' && next | 0x20 != b'e' {
+                    return Some(i + len);
+                }
+            }
+        }
+        self.number_end_full(i)
+    }
+
+    #[inline(never)]
+    fn number_end_full(&mut self, mut i: usize) -> Option<usize> {
         let bytes = self.bytes;
         if bytes.get(i) == Some(&b'-') {
             i += 1;
@@ -289,14 +307,11 @@ fn hex4(bytes: &[u8], i: usize) -> Option<u32> {
         .try_fold(0u32, |acc, &d| Some((acc << 4) | (d as char).to_digit(16)?))
 }
 
-/// Index of the first non-digit at or after `i`, eight bytes at a time: a
-/// byte is a digit when its high nibble is 3 and stays 3 after adding 6.
+/// Index of the first non-digit at or after `i`, eight bytes at a time.
 #[inline]
 fn digits_end(bytes: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*chunk);
-        let non_digit =
-            ((w & NIBBLE_HI) ^ ASCII_ZEROS) | ((w.wrapping_add(LO * 6) & NIBBLE_HI) ^ ASCII_ZEROS);
+        let non_digit = non_digits(u64::from_le_bytes(*chunk));
         if non_digit != 0 {
             return i + (non_digit.trailing_zeros() / 8) as usize;
         }
@@ -306,6 +321,14 @@ fn digits_end(bytes: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// Nonzero bits in the bytes of `w` that are not ASCII digits, up to and
+/// including the first such byte (a carry from it may mark later ones): a
+/// byte is a digit when its high nibble is 3 and stays 3 after adding 6.
+#[inline(always)]
+fn non_digits(w: u64) -> u64 {
+    ((w & NIBBLE_HI) ^ ASCII_ZEROS) | ((w.wrapping_add(LO * 6) & NIBBLE_HI) ^ ASCII_ZEROS)
 }
 
 /// Bit masks of the 16 bytes at `i`: the `"` bytes, and the bytes a string

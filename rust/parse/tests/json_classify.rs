@@ -30,6 +30,9 @@ fn every_byte_value() {
             if std::is_x86_feature_detected!("avx2") {
                 assert_eq!(Avx2::classify(&block), expected);
             }
+            if std::is_x86_feature_detected!("avx512bw") {
+                assert_eq!(Avx512::classify(&block), expected);
+            }
         }
     }
 }
@@ -44,6 +47,9 @@ proptest! {
         prop_assert_eq!(Sse2::classify(&block), expected);
         if std::is_x86_feature_detected!("avx2") {
             prop_assert_eq!(Avx2::classify(&block), expected);
+        }
+        if std::is_x86_feature_detected!("avx512bw") {
+            prop_assert_eq!(Avx512::classify(&block), expected);
         }
     }
 }
