@@ -121,10 +121,25 @@ impl<'a> ContentType<'a> {
 
 /// RFC 9110 token: one or more tchar.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| TOKEN[b as usize])
 }
+
+/// The RFC 9110 `tchar` bytes.
+const TOKEN: [bool; 256] = {
+    let mut token = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        token[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let symbols = b"!#$%&'*+-.^_`|~";
+    let mut i = 0;
+    while i < symbols.len() {
+        token[symbols[i] as usize] = true;
+        i += 1;
+    }
+    token
+};
 
 #[cfg(test)]
 #[path = "tests/content_type.rs"]
