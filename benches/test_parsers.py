@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import json.decoder
+import json.scanner
 import os
 import urllib.parse
 from typing import Any
@@ -48,7 +50,7 @@ JSON_1K = json.dumps(
 JSON_100K = json.dumps(
     {
         "event": {"type": "order.created"},
-        "items": [{"sku": f"W-{i}", "q": i, "d": "x" * 20} for i in range(2500)],
+        "items": [{"sku": f"W-{i}", "q": i, "d": "x" * 20} for i in range(1760)],
     }
 )
 
@@ -131,3 +133,19 @@ def test_json_validation_json_loads(benchmark: Any, doc: str, request: Any) -> N
     benchmark.group = f"json validation {request.node.callspec.id}"
     body = doc.encode()
     assert benchmark(json.loads, body)
+
+
+class _PurePythonJson(json.JSONDecoder):
+    """The json module's own pure-Python decoder (json.loads uses its C accelerator)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parse_string = json.decoder.py_scanstring  # type: ignore[attr-defined]
+        self.scan_once = json.scanner.py_make_scanner(self)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("doc", [JSON_1K, JSON_100K], ids=["1KB", "100KB"])
+def test_json_validation_pure_python(benchmark: Any, doc: str, request: Any) -> None:
+    benchmark.group = f"json validation {request.node.callspec.id}"
+    decoder = _PurePythonJson()
+    assert benchmark(decoder.decode, doc) == json.loads(doc)
