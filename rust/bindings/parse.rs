@@ -22,17 +22,16 @@ pub fn parse_query<'py>(
     py: Python<'py>,
     query: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pairs = if let Ok(s) = query.cast::<PyString>() {
-        parse::parse_urlencoded(s.to_str()?.as_bytes())
+    if let Ok(s) = query.cast::<PyString>() {
+        group_pairs(py, &parse::parse_urlencoded(s.to_str()?.as_bytes()))
     } else if let Ok(b) = query.cast::<PyBytes>() {
-        parse::parse_urlencoded(b.as_bytes())
+        group_pairs(py, &parse::parse_urlencoded(b.as_bytes()))
     } else {
-        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        Err(pyo3::exceptions::PyTypeError::new_err(format!(
             "parse_query() takes str or bytes, not {}",
             query.get_type().name()?
-        )));
-    };
-    group_pairs(py, pairs)
+        )))
+    }
 }
 
 /// Classify and parse a body; see `_core.pyi` for the returned `(kind, value, note)`.
@@ -62,7 +61,7 @@ pub fn parse_body<'py>(
         }
         BodyKind::Form => Ok((
             BODY_FORM,
-            group_pairs(py, parse::parse_urlencoded(bytes))?.into_any(),
+            group_pairs(py, &parse::parse_urlencoded(bytes))?.into_any(),
             None,
         )),
         BodyKind::Text => match parse::decode_text(bytes, ct.charset().as_deref()) {
@@ -145,17 +144,35 @@ fn part_value<'py>(
 }
 
 /// name -> value, a repeated name -> list of values in order.
-fn group_pairs(py: Python<'_>, pairs: Vec<(String, String)>) -> PyResult<Bound<'_, PyDict>> {
+///
+/// Names are inserted in order, each once: a repeated name keeps the place of
+/// its first pair. Only when the dict ends up smaller than the pairs (some
+/// names repeat, the common case being none) are the pairs grouped in Rust
+/// and the repeated names given their lists.
+fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    for (name, value) in pairs {
-        let key = PyString::new(py, &name);
-        let value = PyString::new(py, &value);
-        match dict.get_item(&key)? {
-            None => dict.set_item(key, value)?,
-            Some(existing) => match existing.cast::<PyList>() {
-                Ok(list) => list.append(value)?,
-                Err(_) => dict.set_item(key, PyList::new(py, [existing, value.into_any()])?)?,
-            },
+    for (name, value) in form.iter() {
+        dict.set_item(PyString::new(py, name), PyString::new(py, value))?;
+    }
+    if dict.len() == form.len() {
+        return Ok(dict);
+    }
+    let groups = form.groups();
+    let mut lists: Vec<Option<Bound<'py, PyList>>> = vec![None; groups.first.len()];
+    for (i, &group) in groups.group_of.iter().enumerate() {
+        let first = groups.first[group];
+        if first == i {
+            continue;
+        }
+        let list = match &mut lists[group] {
+            Some(list) => list,
+            slot => slot.insert(PyList::new(py, [PyString::new(py, form.value(first))])?),
+        };
+        list.append(PyString::new(py, form.value(i)))?;
+    }
+    for (&first, list) in groups.first.iter().zip(lists) {
+        if let Some(list) = list {
+            dict.set_item(PyString::new(py, form.name(first)), list)?;
         }
     }
     Ok(dict)
