@@ -82,43 +82,49 @@ fn multipart_parts<'py>(
     ct: &ContentType<'_>,
     index: Option<Vec<PartTuple>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let index = match index {
-        Some(index) => index,
-        None => {
-            let boundary = ct.boundary().ok_or_else(|| {
-                PyValueError::new_err(
-                    "Received malformed multipart payload: the Content-Type has no boundary parameter",
-                )
-            })?;
-            parse::parse_multipart(body, boundary.as_bytes(), &MultipartLimits::default())
-                .map_err(|e| {
-                    PyValueError::new_err(format!("Received malformed multipart payload: {e}"))
-                })?
-                .into_iter()
-                .map(|p| {
-                    (
-                        p.name.into_owned(),
-                        p.filename.map(|f| f.into_owned()),
-                        p.content_type.map(|c| c.into_owned()),
-                        p.data.start,
-                        p.data.end,
-                    )
-                })
-                .collect()
-        }
-    };
     let list = PyList::empty(py);
-    for (name, filename, content_type, start, end) in index {
-        let data = body.get(start..end).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "multipart part {name:?} lies outside the body ({start}..{end} of {})",
-                body.len()
-            ))
-        })?;
-        let (is_json, value) = part_value(py, data, filename.as_deref(), content_type.as_deref());
-        list.append((name, filename, content_type, is_json, value))?;
+    if let Some(index) = index {
+        for (name, filename, content_type, start, end) in index {
+            let data = body.get(start..end).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "multipart part {name:?} lies outside the body ({start}..{end} of {})",
+                    body.len()
+                ))
+            })?;
+            append_part(
+                &list,
+                &name,
+                filename.as_deref(),
+                content_type.as_deref(),
+                data,
+            )?;
+        }
+        return Ok(list);
+    }
+    let boundary = ct.boundary().ok_or_else(|| {
+        PyValueError::new_err(
+            "Received malformed multipart payload: the Content-Type has no boundary parameter",
+        )
+    })?;
+    let parts = parse::parse_multipart(body, boundary.as_bytes(), &MultipartLimits::default())
+        .map_err(|e| PyValueError::new_err(format!("Received malformed multipart payload: {e}")))?;
+    for part in &parts {
+        let (filename, content_type) = (part.filename.as_deref(), part.content_type.as_deref());
+        append_part(&list, &part.name, filename, content_type, part.bytes(body))?;
     }
     Ok(list)
+}
+
+/// Append `(name, filename, content_type, is_json, value)` for one part.
+fn append_part(
+    list: &Bound<'_, PyList>,
+    name: &str,
+    filename: Option<&str>,
+    content_type: Option<&str>,
+    data: &[u8],
+) -> PyResult<()> {
+    let (is_json, value) = part_value(list.py(), data, filename, content_type);
+    list.append((name, filename, content_type, is_json, value))
 }
 
 /// Files (a filename) stay bytes; valid JSON parts are flagged for decoding;
@@ -133,11 +139,15 @@ fn part_value<'py>(
     if filename.is_some() {
         return (false, bytes());
     }
-    let ct = ContentType::parse(content_type.unwrap_or("text/plain"));
-    if ct.kind() == BodyKind::Json && parse::validate_json(data).is_ok() {
+    // Without a Content-Type a part is text/plain: no charset, not JSON.
+    let ct = content_type.map(ContentType::parse);
+    if ct.as_ref().is_some_and(|ct| ct.kind() == BodyKind::Json)
+        && parse::validate_json(data).is_ok()
+    {
         return (true, bytes());
     }
-    match parse::decode_text(data, ct.charset().as_deref()) {
+    let charset = ct.as_ref().and_then(ContentType::charset);
+    match parse::decode_text(data, charset.as_deref()) {
         Ok(text) => (false, PyString::new(py, &text).into_any()),
         Err(_) => (false, bytes()),
     }
