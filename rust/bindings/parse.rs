@@ -44,10 +44,11 @@ pub fn parse_body<'py>(
     parts: Option<Vec<PartTuple>>,
 ) -> PyResult<(u8, Bound<'py, PyAny>, Option<String>)> {
     let bytes = body.as_bytes();
-    let Some(kind) = BodyKind::of(content_type, bytes) else {
+    let ct = content_type.map(ContentType::parse);
+    let Some(kind) = BodyKind::of(ct.as_ref(), bytes) else {
         return Ok((BODY_EMPTY, py.None().into_bound(py), None));
     };
-    let ct = ContentType::parse(content_type.unwrap_or(""));
+    let ct = ct.unwrap_or_else(|| ContentType::parse(""));
     match kind {
         BodyKind::Json => {
             parse::validate_json(bytes).map_err(|e| {
