@@ -1,5 +1,7 @@
 //! `parse_body` and `parse_query`: the worker's and users' view of a body.
 
+use std::sync::Mutex;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -162,8 +164,14 @@ fn part_value<'py>(
 /// and the repeated names given their lists.
 fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
+    // Busy only if a finalizer run from here parses again: then go without.
+    let mut cache = KEY_CACHE.try_lock().ok();
+    let mut key = |name: &str| match cache.as_deref_mut() {
+        Some(cache) => cache.get_or_insert_with(KeyCache::new).key(py, name),
+        None => PyString::new(py, name),
+    };
     for (name, value) in form.iter() {
-        dict.set_item(PyString::new(py, name), PyString::new(py, value))?;
+        dict.set_item(key(name), PyString::new(py, value))?;
     }
     if dict.len() == form.len() {
         return Ok(dict);
@@ -183,10 +191,53 @@ fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bo
     }
     for (&first, list) in groups.first.iter().zip(lists) {
         if let Some(list) = list {
-            dict.set_item(PyString::new(py, form.name(first)), list)?;
+            dict.set_item(key(form.name(first)), list)?;
         }
     }
     Ok(dict)
+}
+
+/// Names longer than this are not cached.
+const KEY_CACHE_MAX_LEN: usize = 64;
+const KEY_CACHE_SLOTS: usize = 1024;
+
+static KEY_CACHE: Mutex<Option<KeyCache>> = Mutex::new(None);
+
+/// Dict keys made recently, one per slot by a hash of their text: forms and
+/// query strings repeat their names from request to request, and a cached
+/// str needs no allocation and keeps its hash (orjson caches keys the same way).
+struct KeyCache {
+    hasher: ahash::RandomState,
+    slots: Vec<Option<Py<PyString>>>,
+}
+
+impl KeyCache {
+    fn new() -> KeyCache {
+        KeyCache {
+            hasher: ahash::RandomState::new(),
+            slots: std::iter::repeat_with(|| None)
+                .take(KEY_CACHE_SLOTS)
+                .collect(),
+        }
+    }
+
+    /// A str equal to `name`, from the cache when it holds one.
+    fn key<'py>(&mut self, py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+        if name.len() > KEY_CACHE_MAX_LEN {
+            return PyString::new(py, name);
+        }
+        let slot = (self.hasher.hash_one(name) % KEY_CACHE_SLOTS as u64) as usize;
+        let slot = &mut self.slots[slot];
+        if let Some(cached) = slot {
+            let cached = cached.bind(py);
+            if cached.to_str().is_ok_and(|text| text == name) {
+                return cached.clone();
+            }
+        }
+        let key = PyString::new(py, name);
+        *slot = Some(key.clone().unbind());
+        key
+    }
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
