@@ -100,6 +100,8 @@ fn plain_components_borrow_the_input() {
     assert_eq!(form.decoded, "b x!\u{fffd}");
     assert_eq!((form.name(1), form.value(1)), ("b ", "x!"));
     assert_eq!((form.name(3), form.value(3)), ("", ""));
+    assert!(!form.is_empty());
+    assert!(parse_urlencoded(b"&&").is_empty());
 }
 
 #[test]
