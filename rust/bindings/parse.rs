@@ -1,5 +1,7 @@
 //! `parse_body` and `parse_query`: the worker's and users' view of a body.
 
+use std::sync::Mutex;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -22,17 +24,16 @@ pub fn parse_query<'py>(
     py: Python<'py>,
     query: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let pairs = if let Ok(s) = query.cast::<PyString>() {
-        parse::parse_urlencoded(s.to_str()?.as_bytes())
+    if let Ok(s) = query.cast::<PyString>() {
+        group_pairs(py, &parse::parse_urlencoded(s.to_str()?.as_bytes()))
     } else if let Ok(b) = query.cast::<PyBytes>() {
-        parse::parse_urlencoded(b.as_bytes())
+        group_pairs(py, &parse::parse_urlencoded(b.as_bytes()))
     } else {
-        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        Err(pyo3::exceptions::PyTypeError::new_err(format!(
             "parse_query() takes str or bytes, not {}",
             query.get_type().name()?
-        )));
-    };
-    group_pairs(py, pairs)
+        )))
+    }
 }
 
 /// Classify and parse a body; see `_core.pyi` for the returned `(kind, value, note)`.
@@ -45,10 +46,11 @@ pub fn parse_body<'py>(
     parts: Option<Vec<PartTuple>>,
 ) -> PyResult<(u8, Bound<'py, PyAny>, Option<String>)> {
     let bytes = body.as_bytes();
-    let Some(kind) = BodyKind::of(content_type, bytes) else {
+    let ct = content_type.map(ContentType::parse);
+    let Some(kind) = BodyKind::of(ct.as_ref(), bytes) else {
         return Ok((BODY_EMPTY, py.None().into_bound(py), None));
     };
-    let ct = ContentType::parse(content_type.unwrap_or(""));
+    let ct = ct.unwrap_or_else(|| ContentType::parse(""));
     match kind {
         BodyKind::Json => {
             parse::validate_json(bytes).map_err(|e| {
@@ -62,7 +64,7 @@ pub fn parse_body<'py>(
         }
         BodyKind::Form => Ok((
             BODY_FORM,
-            group_pairs(py, parse::parse_urlencoded(bytes))?.into_any(),
+            group_pairs(py, &parse::parse_urlencoded(bytes))?.into_any(),
             None,
         )),
         BodyKind::Text => match parse::decode_text(bytes, ct.charset().as_deref()) {
@@ -83,43 +85,49 @@ fn multipart_parts<'py>(
     ct: &ContentType<'_>,
     index: Option<Vec<PartTuple>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let index = match index {
-        Some(index) => index,
-        None => {
-            let boundary = ct.boundary().ok_or_else(|| {
-                PyValueError::new_err(
-                    "Received malformed multipart payload: the Content-Type has no boundary parameter",
-                )
-            })?;
-            parse::parse_multipart(body, boundary.as_bytes(), &MultipartLimits::default())
-                .map_err(|e| {
-                    PyValueError::new_err(format!("Received malformed multipart payload: {e}"))
-                })?
-                .into_iter()
-                .map(|p| {
-                    (
-                        p.name.into_owned(),
-                        p.filename.map(|f| f.into_owned()),
-                        p.content_type.map(|c| c.into_owned()),
-                        p.data.start,
-                        p.data.end,
-                    )
-                })
-                .collect()
-        }
-    };
     let list = PyList::empty(py);
-    for (name, filename, content_type, start, end) in index {
-        let data = body.get(start..end).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "multipart part {name:?} lies outside the body ({start}..{end} of {})",
-                body.len()
-            ))
-        })?;
-        let (is_json, value) = part_value(py, data, filename.as_deref(), content_type.as_deref());
-        list.append((name, filename, content_type, is_json, value))?;
+    if let Some(index) = index {
+        for (name, filename, content_type, start, end) in index {
+            let data = body.get(start..end).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "multipart part {name:?} lies outside the body ({start}..{end} of {})",
+                    body.len()
+                ))
+            })?;
+            append_part(
+                &list,
+                &name,
+                filename.as_deref(),
+                content_type.as_deref(),
+                data,
+            )?;
+        }
+        return Ok(list);
+    }
+    let boundary = ct.boundary().ok_or_else(|| {
+        PyValueError::new_err(
+            "Received malformed multipart payload: the Content-Type has no boundary parameter",
+        )
+    })?;
+    let parts = parse::parse_multipart(body, boundary.as_bytes(), &MultipartLimits::default())
+        .map_err(|e| PyValueError::new_err(format!("Received malformed multipart payload: {e}")))?;
+    for part in &parts {
+        let (filename, content_type) = (part.filename.as_deref(), part.content_type.as_deref());
+        append_part(&list, &part.name, filename, content_type, part.bytes(body))?;
     }
     Ok(list)
+}
+
+/// Append `(name, filename, content_type, is_json, value)` for one part.
+fn append_part(
+    list: &Bound<'_, PyList>,
+    name: &str,
+    filename: Option<&str>,
+    content_type: Option<&str>,
+    data: &[u8],
+) -> PyResult<()> {
+    let (is_json, value) = part_value(list.py(), data, filename, content_type);
+    list.append((name, filename, content_type, is_json, value))
 }
 
 /// Files (a filename) stay bytes; valid JSON parts are flagged for decoding;
@@ -134,31 +142,102 @@ fn part_value<'py>(
     if filename.is_some() {
         return (false, bytes());
     }
-    let ct = ContentType::parse(content_type.unwrap_or("text/plain"));
-    if ct.kind() == BodyKind::Json && parse::validate_json(data).is_ok() {
+    // Without a Content-Type a part is text/plain: no charset, not JSON.
+    let ct = content_type.map(ContentType::parse);
+    if ct.as_ref().is_some_and(|ct| ct.kind() == BodyKind::Json)
+        && parse::validate_json(data).is_ok()
+    {
         return (true, bytes());
     }
-    match parse::decode_text(data, ct.charset().as_deref()) {
+    let charset = ct.as_ref().and_then(ContentType::charset);
+    match parse::decode_text(data, charset.as_deref()) {
         Ok(text) => (false, PyString::new(py, &text).into_any()),
         Err(_) => (false, bytes()),
     }
 }
 
 /// name -> value, a repeated name -> list of values in order.
-fn group_pairs(py: Python<'_>, pairs: Vec<(String, String)>) -> PyResult<Bound<'_, PyDict>> {
+///
+/// Names are inserted in order, each once: a repeated name keeps the place of
+/// its first pair. Only when the dict ends up smaller than the pairs (some
+/// names repeat, the common case being none) are the pairs grouped in Rust
+/// and the repeated names given their lists.
+fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    for (name, value) in pairs {
-        let key = PyString::new(py, &name);
-        let value = PyString::new(py, &value);
-        match dict.get_item(&key)? {
-            None => dict.set_item(key, value)?,
-            Some(existing) => match existing.cast::<PyList>() {
-                Ok(list) => list.append(value)?,
-                Err(_) => dict.set_item(key, PyList::new(py, [existing, value.into_any()])?)?,
-            },
+    // Busy only if a finalizer run from here parses again: then go without.
+    let mut cache = KEY_CACHE.try_lock().ok();
+    let mut key = |name: &str| match cache.as_deref_mut() {
+        Some(cache) => cache.get_or_insert_with(KeyCache::new).key(py, name),
+        None => PyString::new(py, name),
+    };
+    for (name, value) in form.iter() {
+        dict.set_item(key(name), PyString::new(py, value))?;
+    }
+    if dict.len() == form.len() {
+        return Ok(dict);
+    }
+    let groups = form.groups();
+    let mut lists: Vec<Option<Bound<'py, PyList>>> = vec![None; groups.first.len()];
+    for (i, &group) in groups.group_of.iter().enumerate() {
+        let first = groups.first[group];
+        if first == i {
+            continue;
+        }
+        let list = match &mut lists[group] {
+            Some(list) => list,
+            slot => slot.insert(PyList::new(py, [PyString::new(py, form.value(first))])?),
+        };
+        list.append(PyString::new(py, form.value(i)))?;
+    }
+    for (&first, list) in groups.first.iter().zip(lists) {
+        if let Some(list) = list {
+            dict.set_item(key(form.name(first)), list)?;
         }
     }
     Ok(dict)
+}
+
+/// Names longer than this are not cached.
+const KEY_CACHE_MAX_LEN: usize = 64;
+const KEY_CACHE_SLOTS: usize = 1024;
+
+static KEY_CACHE: Mutex<Option<KeyCache>> = Mutex::new(None);
+
+/// Dict keys made recently, one per slot by a hash of their text: forms and
+/// query strings repeat their names from request to request, and a cached
+/// str needs no allocation and keeps its hash (orjson caches keys the same way).
+struct KeyCache {
+    hasher: ahash::RandomState,
+    slots: Vec<Option<Py<PyString>>>,
+}
+
+impl KeyCache {
+    fn new() -> KeyCache {
+        KeyCache {
+            hasher: ahash::RandomState::new(),
+            slots: std::iter::repeat_with(|| None)
+                .take(KEY_CACHE_SLOTS)
+                .collect(),
+        }
+    }
+
+    /// A str equal to `name`, from the cache when it holds one.
+    fn key<'py>(&mut self, py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+        if name.len() > KEY_CACHE_MAX_LEN {
+            return PyString::new(py, name);
+        }
+        let slot = (self.hasher.hash_one(name) % KEY_CACHE_SLOTS as u64) as usize;
+        let slot = &mut self.slots[slot];
+        if let Some(cached) = slot {
+            let cached = cached.bind(py);
+            if cached.to_str().is_ok_and(|text| text == name) {
+                return cached.clone();
+            }
+        }
+        let key = PyString::new(py, name);
+        *slot = Some(key.clone().unbind());
+        key
+    }
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -27,11 +27,11 @@ pub enum BodyKind {
 impl BodyKind {
     /// The kind of a request body: `None` when the body is empty, `Binary`
     /// when there is a body but no `Content-Type`.
-    pub fn of(content_type: Option<&str>, body: &[u8]) -> Option<BodyKind> {
+    pub fn of(content_type: Option<&ContentType<'_>>, body: &[u8]) -> Option<BodyKind> {
         if body.is_empty() {
             return None;
         }
-        Some(content_type.map_or(BodyKind::Binary, |v| ContentType::parse(v).kind()))
+        Some(content_type.map_or(BodyKind::Binary, ContentType::kind))
     }
 
     /// Lower-case name of the kind: `json`, `multipart`, `form`, `text`, `binary`.
@@ -56,7 +56,12 @@ pub struct ContentType<'a> {
 impl<'a> ContentType<'a> {
     /// Parse a header value such as `Multipart/Form-Data; boundary="a b"`.
     pub fn parse(value: &'a str) -> ContentType<'a> {
-        let (media, params) = value.split_once(';').unwrap_or((value, ""));
+        // A byte search: `split_once(';')` costs more on these short values.
+        let semicolon = value.bytes().position(|b| b == b';');
+        let (media, params) = match semicolon {
+            Some(i) => (&value[..i], &value[i + 1..]),
+            None => (value, ""),
+        };
         let media = media.trim_matches([' ', '\t']);
         let media_type = if media.bytes().any(|b| b.is_ascii_uppercase()) {
             Cow::Owned(media.to_ascii_lowercase())

@@ -2,8 +2,10 @@
 //!
 //! Parts come back as names plus byte ranges into the body, so nothing is
 //! copied. The line ending (CRLF or bare LF) is taken from the first boundary
-//! line and the delimiters are then searched with a `memmem` finder, which
-//! keeps part data byte-exact in both styles. A preamble before the first
+//! line and the delimiters are then searched with one `memmem` finder of
+//! `\n--boundary`, which keeps part data byte-exact in both styles; the first
+//! few line breaks of a part are looked at before the finder, since most
+//! fields are a line or two. A preamble before the first
 //! boundary line and an epilogue after the closing one are ignored, as is
 //! transport padding (spaces and tabs) after a boundary. A boundary string
 //! that continues with other bytes (`--BOUNDARYx`) is data, not a delimiter.
@@ -12,6 +14,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+use memchr::memchr_iter;
 use memchr::memmem::Finder;
 
 use crate::parse::part_headers::parse_part_headers;
@@ -146,20 +149,19 @@ pub fn parse_multipart<'a>(
             len: boundary.len(),
         });
     }
-    // "\r\n--" + boundary; the LF-only delimiter and the dash-boundary are suffixes.
-    let mut buf = [0u8; MAX_BOUNDARY_LEN + 4];
-    let crlf_delimiter = &mut buf[..boundary.len() + 4];
-    crlf_delimiter[..4].copy_from_slice(b"\r\n--");
-    crlf_delimiter[4..].copy_from_slice(boundary);
-    let crlf_delimiter = &*crlf_delimiter;
-
-    let (mut pos, crlf) = first_boundary(body, &crlf_delimiter[2..])?;
-    let delimiter = if crlf {
-        crlf_delimiter
-    } else {
-        &crlf_delimiter[1..]
+    // "\n--" + boundary: the LF-only delimiter. One finder serves both styles
+    // (a CRLF delimiter is a match after a '\r') and the first boundary line.
+    let mut buf = [0u8; MAX_BOUNDARY_LEN + 3];
+    let delimiter = &mut buf[..boundary.len() + 3];
+    delimiter[..3].copy_from_slice(b"\n--");
+    delimiter[3..].copy_from_slice(boundary);
+    let delimiter = Delimiter {
+        finder: Finder::new(delimiter),
+        crlf: false,
     };
-    let finder = Finder::new(delimiter);
+
+    let (mut pos, crlf) = first_boundary(body, &delimiter)?;
+    let delimiter = Delimiter { crlf, ..delimiter };
     let eol_len = if crlf { 2 } else { 1 };
 
     let mut parts = Vec::new();
@@ -171,13 +173,9 @@ pub fn parse_multipart<'a>(
         }
         let (headers, data_start) = parse_part_headers(body, part_start, limits)?;
         // The blank line's own line ending may double as the delimiter's, for an empty part.
-        let (data_end, next) = next_delimiter(
-            body,
-            &finder,
-            data_start.saturating_sub(eol_len),
-            delimiter.len(),
-        )
-        .ok_or(MultipartError::MissingClosingBoundary { offset: body.len() })?;
+        let (data_end, next) = delimiter
+            .next(body, data_start.saturating_sub(eol_len))
+            .ok_or(MultipartError::MissingClosingBoundary { offset: body.len() })?;
         parts.push(Part {
             name: headers.name,
             filename: headers.filename,
@@ -207,17 +205,22 @@ fn after_boundary(body: &[u8], at: usize) -> Option<Option<(usize, bool)>> {
     }
 }
 
-/// Find the first boundary line: the start of the first part (`None` when
-/// the body closes at once) and whether lines end with CRLF.
+/// Find the first boundary line (at the start of the body or after a '\n'):
+/// the start of the first part (`None` when the body closes at once) and
+/// whether lines end with CRLF.
 fn first_boundary(
     body: &[u8],
-    dash_boundary: &[u8],
+    delimiter: &Delimiter<'_>,
 ) -> Result<(Option<usize>, bool), MultipartError> {
-    let finder = Finder::new(dash_boundary);
-    for at in finder.find_iter(body) {
-        if at > 0 && body[at - 1] != b'\n' {
-            continue;
-        }
+    let dash_boundary = &delimiter.finder.needle()[1..];
+    let at_start = body.starts_with(dash_boundary).then_some(0);
+    // Just past each "\n--boundary", overlapping ones included.
+    let find_from = |from: usize| {
+        let rest = body.get(from..)?;
+        delimiter.finder.find(rest).map(|i| from + i + 1)
+    };
+    let after_newline = std::iter::successors(find_from(0), |&at| find_from(at));
+    for at in at_start.into_iter().chain(after_newline) {
         match after_boundary(body, at + dash_boundary.len()) {
             Some(Some((line_end, crlf))) => return Ok((Some(line_end), crlf)),
             Some(None) => return Ok((None, true)),
@@ -227,20 +230,53 @@ fn first_boundary(
     Err(MultipartError::NoBoundary)
 }
 
-/// From `from`, find the next delimiter: the end of the current part's data
-/// and the start of the next part (`None` after the closing delimiter).
-fn next_delimiter(
-    body: &[u8],
-    finder: &Finder<'_>,
-    from: usize,
-    delimiter_len: usize,
-) -> Option<(usize, Option<usize>)> {
-    let mut search = from;
-    loop {
-        let at = search + finder.find(body.get(search..)?)?;
-        match after_boundary(body, at + delimiter_len) {
-            Some(next) => return Some((at, next.map(|(line_end, _)| line_end))),
-            None => search = at + 1,
+/// The delimiter between parts: a line ending, `--` and the boundary.
+struct Delimiter<'n> {
+    /// Finds "\n--boundary".
+    finder: Finder<'n>,
+    /// Whether the line ending is CRLF rather than LF.
+    crlf: bool,
+}
+
+/// Line breaks looked at one by one before [`Delimiter::find`] uses the finder.
+const LINE_BREAKS_TRIED: usize = 3;
+
+impl Delimiter<'_> {
+    /// The first "\n--boundary" at or after `from`. Most fields are a line or
+    /// two, whose end is found sooner by looking at their first line breaks.
+    fn find(&self, body: &[u8], from: usize) -> Option<usize> {
+        let needle = self.finder.needle();
+        let rest = body.get(from..)?;
+        let mut newlines = memchr_iter(b'\n', rest);
+        let mut tried = 0;
+        for _ in 0..LINE_BREAKS_TRIED {
+            // No line break left: no delimiter either.
+            let newline = newlines.next()?;
+            if rest.get(newline..)?.starts_with(needle) {
+                return Some(from + newline);
+            }
+            tried = newline + 1;
+        }
+        Some(from + tried + self.finder.find(rest.get(tried..)?)?)
+    }
+
+    /// From `from`, find the next delimiter: the end of the current part's
+    /// data and the start of the next part (`None` after the closing delimiter).
+    fn next(&self, body: &[u8], from: usize) -> Option<(usize, Option<usize>)> {
+        // With CRLF, the '\n' of a delimiter at `from` lies at `from + 1`.
+        let needle = self.finder.needle();
+        let mut search = from + usize::from(self.crlf);
+        loop {
+            let newline = self.find(body, search)?;
+            search = newline + 1;
+            let at = match self.crlf {
+                false => newline,
+                true if newline > from && body[newline - 1] == b'\r' => newline - 1,
+                true => continue,
+            };
+            if let Some(next) = after_boundary(body, newline + needle.len()) {
+                return Some((at, next.map(|(line_end, _)| line_end)));
+            }
         }
     }
 }

@@ -145,7 +145,11 @@ impl<'a> Iterator for Params<'a> {
 /// Bytes as text, invalid UTF-8 replaced by U+FFFD; borrows when it can.
 pub(crate) fn lossy_str(bytes: Cow<'_, [u8]>) -> Cow<'_, str> {
     match bytes {
-        Cow::Borrowed(b) => String::from_utf8_lossy(b),
+        // `from_utf8` checks ASCII a word at a time; `from_utf8_lossy` byte by byte.
+        Cow::Borrowed(b) => match std::str::from_utf8(b) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(b),
+        },
         Cow::Owned(v) => Cow::Owned(
             String::from_utf8(v)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),

@@ -93,13 +93,16 @@ fn split_header(line: &[u8], offset: usize) -> Result<(&[u8], usize, &[u8]), Mul
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(bad(0, "a part header name, not a folded continuation line"));
     }
-    let name_len = line.iter().take_while(|&&b| is_tchar(b)).count();
-    if name_len == 0 {
-        return Err(bad(0, "a part header name"));
-    }
-    if line.get(name_len) != Some(&b':') {
-        return Err(bad(name_len, "':' after part header name"));
-    }
+    let name_len = match memchr(b':', line) {
+        Some(colon) if colon > 0 && line[..colon].iter().all(|&b| is_tchar(b)) => colon,
+        _ => {
+            let name_len = line.iter().take_while(|&&b| is_tchar(b)).count();
+            if name_len == 0 {
+                return Err(bad(0, "a part header name"));
+            }
+            return Err(bad(name_len, "':' after part header name"));
+        }
+    };
     let raw = line.get(name_len + 1..).unwrap_or_default();
     let lead = raw.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     Ok((
@@ -109,8 +112,24 @@ fn split_header(line: &[u8], offset: usize) -> Result<(&[u8], usize, &[u8]), Mul
     ))
 }
 
+/// RFC 9110 tchar, by table: the header name check runs on every part.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    const TCHAR: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            table[i] = (i as u8).is_ascii_alphanumeric();
+            i += 1;
+        }
+        let symbols = b"!#$%&'*+-.^_`|~";
+        let mut i = 0;
+        while i < symbols.len() {
+            table[symbols[i] as usize] = true;
+            i += 1;
+        }
+        table
+    };
+    TCHAR[usize::from(b)]
 }
 
 type NameAndFilename<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);

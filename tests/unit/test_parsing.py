@@ -47,6 +47,14 @@ def test_parse_query_round_trips_urlencode(pairs: list[tuple[str, str]]) -> None
     assert parse_query(encoded.encode()) == parse_query(encoded)
 
 
+def test_parse_query_many_names_and_long_names() -> None:
+    # More names than the key cache has slots, twice: evicted and colliding keys stay right.
+    pairs = [(f"n{i}", str(i)) for i in range(3000)] + [("k" * 100, "long"), ("é" * 40, "wide")]
+    query = urllib.parse.urlencode(pairs)
+    for _ in range(2):
+        assert parse_query(query) == dict(pairs)
+
+
 def test_parse_query_examples() -> None:
     assert parse_query("param-one=ParamValueOne&param-two=ParamValueTwo") == {
         "param-one": "ParamValueOne",

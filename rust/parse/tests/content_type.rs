@@ -42,11 +42,12 @@ fn invalid_media_types_are_binary() {
 
 #[test]
 fn body_kind_of_request() {
-    assert_eq!(BodyKind::of(Some("application/json"), b""), None);
+    let json = ContentType::parse("application/json");
+    assert_eq!(BodyKind::of(Some(&json), b""), None);
     assert_eq!(BodyKind::of(None, b""), None);
     assert_eq!(BodyKind::of(None, b"\x89PNG"), Some(BodyKind::Binary));
     assert_eq!(
-        BodyKind::of(Some("text/plain"), b"hi"),
+        BodyKind::of(Some(&ContentType::parse("text/plain")), b"hi"),
         Some(BodyKind::Text)
     );
     assert_eq!(BodyKind::Multipart.as_str(), "multipart");

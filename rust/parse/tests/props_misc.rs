@@ -26,6 +26,28 @@ fn python_unquote_plus(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+fn owned_pairs(input: &[u8]) -> Vec<(String, String)> {
+    parse_urlencoded(input)
+        .iter()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Group numbers and first pairs found by comparing every name with all earlier ones.
+fn naive_groups(names: &[String]) -> (Vec<usize>, Vec<usize>) {
+    let (mut group_of, mut first) = (Vec::new(), Vec::<usize>::new());
+    for (i, name) in names.iter().enumerate() {
+        match first.iter().position(|&f| &names[f] == name) {
+            Some(g) => group_of.push(g),
+            None => {
+                group_of.push(first.len());
+                first.push(i);
+            }
+        }
+    }
+    (group_of, first)
+}
+
 fn python_parse_qsl(s: &str) -> Vec<(String, String)> {
     s.split('&')
         .filter(|pair| !pair.is_empty())
@@ -72,7 +94,7 @@ proptest! {
 
     #[test]
     fn urlencoded_matches_python_algorithm(input in query_text()) {
-        prop_assert_eq!(parse_urlencoded(input.as_bytes()), python_parse_qsl(&input));
+        prop_assert_eq!(owned_pairs(input.as_bytes()), python_parse_qsl(&input));
     }
 
     #[test]
@@ -81,13 +103,24 @@ proptest! {
             .iter()
             .map(|(n, v)| format!("{}={}", form_encode(n), form_encode(v)))
             .collect();
-        prop_assert_eq!(parse_urlencoded(encoded.join("&").as_bytes()), pairs);
+        prop_assert_eq!(owned_pairs(encoded.join("&").as_bytes()), pairs);
     }
 
     #[test]
     fn urlencoded_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..128)) {
         let pairs = parse_urlencoded(&bytes);
         prop_assert!(pairs.len() <= bytes.len());
+    }
+
+    #[test]
+    fn urlencoded_groups_match_naive_grouping(names in prop::collection::vec("[a-l]{0,2}|%6[1-3]|a\\+", 0..40)) {
+        let input = names.join("&");
+        let form = parse_urlencoded(input.as_bytes());
+        let decoded: Vec<String> = form.iter().map(|(n, _)| n.to_owned()).collect();
+        let (group_of, first) = naive_groups(&decoded);
+        let groups = form.groups();
+        prop_assert_eq!(groups.group_of, group_of);
+        prop_assert_eq!(groups.first, first);
     }
 
     #[test]

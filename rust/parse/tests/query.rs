@@ -3,8 +3,15 @@
 
 use super::*;
 
+fn owned(input: &[u8]) -> Vec<(String, String)> {
+    parse_urlencoded(input)
+        .iter()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
 fn pairs(input: &str) -> Vec<(String, String)> {
-    parse_urlencoded(input.as_bytes())
+    owned(input.as_bytes())
 }
 
 fn expect(input: &str, expected: &[(&str, &str)]) {
@@ -57,14 +64,8 @@ fn matches_python_parse_qsl() {
 
 #[test]
 fn raw_non_utf8_bytes_decode_with_escapes() {
-    assert_eq!(
-        parse_urlencoded(b"a=\xff"),
-        [("a".to_owned(), "\u{fffd}".to_owned())]
-    );
-    assert_eq!(
-        parse_urlencoded(b"a=\xe2%82%ac"),
-        [("a".to_owned(), "€".to_owned())]
-    );
+    assert_eq!(owned(b"a=\xff"), [("a".to_owned(), "\u{fffd}".to_owned())]);
+    assert_eq!(owned(b"a=\xe2%82%ac"), [("a".to_owned(), "€".to_owned())]);
 }
 
 #[test]
@@ -79,6 +80,45 @@ fn browser_form_body() {
             ("empty", ""),
         ],
     );
+}
+
+#[test]
+fn plain_components_borrow_the_input() {
+    let form = parse_urlencoded(b"a=1&b+=x%21&\xff=c");
+    assert!(matches!(
+        form.pairs[0],
+        (Text::Input("a"), Text::Input("1"))
+    ));
+    assert!(matches!(
+        form.pairs[1],
+        (Text::Decoded(_), Text::Decoded(_))
+    ));
+    assert!(matches!(
+        form.pairs[2],
+        (Text::Decoded(_), Text::Input("c"))
+    ));
+    assert_eq!(form.decoded, "b x!\u{fffd}");
+    assert_eq!((form.name(1), form.value(1)), ("b ", "x!"));
+    assert_eq!((form.name(3), form.value(3)), ("", ""));
+    assert!(!form.is_empty());
+    assert!(parse_urlencoded(b"&&").is_empty());
+}
+
+#[test]
+fn groups_number_names_in_order_of_first_appearance() {
+    let form = parse_urlencoded(b"tag=a&q=1&tag=b&x&q=2&tag=c");
+    assert_eq!(
+        form.groups(),
+        NameGroups {
+            group_of: vec![0, 1, 0, 2, 1, 0],
+            first: vec![0, 1, 3],
+        }
+    );
+    let many: Vec<String> = (0..20).map(|i| format!("n{}=v", i % 12)).collect();
+    let many = many.join("&");
+    let groups = parse_urlencoded(many.as_bytes()).groups();
+    assert_eq!(groups.first, (0..12).collect::<Vec<_>>());
+    assert_eq!(groups.group_of[12..], [0, 1, 2, 3, 4, 5, 6, 7]);
 }
 
 #[test]
