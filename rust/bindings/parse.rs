@@ -156,12 +156,14 @@ fn part_value<'py>(
     }
 }
 
-/// name -> value, a repeated name -> list of values in order.
+/// name -> value, a repeated name -> list of values in order; each name
+/// keeps the place of its first pair.
 ///
-/// Names are inserted in order, each once: a repeated name keeps the place of
-/// its first pair. Only when the dict ends up smaller than the pairs (some
-/// names repeat, the common case being none) are the pairs grouped in Rust
-/// and the repeated names given their lists.
+/// A short form is grouped in Rust first (a few comparisons), so that every
+/// str is made once. A long one is inserted pair by pair, each name once,
+/// and grouped only when the dict ends up smaller than the pairs (some names
+/// repeat, the common case being none); then only the repeated names are
+/// set again, to their lists.
 fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     // Busy only if a finalizer run from here parses again: then go without.
@@ -170,32 +172,49 @@ fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bo
         Some(cache) => cache.get_or_insert_with(KeyCache::new).key(py, name),
         None => PyString::new(py, name),
     };
-    for (name, value) in form.iter() {
-        dict.set_item(key(name), PyString::new(py, value))?;
-    }
-    if dict.len() == form.len() {
+    let value = |i: usize| PyString::new(py, form.value(i));
+    let short = form.len() <= GROUP_FIRST_MAX_PAIRS;
+    let groups = if short {
+        form.groups()
+    } else {
+        for (name, value) in form.iter() {
+            dict.set_item(key(name), PyString::new(py, value))?;
+        }
+        if dict.len() == form.len() {
+            return Ok(dict);
+        }
+        form.groups()
+    };
+    if groups.first.len() == form.len() {
+        for (i, (name, _)) in form.iter().enumerate() {
+            dict.set_item(key(name), value(i))?;
+        }
         return Ok(dict);
     }
-    let groups = form.groups();
+    let mut sizes = vec![0usize; groups.first.len()];
+    for &group in &groups.group_of {
+        sizes[group] += 1;
+    }
     let mut lists: Vec<Option<Bound<'py, PyList>>> = vec![None; groups.first.len()];
     for (i, &group) in groups.group_of.iter().enumerate() {
-        let first = groups.first[group];
-        if first == i {
-            continue;
+        if sizes[group] > 1 {
+            lists[group]
+                .get_or_insert_with(|| PyList::empty(py))
+                .append(value(i))?;
         }
-        let list = match &mut lists[group] {
-            Some(list) => list,
-            slot => slot.insert(PyList::new(py, [PyString::new(py, form.value(first))])?),
-        };
-        list.append(PyString::new(py, form.value(i)))?;
     }
     for (&first, list) in groups.first.iter().zip(lists) {
-        if let Some(list) = list {
-            dict.set_item(key(form.name(first)), list)?;
+        match list {
+            Some(list) => dict.set_item(key(form.name(first)), list)?,
+            None if short => dict.set_item(key(form.name(first)), value(first))?,
+            None => {}
         }
     }
     Ok(dict)
 }
+
+/// Forms with at most this many pairs are grouped before any str is made.
+const GROUP_FIRST_MAX_PAIRS: usize = 16;
 
 /// Names longer than this are not cached.
 const KEY_CACHE_MAX_LEN: usize = 64;

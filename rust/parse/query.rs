@@ -125,7 +125,7 @@ pub fn parse_urlencoded(input: &[u8]) -> FormPairs<'_> {
         text: std::str::from_utf8(input).ok(),
         decoded: Vec::new(),
     };
-    let mut pairs = Vec::new();
+    let mut pairs = Vec::with_capacity(memchr_iter(b'&', input).count() + 1);
     let mut start = 0;
     for end in memchr_iter(b'&', input).chain(std::iter::once(input.len())) {
         let pair = start..end;

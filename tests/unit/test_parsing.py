@@ -37,13 +37,20 @@ query_text = st.text(alphabet=st.sampled_from("ab=&+%2Fé0F_ -;?#\x00zZ"), max_s
 @example("a=1&a=2&a=3&b=")
 @example("%zz=%4&%C3=%C3%A9+x&&=&")
 def test_parse_query_matches_urllib(query: str) -> None:
-    assert parse_query(query) == _oracle_query(query)
+    # Names in order of first appearance, as the dict urllib's pairs make.
+    assert list(parse_query(query).items()) == list(_oracle_query(query).items())
 
 
-@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=20)), max_size=12))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "d"]) | st.text(max_size=12), st.text(max_size=20)),
+        max_size=40,
+    )
+)
 def test_parse_query_round_trips_urlencode(pairs: list[tuple[str, str]]) -> None:
     encoded = urllib.parse.urlencode(pairs)
-    assert parse_query(encoded) == _grouped(pairs) if encoded else parse_query(encoded) == {}
+    expected = _grouped(pairs) if encoded else {}
+    assert list(parse_query(encoded).items()) == list(expected.items())
     assert parse_query(encoded.encode()) == parse_query(encoded)
 
 
