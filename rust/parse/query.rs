@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use memchr::{memchr2, memchr_iter};
+use memchr::memchr2;
 
 /// A name or value: borrowed from the input, or a range of the decoded buffer.
 #[derive(Debug, Clone)]
@@ -118,6 +118,10 @@ impl<'a> FormPairs<'a> {
 }
 
 /// Parse a form body or query string into its name/value pairs.
+///
+/// One pass over the bytes finds the `&` and the first `=` of each pair and
+/// notes whether its name and value hold `%` or `+`; the plain ones are
+/// borrowed without looking at them again.
 pub fn parse_urlencoded(input: &[u8]) -> FormPairs<'_> {
     let mut parser = Parser {
         input,
@@ -125,27 +129,25 @@ pub fn parse_urlencoded(input: &[u8]) -> FormPairs<'_> {
         text: std::str::from_utf8(input).ok(),
         decoded: Vec::new(),
     };
-    let mut pairs = Vec::with_capacity(memchr_iter(b'&', input).count() + 1);
+    let mut pairs = Vec::with_capacity(8);
     let mut start = 0;
-    for end in memchr_iter(b'&', input).chain(std::iter::once(input.len())) {
-        let pair = start..end;
-        start = end + 1;
-        if pair.is_empty() {
-            continue;
+    let mut eq = None;
+    // Escapes seen in the name (bit 0) and in the value (bit 1) of this pair.
+    let mut escapes = 0u8;
+    for (i, &b) in input.iter().enumerate() {
+        match b {
+            b'&' => {
+                parser.pair(&mut pairs, start..i, eq, escapes);
+                start = i + 1;
+                eq = None;
+                escapes = 0;
+            }
+            b'=' if eq.is_none() => eq = Some(i),
+            b'%' | b'+' => escapes |= if eq.is_none() { 1 } else { 2 },
+            _ => {}
         }
-        let eq = input
-            .get(pair.clone())
-            .unwrap_or_default()
-            .iter()
-            .position(|&b| b == b'=');
-        pairs.push(match eq {
-            Some(eq) => (
-                parser.component(pair.start..pair.start + eq),
-                parser.component(pair.start + eq + 1..pair.end),
-            ),
-            None => (parser.component(pair), Text::Input("")),
-        });
     }
+    parser.pair(&mut pairs, start..input.len(), eq, escapes);
     // Every decoded piece is UTF-8, so this never replaces anything.
     let decoded = String::from_utf8(parser.decoded)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
@@ -160,11 +162,32 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    /// Borrow the input at `range` when it is UTF-8 without escapes; else
-    /// decode it onto `decoded`.
-    fn component(&mut self, range: Range<usize>) -> Text<'a> {
+    /// Add the pair at `range` (unless empty), split at `eq`, the first `=`.
+    #[inline(always)]
+    fn pair(
+        &mut self,
+        pairs: &mut Vec<(Text<'a>, Text<'a>)>,
+        range: Range<usize>,
+        eq: Option<usize>,
+        escapes: u8,
+    ) {
+        if range.is_empty() {
+            return;
+        }
+        pairs.push(match eq {
+            Some(eq) => (
+                self.component(range.start..eq, escapes & 1 != 0),
+                self.component(eq + 1..range.end, escapes & 2 != 0),
+            ),
+            None => (self.component(range, escapes != 0), Text::Input("")),
+        });
+    }
+
+    /// Borrow the input at `range` when it is UTF-8 without escapes (`%` or
+    /// `+`, which `escaped` tells); else decode it onto `decoded`.
+    fn component(&mut self, range: Range<usize>, escaped: bool) -> Text<'a> {
         let raw = self.input.get(range.clone()).unwrap_or_default();
-        if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        if !escaped {
             let text = match self.text {
                 Some(text) => text.get(range),
                 None => std::str::from_utf8(raw).ok(),
