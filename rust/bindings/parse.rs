@@ -5,7 +5,9 @@ use std::sync::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use smallvec::{smallvec, SmallVec};
 
+use crate::parse::query::INLINE_PAIRS;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
 
 pub const BODY_EMPTY: u8 = 0;
@@ -191,11 +193,12 @@ fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bo
         }
         return Ok(dict);
     }
-    let mut sizes = vec![0usize; groups.first.len()];
+    let mut sizes: SmallVec<[usize; INLINE_PAIRS]> = smallvec![0; groups.first.len()];
     for &group in &groups.group_of {
         sizes[group] += 1;
     }
-    let mut lists: Vec<Option<Bound<'py, PyList>>> = vec![None; groups.first.len()];
+    let mut lists: SmallVec<[Option<Bound<'py, PyList>>; INLINE_PAIRS]> =
+        smallvec![None; groups.first.len()];
     for (i, &group) in groups.group_of.iter().enumerate() {
         if sizes[group] > 1 {
             lists[group]

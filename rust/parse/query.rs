@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use memchr::memchr2;
+use smallvec::SmallVec;
 
 /// A name or value: borrowed from the input, or a range of the decoded buffer.
 #[derive(Debug, Clone)]
@@ -29,16 +30,22 @@ enum Text<'a> {
 #[derive(Debug, Clone)]
 pub struct FormPairs<'a> {
     decoded: String,
-    pairs: Vec<(Text<'a>, Text<'a>)>,
+    pairs: Pairs<'a>,
 }
+
+/// The pairs of a form; short forms (most query strings) stay on the stack.
+type Pairs<'a> = SmallVec<[(Text<'a>, Text<'a>); INLINE_PAIRS]>;
+
+/// Pairs (and groups) kept without a heap allocation.
+pub const INLINE_PAIRS: usize = 16;
 
 /// Pairs grouped by name (see [`FormPairs::groups`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameGroups {
     /// For each pair, the number of its group (groups are numbered in order of first appearance).
-    pub group_of: Vec<usize>,
+    pub group_of: SmallVec<[usize; INLINE_PAIRS]>,
     /// For each group, the index of its first pair.
-    pub first: Vec<usize>,
+    pub first: SmallVec<[usize; INLINE_PAIRS]>,
 }
 
 /// Up to this many distinct names, [`FormPairs::groups`] compares names
@@ -74,7 +81,7 @@ impl<'a> FormPairs<'a> {
     }
 
     /// The pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + use<'_, 'a> {
         self.pairs
             .iter()
             .map(|(name, value)| (self.text(name), self.text(value)))
@@ -83,8 +90,8 @@ impl<'a> FormPairs<'a> {
     /// Group the pairs by name: a few names are compared directly, many are hashed.
     pub fn groups(&self) -> NameGroups {
         let mut groups = NameGroups {
-            group_of: Vec::with_capacity(self.len()),
-            first: Vec::new(),
+            group_of: SmallVec::with_capacity(self.len()),
+            first: SmallVec::new(),
         };
         let mut index: Option<HashMap<&str, usize, ahash::RandomState>> = None;
         for i in 0..self.len() {
@@ -129,7 +136,7 @@ pub fn parse_urlencoded(input: &[u8]) -> FormPairs<'_> {
         text: std::str::from_utf8(input).ok(),
         decoded: Vec::new(),
     };
-    let mut pairs = Vec::with_capacity(8);
+    let mut pairs = Pairs::new();
     let mut start = 0;
     let mut eq = None;
     // Escapes seen in the name (bit 0) and in the value (bit 1) of this pair.
@@ -164,13 +171,7 @@ struct Parser<'a> {
 impl<'a> Parser<'a> {
     /// Add the pair at `range` (unless empty), split at `eq`, the first `=`.
     #[inline(always)]
-    fn pair(
-        &mut self,
-        pairs: &mut Vec<(Text<'a>, Text<'a>)>,
-        range: Range<usize>,
-        eq: Option<usize>,
-        escapes: u8,
-    ) {
+    fn pair(&mut self, pairs: &mut Pairs<'a>, range: Range<usize>, eq: Option<usize>, escapes: u8) {
         if range.is_empty() {
             return;
         }
