@@ -110,14 +110,14 @@ fn groups_number_names_in_order_of_first_appearance() {
     assert_eq!(
         form.groups(),
         NameGroups {
-            group_of: vec![0, 1, 0, 2, 1, 0],
-            first: vec![0, 1, 3],
+            group_of: smallvec::smallvec![0, 1, 0, 2, 1, 0],
+            first: smallvec::smallvec![0, 1, 3],
         }
     );
     let many: Vec<String> = (0..20).map(|i| format!("n{}=v", i % 12)).collect();
     let many = many.join("&");
     let groups = parse_urlencoded(many.as_bytes()).groups();
-    assert_eq!(groups.first, (0..12).collect::<Vec<_>>());
+    assert_eq!(groups.first.to_vec(), (0..12).collect::<Vec<_>>());
     assert_eq!(groups.group_of[12..], [0, 1, 2, 3, 4, 5, 6, 7]);
 }
 
