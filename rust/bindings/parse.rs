@@ -161,8 +161,8 @@ fn part_value<'py>(
 /// name -> value, a repeated name -> list of values in order; each name
 /// keeps the place of its first pair.
 ///
-/// A short form is grouped in Rust first (a few comparisons), so that every
-/// str is made once. A long one is inserted pair by pair, each name once,
+/// A short form (at most [`INLINE_PAIRS`] pairs, grouped without a heap
+/// allocation) is grouped in Rust first, so that every str is made once. A long one is inserted pair by pair, each name once,
 /// and grouped only when the dict ends up smaller than the pairs (some names
 /// repeat, the common case being none); then only the repeated names are
 /// set again, to their lists.
@@ -175,7 +175,7 @@ fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bo
         None => PyString::new(py, name),
     };
     let value = |i: usize| PyString::new(py, form.value(i));
-    let short = form.len() <= GROUP_FIRST_MAX_PAIRS;
+    let short = form.len() <= INLINE_PAIRS;
     let groups = if short {
         form.groups()
     } else {
@@ -215,9 +215,6 @@ fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bo
     }
     Ok(dict)
 }
-
-/// Forms with at most this many pairs are grouped before any str is made.
-const GROUP_FIRST_MAX_PAIRS: usize = 16;
 
 /// Names longer than this are not cached.
 const KEY_CACHE_MAX_LEN: usize = 64;

@@ -10,7 +10,8 @@
 //!
 //! Names and values that need no decoding borrow the input; the others are
 //! decoded into one buffer shared by all pairs, so a parse allocates a few
-//! times whatever the number of pairs.
+//! times whatever the number of pairs, and a form of up to [`INLINE_PAIRS`]
+//! pairs only for that buffer (when something needs decoding).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
