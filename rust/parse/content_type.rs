@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use crate::parse::params::{lossy_str, Params};
+use crate::parse::params::{is_tchar, lossy_str, Params};
 
 /// How a request body is parsed, chosen by its content type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -126,25 +126,8 @@ impl<'a> ContentType<'a> {
 
 /// RFC 9110 token: one or more tchar.
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| TOKEN[b as usize])
+    !s.is_empty() && s.bytes().all(is_tchar)
 }
-
-/// The RFC 9110 `tchar` bytes.
-const TOKEN: [bool; 256] = {
-    let mut token = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        token[b] = (b as u8).is_ascii_alphanumeric();
-        b += 1;
-    }
-    let symbols = b"!#$%&'*+-.^_`|~";
-    let mut i = 0;
-    while i < symbols.len() {
-        token[symbols[i] as usize] = true;
-        i += 1;
-    }
-    token
-};
 
 #[cfg(test)]
 #[path = "tests/content_type.rs"]

@@ -11,6 +11,27 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr2};
 
+/// Whether `b` is an RFC 9110 `tchar`, the bytes of tokens such as header
+/// names and media types (by table: it runs on every part header).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    const TCHAR: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            table[i] = (i as u8).is_ascii_alphanumeric();
+            i += 1;
+        }
+        let symbols = b"!#$%&'*+-.^_`|~";
+        let mut i = 0;
+        while i < symbols.len() {
+            table[symbols[i] as usize] = true;
+            i += 1;
+        }
+        table
+    };
+    TCHAR[usize::from(b)]
+}
+
 /// One parameter; `value` is unquoted and unescaped.
 pub(crate) struct Param<'a> {
     pub name: &'a [u8],

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use memchr::memchr;
 
 use crate::parse::multipart::{MultipartError, MultipartLimits};
-use crate::parse::params::{lossy_str, trim_ows, Params};
+use crate::parse::params::{is_tchar, lossy_str, trim_ows, Params};
 use crate::parse::query::percent_decode;
 
 /// What a part's headers say about it.
@@ -110,26 +110,6 @@ fn split_header(line: &[u8], offset: usize) -> Result<(&[u8], usize, &[u8]), Mul
         offset + name_len + 1 + lead,
         trim_ows(raw),
     ))
-}
-
-/// RFC 9110 tchar, by table: the header name check runs on every part.
-fn is_tchar(b: u8) -> bool {
-    const TCHAR: [bool; 256] = {
-        let mut table = [false; 256];
-        let mut i = 0;
-        while i < 256 {
-            table[i] = (i as u8).is_ascii_alphanumeric();
-            i += 1;
-        }
-        let symbols = b"!#$%&'*+-.^_`|~";
-        let mut i = 0;
-        while i < symbols.len() {
-            table[symbols[i] as usize] = true;
-            i += 1;
-        }
-        table
-    };
-    TCHAR[usize::from(b)]
 }
 
 type NameAndFilename<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
