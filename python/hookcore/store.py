@@ -65,8 +65,8 @@ Status = Literal["queued", "running", "succeeded", "failed", "dead"]
 FINAL_STATUSES = frozenset({"succeeded", "failed", "dead"})
 
 
-class ExecutionRecord(msgspec.Struct, rename="camel"):
-    """The state of one execution, as `GET /api/executions/{id}` shows it."""
+class ExecutionView(msgspec.Struct, rename="camel"):
+    """``GET /api/executions/{id}`` (SPEC section 5)."""
 
     id: str
     status: Status
@@ -78,48 +78,21 @@ class ExecutionRecord(msgspec.Struct, rename="camel"):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     attempts: int = 0
-    failures: int = 0
     error: str | None = None
     steps: list[StepRecord] = msgspec.field(default_factory=list)
     logs: list[LogLine] = msgspec.field(default_factory=list)
+
+
+class ExecutionRecord(ExecutionView):
+    """The state of one execution as stored: the view plus hookcore's bookkeeping."""
+
+    failures: int = 0
     result_content_type: str | None = None
     result_in_object_store: bool = False
 
     def view(self) -> ExecutionView:
         """What the control plane shows: the record without hookcore's bookkeeping."""
-        return ExecutionView(
-            id=self.id,
-            status=self.status,
-            integration=self.integration,
-            flow=self.flow,
-            instance=self.instance,
-            customer=self.customer,
-            received_at=self.received_at,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            attempts=self.attempts,
-            error=self.error,
-            steps=self.steps,
-            logs=self.logs,
-        )
-
-
-class ExecutionView(msgspec.Struct, rename="camel"):
-    """``GET /api/executions/{id}`` (SPEC section 5)."""
-
-    id: str
-    status: Status
-    integration: str
-    flow: str
-    instance: str
-    customer: str
-    received_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    attempts: int
-    error: str | None
-    steps: list[StepRecord]
-    logs: list[LogLine]
+        return ExecutionView(**{name: getattr(self, name) for name in ExecutionView.__struct_fields__})
 
 
 _json = msgspec.json.Encoder()
