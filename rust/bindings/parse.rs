@@ -2,13 +2,10 @@
 
 use std::sync::Mutex;
 
+use crate::parse::{self, BodyKind, ContentType, MultipartLimits, UrlencodedPairs};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
-use smallvec::{smallvec, SmallVec};
-
-use crate::parse::query::INLINE_PAIRS;
-use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
 
 pub const BODY_EMPTY: u8 = 0;
 pub const BODY_JSON: u8 = 1;
@@ -27,9 +24,9 @@ pub fn parse_query<'py>(
     query: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if let Ok(s) = query.cast::<PyString>() {
-        group_pairs(py, &parse::parse_urlencoded(s.to_str()?.as_bytes()))
+        group_pairs(py, parse::parse_urlencoded_str(s.to_str()?))
     } else if let Ok(b) = query.cast::<PyBytes>() {
-        group_pairs(py, &parse::parse_urlencoded(b.as_bytes()))
+        group_pairs(py, parse::parse_urlencoded(b.as_bytes()))
     } else {
         Err(pyo3::exceptions::PyTypeError::new_err(format!(
             "parse_query() takes str or bytes, not {}",
@@ -66,7 +63,7 @@ pub fn parse_body<'py>(
         }
         BodyKind::Form => Ok((
             BODY_FORM,
-            group_pairs(py, &parse::parse_urlencoded(bytes))?.into_any(),
+            group_pairs(py, parse::parse_urlencoded(bytes))?.into_any(),
             None,
         )),
         BodyKind::Text => match parse::decode_text(bytes, ct.charset().as_deref()) {
@@ -159,61 +156,68 @@ fn part_value<'py>(
 }
 
 /// name -> value, a repeated name -> list of values in order; each name
-/// keeps the place of its first pair.
-///
-/// A short form (at most [`INLINE_PAIRS`] pairs, grouped without a heap
-/// allocation) is grouped in Rust first, so that every str is made once. A long one is inserted pair by pair, each name once,
-/// and grouped only when the dict ends up smaller than the pairs (some names
-/// repeat, the common case being none); then only the repeated names are
-/// set again, to their lists.
-fn group_pairs<'py>(py: Python<'py>, form: &parse::FormPairs<'_>) -> PyResult<Bound<'py, PyDict>> {
+/// keeps the place of its first pair. Pairs go straight into the dict: a
+/// name met again turns its value into a list (values are always str, so a
+/// list found in the dict is one made here).
+fn group_pairs<'py>(
+    py: Python<'py>,
+    mut pairs: UrlencodedPairs<'_>,
+) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     // Busy only if a finalizer run from here parses again: then go without.
     let mut cache = KEY_CACHE.try_lock().ok();
-    let mut key = |name: &str| match cache.as_deref_mut() {
-        Some(cache) => cache.get_or_insert_with(KeyCache::new).key(py, name),
-        None => PyString::new(py, name),
-    };
-    let value = |i: usize| PyString::new(py, form.value(i));
-    let short = form.len() <= INLINE_PAIRS;
-    let groups = if short {
-        form.groups()
-    } else {
-        for (name, value) in form.iter() {
-            dict.set_item(key(name), PyString::new(py, value))?;
-        }
-        if dict.len() == form.len() {
-            return Ok(dict);
-        }
-        form.groups()
-    };
-    if groups.first.len() == form.len() {
-        for (i, (name, _)) in form.iter().enumerate() {
-            dict.set_item(key(name), value(i))?;
-        }
-        return Ok(dict);
-    }
-    let mut sizes: SmallVec<[usize; INLINE_PAIRS]> = smallvec![0; groups.first.len()];
-    for &group in &groups.group_of {
-        sizes[group] += 1;
-    }
-    let mut lists: SmallVec<[Option<Bound<'py, PyList>>; INLINE_PAIRS]> =
-        smallvec![None; groups.first.len()];
-    for (i, &group) in groups.group_of.iter().enumerate() {
-        if sizes[group] > 1 {
-            lists[group]
-                .get_or_insert_with(|| PyList::empty(py))
-                .append(value(i))?;
-        }
-    }
-    for (&first, list) in groups.first.iter().zip(lists) {
-        match list {
-            Some(list) => dict.set_item(key(form.name(first)), list)?,
-            None if short => dict.set_item(key(form.name(first)), value(first))?,
-            None => {}
+    let mut seen = SeenNames::default();
+    while let Some((name, value)) = pairs.next_pair() {
+        let hash = NAME_HASHER.hash_one(name);
+        let key = match cache.as_deref_mut() {
+            Some(cache) => cache.get_or_insert_with(KeyCache::new).key(py, name, hash),
+            None => PyString::new(py, name),
+        };
+        let value = PyString::new(py, value);
+        let seen_before = if seen.insert(hash) {
+            dict.get_item(&key)?
+        } else {
+            None
+        };
+        match seen_before {
+            None => dict.set_item(key, value)?,
+            Some(seen) => match seen.cast_into::<PyList>() {
+                Ok(list) => list.append(value)?,
+                Err(first) => dict.set_item(
+                    key,
+                    PyList::new(py, [first.into_inner(), value.into_any()])?,
+                )?,
+            },
         }
     }
     Ok(dict)
+}
+
+/// Hashes names for [`SeenNames`] and [`KeyCache`]. The seeds are fixed: names
+/// chosen to collide only cost a dict lookup or a cache miss each.
+static NAME_HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+);
+
+/// The names of a form so far, as a Bloom filter of their hashes (one bit
+/// each): a name that is not in it is new, and its pair needs no dict lookup.
+#[derive(Default)]
+struct SeenNames([u64; 4]);
+
+impl SeenNames {
+    /// Note `hash`; whether it may have been noted before.
+    fn insert(&mut self, hash: u64) -> bool {
+        let (word, bit) = ((hash >> 6) as usize % self.0.len(), 1 << (hash & 63));
+        let Some(word) = self.0.get_mut(word) else {
+            return true;
+        };
+        let seen = *word & bit != 0;
+        *word |= bit;
+        seen
+    }
 }
 
 /// Names longer than this are not cached.
@@ -222,39 +226,39 @@ const KEY_CACHE_SLOTS: usize = 1024;
 
 static KEY_CACHE: Mutex<Option<KeyCache>> = Mutex::new(None);
 
-/// Dict keys made recently, one per slot by a hash of their text: forms and
+/// Dict keys made recently, one per slot by the hash of their text: forms and
 /// query strings repeat their names from request to request, and a cached
-/// str needs no allocation and keeps its hash (orjson caches keys the same way).
+/// str needs no allocation and keeps its hash (orjson caches keys the same
+/// way). Each slot keeps the key's text too, to be compared without a call
+/// into Python.
 struct KeyCache {
-    hasher: ahash::RandomState,
-    slots: Vec<Option<Py<PyString>>>,
+    slots: Vec<Option<(Box<str>, Py<PyString>)>>,
 }
 
 impl KeyCache {
     fn new() -> KeyCache {
         KeyCache {
-            hasher: ahash::RandomState::new(),
             slots: std::iter::repeat_with(|| None)
                 .take(KEY_CACHE_SLOTS)
                 .collect(),
         }
     }
 
-    /// A str equal to `name`, from the cache when it holds one.
-    fn key<'py>(&mut self, py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    /// A str equal to `name` (whose hash is `hash`), from the cache when it holds one.
+    fn key<'py>(&mut self, py: Python<'py>, name: &str, hash: u64) -> Bound<'py, PyString> {
         if name.len() > KEY_CACHE_MAX_LEN {
             return PyString::new(py, name);
         }
-        let slot = (self.hasher.hash_one(name) % KEY_CACHE_SLOTS as u64) as usize;
-        let slot = &mut self.slots[slot];
-        if let Some(cached) = slot {
-            let cached = cached.bind(py);
-            if cached.to_str().is_ok_and(|text| text == name) {
-                return cached.clone();
+        let Some(slot) = self.slots.get_mut((hash >> 32) as usize % KEY_CACHE_SLOTS) else {
+            return PyString::new(py, name);
+        };
+        if let Some((text, key)) = slot {
+            if **text == *name {
+                return key.bind(py).clone();
             }
         }
         let key = PyString::new(py, name);
-        *slot = Some(key.clone().unbind());
+        *slot = Some((name.into(), key.clone().unbind()));
         key
     }
 }

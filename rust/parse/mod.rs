@@ -26,7 +26,7 @@ pub use content_type::{BodyKind, ContentType};
 pub use json::{validate_json, JsonError, JsonErrorKind, MAX_DEPTH};
 pub use json_pointer::{json_pointer, JsonScalar};
 pub use multipart::{parse_multipart, MultipartError, MultipartLimits, Part, MAX_BOUNDARY_LEN};
-pub use query::{parse_urlencoded, FormPairs, NameGroups};
+pub use query::{parse_urlencoded, parse_urlencoded_str, UrlencodedPairs};
 pub use text::{decode_text, TextError};
 
 #[cfg(test)]

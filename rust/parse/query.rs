@@ -1,4 +1,4 @@
-//! `application/x-www-form-urlencoded` bodies, query strings and URL paths.
+//! `application/x-www-form-urlencoded` bodies and query strings.
 //!
 //! [`parse_urlencoded`] gives the same pairs as Python's
 //! `urllib.parse.parse_qsl(s, keep_blank_values=True)` (UTF-8, errors
@@ -8,209 +8,119 @@
 //! maximal invalid subsequence, as Python does). Raw non-UTF-8 input bytes
 //! are decoded together with the escapes, like the WHATWG URL standard.
 //!
-//! Names and values that need no decoding borrow the input; the others are
-//! decoded into one buffer shared by all pairs, so a parse allocates a few
-//! times whatever the number of pairs, and a form of up to [`INLINE_PAIRS`]
-//! pairs only for that buffer (when something needs decoding).
+//! Pairs are read one at a time and not collected: the caller groups them
+//! (the Python bindings, straight into a dict).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 
 use memchr::memchr2;
-use smallvec::SmallVec;
 
-/// A name or value: borrowed from the input, or a range of the decoded buffer.
-#[derive(Debug, Clone)]
-enum Text<'a> {
-    Input(&'a str),
-    Decoded(Range<usize>),
-}
-
-/// Name/value pairs of a form body or query string, in order.
-#[derive(Debug, Clone)]
-pub struct FormPairs<'a> {
-    decoded: String,
-    pairs: Pairs<'a>,
-}
-
-/// The pairs of a form; short forms (most query strings) stay on the stack.
-type Pairs<'a> = SmallVec<[(Text<'a>, Text<'a>); INLINE_PAIRS]>;
-
-/// Pairs (and groups) kept without a heap allocation.
-pub const INLINE_PAIRS: usize = 16;
-
-/// Pairs grouped by name (see [`FormPairs::groups`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameGroups {
-    /// For each pair, the number of its group (groups are numbered in order of first appearance).
-    pub group_of: SmallVec<[usize; INLINE_PAIRS]>,
-    /// For each group, the index of its first pair.
-    pub first: SmallVec<[usize; INLINE_PAIRS]>,
-}
-
-/// Up to this many distinct names, [`FormPairs::groups`] compares names
-/// directly instead of hashing them.
-const LINEAR_GROUPING_MAX: usize = 8;
-
-impl<'a> FormPairs<'a> {
-    /// Number of pairs.
-    pub fn len(&self) -> usize {
-        self.pairs.len()
-    }
-
-    /// Whether there are no pairs.
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-
-    fn text<'s>(&'s self, text: &'s Text<'a>) -> &'s str {
-        match text {
-            Text::Input(s) => s,
-            Text::Decoded(range) => self.decoded.get(range.clone()).unwrap_or_default(),
-        }
-    }
-
-    /// The name of pair `i`.
-    pub fn name(&self, i: usize) -> &str {
-        self.pairs.get(i).map_or("", |(name, _)| self.text(name))
-    }
-
-    /// The value of pair `i`.
-    pub fn value(&self, i: usize) -> &str {
-        self.pairs.get(i).map_or("", |(_, value)| self.text(value))
-    }
-
-    /// The pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + use<'_, 'a> {
-        self.pairs
-            .iter()
-            .map(|(name, value)| (self.text(name), self.text(value)))
-    }
-
-    /// Group the pairs by name: a few names are compared directly, many are hashed.
-    pub fn groups(&self) -> NameGroups {
-        let mut groups = NameGroups {
-            group_of: SmallVec::with_capacity(self.len()),
-            first: SmallVec::new(),
-        };
-        let mut index: Option<HashMap<&str, usize, ahash::RandomState>> = None;
-        for i in 0..self.len() {
-            let name = self.name(i);
-            if index.is_none() && groups.first.len() == LINEAR_GROUPING_MAX {
-                let mut map = HashMap::with_capacity_and_hasher(self.len(), Default::default());
-                map.extend(
-                    groups
-                        .first
-                        .iter()
-                        .enumerate()
-                        .map(|(g, &f)| (self.name(f), g)),
-                );
-                index = Some(map);
-            }
-            let found = match &mut index {
-                Some(index) => *index.entry(name).or_insert(groups.first.len()),
-                None => groups
-                    .first
-                    .iter()
-                    .position(|&f| self.name(f) == name)
-                    .unwrap_or(groups.first.len()),
-            };
-            if found == groups.first.len() {
-                groups.first.push(i);
-            }
-            groups.group_of.push(found);
-        }
-        groups
-    }
-}
-
-/// Parse a form body or query string into its name/value pairs.
+/// The name/value pairs of a form body or query string, read in order with
+/// [`UrlencodedPairs::next_pair`].
 ///
-/// One pass over the bytes finds the `&` and the first `=` of each pair and
-/// notes whether its name and value hold `%` or `+`; the plain ones are
-/// borrowed without looking at them again.
-pub fn parse_urlencoded(input: &[u8]) -> FormPairs<'_> {
-    let mut parser = Parser {
-        input,
-        // Valid UTF-8 input (always, from a Python str) is validated once, here.
-        text: std::str::from_utf8(input).ok(),
-        decoded: Vec::new(),
-    };
-    let mut pairs = Pairs::new();
-    let mut start = 0;
-    let mut eq = None;
-    // Escapes seen in the name (bit 0) and in the value (bit 1) of this pair.
-    let mut escapes = 0u8;
-    for (i, &b) in input.iter().enumerate() {
-        match b {
-            b'&' => {
-                parser.pair(&mut pairs, start..i, eq, escapes);
-                start = i + 1;
-                eq = None;
-                escapes = 0;
-            }
-            b'=' if eq.is_none() => eq = Some(i),
-            b'%' | b'+' => escapes |= if eq.is_none() { 1 } else { 2 },
-            _ => {}
-        }
-    }
-    parser.pair(&mut pairs, start..input.len(), eq, escapes);
-    // Every decoded piece is UTF-8, so this never replaces anything.
-    let decoded = String::from_utf8(parser.decoded)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    FormPairs { decoded, pairs }
+/// One pass over each pair's bytes finds its end (`&`), its first `=` and
+/// whether its name and value hold `%` or `+`; plain ones are borrowed from
+/// the input, the others decoded into a buffer kept from pair to pair, so a
+/// whole parse allocates at most twice (and once more for each component
+/// that is not UTF-8 once decoded).
+#[derive(Debug, Clone)]
+pub struct UrlencodedPairs<'a> {
+    input: &'a [u8],
+    /// The input as text when it is UTF-8 (always, from a Python str).
+    text: Option<&'a str>,
+    /// Where the next pair starts; past the end of the input once all are read.
+    next: usize,
+    name: String,
+    value: String,
 }
 
-struct Parser<'a> {
+/// Parse a form body or query string; see [`UrlencodedPairs`].
+pub fn parse_urlencoded(input: &[u8]) -> UrlencodedPairs<'_> {
+    UrlencodedPairs::new(input, std::str::from_utf8(input).ok())
+}
+
+/// [`parse_urlencoded`] for input known to be text, which is not checked again.
+pub fn parse_urlencoded_str(input: &str) -> UrlencodedPairs<'_> {
+    UrlencodedPairs::new(input.as_bytes(), Some(input))
+}
+
+impl<'a> UrlencodedPairs<'a> {
+    fn new(input: &'a [u8], text: Option<&'a str>) -> Self {
+        UrlencodedPairs {
+            input,
+            text,
+            next: 0,
+            name: String::new(),
+            value: String::new(),
+        }
+    }
+
+    /// The next pair, name then value; `None` after the last.
+    pub fn next_pair(&mut self) -> Option<(&str, &str)> {
+        let (name, value, escapes) = loop {
+            let start = self.next;
+            let rest = self.input.get(start..)?;
+            let (mut end, mut eq) = (self.input.len(), None);
+            // Escapes seen in the name (bit 0) and in the value (bit 1).
+            let mut escapes = 0u8;
+            for (i, &b) in rest.iter().enumerate() {
+                match b {
+                    b'&' => {
+                        end = start + i;
+                        break;
+                    }
+                    b'=' if eq.is_none() => eq = Some(start + i),
+                    b'%' | b'+' => escapes |= if eq.is_none() { 1 } else { 2 },
+                    _ => {}
+                }
+            }
+            self.next = end + 1;
+            if end > start {
+                break match eq {
+                    Some(eq) => (start..eq, eq + 1..end, escapes),
+                    None => (start..end, end..end, escapes),
+                };
+            }
+        };
+        let (input, text) = (self.input, self.text);
+        let name = component(input, text, name, escapes & 1 != 0, &mut self.name);
+        let value = component(input, text, value, escapes & 2 != 0, &mut self.value);
+        Some((
+            name.unwrap_or(self.name.as_str()),
+            value.unwrap_or(self.value.as_str()),
+        ))
+    }
+}
+
+/// The input at `range` when it is UTF-8 without escapes (`%` or `+`, which
+/// `escaped` tells); else `None`, after decoding it into `out`.
+fn component<'a>(
     input: &'a [u8],
     text: Option<&'a str>,
-    /// Decoded names and values, one after the other; each is checked as UTF-8 when added.
-    decoded: Vec<u8>,
-}
-
-impl<'a> Parser<'a> {
-    /// Add the pair at `range` (unless empty), split at `eq`, the first `=`.
-    #[inline(always)]
-    fn pair(&mut self, pairs: &mut Pairs<'a>, range: Range<usize>, eq: Option<usize>, escapes: u8) {
-        if range.is_empty() {
-            return;
+    range: Range<usize>,
+    escaped: bool,
+    out: &mut String,
+) -> Option<&'a str> {
+    if !escaped {
+        let borrowed = match text {
+            Some(text) => text.get(range.clone()),
+            None => input
+                .get(range.clone())
+                .and_then(|raw| std::str::from_utf8(raw).ok()),
+        };
+        if borrowed.is_some() {
+            return borrowed;
         }
-        pairs.push(match eq {
-            Some(eq) => (
-                self.component(range.start..eq, escapes & 1 != 0),
-                self.component(eq + 1..range.end, escapes & 2 != 0),
-            ),
-            None => (self.component(range, escapes != 0), Text::Input("")),
-        });
     }
-
-    /// Borrow the input at `range` when it is UTF-8 without escapes (`%` or
-    /// `+`, which `escaped` tells); else decode it onto `decoded`.
-    fn component(&mut self, range: Range<usize>, escaped: bool) -> Text<'a> {
-        let raw = self.input.get(range.clone()).unwrap_or_default();
-        if !escaped {
-            let text = match self.text {
-                Some(text) => text.get(range),
-                None => std::str::from_utf8(raw).ok(),
-            };
-            if let Some(text) = text {
-                return Text::Input(text);
-            }
-        }
-        if self.decoded.capacity() == 0 {
-            self.decoded.reserve(self.input.len());
-        }
-        let start = self.decoded.len();
-        let ascii = percent_decode_onto(raw, true, &mut self.decoded);
-        let added = self.decoded.get(start..).unwrap_or_default();
-        if !ascii && std::str::from_utf8(added).is_err() {
-            let replaced = String::from_utf8_lossy(added).into_owned();
-            self.decoded.truncate(start);
-            self.decoded.extend_from_slice(replaced.as_bytes());
-        }
-        Text::Decoded(start..self.decoded.len())
-    }
+    let mut bytes = std::mem::take(out).into_bytes();
+    bytes.clear();
+    percent_decode_onto(input.get(range).unwrap_or_default(), true, &mut bytes);
+    *out = match String::from_utf8(bytes) {
+        Ok(decoded) => decoded,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    None
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -234,14 +144,14 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]>
     Cow::Owned(out)
 }
 
-/// [`percent_decode`] appending to `out`; whether the decoded bytes are all ASCII.
+/// [`percent_decode`] appending to `out`.
 /// Byte by byte into a slice: the inputs are short, and a `memchr` per run of
 /// plain bytes would cost more.
-fn percent_decode_onto(input: &[u8], plus_is_space: bool, out: &mut Vec<u8>) -> bool {
+fn percent_decode_onto(input: &[u8], plus_is_space: bool, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + input.len(), 0);
     let buf = out.get_mut(start..).unwrap_or_default();
-    let (mut i, mut len, mut bits) = (0, 0, 0);
+    let (mut i, mut len) = (0, 0);
     while let Some(&b) = input.get(i) {
         i += 1;
         let byte = match b {
@@ -262,12 +172,10 @@ fn percent_decode_onto(input: &[u8], plus_is_space: bool, out: &mut Vec<u8>) -> 
             *slot = byte;
         }
         len += 1;
-        bits |= byte;
     }
     out.truncate(start + len);
-    bits.is_ascii()
 }
 
 #[cfg(test)]
 #[path = "tests/query.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -3,11 +3,14 @@
 
 use super::*;
 
-fn owned(input: &[u8]) -> Vec<(String, String)> {
-    parse_urlencoded(input)
-        .iter()
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .collect()
+/// All the pairs of `input`, owned.
+pub(crate) fn owned(input: &[u8]) -> Vec<(String, String)> {
+    let mut pairs = parse_urlencoded(input);
+    let mut out = Vec::new();
+    while let Some((name, value)) = pairs.next_pair() {
+        out.push((name.to_owned(), value.to_owned()));
+    }
+    out
 }
 
 fn pairs(input: &str) -> Vec<(String, String)> {
@@ -84,41 +87,45 @@ fn browser_form_body() {
 
 #[test]
 fn plain_components_borrow_the_input() {
-    let form = parse_urlencoded(b"a=1&b+=x%21&\xff=c");
-    assert!(matches!(
-        form.pairs[0],
-        (Text::Input("a"), Text::Input("1"))
-    ));
-    assert!(matches!(
-        form.pairs[1],
-        (Text::Decoded(_), Text::Decoded(_))
-    ));
-    assert!(matches!(
-        form.pairs[2],
-        (Text::Decoded(_), Text::Input("c"))
-    ));
-    assert_eq!(form.decoded, "b x!\u{fffd}");
-    assert_eq!((form.name(1), form.value(1)), ("b ", "x!"));
-    assert_eq!((form.name(3), form.value(3)), ("", ""));
-    assert!(!form.is_empty());
-    assert!(parse_urlencoded(b"&&").is_empty());
+    let input = "a=1&b+=x%21&é=c&d=e";
+    let within = |s: &str| input.as_bytes().as_ptr_range().contains(&s.as_ptr());
+    for mut pairs in [
+        parse_urlencoded(input.as_bytes()),
+        parse_urlencoded_str(input),
+    ] {
+        let mut seen = Vec::new();
+        while let Some((name, value)) = pairs.next_pair() {
+            seen.push((
+                name.to_owned(),
+                within(name),
+                value.to_owned(),
+                within(value),
+            ));
+        }
+        let expected = [
+            ("a", true, "1", true),
+            ("b ", false, "x!", false),
+            ("é", true, "c", true),
+            ("d", true, "e", true),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|&(n, nb, v, vb)| (n.to_owned(), nb, v.to_owned(), vb))
+            .collect();
+        assert_eq!(seen, expected);
+    }
 }
 
 #[test]
-fn groups_number_names_in_order_of_first_appearance() {
-    let form = parse_urlencoded(b"tag=a&q=1&tag=b&x&q=2&tag=c");
+fn non_utf8_components_are_decoded() {
     assert_eq!(
-        form.groups(),
-        NameGroups {
-            group_of: smallvec::smallvec![0, 1, 0, 2, 1, 0],
-            first: smallvec::smallvec![0, 1, 3],
-        }
+        owned(b"\xff=c&d"),
+        [
+            ("\u{fffd}".to_owned(), "c".to_owned()),
+            ("d".to_owned(), String::new())
+        ]
     );
-    let many: Vec<String> = (0..20).map(|i| format!("n{}=v", i % 12)).collect();
-    let many = many.join("&");
-    let groups = parse_urlencoded(many.as_bytes()).groups();
-    assert_eq!(groups.first.to_vec(), (0..12).collect::<Vec<_>>());
-    assert_eq!(groups.group_of[12..], [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(owned(b"&&"), []);
 }
 
 #[test]
