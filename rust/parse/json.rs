@@ -10,7 +10,7 @@
 //! UTF-8 is checked in bulk first; the grammar then runs over 64-byte blocks
 //! classified with SIMD (`json_blocks`: AVX-512BW, AVX2 or SSE2, chosen at
 //! run time), using the byte scanner (`json_scan`, shared with
-//! [`json_pointer`](crate::parse::json_pointer)) only for escapes, numbers
+//! [`json_pointer`](mod@crate::parse::json_pointer)) only for escapes, numbers
 //! and literals. A document found invalid is scanned once more by the byte
 //! scanner alone, which names the error and its offset.
 

@@ -5,7 +5,7 @@
 //! `Display` says what was expected and at which byte.
 //!
 //! - [`content_type`]: `Content-Type` values and the [`BodyKind`] they select.
-//! - [`json`]: strict RFC 8259 validation; [`json_pointer`]: RFC 6901 lookups.
+//! - [`json`]: strict RFC 8259 validation; [`json_pointer`](mod@json_pointer): RFC 6901 lookups.
 //! - [`query`]: urlencoded forms and query strings.
 //! - [`text`]: text bodies in their declared charset.
 //! - [`multipart`]: `multipart/form-data` bodies as parts with byte ranges.
