@@ -2,11 +2,11 @@
 
 This stub is the contract between Python and ``rust/bindings``: names,
 argument order and tuple shapes here must match the Rust code
-(``tests/unit/test_core_stub.py`` runs mypy's stubtest on it).
+(``tests/unit/test_typing.py`` runs mypy's stubtest on it).
 """
 
 import os
-from typing import Any, Final, final
+from typing import Any, Final, TypeAlias, final
 
 __all__ = [
     "ALLOW",
@@ -33,6 +33,9 @@ BODY_MULTIPART: Final[int]
 BODY_FORM: Final[int]
 BODY_TEXT: Final[int]
 BODY_BINARY: Final[int]
+
+_Accepted: TypeAlias = tuple[str, str, bytes, bool, bool, tuple[str, str | None] | None]
+"""``Ingress.ingest``'s ``(execution_id, subject, envelope, spill, synchronous, python)``."""
 
 @final
 class Ingress:
@@ -87,28 +90,20 @@ class Ingress:
         query: str,
         headers: list[tuple[str, str]],
         body: bytes,
-    ) -> tuple[
-        int,
-        list[tuple[str, str]],
-        bytes,
-        str | None,
-        str | None,
-        bytes | None,
-        bool,
-        bool,
-        tuple[str, str | None] | None,
-    ]:
+    ) -> tuple[int, list[tuple[str, str]], bytes, _Accepted | None]:
         """Decide one trigger request.
 
         ``target`` is the (decoded) path after ``/trigger/``. Returns ``(status,
-        headers, body, execution_id, subject, envelope, spill, synchronous, python)``.
-        When ``envelope`` is None, answer ``status`` with ``headers`` and ``body``
-        (an error JSON, or empty for HEAD) and store nothing. Otherwise publish
-        ``envelope`` to ``subject`` (after putting the body into the object store
-        as ``body.{execution_id}`` when ``spill``) and answer 200 with ``headers``
-        and ``body``, unless ``python`` is ``(integration, flow)``: then the flow
-        has hooks, a ``preprocess`` must pick it (flow None), or the execution is
-        ``synchronous``, and the ingress's Python decides the answer.
+        headers, body, accepted)``. When ``accepted`` is None, answer ``status``
+        with ``headers`` and ``body`` (an error JSON, or empty for HEAD) and
+        store nothing. Otherwise it is ``(execution_id, subject, envelope, spill,
+        synchronous, python)``: publish ``envelope`` to ``subject`` (after
+        putting the body into the object store as ``body.{execution_id}`` when
+        ``spill``) and answer 200 with ``headers`` and ``body``, unless
+        ``python`` is ``(integration, flow)``: then the flow has hooks, a
+        ``preprocess`` must pick it (flow None), or the execution is
+        ``synchronous`` (which always comes with ``python``), and the ingress's
+        Python decides the answer.
         """
 
 @final

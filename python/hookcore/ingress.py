@@ -116,14 +116,15 @@ class Ingress:
             self.metrics.trigger_responses[413] += 1
             send_error(proto, 413, str(e))
             return
-        status, out_headers, response, execution_id, subject, envelope, spill, sync, python = (
-            self.core.ingest(scope.method, target, scope.query_string, headers.items(), body)
+        status, out_headers, response, accepted = self.core.ingest(
+            scope.method, target, scope.query_string, headers.items(), body
         )
-        if envelope is None:
+        if accepted is None:
             self.metrics.trigger_responses[status] += 1
             proto.response_bytes(status, out_headers, response)
             return
-        if python is None and not sync:  # the common case: queue durably, answer 200
+        execution_id, subject, envelope, spill, sync, python = accepted
+        if python is None:  # the common case (synchronous comes with python): queue durably, answer 200
             if await self._publish(proto, execution_id, subject, envelope, spill, body):
                 self.metrics.trigger_responses[200] += 1
                 proto.response_bytes(200, out_headers, response)

@@ -123,13 +123,13 @@ class Instances:
         await self._jet.config.put(INSTANCE_PREFIX + instance_id, encode(record))
         if app.endpoint is not EndpointKind.SHARED:
             for eid in set(record.endpoints.values()):
-                flow = next(f for f, e in record.endpoints.items() if e == eid)
+                flow_name = next(f for f, e in record.endpoints.items() if e == eid)
                 route = EndpointRecord(
                     endpoint=eid,
                     integration=app.name,
                     kind=str(app.endpoint),
                     instance=instance_id,
-                    flow=flow if app.endpoint is EndpointKind.INSTANCE_AND_FLOW else None,
+                    flow=flow_name if app.endpoint is EndpointKind.INSTANCE_AND_FLOW else None,
                 )
                 await self._jet.config.put(ENDPOINT_PREFIX + eid, encode(route))
         return record, state

@@ -93,7 +93,7 @@ async def connect(settings: Settings, name: str) -> JetStream:
             servers,
             name=name,
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25,
+            reconnect_time_wait=0.25,  # type: ignore[arg-type]  # annotated int; nats-py sleeps this many seconds
             connect_timeout=5,
             allow_reconnect=True,
             disconnected_cb=on_disconnect,

@@ -183,7 +183,9 @@ def queued_record(envelope: Envelope) -> ExecutionRecord:
         id=envelope.id,
         status="queued",
         integration=envelope.integration,
-        flow=envelope.flow,
+        # Published envelopes always name their flow (the ingress sets the one
+        # a preprocess picks); "" keeps the record of a malformed one readable.
+        flow=envelope.flow or "",
         instance=envelope.instance,
         customer=envelope.customer,
         received_at=from_micros(envelope.received_at),

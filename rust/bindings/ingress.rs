@@ -28,14 +28,19 @@ const RATE_SLOTS: usize = 1 << 18;
 
 type Headers = Vec<(&'static str, String)>;
 
-/// `(status, headers, body, execution_id, subject, envelope, spill, synchronous, python)`.
+/// `(status, headers, body, accepted)`; see `_core.pyi`.
 type IngestResult<'py> = (
     u16,
     Headers,
     Bound<'py, PyBytes>,
-    Option<String>,
-    Option<String>,
-    Option<Bound<'py, PyBytes>>,
+    Option<AcceptedTuple<'py>>,
+);
+
+/// `(execution_id, subject, envelope, spill, synchronous, python)` of an accepted request.
+type AcceptedTuple<'py> = (
+    String,
+    String,
+    Bound<'py, PyBytes>,
     bool,
     bool,
     Option<(String, Option<String>)>,
@@ -169,29 +174,17 @@ impl Ingress {
                 if let Some(limit) = &a.limit {
                     rate_headers(&mut headers, limit);
                 }
-                (
-                    200,
-                    headers,
-                    PyBytes::new(py, &a.response),
-                    Some(a.execution_id),
-                    Some(a.subject),
-                    Some(PyBytes::new(py, &a.envelope)),
+                let accepted = (
+                    a.execution_id,
+                    a.subject,
+                    PyBytes::new(py, &a.envelope),
                     a.body_in_object_store,
                     a.synchronous,
                     a.python,
-                )
+                );
+                (200, headers, PyBytes::new(py, &a.response), Some(accepted))
             }
-            Decision::Head => (
-                200,
-                json(),
-                PyBytes::new(py, b""),
-                None,
-                None,
-                None,
-                false,
-                false,
-                None,
-            ),
+            Decision::Head => (200, json(), PyBytes::new(py, b""), None),
             Decision::Rejected {
                 status,
                 body,
@@ -204,17 +197,7 @@ impl Ingress {
                 if let Some(limit) = limit {
                     rate_headers(&mut headers, &limit);
                 }
-                (
-                    status,
-                    headers,
-                    PyBytes::new(py, &body),
-                    None,
-                    None,
-                    None,
-                    false,
-                    false,
-                    None,
-                )
+                (status, headers, PyBytes::new(py, &body), None)
             }
         })
     }
