@@ -8,6 +8,7 @@ mod bindings;
 pub mod envelope;
 pub mod ids;
 pub mod ingest;
+pub mod nats_wire;
 pub mod parse;
 pub mod route;
 pub mod throttle;
@@ -16,6 +17,7 @@ pub mod throttle;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bindings::ingress::init_pymodule(m)?;
     bindings::parse::init_pymodule(m)?;
+    bindings::publish::init_pymodule(m)?;
     bindings::throttle::init_pymodule(m)?;
     Ok(())
 }

@@ -17,6 +17,7 @@ __all__ = [
     "BODY_MULTIPART",
     "BODY_TEXT",
     "Ingress",
+    "NatsWire",
     "RateLimiter",
     "api_key_digest",
     "new_id",
@@ -104,6 +105,30 @@ class Ingress:
         ``preprocess`` must pick it (flow None), or the execution is
         ``synchronous`` (which always comes with ``python``), and the ingress's
         Python decides the answer.
+        """
+
+@final
+class NatsWire:
+    """The protocol state of one NATS connection of ``hookcore.publisher``: PUB
+    frames out, acks and server events in. No I/O: the caller owns the socket."""
+
+    def __new__(cls, inbox: str) -> NatsWire:
+        """Publishes ask for replies on ``{inbox}{token}`` (``inbox`` ends with ``.``)."""
+
+    def publish(self, subject: str, token: int, payload: bytes) -> None:
+        """Queue a ``PUB`` of ``payload`` to ``subject``, replying to the inbox and ``token``."""
+
+    def take_output(self) -> bytes:
+        """The bytes queued since the last call, to be written to the socket."""
+
+    def feed(self, data: bytes) -> tuple[list[int], list[tuple[str, int, str]]]:
+        """Parse bytes read from the socket: ``(acked tokens, other events)``.
+
+        An event is ``("nak", token, reason)`` (JetStream did not store that
+        publish), ``("ping", 0, "")`` (answer ``PONG``), ``("pong", 0, "")``,
+        ``("info", 0, json)`` or ``("error", 0, message)`` (the server's
+        ``-ERR``). A frame cut short waits for the next call. Raises
+        ``ValueError`` when the bytes are not the NATS protocol.
         """
 
 @final

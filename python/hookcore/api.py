@@ -18,7 +18,8 @@ from hookcore.executions import Executions
 from hookcore.http import read_body, send_error, send_json
 from hookcore.instances import Instances
 from hookcore.metrics import Metrics
-from hookcore.queue import JetStream, Publisher
+from hookcore.publisher import Publisher
+from hookcore.queue import JetStream
 from hookcore.signing import RESULTS_PREFIX, check_result_url
 from hookcore.store import Records
 

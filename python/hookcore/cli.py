@@ -9,13 +9,16 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.config import Settings, describe, env_name
 from hookcore.errors import HookcoreError
+
+if TYPE_CHECKING:
+    from hookcore.executions import Executions
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -321,7 +324,7 @@ def _run_instances(args: argparse.Namespace) -> int:
 
 def _run_executions(args: argparse.Namespace) -> int:
     from hookcore.executions import Executions
-    from hookcore.queue import Publisher
+    from hookcore.publisher import Publisher
     from hookcore.store import Records
 
     if args.action in ("show", "result") and not args.id:
@@ -345,37 +348,43 @@ def _run_executions(args: argparse.Namespace) -> int:
                 if record.error:
                     print(f"  error: {record.error}")
             return 0
-        publisher = Publisher(jet.nc, timeout=10)
+        publisher = Publisher(_settings(args).nats_url, timeout=10, name="hookcore-cli")
         await publisher.start()
-        executions = Executions(jet, publisher)
-        filters = {"flow": args.flow, "customer": args.customer, "status": args.status}
-        if args.action == "list":
-            page = await executions.list(**filters, limit=args.limit)
-            if args.json:
-                _print_json(page)
-            else:
-                for r in page.items:
-                    print(f"{r.id}  {r.status:<9}  {r.customer}  {r.flow!r}  attempts={r.attempts}")
-            return 0
-        if args.id:
-            print(await executions.replay(args.id))
-            return 0
-        targets = []
-        cursor = None
-        while True:
-            page = await executions.list(**filters, limit=500, cursor=cursor)
-            targets += [r.id for r in page.items]
-            if page.next is None:
-                break
-            cursor = page.next
-        for done, execution_id in enumerate(targets, 1):
-            new_id = await executions.replay(execution_id)
-            print(f"{execution_id} -> {new_id}")
-            _progress("replaying", done, len(targets))
-        print(f"\rreplayed {len(targets)} executions{' ' * 40}", file=sys.stderr)
-        return 0
+        try:
+            return await _list_or_replay(args, Executions(jet, publisher))
+        finally:
+            await publisher.stop()
 
     return _with_jetstream(args, work)
+
+
+async def _list_or_replay(args: argparse.Namespace, executions: Executions) -> int:
+    filters = {"flow": args.flow, "customer": args.customer, "status": args.status}
+    if args.action == "list":
+        page = await executions.list(**filters, limit=args.limit)
+        if args.json:
+            _print_json(page)
+        else:
+            for r in page.items:
+                print(f"{r.id}  {r.status:<9}  {r.customer}  {r.flow!r}  attempts={r.attempts}")
+        return 0
+    if args.id:
+        print(await executions.replay(args.id))
+        return 0
+    targets = []
+    cursor = None
+    while True:
+        page = await executions.list(**filters, limit=500, cursor=cursor)
+        targets += [r.id for r in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    for done, execution_id in enumerate(targets, 1):
+        new_id = await executions.replay(execution_id)
+        print(f"{execution_id} -> {new_id}")
+        _progress("replaying", done, len(targets))
+    print(f"\rreplayed {len(targets)} executions{' ' * 40}", file=sys.stderr)
+    return 0
 
 
 def _progress(what: str, done: int, total: int, width: int = 30) -> None:

@@ -11,7 +11,8 @@ from nats.js.errors import NoKeysError
 from hookcore import _core
 from hookcore.envelope import encode_envelope
 from hookcore.errors import BadRequest
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, Publisher
+from hookcore.publisher import Publisher
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
 from hookcore.store import ExecutionRecord, ExecutionView, Records, body_object
 
 MAX_LIMIT = 500

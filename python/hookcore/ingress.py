@@ -25,7 +25,8 @@ from hookcore.http import JSON, BodyTooLarge, read_body, send_error, send_json
 from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, Publisher, connect
+from hookcore.publisher import Publisher
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, body_object
@@ -72,7 +73,9 @@ class Ingress:
         )
         for app in self.apps.values():
             self.core.set_integration(integration_spec(app))
-        self.publisher = Publisher(jet.nc, settings.publish_timeout)
+        self.publisher = Publisher(
+            settings.nats_url, settings.publish_timeout, name="hookcore-ingress-publisher"
+        )
         await self.publisher.start()
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)

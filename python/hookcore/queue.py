@@ -1,18 +1,14 @@
-"""JetStream: the connection, hookcore's streams and buckets, and the pipelined publisher.
+"""JetStream: the connection, hookcore's streams and buckets (the publisher is in `publisher`).
 
 Resource names are fixed so every process of a deployment agrees on them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import json
 import logging
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     KeyValueConfig,
@@ -160,85 +156,3 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
         OBJECTS_BUCKET,
         ObjectStoreConfig(ttl=retention, storage=StorageType.FILE, replicas=settings.replicas),
     )
-
-
-class Publisher:
-    """Publishes to JetStream with many acknowledgements outstanding at once.
-
-    Each publish carries its own reply subject under one wildcard subscription,
-    so concurrent requests share the connection without waiting for each
-    other's ack. An ack is recognised without decoding its JSON; only errors
-    are decoded, to say why.
-    """
-
-    def __init__(self, nc: NatsClient, timeout: float) -> None:
-        self._nc = nc
-        self._timeout = timeout
-        # token -> (deadline, future); tokens increase, so the oldest come first.
-        self._pending: dict[str, tuple[float, asyncio.Future[None]]] = {}
-        self._tokens = itertools.count()
-        self._prefix = ""
-        self._sweeper: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._prefix = self._nc.new_inbox() + "."
-        await self._nc.subscribe(self._prefix + "*", cb=self._on_ack)
-        self._sweeper = asyncio.create_task(self._expire())
-
-    async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-
-    async def publish(self, subject: str, payload: bytes) -> None:
-        """Publish and wait for JetStream's ack; raises `QueueUnavailable` otherwise."""
-        if not self._nc.is_connected:
-            raise QueueUnavailable("not connected to NATS")
-        token = str(next(self._tokens))
-        loop = self._loop
-        future: asyncio.Future[None] = loop.create_future()
-        self._pending[token] = (loop.time() + self._timeout, future)
-        try:
-            await self._nc.publish(subject, payload, reply=self._prefix + token)
-            await future
-        except QueueUnavailable:
-            raise
-        except Exception as e:  # connection closed mid-publish
-            raise QueueUnavailable(str(e) or type(e).__name__) from e
-        finally:
-            self._pending.pop(token, None)
-
-    async def _expire(self) -> None:
-        """Fail publishes whose ack is overdue. One timer for all, instead of one per publish."""
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(min(0.1, self._timeout / 4))
-            now = loop.time()
-            for token, (deadline, future) in list(self._pending.items()):
-                if deadline > now:
-                    break
-                del self._pending[token]
-                if not future.done():
-                    future.set_exception(QueueUnavailable(f"no acknowledgement within {self._timeout:g}s"))
-
-    async def _on_ack(self, msg: Msg) -> None:
-        pending = self._pending.get(msg.subject[len(self._prefix) :])
-        if pending is None or pending[1].done():
-            return
-        future = pending[1]
-        data = msg.data
-        if data and b'"error"' not in data:
-            future.set_result(None)
-        else:
-            future.set_exception(QueueUnavailable(_ack_error(msg)))
-
-
-def _ack_error(msg: Msg) -> str:
-    if not msg.data:
-        status = (msg.headers or {}).get("Status", "")
-        return "no JetStream stream answered (503 no responders)" if status == "503" else "empty ack"
-    try:
-        error = json.loads(msg.data)["error"]
-        return f"{error.get('description', error)} (code {error.get('err_code', '?')})"
-    except (ValueError, KeyError, TypeError):
-        return msg.data.decode(errors="replace")

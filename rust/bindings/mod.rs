@@ -3,4 +3,5 @@
 
 pub mod ingress;
 pub mod parse;
+pub mod publish;
 pub mod throttle;

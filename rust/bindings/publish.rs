@@ -1,0 +1,63 @@
+//! `hookcore._core.NatsWire`: the protocol state of the publisher's NATS
+//! connection (see `crate::nats_wire`); `hookcore.publisher` owns the socket.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::nats_wire::{Event, Wire};
+
+#[pyclass(module = "hookcore._core")]
+pub struct NatsWire {
+    wire: Wire,
+    events: Vec<Event>,
+}
+
+/// `(kind, token, text)` of an event other than an ack; see `_core.pyi`.
+type OtherEvent = (&'static str, u64, String);
+
+#[pymethods]
+impl NatsWire {
+    #[new]
+    fn new(inbox: &str) -> Self {
+        NatsWire {
+            wire: Wire::new(inbox),
+            events: Vec::new(),
+        }
+    }
+
+    /// Queue a `PUB` of `payload` to `subject`, replying to the inbox and `token`.
+    fn publish(&mut self, subject: &str, token: u64, payload: &[u8]) {
+        self.wire.publish(subject, token, payload);
+    }
+
+    /// The bytes queued since the last call.
+    fn take_output<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.wire.take_output())
+    }
+
+    /// Parse bytes read from the server: `(acked tokens, other events)`.
+    fn feed(&mut self, data: &[u8]) -> PyResult<(Vec<u64>, Vec<OtherEvent>)> {
+        self.events.clear();
+        self.wire
+            .feed(data, &mut self.events)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mut acks = Vec::new();
+        let mut others = Vec::new();
+        for event in self.events.drain(..) {
+            match event {
+                Event::Ack(token) => acks.push(token),
+                Event::Nak(token, reason) => others.push(("nak", token, reason)),
+                Event::Ping => others.push(("ping", 0, String::new())),
+                Event::Pong => others.push(("pong", 0, String::new())),
+                Event::Info(json) => others.push(("info", 0, json)),
+                Event::Error(message) => others.push(("error", 0, message)),
+            }
+        }
+        Ok((acks, others))
+    }
+}
+
+pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NatsWire>()
+}

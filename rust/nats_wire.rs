@@ -1,0 +1,303 @@
+//! The NATS client protocol, as much of it as the ingress's JetStream
+//! publisher speaks: `PUB` frames out; `MSG`/`HMSG` (the acks), `PING`,
+//! `PONG`, `INFO`, `+OK` and `-ERR` in. There is no I/O here: Python's event
+//! loop owns the socket, writes what [`Wire::take_output`] gives and feeds
+//! what it reads to [`Wire::feed`].
+//!
+//! Each publish names its own reply subject, `{inbox}{token}`; JetStream
+//! answers there with `{"stream":…,"seq":…}` or `{"error":{…}}`, and the
+//! server itself with an `HMSG` whose status is 503 when no stream listens
+//! on the subject (the client asks for that with `no_responders`).
+
+use std::fmt;
+
+use memchr::memmem;
+
+/// Longest control line accepted (an `INFO` with a cluster's addresses can
+/// run to a few KiB).
+pub const MAX_CONTROL_LINE: usize = 64 * 1024;
+
+/// Largest message accepted: only acks (a few dozen bytes) are subscribed to.
+pub const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// Something the server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// JetStream stored the message published with this token.
+    Ack(u64),
+    /// The message published with this token was not stored, and why.
+    Nak(u64, String),
+    /// The server asks whether we are alive: answer `PONG`.
+    Ping,
+    /// The answer to our `PING`.
+    Pong,
+    /// Server information (JSON), at connect time and when the cluster changes.
+    Info(String),
+    /// A protocol error; the server usually closes the connection after it.
+    Error(String),
+}
+
+/// The server sent something that is not the NATS protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError(String);
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NATS protocol error: {}", self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// One connection's protocol state: the reply prefix, the bytes read but
+/// not parsed yet, and the frames to write.
+#[derive(Debug)]
+pub struct Wire {
+    inbox: Vec<u8>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl Wire {
+    /// A connection whose publishes ask for replies under `inbox` (which
+    /// ends with `.`: a token follows it).
+    pub fn new(inbox: &str) -> Wire {
+        Wire {
+            inbox: inbox.as_bytes().to_vec(),
+            input: Vec::new(),
+            output: Vec::new(),
+        }
+    }
+
+    /// Queue `PUB subject {inbox}{token} len` and the payload.
+    pub fn publish(&mut self, subject: &str, token: u64, payload: &[u8]) {
+        let out = &mut self.output;
+        out.reserve(subject.len() + self.inbox.len() + payload.len() + 48);
+        out.extend_from_slice(b"PUB ");
+        out.extend_from_slice(subject.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(&self.inbox);
+        push_decimal(out, token);
+        out.push(b' ');
+        push_decimal(out, payload.len() as u64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(payload);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The bytes queued since the last call.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// Parse what the server sent (`data` continues the bytes fed before)
+    /// into `events`; an incomplete frame waits for the next call.
+    pub fn feed(&mut self, data: &[u8], events: &mut Vec<Event>) -> Result<(), WireError> {
+        self.input.extend_from_slice(data);
+        let mut pos = 0;
+        let result = loop {
+            match self.frame(pos, events) {
+                Ok(Some(next)) => pos = next,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.input.drain(..pos);
+        result
+    }
+
+    /// Parse the frame at `pos`: the offset after it, or `None` when it is not complete.
+    fn frame(&self, pos: usize, events: &mut Vec<Event>) -> Result<Option<usize>, WireError> {
+        let input = self.input.get(pos..).unwrap_or_default();
+        let Some(line_len) = memmem::find(input, b"\r\n") else {
+            if input.len() > MAX_CONTROL_LINE {
+                return Err(WireError(format!(
+                    "a control line longer than {MAX_CONTROL_LINE} bytes"
+                )));
+            }
+            return Ok(None);
+        };
+        let line = input.get(..line_len).unwrap_or_default();
+        let after_line = pos + line_len + 2;
+        let (op, args) = match line.iter().position(|&b| b == b' ' || b == b'\t') {
+            Some(space) => (&line[..space], trim(&line[space + 1..])),
+            None => (line, &b""[..]),
+        };
+        let event = match op.to_ascii_uppercase().as_slice() {
+            b"MSG" | b"HMSG" => {
+                let hmsg = op.len() == 4;
+                let message = Message::parse(args, hmsg)?;
+                let end = after_line + message.total + 2;
+                let Some(body) = self.input.get(after_line..end) else {
+                    return Ok(None);
+                };
+                if !body.ends_with(b"\r\n") {
+                    return Err(WireError("a message not followed by CRLF".into()));
+                }
+                let (headers, payload) = body[..message.total].split_at(message.headers);
+                if let Some(event) = self.reply(message.subject, headers, payload) {
+                    events.push(event);
+                }
+                return Ok(Some(end));
+            }
+            b"PING" => Event::Ping,
+            b"PONG" => Event::Pong,
+            b"+OK" => return Ok(Some(after_line)),
+            b"INFO" => Event::Info(String::from_utf8_lossy(args).into_owned()),
+            b"-ERR" => Event::Error(String::from_utf8_lossy(args).trim_matches('\'').to_owned()),
+            _ => {
+                return Err(WireError(format!(
+                    "unknown operation {:?}",
+                    String::from_utf8_lossy(&op[..op.len().min(16)])
+                )))
+            }
+        };
+        events.push(event);
+        Ok(Some(after_line))
+    }
+
+    /// The event for a message on `subject`: `None` unless it answers one of our publishes.
+    fn reply(&self, subject: &[u8], headers: &[u8], payload: &[u8]) -> Option<Event> {
+        let token = subject.strip_prefix(self.inbox.as_slice())?;
+        let token = parse_decimal(token)?;
+        let status = status(headers);
+        if payload.is_empty() {
+            let reason = match status {
+                Some(b"503") => "no JetStream stream answered (503 no responders)".to_owned(),
+                Some(code) => format!("status {} from NATS", String::from_utf8_lossy(code)),
+                None => "an empty acknowledgement".to_owned(),
+            };
+            return Some(Event::Nak(token, reason));
+        }
+        if memmem::find(payload, b"\"error\"").is_none() {
+            return Some(Event::Ack(token));
+        }
+        Some(Event::Nak(token, ack_error(payload)))
+    }
+}
+
+/// The arguments of `MSG subject sid [reply] size` or
+/// `HMSG subject sid [reply] header_size total_size`.
+struct Message<'a> {
+    subject: &'a [u8],
+    headers: usize,
+    total: usize,
+}
+
+impl<'a> Message<'a> {
+    fn parse(args: &'a [u8], hmsg: bool) -> Result<Message<'a>, WireError> {
+        let fields: Vec<&[u8]> = args
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|f| !f.is_empty())
+            .collect();
+        let sizes = if hmsg { 2 } else { 1 };
+        let bad = || {
+            WireError(format!(
+                "malformed arguments {:?}",
+                String::from_utf8_lossy(args)
+            ))
+        };
+        if !(2 + sizes..=3 + sizes).contains(&fields.len()) {
+            return Err(bad());
+        }
+        let size = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| parse_decimal(f))
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(bad)
+        };
+        let last = fields.len() - 1;
+        let total = size(last)?;
+        let headers = if hmsg { size(last - 1)? } else { 0 };
+        if headers > total {
+            return Err(bad());
+        }
+        if total > MAX_MESSAGE {
+            return Err(WireError(format!(
+                "a message of {total} bytes, more than the {MAX_MESSAGE} an ack can be"
+            )));
+        }
+        Ok(Message {
+            subject: fields[0],
+            headers,
+            total,
+        })
+    }
+}
+
+/// The status code of a `NATS/1.0 503 …` header block.
+fn status(headers: &[u8]) -> Option<&[u8]> {
+    let line = headers.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let code = line.strip_prefix(b"NATS/1.0")?;
+    let code = trim(code);
+    let end = code.iter().position(|&b| b == b' ').unwrap_or(code.len());
+    Some(&code[..end]).filter(|c| !c.is_empty())
+}
+
+/// `description (code err_code)` from JetStream's `{"error":{…}}`, or the payload as text.
+fn ack_error(payload: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Ack {
+        error: AckError,
+    }
+    #[derive(serde::Deserialize)]
+    struct AckError {
+        description: Option<String>,
+        err_code: Option<u64>,
+        code: Option<u64>,
+    }
+    match serde_json::from_slice::<Ack>(payload) {
+        Ok(Ack { error }) => {
+            let description = error
+                .description
+                .unwrap_or_else(|| "JetStream error".into());
+            match error.err_code.or(error.code) {
+                Some(code) => format!("{description} (code {code})"),
+                None => description,
+            }
+        }
+        Err(_) => String::from_utf8_lossy(payload).into_owned(),
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// An unsigned decimal that fits a `u64`.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let digit = d.checked_sub(b'0').filter(|&d| d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+#[path = "nats_wire_tests.rs"]
+mod tests;

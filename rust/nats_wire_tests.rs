@@ -1,0 +1,118 @@
+//! Frames as nats-server writes them (protocol documentation and captures).
+
+use proptest::prelude::*;
+
+use super::*;
+
+const INBOX: &str = "_INBOX.pub1.";
+
+fn feed_all(chunks: &[&[u8]]) -> Result<Vec<Event>, WireError> {
+    let mut wire = Wire::new(INBOX);
+    let mut events = Vec::new();
+    for chunk in chunks {
+        wire.feed(chunk, &mut events)?;
+    }
+    Ok(events)
+}
+
+const STREAM: &[u8] = b"INFO {\"server_id\":\"N1\",\"max_payload\":1048576,\"headers\":true}\r\n\
+PING\r\n\
+MSG _INBOX.pub1.7 1 41\r\n{\"stream\":\"HOOKCORE_EXECUTIONS\",\"seq\":12}\r\n\
++OK\r\n\
+HMSG _INBOX.pub1.8 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n\
+MSG _INBOX.pub1.9 1 94\r\n{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum messages exceeded\"},\"stream\":\"S\"}\r\n\
+MSG other.subject 2 2\r\nhi\r\n\
+PONG\r\n\
+-ERR 'Stale Connection'\r\n";
+
+fn stream_events() -> Vec<Event> {
+    vec![
+        Event::Info("{\"server_id\":\"N1\",\"max_payload\":1048576,\"headers\":true}".into()),
+        Event::Ping,
+        Event::Ack(7),
+        Event::Nak(8, "no JetStream stream answered (503 no responders)".into()),
+        Event::Nak(9, "maximum messages exceeded (code 10077)".into()),
+        Event::Pong,
+        Event::Error("Stale Connection".into()),
+    ]
+}
+
+#[test]
+fn server_frames_become_events() {
+    assert_eq!(feed_all(&[STREAM]).unwrap(), stream_events());
+}
+
+#[test]
+fn publish_frames_name_the_reply_subject() {
+    let mut wire = Wire::new(INBOX);
+    wire.publish("hookcore.executions.abc", 0, b"{}");
+    wire.publish("s", 18_446_744_073_709_551_615, b"");
+    assert_eq!(
+        wire.take_output(),
+        b"PUB hookcore.executions.abc _INBOX.pub1.0 2\r\n{}\r\n\
+PUB s _INBOX.pub1.18446744073709551615 0\r\n\r\n"
+    );
+    assert!(wire.take_output().is_empty());
+}
+
+#[test]
+fn bad_frames_are_errors() {
+    for bad in [
+        &b"HELLO\r\n"[..],
+        b"MSG a\r\n",
+        b"MSG a 1 x\r\n",
+        b"HMSG a 1 5 2\r\nxx\r\n",
+        b"MSG a 1 2\r\nxxxx\r\n",
+        b"MSG a 1 99999999\r\n",
+    ] {
+        assert!(
+            feed_all(&[bad]).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    let long = vec![b'x'; MAX_CONTROL_LINE + 1];
+    assert!(feed_all(&[&long]).is_err());
+}
+
+#[test]
+fn replies_to_other_subjects_or_tokens_are_ignored() {
+    let events =
+        feed_all(&[b"MSG _INBOX.pub1.x 1 2\r\nok\r\nMSG _INBOX.pub2.1 1 2\r\nok\r\n"]).unwrap();
+    assert!(events.is_empty());
+}
+
+proptest! {
+    #[test]
+    fn any_split_gives_the_same_events(cuts in prop::collection::vec(0..STREAM.len(), 0..12)) {
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for cut in cuts {
+            chunks.push(&STREAM[start..cut]);
+            start = cut;
+        }
+        chunks.push(&STREAM[start..]);
+        prop_assert_eq!(feed_all(&chunks).unwrap(), stream_events());
+    }
+
+    #[test]
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let mut wire = Wire::new(INBOX);
+        let mut events = Vec::new();
+        let _ = wire.feed(&bytes, &mut events);
+        prop_assert!(events.len() <= bytes.len());
+    }
+
+    #[test]
+    fn published_acks_round_trip(tokens in prop::collection::vec(any::<u64>(), 0..20)) {
+        let mut input = Vec::new();
+        for token in &tokens {
+            let ack = format!("{{\"stream\":\"S\",\"seq\":{token}}}");
+            input.extend_from_slice(format!("MSG {INBOX}{token} 1 {}\r\n{ack}\r\n", ack.len()).as_bytes());
+        }
+        let events = feed_all(&[&input]).unwrap();
+        prop_assert_eq!(events, tokens.iter().map(|&t| Event::Ack(t)).collect::<Vec<_>>());
+    }
+}

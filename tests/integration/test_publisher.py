@@ -1,0 +1,152 @@
+"""hookcore.publisher.Publisher against a real nats-server: acks, refusals, stalls, restarts, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hookcore.config import Settings
+from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
+from hookcore.errors import QueueUnavailable
+from hookcore.publisher import Publisher, Server
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, connect
+
+
+def test_server_urls() -> None:
+    assert Server.parse("nats://127.0.0.1:4223") == Server("127.0.0.1", 4223)
+    assert Server.parse("localhost") == Server("localhost", 4222)
+    assert Server.parse("tls://nats.example.com").tls
+    assert Server.parse("nats://al%40ice:s3cret@h:1").auth == {"user": "al@ice", "pass": "s3cret"}
+    assert Server.parse("nats://tok3n@h").auth == {"auth_token": "tok3n"}
+    with pytest.raises(ValueError, match="not a NATS server URL"):
+        Server.parse("http://h:4222")
+    with pytest.raises(ValueError, match="no NATS server URL"):
+        Publisher(" , ", timeout=1, name="test")
+
+
+async def _stored(nats_url: str, subjects: list[str]) -> list[bytes]:
+    jet = await connect(Settings.load(nats_url=nats_url), name="test")
+    try:
+        return [(await jet.js.get_last_msg(EXECUTIONS_STREAM, s)).data for s in subjects]
+    finally:
+        await jet.close()
+
+
+def test_concurrent_publishes_are_stored_and_acked(nats: EmbeddedNats) -> None:
+    subjects = [f"{EXECUTIONS_SUBJECT_PREFIX}.pub-{i}" for i in range(300)]
+
+    async def run() -> None:
+        await _stored(nats.url, [])  # creates the stream
+        publisher = Publisher(nats.url, timeout=5, name="test")
+        await publisher.start()
+        try:
+            await asyncio.gather(*(publisher.publish(s, s.encode()) for s in subjects))
+        finally:
+            await publisher.stop()
+        assert await _stored(nats.url, subjects) == [s.encode() for s in subjects]
+
+    asyncio.run(run())
+
+
+def test_a_subject_without_stream_fails_at_once(nats: EmbeddedNats) -> None:
+    async def run() -> None:
+        publisher = Publisher(nats.url, timeout=5, name="test")
+        await publisher.start()
+        try:
+            started = time.monotonic()
+            with pytest.raises(QueueUnavailable, match="no JetStream stream answered"):
+                await publisher.publish("nowhere.at.all", b"{}")
+            assert time.monotonic() - started < 2
+        finally:
+            await publisher.stop()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A server of the test's own, for stopping and pausing."""
+    server = EmbeddedNats(tmp_path / "nats")
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            os.kill(server.process.pid, signal.SIGCONT)
+        server.stop()
+
+
+def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: EmbeddedNats) -> None:
+    subject = f"{EXECUTIONS_SUBJECT_PREFIX}.after-restart"
+
+    async def run() -> None:
+        await _stored(own_nats.url, [])
+        publisher = Publisher(own_nats.url, timeout=0.5, name="test")
+        await publisher.start()
+        assert own_nats.process is not None
+        try:
+            os.kill(own_nats.process.pid, signal.SIGSTOP)
+            with pytest.raises(QueueUnavailable, match="no acknowledgement within 0.5s"):
+                await publisher.publish(subject, b"stalled")
+            os.kill(own_nats.process.pid, signal.SIGCONT)
+
+            await asyncio.to_thread(own_nats.stop)
+            await asyncio.sleep(0.2)
+            with pytest.raises(QueueUnavailable):
+                await publisher.publish(subject, b"while down")
+            await asyncio.to_thread(own_nats.start)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    await publisher.publish(subject, b"back")
+                    break
+                except QueueUnavailable:
+                    assert time.monotonic() < deadline, "the publisher did not reconnect"
+                    await asyncio.sleep(0.1)
+        finally:
+            await publisher.stop()
+        assert await _stored(own_nats.url, [subject]) == [b"back"]
+
+    asyncio.run(run())
+
+
+def test_credentials_in_the_url_are_used(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(port), "--user", "hook", "--pass", "s3cret"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    async def run() -> None:
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        wrong = Publisher(f"nats://hook:wrong@127.0.0.1:{port}", timeout=5, name="test")
+        with pytest.raises(QueueUnavailable, match="(?i)authorization"):
+            await wrong.start()
+        right = Publisher(f"nats://hook:s3cret@127.0.0.1:{port}", timeout=5, name="test")
+        await right.start()
+        try:
+            # Connected and accepted: the server itself answers that no stream listens.
+            with pytest.raises(QueueUnavailable, match="no JetStream stream answered"):
+                await right.publish("anything", b"{}")
+        finally:
+            await right.stop()
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.terminate()
+        server.wait(10)
