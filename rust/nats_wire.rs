@@ -1,7 +1,7 @@
 //! The NATS client protocol, as much of it as the ingress's JetStream
 //! publisher speaks: `PUB` frames out; `MSG`/`HMSG` (the acks), `PING`,
 //! `PONG`, `INFO`, `+OK` and `-ERR` in. There is no I/O here: Python's event
-//! loop owns the socket, writes what [`Wire::take_output`] gives and feeds
+//! loop owns the socket, writes the frames [`Wire::publish`] makes and feeds
 //! what it reads to [`Wire::feed`].
 //!
 //! Each publish names its own reply subject, `{inbox}{token}`; JetStream
@@ -49,13 +49,12 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
-/// One connection's protocol state: the reply prefix, the bytes read but
-/// not parsed yet, and the frames to write.
+/// One connection's protocol state: the reply prefix and the bytes read but
+/// not parsed yet.
 #[derive(Debug)]
 pub struct Wire {
     inbox: Vec<u8>,
     input: Vec<u8>,
-    output: Vec<u8>,
 }
 
 impl Wire {
@@ -65,29 +64,24 @@ impl Wire {
         Wire {
             inbox: inbox.as_bytes().to_vec(),
             input: Vec::new(),
-            output: Vec::new(),
         }
     }
 
-    /// Queue `PUB subject {inbox}{token} len` and the payload.
-    pub fn publish(&mut self, subject: &str, token: u64, payload: &[u8]) {
-        let out = &mut self.output;
-        out.reserve(subject.len() + self.inbox.len() + payload.len() + 48);
+    /// The frame publishing `payload` to `subject` with the reply subject
+    /// `{inbox}{token}`: `PUB subject reply len`, the payload, CRLF.
+    pub fn publish(&self, subject: &str, token: u64, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + payload.len() + 48);
         out.extend_from_slice(b"PUB ");
         out.extend_from_slice(subject.as_bytes());
         out.push(b' ');
         out.extend_from_slice(&self.inbox);
-        push_decimal(out, token);
+        push_decimal(&mut out, token);
         out.push(b' ');
-        push_decimal(out, payload.len() as u64);
+        push_decimal(&mut out, payload.len() as u64);
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
-    }
-
-    /// The bytes queued since the last call.
-    pub fn take_output(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.output)
+        out
     }
 
     /// Parse what the server sent (`data` continues the bytes fed before)

@@ -115,11 +115,8 @@ class NatsWire:
     def __new__(cls, inbox: str) -> NatsWire:
         """Publishes ask for replies on ``{inbox}{token}`` (``inbox`` ends with ``.``)."""
 
-    def publish(self, subject: str, token: int, payload: bytes) -> None:
-        """Queue a ``PUB`` of ``payload`` to ``subject``, replying to the inbox and ``token``."""
-
-    def take_output(self) -> bytes:
-        """The bytes queued since the last call, to be written to the socket."""
+    def publish(self, subject: str, token: int, payload: bytes) -> bytes:
+        """The ``PUB`` frame of ``payload`` to ``subject``, replying to the inbox and ``token``."""
 
     def feed(self, data: bytes) -> tuple[list[int], list[tuple[str, int, str]]]:
         """Parse bytes read from the socket: ``(acked tokens, other events)``.

@@ -4,8 +4,10 @@ Every accepted request is published here and answered only after JetStream's
 acknowledgement, so this is the ingress's hot path. nats-py, which hookcore
 uses for everything else, parses each ack in Python and hands it to a
 callback through a queue; here the event loop's protocol callback gives the
-bytes read to Rust, which returns the acknowledged tokens, and the publishes
-of one loop iteration go out in one write.
+bytes read to Rust, which returns the acknowledged tokens, and each publish
+is one write of a frame made in Rust. (Writing at once beat gathering a loop
+iteration's publishes into one write: the ingress waits on acks, so latency
+counts more than system calls.)
 
 Each publish names its own reply subject (`{inbox}{token}`) under one
 wildcard subscription, so concurrent requests share the connection without
@@ -243,7 +245,7 @@ class Publisher:
 
 
 class _Connection(asyncio.Protocol):
-    """One NATS connection of a `Publisher`: the socket's callbacks and the write batching."""
+    """One NATS connection of a `Publisher`: the socket's callbacks."""
 
     def __init__(self, publisher: Publisher, wire: _core.NatsWire, server: Server) -> None:
         self.server = server
@@ -254,33 +256,23 @@ class _Connection(asyncio.Protocol):
         self.pings_out = 0
         self._publisher = publisher
         self._wire = wire
-        self._loop = publisher._loop
-        self._flush_scheduled = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def publish(self, subject: str, token: int, payload: bytes) -> None:
-        self._wire.publish(subject, token, payload)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+        transport = self.transport
+        # A closing transport is followed by connection_lost, which fails what is pending.
+        if transport is not None and not transport.is_closing():
+            transport.write(self._wire.publish(subject, token, payload))
 
     def send(self, command: bytes) -> None:
-        """Write a command, after the publishes queued before it."""
-        self._flush()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(command)
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        data = self._wire.take_output()
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
         try:

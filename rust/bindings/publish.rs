@@ -26,14 +26,15 @@ impl NatsWire {
         }
     }
 
-    /// Queue a `PUB` of `payload` to `subject`, replying to the inbox and `token`.
-    fn publish(&mut self, subject: &str, token: u64, payload: &[u8]) {
-        self.wire.publish(subject, token, payload);
-    }
-
-    /// The bytes queued since the last call.
-    fn take_output<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.wire.take_output())
+    /// The `PUB` frame of `payload` to `subject`, replying to the inbox and `token`.
+    fn publish<'py>(
+        &self,
+        py: Python<'py>,
+        subject: &str,
+        token: u64,
+        payload: &[u8],
+    ) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.wire.publish(subject, token, payload))
     }
 
     /// Parse bytes read from the server: `(acked tokens, other events)`.
