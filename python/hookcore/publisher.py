@@ -122,16 +122,13 @@ class Publisher:
         else:
             entry[1].set_exception(QueueUnavailable(error))
 
-    def _fail_pending(self, error: str) -> None:
-        for _, future in self._pending.values():
-            if not future.done():
-                future.set_exception(QueueUnavailable(error))
-
     def _lost(self, connection: _Connection, reason: str) -> None:
         if connection is not self._connection:
             return  # a connection that never finished its handshake
         self._connection = None
-        self._fail_pending(f"lost the connection to NATS ({reason})")
+        for _, future in self._pending.values():
+            if not future.done():
+                future.set_exception(QueueUnavailable(f"lost the connection to NATS ({reason})"))
         if not self._stopping:
             log.warning("publisher lost its NATS connection (%s); reconnecting", reason)
             self._spawn(self._reconnect())
@@ -312,4 +309,5 @@ class _Connection(asyncio.Protocol):
         for waiter in (self.info, self.pong):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(QueueUnavailable(f"NATS closed the connection ({reason})"))
+                waiter.exception()  # a handshake that timed out no longer awaits it: no log line
         self._publisher._lost(self, reason)
