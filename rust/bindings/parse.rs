@@ -174,14 +174,15 @@ fn group_pairs<'py>(
             None => PyString::new(py, name),
         };
         let value = PyString::new(py, value);
-        let seen_before = if seen.insert(hash) {
+        // What the dict holds for this name already, if it may hold anything.
+        let earlier = if seen.insert(hash) {
             dict.get_item(&key)?
         } else {
             None
         };
-        match seen_before {
+        match earlier {
             None => dict.set_item(key, value)?,
-            Some(seen) => match seen.cast_into::<PyList>() {
+            Some(earlier) => match earlier.cast_into::<PyList>() {
                 Ok(list) => list.append(value)?,
                 Err(first) => dict.set_item(
                     key,
