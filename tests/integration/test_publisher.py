@@ -1,13 +1,19 @@
-"""hookcore.publisher.Publisher against a real nats-server: acks, refusals, stalls, restarts, auth."""
+"""hookcore.publisher.Publisher against a real nats-server.
+
+Acks, refusals, stalls, restarts, credentials and TLS.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,36 +123,76 @@ def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: 
     asyncio.run(run())
 
 
-def test_credentials_in_the_url_are_used(tmp_path: Path) -> None:
+@contextmanager
+def _plain_server(*args: str) -> Iterator[int]:
+    """A nats-server without JetStream, started with `args`; yields its port once it listens."""
     port = free_port()
     server = subprocess.Popen(
-        [str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(port), "--user", "hook", "--pass", "s3cret"],
+        [str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(port), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-    async def run() -> None:
-        for _ in range(100):
+    try:
+        deadline = time.monotonic() + 10
+        while True:
             try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                await asyncio.sleep(0.05)
-        wrong = Publisher(f"nats://hook:wrong@127.0.0.1:{port}", timeout=5, name="test")
-        with pytest.raises(QueueUnavailable, match=r"(?i)authorization"):
-            await wrong.start()
-        right = Publisher(f"nats://hook:s3cret@127.0.0.1:{port}", timeout=5, name="test")
-        await right.start()
-        try:
-            # Connected and accepted: the server itself answers that no stream listens.
-            with pytest.raises(QueueUnavailable, match="no JetStream stream answered"):
-                await right.publish("anything", b"{}")
-        finally:
-            await right.stop()
-
-    try:
-        asyncio.run(run())
+                assert time.monotonic() < deadline, "nats-server did not start"
+                time.sleep(0.05)
+        yield port
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def _no_stream_answers(publisher: Publisher) -> None:
+    """Connected and accepted: the server itself answers that no stream listens."""
+    await publisher.start()
+    try:
+        with pytest.raises(QueueUnavailable, match="no JetStream stream answered"):
+            await publisher.publish("anything", b"{}")
+    finally:
+        await publisher.stop()
+
+
+def test_credentials_in_the_url_are_used() -> None:
+    async def run(port: int) -> None:
+        wrong = Publisher(f"nats://hook:wrong@127.0.0.1:{port}", timeout=5, name="test")
+        with pytest.raises(QueueUnavailable, match=r"(?i)authorization"):
+            await wrong.start()
+        await _no_stream_answers(Publisher(f"nats://hook:s3cret@127.0.0.1:{port}", timeout=5, name="test"))
+
+    with _plain_server("--user", "hook", "--pass", "s3cret") as port:
+        asyncio.run(run(port))
+
+
+def _openssl(command: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *command.split()], cwd=cwd, check=True, capture_output=True)
+
+
+def test_tls_servers_are_verified_and_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a CA and a server certificate")
+    key = "-newkey rsa:2048 -nodes"
+    _openssl(f"req -x509 {key} -days 1 -subj /CN=hookcore-test-ca -keyout ca.key -out ca.pem", tmp_path)
+    _openssl(f"req {key} -subj /CN=127.0.0.1 -keyout server.key -out server.csr", tmp_path)
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl(
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+        "-extfile san.ext -out server.pem",
+        tmp_path,
+    )
+    tls = ("--tls", "--tlscert", str(tmp_path / "server.pem"), "--tlskey", str(tmp_path / "server.key"))
+
+    async def run(port: int) -> None:
+        with pytest.raises(QueueUnavailable, match=r"(?i)certificate verify failed"):
+            await Publisher(f"tls://127.0.0.1:{port}", timeout=5, name="test").start()
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # trust the test CA
+        await _no_stream_answers(Publisher(f"tls://127.0.0.1:{port}", timeout=5, name="test"))
+        # A nats:// URL to a server that requires TLS upgrades too.
+        await _no_stream_answers(Publisher(f"nats://127.0.0.1:{port}", timeout=5, name="test"))
+
+    with _plain_server(*tls) as port:
+        asyncio.run(run(port))
