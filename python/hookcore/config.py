@@ -25,7 +25,10 @@ class Settings:
     which is how `hookcore serve` hands settings to its Granian worker processes.
     """
 
-    nats_url: str = _doc("NATS server URL(s), comma separated.", default="nats://127.0.0.1:4222")
+    nats_url: str = _doc(
+        "NATS server URL(s), comma separated: nats://[user:password@]host:port, or tls://… for TLS.",
+        default="nats://127.0.0.1:4222",
+    )
     public_url: str = _doc(
         "Base of the URLs hookcore hands out (webhookUrls, Location); no trailing slash.",
         default="http://127.0.0.1:8080",
