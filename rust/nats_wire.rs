@@ -150,7 +150,8 @@ impl Wire {
         Ok(Some(after_line))
     }
 
-    /// The event for a message on `subject`: `None` unless it answers one of our publishes.
+    /// The event for a message on `subject`: `None` unless it is JetStream's
+    /// answer (an ack or an error) to one of our publishes.
     fn reply(&self, subject: &[u8], headers: &[u8], payload: &[u8]) -> Option<Event> {
         let token = subject.strip_prefix(self.inbox.as_slice())?;
         let token = parse_decimal(token)?;
@@ -163,10 +164,12 @@ impl Wire {
             };
             return Some(Event::Nak(token, reason));
         }
-        if memmem::find(payload, b"\"error\"").is_none() {
-            return Some(Event::Ack(token));
+        if memmem::find(payload, b"\"error\"").is_some() {
+            return Some(Event::Nak(token, ack_error(payload)));
         }
-        Some(Event::Nak(token, ack_error(payload)))
+        // A JetStream ack has a sequence number; any other reply (a core NATS
+        // subscriber answering on the subject, say) is not one: wait for the ack.
+        memmem::find(payload, b"\"seq\"").map(|_| Event::Ack(token))
     }
 }
 
