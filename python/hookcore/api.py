@@ -13,7 +13,7 @@ import msgspec
 from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
-from hookcore.errors import BadRequest, NotFound
+from hookcore.errors import BadRequest, NotFound, QueueUnavailable
 from hookcore.executions import Executions
 from hookcore.http import read_body, send_error, send_json
 from hookcore.instances import Instances
@@ -65,6 +65,7 @@ class ControlPlane:
         self._jet = jet
         self._metrics = metrics
         self._core = core
+        self._publisher = publisher
         self.instances = Instances(jet, apps, settings)
         self.records = Records(jet)
         self.executions = Executions(jet, publisher)
@@ -161,6 +162,8 @@ class ControlPlane:
     async def _ready(self, proto: Any) -> None:
         try:
             await self._jet.js.account_info()
+            if not self._publisher.connected:
+                raise QueueUnavailable("the publisher's connection is down; it is reconnecting")
         except Exception as e:
             send_json(
                 proto,

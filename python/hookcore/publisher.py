@@ -98,6 +98,11 @@ class Publisher:
         if self._connection is not None:
             self._connection.close()
 
+    @property
+    def connected(self) -> bool:
+        """Whether publishes can be sent now (else they fail at once while it reconnects)."""
+        return self._connection is not None
+
     async def publish(self, subject: str, payload: bytes) -> None:
         """Publish and wait for JetStream's ack; raises `QueueUnavailable` otherwise."""
         connection = self._connection

@@ -80,4 +80,5 @@ def test_queue_down_answers_503_then_recovers(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "ingress did not recover after NATS came back"
             time.sleep(0.2)
         assert response.status_code == 200
+        assert hc.client.get("/readyz").status_code == 200
         assert hc.wait_final(response.json()["executionId"])["status"] == "succeeded"
