@@ -142,7 +142,7 @@ class Publisher:
         while not self._stopping:
             try:
                 self._connection = await self._connect_any()
-            except QueueUnavailable as e:
+            except Exception as e:  # whatever went wrong, try again: triggers get 503 meanwhile
                 log.debug("%s", e)
                 await asyncio.sleep(RECONNECT_WAIT)
             else:
