@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from hookcore import publisher as publisher_module
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 from hookcore.errors import QueueUnavailable
@@ -119,6 +120,33 @@ def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: 
         finally:
             await publisher.stop()
         assert await _stored(own_nats.url, [subject]) == [b"back"]
+
+    asyncio.run(run())
+
+
+def test_a_silent_server_is_left_for_another_connection(
+    own_nats: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pings every 0.2 s instead of 30 s: two unanswered ones mark the connection dead.
+    monkeypatch.setattr(publisher_module, "PING_INTERVAL", 0.2)
+
+    async def run() -> None:
+        publisher = Publisher(own_nats.url, timeout=5, name="test")
+        await publisher.start()
+        assert own_nats.process is not None
+        try:
+            os.kill(own_nats.process.pid, signal.SIGSTOP)
+            deadline = time.monotonic() + 5
+            while publisher.connected:
+                assert time.monotonic() < deadline, "the silent connection was kept"
+                await asyncio.sleep(0.05)
+            os.kill(own_nats.process.pid, signal.SIGCONT)
+            deadline = time.monotonic() + 10
+            while not publisher.connected:
+                assert time.monotonic() < deadline, "the publisher did not reconnect"
+                await asyncio.sleep(0.05)
+        finally:
+            await publisher.stop()
 
     asyncio.run(run())
 
