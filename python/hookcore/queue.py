@@ -66,6 +66,11 @@ class JetStream:
             await self.nc.close()
 
 
+def kv_subject(bucket: str, key: str) -> str:
+    """The subject a put to ``key`` of ``bucket`` publishes to (what nats-py's ``KeyValue.put`` does)."""
+    return f"$KV.{bucket}.{key}"
+
+
 async def connect(settings: Settings, name: str) -> JetStream:
     """Connect, make sure every stream and bucket exists, and return the handles.
 

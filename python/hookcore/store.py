@@ -17,7 +17,15 @@ from hookcore.context import LogLine, StepRecord
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import NotFound
 from hookcore.payload import from_micros
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JetStream
+from hookcore.publisher import Publisher
+from hookcore.queue import (
+    EXECUTIONS_STREAM,
+    EXECUTIONS_SUBJECT_PREFIX,
+    RECORDS_BUCKET,
+    RESULTS_BUCKET,
+    JetStream,
+    kv_subject,
+)
 
 log = logging.getLogger("hookcore.store")
 
@@ -127,9 +135,6 @@ class Records:
         entry = await _kv_get(self._jet.records, execution_id)
         return None if entry is None else self._decode(entry)
 
-    async def put(self, record: ExecutionRecord) -> None:
-        await self._jet.records.put(record.id, encode(record))
-
     async def request(self, execution_id: str) -> Envelope:
         """The envelope of an accepted request, from the executions stream."""
         if not _valid_token(execution_id):
@@ -141,15 +146,6 @@ class Records:
         except NotFoundError:
             raise NotFound(f"No execution with id {execution_id!r}.") from None
         return decode_envelope(msg.data or b"")
-
-    async def put_result(self, record: ExecutionRecord, data: bytes, content_type: str) -> None:
-        """Store the result (in the object store when too big for KV) and note it in ``record``."""
-        record.result_content_type = content_type
-        record.result_in_object_store = len(data) > self._jet.max_inline
-        if record.result_in_object_store:
-            await self._jet.objects.put(result_object(record.id), data)
-        else:
-            await self._jet.results.put(record.id, data)
 
     async def result(self, execution_id: str) -> tuple[bytes, str]:
         """The last step's result and its content type; `NotFound` until the execution succeeded."""
@@ -166,6 +162,30 @@ class Records:
         if data is None:
             raise NotFound(f"The result of execution {execution_id} has expired.")
         return data, record.result_content_type
+
+
+class RecordWriter:
+    """The worker's writes: execution records and results.
+
+    KV puts are JetStream publishes; they go through the `Publisher` (the
+    protocol in Rust), the worker's busiest use of NATS after fetching.
+    """
+
+    def __init__(self, jet: JetStream, publisher: Publisher) -> None:
+        self._jet = jet
+        self._publisher = publisher
+
+    async def put(self, record: ExecutionRecord) -> None:
+        await self._publisher.publish(kv_subject(RECORDS_BUCKET, record.id), encode(record))
+
+    async def put_result(self, record: ExecutionRecord, data: bytes, content_type: str) -> None:
+        """Store the result (in the object store when too big for KV) and note it in ``record``."""
+        record.result_content_type = content_type
+        record.result_in_object_store = len(data) > self._jet.max_inline
+        if record.result_in_object_store:
+            await self._jet.objects.put(result_object(record.id), data)
+        else:
+            await self._publisher.publish(kv_subject(RESULTS_BUCKET, record.id), data)
 
 
 def body_object(execution_id: str) -> str:

@@ -24,6 +24,7 @@ from hookcore.context import FlowContext
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.instances import instance_links
 from hookcore.payload import build_payload
+from hookcore.publisher import Publisher
 from hookcore.queue import (
     EXECUTIONS_STREAM,
     EXECUTIONS_SUBJECT_PREFIX,
@@ -37,6 +38,7 @@ from hookcore.store import (
     ConfigView,
     ExecutionRecord,
     Records,
+    RecordWriter,
     body_object,
     queued_record,
 )
@@ -61,9 +63,14 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then finish the executions in hand."""
         jet = await connect(self.settings, name="hookcore-worker")
+        publisher = Publisher(
+            self.settings.nats_url, self.settings.publish_timeout, "hookcore-worker-publisher"
+        )
+        await publisher.start()
         view = ConfigView()
         await view.start(jet.config)
         self._jet, self._view, self._records = jet, view, Records(jet)
+        self._writer = RecordWriter(jet, publisher)
         await jet.js.add_consumer(
             EXECUTIONS_STREAM,
             ConsumerConfig(
@@ -99,6 +106,7 @@ class Worker:
             if self._running:
                 await asyncio.wait(self._running)
             await view.stop()
+            await publisher.stop()
             await jet.close()
 
     async def _handle(self, msg: Msg) -> None:
@@ -122,14 +130,14 @@ class Worker:
         record.attempts += 1
         record.started_at = datetime.now(UTC)
         record.error = None
-        running_write = asyncio.create_task(self._records.put(record))
+        running_write = asyncio.create_task(self._writer.put(record))
         heartbeat = asyncio.create_task(self._keep_alive(msg))
         try:
             await self._run_flow(envelope, record)
         finally:
             heartbeat.cancel()
             await running_write
-        await self._records.put(record)
+        await self._writer.put(record)
         if record.status == "queued":  # failed, will retry
             await msg.nak(delay=min(BACKOFF_BASE * 2 ** (record.failures - 1), BACKOFF_MAX))
             return
@@ -188,7 +196,7 @@ class Worker:
             )
             return
         record.steps, record.logs = ctx.steps, ctx.log.lines
-        await self._records.put_result(record, data, content_type)
+        await self._writer.put_result(record, data, content_type)
         self._finish(record, "succeeded")
 
     def _failed(self, record: ExecutionRecord, error: Exception, attempts: int, final: str) -> None:
