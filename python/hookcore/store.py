@@ -117,7 +117,7 @@ def customer_key(external_id: str) -> str:
 
 
 class Records:
-    """Execution records and results, keyed by execution id."""
+    """Reads execution records, results and stored requests, by execution id (`RecordWriter` writes)."""
 
     def __init__(self, jet: JetStream) -> None:
         self._jet = jet
