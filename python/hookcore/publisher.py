@@ -25,6 +25,7 @@ import json
 import logging
 import secrets
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -199,7 +200,7 @@ class Publisher:
             await asyncio.wait_for(asyncio.shield(connection.pong), CONNECT_TIMEOUT)
             connection.send(f"SUB {self._inbox}* 1\r\n".encode())
         except BaseException:
-            connection.close()
+            connection.abort()
             raise
         self._learn(info)
         connection.on_info = self._learn
@@ -213,9 +214,8 @@ class Publisher:
             except ValueError:
                 continue
             if server not in self._servers:
-                self._servers.append(
-                    Server(server.host, server.port, self._servers[0].tls, self._servers[0].auth)
-                )
+                first = self._servers[0]  # announced addresses carry no scheme or credentials
+                self._servers.append(Server(server.host, server.port, first.tls, first.auth))
 
     async def _sweep(self) -> None:
         """Fail publishes whose ack is overdue, and ping the server now and then:
@@ -235,7 +235,7 @@ class Publisher:
             if connection is not None and now >= next_ping:
                 next_ping = now + PING_INTERVAL
                 if connection.pings_out >= MAX_PINGS_OUT:
-                    connection.close()  # half-open: connection_lost brings a new one
+                    connection.abort()  # half-open: connection_lost brings a new one
                 else:
                     connection.pings_out += 1
                     connection.send(b"PING\r\n")
@@ -254,7 +254,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.info: asyncio.Future[dict[str, Any]] = publisher._loop.create_future()
         self.pong: asyncio.Future[None] | None = None
-        self.on_info: Any = None
+        self.on_info: Callable[[dict[str, Any]], None] | None = None
         self.pings_out = 0
         self._publisher = publisher
         self._wire = wire
@@ -275,6 +275,11 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping unsent bytes: a silent peer would never take them."""
+        if self.transport is not None:
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         try:
