@@ -20,6 +20,7 @@ outstanding when it dropped: the caller answers 503 and the sender retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -93,11 +94,20 @@ class Publisher:
         self._spawn(self._sweep())
 
     async def stop(self) -> None:
+        """Stop reconnecting and drop the connection; publishes still waiting fail.
+
+        Unsent frames are dropped rather than flushed: their callers are told
+        they failed, so none of them may be stored behind their back.
+        """
         self._stopping = True
         for task in self._tasks:
             task.cancel()
-        if self._connection is not None:
-            self._connection.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        connection = self._connection
+        if connection is not None:
+            connection.abort()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(connection.closed), CONNECT_TIMEOUT)
 
     @property
     def connected(self) -> bool:
@@ -254,6 +264,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.info: asyncio.Future[dict[str, Any]] = publisher._loop.create_future()
         self.pong: asyncio.Future[None] | None = None
+        self.closed: asyncio.Future[None] = publisher._loop.create_future()
         self.on_info: Callable[[dict[str, Any]], None] | None = None
         self.pings_out = 0
         self._publisher = publisher
@@ -320,4 +331,5 @@ class _Connection(asyncio.Protocol):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(QueueUnavailable(f"NATS closed the connection ({reason})"))
                 waiter.exception()  # a handshake that timed out no longer awaits it: no log line
+        self.closed.set_result(None)
         self._publisher._lost(self, reason)

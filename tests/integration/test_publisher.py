@@ -90,6 +90,16 @@ def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
         server.stop()
 
 
+def _pause(pid: int) -> None:
+    """Stop the process and wait until it is stopped (the signal is delivered asynchronously)."""
+    os.kill(pid, signal.SIGSTOP)
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + 5
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)
+
+
 def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: EmbeddedNats) -> None:
     subject = f"{EXECUTIONS_SUBJECT_PREFIX}.after-restart"
 
@@ -99,7 +109,7 @@ def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: 
         await publisher.start()
         assert own_nats.process is not None
         try:
-            os.kill(own_nats.process.pid, signal.SIGSTOP)
+            _pause(own_nats.process.pid)
             with pytest.raises(QueueUnavailable, match=r"no acknowledgement within 0\.5s"):
                 await publisher.publish(subject, b"stalled")
             os.kill(own_nats.process.pid, signal.SIGCONT)
@@ -135,7 +145,7 @@ def test_a_silent_server_is_left_for_another_connection(
         await publisher.start()
         assert own_nats.process is not None
         try:
-            os.kill(own_nats.process.pid, signal.SIGSTOP)
+            _pause(own_nats.process.pid)
             deadline = time.monotonic() + 5
             while publisher.connected:
                 assert time.monotonic() < deadline, "the silent connection was kept"
