@@ -13,6 +13,8 @@ use std::fmt;
 
 use memchr::memmem;
 
+use crate::parse::params::trim_ows;
+
 /// Longest control line accepted (an `INFO` with a cluster's addresses can
 /// run to a few KiB).
 pub const MAX_CONTROL_LINE: usize = 64 * 1024;
@@ -114,11 +116,12 @@ impl Wire {
         let line = input.get(..line_len).unwrap_or_default();
         let after_line = pos + line_len + 2;
         let (op, args) = match line.iter().position(|&b| b == b' ' || b == b'\t') {
-            Some(space) => (&line[..space], trim(&line[space + 1..])),
+            Some(space) => (&line[..space], trim_ows(&line[space + 1..])),
             None => (line, &b""[..]),
         };
-        let event = match op.to_ascii_uppercase().as_slice() {
-            b"MSG" | b"HMSG" => {
+        let is = |name: &[u8]| op.eq_ignore_ascii_case(name);
+        let event = match () {
+            _ if is(b"MSG") || is(b"HMSG") => {
                 let hmsg = op.len() == 4;
                 let message = Message::parse(args, hmsg)?;
                 let end = after_line + message.total + 2;
@@ -134,11 +137,13 @@ impl Wire {
                 }
                 return Ok(Some(end));
             }
-            b"PING" => Event::Ping,
-            b"PONG" => Event::Pong,
-            b"+OK" => return Ok(Some(after_line)),
-            b"INFO" => Event::Info(String::from_utf8_lossy(args).into_owned()),
-            b"-ERR" => Event::Error(String::from_utf8_lossy(args).trim_matches('\'').to_owned()),
+            _ if is(b"PING") => Event::Ping,
+            _ if is(b"PONG") => Event::Pong,
+            _ if is(b"+OK") => return Ok(Some(after_line)),
+            _ if is(b"INFO") => Event::Info(String::from_utf8_lossy(args).into_owned()),
+            _ if is(b"-ERR") => {
+                Event::Error(String::from_utf8_lossy(args).trim_matches('\'').to_owned())
+            }
             _ => {
                 return Err(WireError(format!(
                     "unknown operation {:?}",
@@ -183,10 +188,18 @@ struct Message<'a> {
 
 impl<'a> Message<'a> {
     fn parse(args: &'a [u8], hmsg: bool) -> Result<Message<'a>, WireError> {
-        let fields: Vec<&[u8]> = args
+        // At most five fields (HMSG with a reply subject); a sixth makes it malformed.
+        let mut fields: [&[u8]; 6] = [&[]; 6];
+        let mut count = 0;
+        for field in args
             .split(|&b| b == b' ' || b == b'\t')
             .filter(|f| !f.is_empty())
-            .collect();
+        {
+            if let Some(slot) = fields.get_mut(count) {
+                *slot = field;
+            }
+            count += 1;
+        }
         let sizes = if hmsg { 2 } else { 1 };
         let bad = || {
             WireError(format!(
@@ -194,7 +207,7 @@ impl<'a> Message<'a> {
                 String::from_utf8_lossy(args)
             ))
         };
-        if !(2 + sizes..=3 + sizes).contains(&fields.len()) {
+        if !(2 + sizes..=3 + sizes).contains(&count) {
             return Err(bad());
         }
         let size = |i: usize| {
@@ -204,7 +217,7 @@ impl<'a> Message<'a> {
                 .and_then(|n| usize::try_from(n).ok())
                 .ok_or_else(bad)
         };
-        let last = fields.len() - 1;
+        let last = count - 1;
         let total = size(last)?;
         let headers = if hmsg { size(last - 1)? } else { 0 };
         if headers > total {
@@ -227,7 +240,7 @@ impl<'a> Message<'a> {
 fn status(headers: &[u8]) -> Option<&[u8]> {
     let line = headers.split(|&b| b == b'\r' || b == b'\n').next()?;
     let code = line.strip_prefix(b"NATS/1.0")?;
-    let code = trim(code);
+    let code = trim_ows(code);
     let end = code.iter().position(|&b| b == b' ').unwrap_or(code.len());
     Some(&code[..end]).filter(|c| !c.is_empty())
 }
@@ -256,18 +269,6 @@ fn ack_error(payload: &[u8]) -> String {
         }
         Err(_) => String::from_utf8_lossy(payload).into_owned(),
     }
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 /// An unsigned decimal that fits a `u64`.

@@ -17,7 +17,7 @@ mod json_classify;
 pub mod json_pointer;
 mod json_scan;
 pub mod multipart;
-mod params;
+pub(crate) mod params;
 mod part_headers;
 pub mod query;
 pub mod text;
