@@ -24,6 +24,7 @@ from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 from hookcore.errors import QueueUnavailable
 from hookcore.publisher import Publisher, Server
 from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, connect
+from support import running_nats
 
 
 def test_server_urls() -> None:
@@ -80,14 +81,12 @@ def test_a_subject_without_stream_fails_at_once(nats: EmbeddedNats) -> None:
 @pytest.fixture
 def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
     """A server of the test's own, for stopping and pausing."""
-    server = EmbeddedNats(tmp_path / "nats")
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.process is not None and server.process.poll() is None:
-            os.kill(server.process.pid, signal.SIGCONT)
-        server.stop()
+    with running_nats(tmp_path) as server:
+        try:
+            yield server
+        finally:  # a paused server could not stop
+            if server.process is not None and server.process.poll() is None:
+                os.kill(server.process.pid, signal.SIGCONT)
 
 
 def _pause(pid: int) -> None:
