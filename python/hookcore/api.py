@@ -13,9 +13,9 @@ import msgspec
 from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
-from hookcore.errors import BadRequest, NotFound, QueueUnavailable
+from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
 from hookcore.executions import Executions
-from hookcore.http import read_body, send_error, send_json
+from hookcore.http import BodyTooLarge, read_body, send_error, send_json
 from hookcore.instances import Instances
 from hookcore.metrics import Metrics
 from hookcore.publisher import Publisher
@@ -105,7 +105,12 @@ class ControlPlane:
             return
         segments = [s for s in path.split("/") if s]
         if not segments or segments[0] != "api":
-            send_error(proto, 404, f"No route for {path}; webhook URLs look like /trigger/{{endpoint_id}}.")
+            send_error(
+                proto,
+                404,
+                f"No route for {path}; webhook URLs look like /trigger/{{endpoint_id}}.",
+                code=ErrorCode.NOT_FOUND,
+            )
             return
         if not self._authorized(scope.headers.get("authorization")):
             send_error(
@@ -114,6 +119,7 @@ class ControlPlane:
                 "Missing or wrong admin token: send 'Authorization: Bearer <token>' "
                 "(the token is HOOKCORE_ADMIN_TOKEN; `hookcore up` prints it).",
                 [("www-authenticate", "Bearer")],
+                code=ErrorCode.ADMIN_TOKEN_INVALID,
             )
             return
         handler, args, allowed = self._match(method, segments)
@@ -124,23 +130,28 @@ class ControlPlane:
                     405,
                     f"{method} is not allowed on {path}; use {', '.join(allowed)}.",
                     [("allow", ", ".join(allowed))],
+                    code=ErrorCode.METHOD_NOT_ALLOWED,
                 )
             else:
-                send_error(proto, 404, f"No API route {path}.")
+                send_error(proto, 404, f"No API route {path}.", code=ErrorCode.NOT_FOUND)
             return
         try:
             await handler(scope, proto, args)
         except NotFound as e:
-            send_error(proto, 404, str(e))
+            send_error(proto, 404, str(e), code=ErrorCode.NOT_FOUND)
+        except BodyTooLarge as e:
+            send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
         except BadRequest as e:
-            send_error(proto, 400, str(e))
+            send_error(proto, 400, str(e), code=ErrorCode.BAD_REQUEST)
         except msgspec.ValidationError as e:
-            send_error(proto, 400, f"Invalid request body: {e}.")
+            send_error(proto, 400, f"Invalid request body: {e}.", code=ErrorCode.BAD_REQUEST)
         except msgspec.DecodeError as e:
-            send_error(proto, 400, f"Request body is not valid JSON: {e}.")
+            send_error(proto, 400, f"Request body is not valid JSON: {e}.", code=ErrorCode.BAD_REQUEST)
         except Exception:
             log.exception("%s %s failed", method, path)
-            send_error(proto, 500, "Internal error; the server log has the details.")
+            send_error(
+                proto, 500, "Internal error; the server log has the details.", code=ErrorCode.INTERNAL_ERROR
+            )
 
     def _match(self, method: str, segments: list[str]) -> tuple[Handler | None, list[str], list[str]]:
         allowed = []
@@ -231,12 +242,12 @@ class ControlPlane:
             self._settings.signing_key, execution_id, _single(query, "expires"), _single(query, "signature")
         )
         if refusal is not None:
-            send_error(proto, 403, refusal)
+            send_error(proto, 403, refusal.message, code=refusal.code)
             return
         try:
             data, content_type = await self.records.result(execution_id)
         except NotFound as e:
-            send_error(proto, 404, str(e))
+            send_error(proto, 404, str(e), code=ErrorCode.NOT_FOUND)
             return
         proto.response_bytes(200, [("content-type", content_type)], data)
 

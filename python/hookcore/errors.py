@@ -2,6 +2,44 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The ``hookcore-error-code`` header of every error answer: one stable code per cause.
+
+    docs/errors.md lists them with what a sender or operator should do; the
+    codes of the answers the Rust core gives (``_core.ERROR_CODES``) are among them.
+    KEEP IN SYNC with ``rust/error_code.rs``.
+    """
+
+    # /trigger: routing and the request itself (most are answered by the Rust core)
+    ENDPOINT_NOT_FOUND = "endpoint_not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    MALFORMED_JSON = "malformed_json"
+    MALFORMED_MULTIPART = "malformed_multipart"
+    BODY_TOO_LARGE = "body_too_large"
+    MULTIPART_TOO_LARGE = "multipart_too_large"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    UNROUTABLE = "unroutable"
+    API_KEY_MISSING = "api_key_missing"
+    API_KEY_INVALID = "api_key_invalid"
+    RATE_LIMITED = "rate_limited"
+    INTEGRATION_MISCONFIGURED = "integration_misconfigured"
+    # /trigger: the flow's ingress hooks and synchronous executions
+    HOOK_FAILED = "hook_failed"
+    EXECUTION_FAILED = "execution_failed"
+    SYNC_TIMEOUT = "sync_timeout"
+    # storing the request
+    QUEUE_UNAVAILABLE = "queue_unavailable"
+    # control plane and signed result URLs
+    NOT_FOUND = "not_found"
+    ADMIN_TOKEN_INVALID = "admin_token_invalid"
+    BAD_REQUEST = "bad_request"
+    RESULT_URL_INVALID = "result_url_invalid"
+    RESULT_URL_EXPIRED = "result_url_expired"
+    INTERNAL_ERROR = "internal_error"
+
 
 class HookcoreError(Exception):
     """Root of every error hookcore raises on purpose."""

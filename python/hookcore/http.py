@@ -6,8 +6,12 @@ from typing import Any, Protocol
 
 import msgspec
 
+from hookcore.errors import ErrorCode
+
 JSON = "application/json"
 JSON_HEADERS = [("content-type", JSON)]
+# KEEP IN SYNC with `ERROR_CODE_HEADER` in rust/error_code.rs.
+ERROR_CODE_HEADER = "hookcore-error-code"
 
 _encoder = msgspec.json.Encoder()
 
@@ -31,12 +35,22 @@ def send_json(
 
 
 def send_error(
-    proto: Responder, status: int, message: str, headers: list[tuple[str, str]] | None = None
+    proto: Responder,
+    status: int,
+    message: str,
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    code: ErrorCode,
 ) -> None:
-    proto.response_bytes(status, [*JSON_HEADERS, *(headers or ())], error_body(message))
+    """Answer ``status`` with ``{"error": message}`` and the ``hookcore-error-code`` header."""
+    proto.response_bytes(
+        status, [*JSON_HEADERS, (ERROR_CODE_HEADER, code), *(headers or ())], error_body(message)
+    )
 
 
 class BodyTooLarge(Exception):
+    """The body is over its limit (HTTP 413, `ErrorCode.BODY_TOO_LARGE`)."""
+
     def __init__(self, limit: int) -> None:
         super().__init__(f"Request body is larger than the limit of {limit} bytes.")
 

@@ -21,7 +21,8 @@ from hookcore.api import ControlPlane
 from hookcore.apps import Apps, load_apps, specs_from_env
 from hookcore.completion import CompletionWaiter
 from hookcore.config import Settings
-from hookcore.http import JSON, BodyTooLarge, read_body, send_error, send_json
+from hookcore.errors import ErrorCode
+from hookcore.http import ERROR_CODE_HEADER, JSON, BodyTooLarge, read_body, send_error, send_json
 from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
@@ -117,7 +118,7 @@ class Ingress:
             body = await read_body(proto, headers.get("content-length"), self.settings.max_body)
         except BodyTooLarge as e:
             self.metrics.trigger_responses[413] += 1
-            send_error(proto, 413, str(e))
+            send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
             return
         status, out_headers, response, accepted = self.core.ingest(
             scope.method, target, scope.query_string, headers.items(), body
@@ -158,7 +159,7 @@ class Ingress:
                 outcome = await self.hooks.run(integration, flow_name, envelope, body, headers.get("api-key"))
             except TriggerRefused as e:
                 self.metrics.trigger_responses[e.status] += 1
-                send_error(proto, e.status, str(e))
+                send_error(proto, e.status, str(e), code=e.code)
                 return
             custom, flow = outcome.response, outcome.flow
             sync = sync or flow.synchronous
@@ -199,6 +200,7 @@ class Ingress:
                 503,
                 "The queue is unavailable; nothing was stored. Retry the request later.",
                 RETRY_AFTER,
+                code=ErrorCode.QUEUE_UNAVAILABLE,
             )
             return False
         return True
@@ -218,7 +220,7 @@ class Ingress:
                     "Follow it with GET /api/executions/{executionId}.",
                     "executionId": execution_id,
                 },
-                header,
+                [*header, (ERROR_CODE_HEADER, ErrorCode.SYNC_TIMEOUT)],
             )
         elif completion.status == "succeeded":
             self.metrics.trigger_responses[303] += 1
@@ -231,7 +233,13 @@ class Ingress:
             proto.response_bytes(303, [("content-type", JSON), ("location", location), *header], b"")
         else:
             self.metrics.trigger_responses[400] += 1
-            send_error(proto, 400, completion.error or "The execution failed.", header)
+            send_error(
+                proto,
+                400,
+                completion.error or "The execution failed.",
+                header,
+                code=ErrorCode.EXECUTION_FAILED,
+            )
 
     def _respond(
         self,

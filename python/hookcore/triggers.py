@@ -23,6 +23,7 @@ from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.context import FlowContext
 from hookcore.envelope import decode_envelope, encode_envelope
+from hookcore.errors import ErrorCode
 from hookcore.instances import instance_links
 from hookcore.integration import Flow, HttpResponse, TriggerResult
 from hookcore.payload import build_payload, encode_payload
@@ -30,11 +31,12 @@ from hookcore.store import ConfigView
 
 
 class TriggerRefused(Exception):
-    """A hook refused the request: answer ``status`` with ``{"error": message}``."""
+    """A hook refused the request: answer ``status`` with ``{"error": message}`` and ``code``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: ErrorCode) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 @dataclass(slots=True)
@@ -64,7 +66,7 @@ class TriggerHooks:
         envelope = decode_envelope(envelope_bytes)
         instance = self._view.instances.get(envelope.instance)
         if instance is None:
-            raise TriggerRefused(404, "Endpoint not found.")
+            raise TriggerRefused(404, "Endpoint not found.", ErrorCode.ENDPOINT_NOT_FOUND)
         links = instance_links(instance, app, self._settings)
         payload, _ = build_payload(envelope, body, links)
         ctx = FlowContext.of(envelope, flow_name or "", instance.config, links)
@@ -76,6 +78,7 @@ class TriggerHooks:
                     400,
                     f"Could not route the request: preprocess chose {flow_name!r}, which is not a "
                     f"flow of {app.name!r} ({', '.join(sorted(app.flows))}).",
+                    ErrorCode.UNROUTABLE,
                 )
             self._check_api_key(app.flows[flow_name], instance.api_key_hashes.get(flow_name, []), api_key)
             ctx.flow = payload.flow = flow_name
@@ -89,6 +92,7 @@ class TriggerHooks:
                     500,
                     f"on_trigger of flow {flow_name!r} returned {type(result).__name__}, "
                     "expected a hookcore.TriggerResult",
+                    ErrorCode.HOOK_FAILED,
                 )
             response = result.response or response
             if not result.run:
@@ -101,7 +105,9 @@ class TriggerHooks:
             encoded = encode_payload(payload)
         except (TypeError, msgspec.EncodeError) as e:
             raise TriggerRefused(
-                500, f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}"
+                500,
+                f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}",
+                ErrorCode.HOOK_FAILED,
             ) from e
         # A synchronous flow picked here (not by the Rust router) needs its reply subject now.
         reply = envelope.reply or (f"{self._reply_prefix}.{envelope.id}" if flow.synchronous else None)
@@ -114,11 +120,15 @@ class TriggerHooks:
             return
         if not api_key:
             raise TriggerRefused(
-                401, f"Flow {flow.name!r} requires an API key: send it in the Api-Key header."
+                401,
+                f"Flow {flow.name!r} requires an API key: send it in the Api-Key header.",
+                ErrorCode.API_KEY_MISSING,
             )
         digest = _core.api_key_digest(api_key)
         if not any(hmac.compare_digest(digest, d) for d in digests):
-            raise TriggerRefused(401, f"The API key is not valid for flow {flow.name!r}.")
+            raise TriggerRefused(
+                401, f"The API key is not valid for flow {flow.name!r}.", ErrorCode.API_KEY_INVALID
+            )
 
 
 async def _call(fn: Any, ctx: FlowContext, payload: Any, what: str) -> Any:
@@ -130,4 +140,4 @@ async def _call(fn: Any, ctx: FlowContext, payload: Any, what: str) -> Any:
     except TriggerRefused:
         raise
     except Exception as e:
-        raise TriggerRefused(400, str(e) or f"{what} raised {type(e).__name__}") from e
+        raise TriggerRefused(400, str(e) or f"{what} raised {type(e).__name__}", ErrorCode.HOOK_FAILED) from e
