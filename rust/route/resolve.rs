@@ -7,6 +7,7 @@ use super::spec::{
     EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec,
 };
 use super::table::Router;
+use crate::error_code::ErrorCode;
 use crate::parse::json_pointer;
 
 /// Where a request goes.
@@ -27,16 +28,21 @@ impl Resolved {
     }
 }
 
-/// Why a request cannot be routed: an HTTP status and the message for `{"error": …}`.
+/// Why a request cannot be routed: an HTTP status, its error code and the message for `{"error": …}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteRejection {
     pub status: u16,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl RouteRejection {
-    fn new(status: u16, message: String) -> Self {
-        RouteRejection { status, message }
+    fn new(status: u16, code: ErrorCode, message: String) -> Self {
+        RouteRejection {
+            status,
+            code,
+            message,
+        }
     }
 }
 
@@ -76,6 +82,7 @@ pub fn resolve(
                 let rule = integration.customer_from.as_ref().ok_or_else(|| {
                     RouteRejection::new(
                         500,
+                        ErrorCode::IntegrationMisconfigured,
                         format!(
                             "integration {:?} has a shared endpoint but no customer_from rule",
                             integration.name
@@ -87,6 +94,7 @@ pub fn resolve(
                 tables.by_customer.get(&key).cloned().ok_or_else(|| {
                     RouteRejection::new(
                         400,
+                        ErrorCode::Unroutable,
                         format!(
                             "Could not route the request: no customer {:?} has an instance of integration {:?} (customer from {}).",
                             key.1,
@@ -101,8 +109,13 @@ pub fn resolve(
         tables.instances.get(&instance_id).cloned()
     };
     // An endpoint whose instance is gone (removal in progress) no longer exists.
-    let instance = instance
-        .ok_or_else(|| RouteRejection::new(404, crate::ingest::ENDPOINT_NOT_FOUND.to_owned()))?;
+    let instance = instance.ok_or_else(|| {
+        RouteRejection::new(
+            404,
+            ErrorCode::EndpointNotFound,
+            crate::ingest::ENDPOINT_NOT_FOUND.to_owned(),
+        )
+    })?;
 
     let flow = match (&endpoint.kind, &endpoint.flow) {
         (EndpointKind::InstanceAndFlow, Some(flow)) => Some(flow.clone()),
@@ -111,6 +124,7 @@ pub fn resolve(
             let rule = integration.flow_from.as_ref().ok_or_else(|| {
                 RouteRejection::new(
                     500,
+                    ErrorCode::IntegrationMisconfigured,
                     format!(
                         "integration {:?} needs a flow_from rule or a preprocess function",
                         integration.name
@@ -121,6 +135,7 @@ pub fn resolve(
             if !integration.flows.contains_key(&flow) {
                 return Err(RouteRejection::new(
                     400,
+                    ErrorCode::Unroutable,
                     format!(
                         "Could not route the request: integration {:?} has no flow {:?} (flow from {}).",
                         integration.name,
@@ -156,6 +171,7 @@ pub fn check_api_key(
     let Some(presented) = header(headers, "api-key") else {
         return Err(RouteRejection::new(
             401,
+            ErrorCode::ApiKeyMissing,
             format!("Flow {flow:?} requires an API key: send it in the Api-Key header."),
         ));
     };
@@ -170,6 +186,7 @@ pub fn check_api_key(
     } else {
         Err(RouteRejection::new(
             401,
+            ErrorCode::ApiKeyInvalid,
             format!("The API key is not valid for flow {flow:?}."),
         ))
     }
@@ -202,6 +219,7 @@ fn extract(
         };
         return Err(RouteRejection::new(
             400,
+            ErrorCode::Unroutable,
             format!(
                 "Could not route the request: {} ({what}) is missing{hint}.",
                 rule.describe()
@@ -213,6 +231,7 @@ fn extract(
         Some(mapping) => mapping.get(&raw).cloned().ok_or_else(|| {
             RouteRejection::new(
                 400,
+                ErrorCode::Unroutable,
                 format!(
                     "Could not route the request: {} ({what}) is {raw:?}, which maps to no {what}.",
                     rule.describe()

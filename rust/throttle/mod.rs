@@ -39,17 +39,27 @@ fn fallback_us() -> u64 {
         .unwrap_or(1)
 }
 
+/// A source of microseconds: [`now_us`], or a test's own clock.
+pub type Clock = Box<dyn Fn() -> u64 + Send + Sync>;
+
 /// The buckets of one process (or machine) and its share of every limit.
 pub struct Limiter {
     table: Table,
     share: std::sync::atomic::AtomicU32,
+    clock: Clock,
 }
 
 impl Limiter {
     pub fn new(table: Table) -> Limiter {
+        Limiter::with_clock(table, Box::new(now_us))
+    }
+
+    /// A limiter reading time from `clock` (tests stop time with it).
+    pub fn with_clock(table: Table, clock: Clock) -> Limiter {
         Limiter {
             table,
             share: std::sync::atomic::AtomicU32::new(1),
+            clock,
         }
     }
 
@@ -62,6 +72,12 @@ impl Limiter {
     /// Take one request from `key`'s bucket with `rate` (the whole deployment's limit).
     pub fn check(&self, key: &str, rate: Rate) -> Verdict {
         let share = self.share.load(std::sync::atomic::Ordering::Relaxed);
-        self.table.check(key, rate.share(share), now_us())
+        self.table.check(key, rate.share(share), (self.clock)())
+    }
+
+    /// What `check` would answer now, without taking the token.
+    pub fn peek(&self, key: &str, rate: Rate) -> Verdict {
+        let share = self.share.load(std::sync::atomic::Ordering::Relaxed);
+        self.table.peek(key, rate.share(share), (self.clock)())
     }
 }

@@ -132,6 +132,12 @@ impl Table {
         }
     }
 
+    /// What `check` would answer at `now_us`, without taking the token.
+    pub fn peek(&self, key: &str, rate: Rate, now_us: u64) -> Verdict {
+        let tat = self.slot(key_hash(key)).load(Ordering::Acquire);
+        bucket::take(tat, rate, now_us).1
+    }
+
     /// Keys currently holding a slot (for tests and metrics; O(slots)).
     pub fn occupied(&self) -> usize {
         (0..self.slots())

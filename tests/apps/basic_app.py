@@ -55,6 +55,11 @@ async def fail(ctx: Any, payload: Any) -> None:
     raise RuntimeError("The widget requested is not in the database")
 
 
+@app.flow("Scarce", rate_limit=0.01, burst=1)  # one request per 100 s: rate-limit tests
+async def scarce(ctx: Any, payload: Any) -> None:
+    return None
+
+
 @app.flow("Quick", rate_limit=1_000_000)  # load tests: not rate limited
 async def quick(ctx: Any, payload: Any) -> dict[str, Any]:
     return {"ok": True, "at": time.time()}
