@@ -115,7 +115,8 @@ class Ingress:
         error JSON, or empty for HEAD) and store nothing. Otherwise it is
         ``(execution_id, subject, envelope, spill, synchronous, python)``:
         publish ``envelope`` to ``subject`` (after putting the body into the
-        object store as ``body.{execution_id}`` when ``spill``) and answer 200 with ``headers`` and ``body``, unless
+        object store as ``body.{execution_id}`` when ``spill``) and answer 200
+        with ``headers`` and ``body``, unless
         ``python`` is ``(integration, flow)``: then the flow has hooks, a
         ``preprocess`` must pick it (flow None), or the execution is
         ``synchronous`` (which always comes with ``python``), and the ingress's
