@@ -15,7 +15,7 @@ from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
 from hookcore.executions import Executions
-from hookcore.http import BodyTooLarge, read_body, send_error, send_json
+from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
 from hookcore.instances import Instances
 from hookcore.metrics import Metrics
 from hookcore.publisher import Publisher
@@ -180,7 +180,7 @@ class ControlPlane:
                 proto,
                 503,
                 {"status": "unavailable", "error": f"JetStream unreachable: {e}"},
-                [("retry-after", "1")],
+                [("retry-after", "1"), (ERROR_CODE_HEADER, ErrorCode.QUEUE_UNAVAILABLE)],
             )
             return
         send_json(proto, 200, {"status": "ready", "endpoints": self._core.endpoint_count()})
