@@ -153,9 +153,12 @@ class RateLimiter:
     keys tracked at once (rounded up to a power of two)."""
 
     def __new__(cls, *, slots: int = 65536, table: str | os.PathLike[str] | None = None) -> RateLimiter: ...
-    def check(self, key: str, rate: float, burst: int | None = None) -> tuple[bool, int, int, int, int]:
+    def check(
+        self, key: str, rate: float, burst: int | None = None, *, now_us: int | None = None
+    ) -> tuple[bool, int, int, int, int]:
         """Take one request from ``key``'s bucket (``rate`` per second, ``burst`` at once,
-        default ``ceil(rate)``): ``(allowed, limit, remaining, reset_secs, retry_after_secs)``."""
+        default ``ceil(rate)``): ``(allowed, limit, remaining, reset_secs, retry_after_secs)``.
+        ``now_us`` (microseconds, > 0) stands in for the monotonic clock: tests stop time with it."""
 
 def new_id() -> str:
     """A new time-sortable id (UUIDv7, lower-case hyphenated)."""

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::throttle::{Limiter, Rate, Table};
+use crate::throttle::{now_us as now_us_clock, Rate, Table};
 
 #[pyclass(frozen, module = "hookcore._core")]
 pub struct RateLimiter {
-    limiter: Limiter,
+    // The table itself, not a `Limiter`: this binding enforces whole limits (no
+    // machine share) and lets the caller say what time it is.
+    table: Table,
 }
 
 #[pymethods]
@@ -27,25 +29,34 @@ impl RateLimiter {
             }
             None => Table::in_process(slots),
         };
-        Ok(RateLimiter {
-            limiter: Limiter::new(table),
-        })
+        Ok(RateLimiter { table })
     }
 
     /// Take one request from `key`'s bucket: `(allowed, limit, remaining, reset_secs, retry_after_secs)`.
-    #[pyo3(signature = (key, rate, burst=None))]
+    /// `now_us` (microseconds, > 0) replaces the monotonic clock: tests and simulations stop time with it.
+    #[pyo3(signature = (key, rate, burst=None, *, now_us=None))]
     fn check(
         &self,
         key: &str,
         rate: f64,
         burst: Option<u32>,
+        now_us: Option<u64>,
     ) -> PyResult<(bool, u32, u32, u32, u32)> {
         if !(rate.is_finite() && rate > 0.0) {
             return Err(PyValueError::new_err(format!(
                 "rate must be a positive number of requests per second, got {rate}"
             )));
         }
-        let v = self.limiter.check(key, Rate::new(rate, burst));
+        let now = match now_us {
+            Some(0) => {
+                return Err(PyValueError::new_err(
+                    "now_us must be a positive number of microseconds, got 0",
+                ))
+            }
+            Some(t) => t,
+            None => now_us_clock(),
+        };
+        let v = self.table.check(key, Rate::new(rate, burst), now);
         Ok((
             v.allowed,
             v.limit,
