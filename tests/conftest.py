@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,11 +12,26 @@ import pytest
 from hypothesis import settings
 
 from hookcore.embedded import EmbeddedNats
-from support import Hookcore, running_hookcore, running_nats
+from support import RUN_MARKER, Hookcore, processes_of_this_run, running_hookcore, running_nats
 
 settings.register_profile("fast", max_examples=100, deadline=None)
 settings.register_profile("slow", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Every process the tests start (servers, workers, nats-server, `hookcore up` and what
+    they start in turn) inherits a marker in its environment; none may outlive the run."""
+    os.environ[RUN_MARKER] = uuid.uuid4().hex
+    yield
+    deadline = time.monotonic() + 10  # a process being stopped may still be exiting
+    while (left := processes_of_this_run()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes left behind by the tests (now killed): {left}"
 
 
 @pytest.fixture(scope="module")

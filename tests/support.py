@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 ADMIN_TOKEN = "test-admin-token"
 LOAD_CONCURRENCY = 64
+WORKER_READY = "worker ready"  # the worker's log line once it fetches (hookcore/worker.py)
 
 TEST_APPS = [
     "basic_app:app",
@@ -34,6 +35,34 @@ TEST_APPS = [
     "responses_app:app",
 ]
 APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
+
+
+# Set by conftest for the whole run and inherited by every process a test starts (not a
+# HOOKCORE_* name: _env() and `Up` drop those).
+RUN_MARKER = "TESTS_RUN_ID"
+
+
+def processes_of_this_run() -> dict[int, str]:
+    """Live processes (not zombies) whose environment carries this run's marker: pid -> command."""
+    marker = os.environ.get(RUN_MARKER)
+    if not marker:
+        return {}
+    needle = f"{RUN_MARKER}={marker}".encode()
+    found: dict[int, str] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if needle not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if state != "Z":
+            found[pid] = command.strip()
+    return found
 
 
 def _env(nats_url: str, public_url: str, extra: dict[str, str] | None) -> dict[str, str]:
@@ -71,20 +100,41 @@ class Process:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 20) -> int:
+        """Ask the process to stop; SIGKILL its whole process group if it hangs.
+
+        Whatever the leader did, nothing of its group outlives this call: Granian's
+        worker processes are in the group, and a leader that exits first would
+        leave them running.
+        """
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+                pass
+        self.kill()
         return self.popen.returncode
 
     def kill(self) -> None:
         """SIGKILL the process and everything it started (Granian's worker processes)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
+        kill_group(self.popen.pid)
         self.popen.wait()
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        """Wait until ``text`` is in the log (e.g. a worker's "worker ready"); fail if the process dies."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: no {text!r} in its log after {timeout}s:\n{self.log()}")
+            time.sleep(0.05)
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL every process of a process group (children are started with ``start_new_session``)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 class Hookcore:
@@ -136,7 +186,8 @@ class Hookcore:
             time.sleep(0.1)
         raise RuntimeError(f"ingress not ready:\n{self.ingress.log()}")
 
-    def start_worker(self, concurrency: int = 16) -> Process:
+    def start_worker(self, concurrency: int = 16, wait: bool = True) -> Process:
+        """Start a worker; with ``wait``, return once it has bound its consumer and fetches."""
         worker = Process(
             f"worker-{self.port}-{len(self.workers)}",
             [sys.executable, "-m", "hookcore", "worker", *APP_FLAGS, "--concurrency", str(concurrency)],
@@ -144,6 +195,8 @@ class Hookcore:
             self.log_dir,
         )
         self.workers.append(worker)
+        if wait:
+            worker.wait_for_log(WORKER_READY)
         return worker
 
     def deploy(
@@ -183,10 +236,12 @@ class Hookcore:
         return self.admin.get(f"/api/executions/{execution_id}/result")
 
     def stop(self) -> None:
-        if self.ingress is not None:
-            self.ingress.stop()
-        for worker in self.workers:
-            worker.stop()
+        try:
+            if self.ingress is not None:
+                self.ingress.stop()
+        finally:
+            for worker in self.workers:
+                worker.stop()
         self.client.close()
         self.admin.close()
         # The machine-wide rate-limit table of this test's NATS deployment (in /dev/shm).
@@ -217,9 +272,11 @@ def running_hookcore(
 ) -> Iterator[Hookcore]:
     hc = Hookcore(nats, log_dir, env, serve_workers)
     try:
-        hc.start_ingress()
+        hc.start_ingress()  # first: it creates the streams and buckets
         for _ in range(workers):
-            hc.start_worker()
+            hc.start_worker(wait=False)
+        for worker in hc.workers:
+            worker.wait_for_log(WORKER_READY)
         yield hc
     finally:
         hc.stop()
@@ -262,10 +319,18 @@ class NatsCluster:
             process.wait()
 
     def stop(self) -> None:
+        """SIGTERM every node, then SIGKILL any that has not exited within 15 s."""
         for process in self.processes:
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            if process is None:
+                continue
+            try:
                 process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def send_load(

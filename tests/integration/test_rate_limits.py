@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from hookcore.errors import ErrorCode
 from support import Hookcore, running_hookcore, running_nats
 
 SEED_429 = re.compile(
@@ -41,7 +42,10 @@ def _check(responses: list[httpx.Response], endpoint_id: str) -> Counter[int]:
             match = SEED_429.fullmatch(r.json()["error"])
             assert match and match.group(1) == endpoint_id, r.text
             assert int(r.headers["retry-after"]) >= 1
+            assert r.headers["hookcore-error-code"] == ErrorCode.RATE_LIMITED
             assert "hookcore-execution-id" not in r.headers
+        else:
+            assert r.headers["hookcore-execution-id"] == r.json()["executionId"]
     return statuses
 
 
@@ -80,18 +84,41 @@ def test_one_flooding_tenant_does_not_starve_another(hookcore: Hookcore) -> None
     body = b'{"event":{"type":"order.created"}}'
     json_headers = {"content-type": "application/json"}
 
-    async def both() -> tuple[list[httpx.Response], list[httpx.Response], float]:
-        start = time.monotonic()
-        flooding = asyncio.create_task(
-            _burst([url], 500, {**json_headers, "x-acme-account": "flooder"}, body)
-        )
-        await asyncio.sleep(0.05)
-        calm_answers = await _burst([url], 20, {**json_headers, "x-acme-account": "calm"}, body)
-        flooded = await flooding
-        return flooded, calm_answers, time.monotonic() - start
+    flood_headers = {**json_headers, "x-acme-account": "flooder"}
 
-    flooded, calm_answers, elapsed = asyncio.run(both())
-    assert Counter(r.status_code for r in calm_answers) == Counter({200: 20})
+    async def both() -> tuple[list[httpx.Response], list[httpx.Response], int, float]:
+        flooded: list[httpx.Response] = []
+        refused = asyncio.Event()  # set once the flooder's own bucket is empty
+        stop = asyncio.Event()
+        limits = httpx.Limits(max_connections=40)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+            async def flood() -> None:
+                while not stop.is_set():
+                    response = await client.post(url, headers=flood_headers, content=body)
+                    flooded.append(response)
+                    if response.status_code == 429:
+                        refused.set()
+
+            start = time.monotonic()
+            flooders = [asyncio.create_task(flood()) for _ in range(32)]
+            # Wait on the condition, not a time: the flood has used up the flooder's share.
+            await asyncio.wait_for(refused.wait(), timeout=60)
+            calm_answers = await _burst([url], 20, {**json_headers, "x-acme-account": "calm"}, body)
+            during = len(flooded)  # the flood went on while the calm tenant was answered
+            # ...and goes on a little after it, so the calm requests were sent in the middle of it
+            target = during + 40
+            while len(flooded) < target and all(not f.done() for f in flooders):
+                await asyncio.sleep(0.01)
+            stop.set()
+            await asyncio.gather(*flooders)
+            return flooded, calm_answers, during, time.monotonic() - start
+
+    flooded, calm_answers, during, elapsed = asyncio.run(both())
+    assert Counter(r.status_code for r in calm_answers) == Counter({200: 20}), [
+        r.text for r in calm_answers if r.status_code != 200
+    ]
+    assert len(flooded) > during, "the flood had stopped before the calm tenant sent"
     flooded_statuses = Counter(r.status_code for r in flooded)
     # the flooder gets its own bucket's worth: burst 50 + 50/s, however fast it sends
     assert flooded_statuses[200] <= 50 + 50 * elapsed * 1.1 + 5, (flooded_statuses, elapsed)
