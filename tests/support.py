@@ -108,10 +108,8 @@ class Process:
         """
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()
         return self.popen.returncode
 

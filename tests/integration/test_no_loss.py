@@ -15,6 +15,7 @@ from hookcore.errors import ErrorCode
 from support import LOAD_CONCURRENCY, Hookcore, final_statuses, running_hookcore, running_nats, send_load
 
 REQUESTS = 2000
+JSON = {"content-type": "application/json"}
 
 
 def test_2000_requests_at_concurrency_64_all_finish(hookcore: Hookcore, instance: dict) -> None:
@@ -49,7 +50,9 @@ def test_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
         assert any(n > 1 for n in runs.values()), "the kill interrupted no execution"
 
 
-async def _load_through_a_restart(url: str, restart: Callable[[], None]) -> tuple[list[str], list[int], int, int]:
+async def _load_through_a_restart(
+    url: str, restart: Callable[[], None]
+) -> tuple[list[str], list[int], int, int]:
     """Send at LOAD_CONCURRENCY; after REQUESTS // 3 answers run ``restart`` (in a thread, the
     senders go on), then keep sending until REQUESTS were sent and, after the restart returned,
     REQUESTS // 3 more were accepted (or a minute passed). Returns (accepted ids, statuses in
@@ -64,11 +67,13 @@ async def _load_through_a_restart(url: str, restart: Callable[[], None]) -> tupl
         if "up" not in marks:
             return False
         accepted_after = answers[marks["up"] :].count(200)
-        return len(answers) >= REQUESTS and accepted_after >= REQUESTS // 3 or time.monotonic() > deadline
+        enough = len(answers) >= REQUESTS and accepted_after >= REQUESTS // 3
+        return enough or time.monotonic() > deadline
+
+    a_third = asyncio.Event()
 
     async def restarter() -> None:
-        while len(answers) < REQUESTS // 3:
-            await asyncio.sleep(0.005)
+        await a_third.wait()
         marks["down"] = len(answers)
         await asyncio.to_thread(restart)
         marks["up"] = len(answers)
@@ -79,11 +84,13 @@ async def _load_through_a_restart(url: str, restart: Callable[[], None]) -> tupl
         async def sender() -> None:
             while not finished():
                 try:
-                    response = await client.post(url, content=body, headers={"content-type": "application/json"})
+                    response = await client.post(url, content=body, headers=JSON)
                 except httpx.TransportError:
                     answers.append(0)
                     continue
                 answers.append(response.status_code)
+                if len(answers) >= REQUESTS // 3:
+                    a_third.set()
                 if response.status_code == 200:
                     accepted.append(response.json()["executionId"])
                 else:
