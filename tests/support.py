@@ -20,6 +20,7 @@ import httpx
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 from hookcore.ingress import rate_table_path
+from hookcore.queue import EXECUTIONS_STREAM
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = Path(__file__).resolve().parent / "apps"
@@ -329,6 +330,21 @@ class NatsCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def stream_last_seq(nats_url: str, stream: str = EXECUTIONS_STREAM) -> int:
+    """The last sequence number of a JetStream stream: unchanged means nothing was stored."""
+    import nats
+
+    async def read() -> int:
+        nc = await nats.connect(nats_url)
+        try:
+            info = await nc.jetstream().stream_info(stream)
+            return int(info.state.last_seq)
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
 
 
 async def send_load(

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from hookcore.errors import ErrorCode
 from hookcore.signing import result_url
-from support import ADMIN_TOKEN, Hookcore, running_hookcore, running_nats
+from support import ADMIN_TOKEN, Hookcore, running_hookcore, running_nats, stream_last_seq
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def test_sync_error_is_400_with_the_message(hookcore: Hookcore, responses: dict)
     response = hookcore.client.post(_urls(responses)["SyncFail"])
     assert response.status_code == 400
     assert response.json() == {"error": "The widget requested is not in the database"}
+    assert response.headers["hookcore-error-code"] == ErrorCode.EXECUTION_FAILED
     record = hookcore.execution(response.headers["hookcore-execution-id"])
     assert record["status"] == "failed" and record["attempts"] == 1  # not retried
 
@@ -65,6 +67,8 @@ def test_sync_timeout_is_504_and_the_execution_goes_on(hookcore: Hookcore, respo
     assert response.status_code == 504
     execution_id = response.json()["executionId"]
     assert response.headers["hookcore-execution-id"] == execution_id
+    assert response.headers["hookcore-error-code"] == ErrorCode.SYNC_TIMEOUT
+    assert set(response.json()) == {"error", "executionId"}
     assert "did not finish within 0.5s" in response.json()["error"]
     assert hookcore.wait_final(execution_id)["status"] == "succeeded"
     assert hookcore.result(execution_id).text == "late but done"
@@ -74,15 +78,18 @@ def test_signed_result_urls_refuse_tampering_and_expiry(hookcore: Hookcore, resp
     location = hookcore.client.post(_urls(responses)["Sync"]).headers["location"]
     assert hookcore.client.get(location).status_code == 200
     tampered = location[:-2] + ("AA" if not location.endswith("AA") else "BB")
-    assert hookcore.client.get(tampered).status_code == 403
     execution_id = location.split("/results/")[1].split("?")[0]
     other_id = execution_id[:-1] + ("1" if execution_id.endswith("0") else "0")
-    other = hookcore.client.get(location.replace(execution_id, other_id))
-    assert other.status_code == 403
+    invalid = [tampered, location.replace(execution_id, other_id), location.split("?")[0]]
+    for url in invalid:
+        answer = hookcore.client.get(url)
+        assert answer.status_code == 403, url
+        assert answer.headers["hookcore-error-code"] == ErrorCode.RESULT_URL_INVALID, url
+        assert list(answer.json()) == ["error"]
     expired = result_url(hookcore.base, ADMIN_TOKEN.encode(), execution_id, ttl=60, now=time.time() - 3600)
     refused = hookcore.client.get(expired)
     assert refused.status_code == 403 and "expired" in refused.json()["error"]
-    assert hookcore.client.get(location.split("?")[0]).status_code == 403
+    assert refused.headers["hookcore-error-code"] == ErrorCode.RESULT_URL_EXPIRED
 
 
 def test_static_custom_response(hookcore: Hookcore, responses: dict) -> None:
@@ -98,6 +105,7 @@ def test_static_custom_response(hookcore: Hookcore, responses: dict) -> None:
 
 def test_on_trigger_echoes_a_challenge_without_running(hookcore: Hookcore, responses: dict) -> None:
     body = "<notification><challenge>abc123</challenge></notification>"
+    stored_before = stream_last_seq(hookcore.nats.url)
     response = hookcore.client.post(
         _urls(responses)["Challenge"], content=body, headers={"content-type": "application/xml"}
     )
@@ -105,6 +113,7 @@ def test_on_trigger_echoes_a_challenge_without_running(hookcore: Hookcore, respo
     assert response.text == "abc123"
     assert response.headers["content-type"] == "text/plain"
     assert "hookcore-execution-id" not in response.headers
+    assert stream_last_seq(hookcore.nats.url) == stored_before, "run=False stored a request"
 
 
 def test_on_trigger_rewrites_the_payload_of_an_ordinary_notification(
@@ -121,9 +130,13 @@ def test_on_trigger_rewrites_the_payload_of_an_ordinary_notification(
 
 
 def test_on_trigger_error_is_400(hookcore: Hookcore, responses: dict) -> None:
+    stored_before = stream_last_seq(hookcore.nats.url)
     response = hookcore.client.post(_urls(responses)["Refused"])
     assert response.status_code == 400
     assert response.json() == {"error": "signature header is missing"}
+    assert response.headers["hookcore-error-code"] == ErrorCode.HOOK_FAILED
+    assert "hookcore-execution-id" not in response.headers
+    assert stream_last_seq(hookcore.nats.url) == stored_before, "a refused request was stored"
 
 
 def test_retries_then_success(hookcore: Hookcore, responses: dict) -> None:
@@ -159,13 +172,13 @@ def test_steps_and_logs_are_recorded(hookcore: Hookcore, responses: dict) -> Non
 
 def test_sync_def_flow_updates_instance_state(hookcore: Hookcore, responses: dict) -> None:
     ids = [hookcore.client.post(_urls(responses)["CountSync"]).json()["executionId"] for _ in range(5)]
-    assert sorted(hookcore.result(i).json() for i in ids if hookcore.wait_final(i)) == [1, 2, 3, 4, 5]
+    assert [hookcore.wait_final(i)["status"] for i in ids] == ["succeeded"] * 5
+    assert sorted(hookcore.result(i).json() for i in ids) == [1, 2, 3, 4, 5]
 
 
 def test_list_executions_newest_first_with_filters_and_cursor(hookcore: Hookcore, responses: dict) -> None:
     ids = [hookcore.client.post(_urls(responses)["Async"]).json()["executionId"] for _ in range(5)]
-    for execution_id in ids:
-        hookcore.wait_final(execution_id)
+    assert [hookcore.wait_final(i)["status"] for i in ids] == ["succeeded"] * 5
     page = hookcore.admin.get(
         "/api/executions", params={"flow": "Async", "customer": "resp", "limit": 3}
     ).json()
@@ -174,10 +187,14 @@ def test_list_executions_newest_first_with_filters_and_cursor(hookcore: Hookcore
         "/api/executions", params={"flow": "Async", "limit": 3, "cursor": page["next"]}
     ).json()
     assert [item["id"] for item in rest["items"]][:2] == sorted(ids, reverse=True)[3:5]
-    dead = hookcore.admin.get("/api/executions", params={"status": "dead"}).json()["items"]
-    assert all(item["status"] == "dead" for item in dead)
+    assert all(item["flow"] == "Async" for item in page["items"] + rest["items"])
+    failed_id = hookcore.client.post(_urls(responses)["SyncFail"]).headers["hookcore-execution-id"]
+    failed = hookcore.admin.get("/api/executions", params={"status": "failed", "limit": 500}).json()
+    assert failed_id in [item["id"] for item in failed["items"]]
+    assert {item["status"] for item in failed["items"]} == {"failed"}
     bad = hookcore.admin.get("/api/executions", params={"status": "weird"})
     assert bad.status_code == 400 and "status must be one of" in bad.json()["error"]
+    assert bad.headers["hookcore-error-code"] == ErrorCode.BAD_REQUEST
 
 
 def test_200_concurrent_sync_requests_across_two_ingress_processes(tmp_path: Any) -> None:
