@@ -34,6 +34,8 @@ TEST_APPS = [
     "tenants_app:per_instance",
     "tenants_app:preprocessed",
     "responses_app:app",
+    "limits_app:limited",
+    "limits_app:wide",
 ]
 APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 
