@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import msgspec
 from nats.js.errors import NoKeysError
@@ -47,6 +48,8 @@ class Executions:
             raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
         if status is not None and status not in STATUSES:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+        if cursor and not _is_execution_id(cursor):
+            raise BadRequest(f"cursor must be the 'next' of a previous page, got {cursor!r}.")
         try:
             ids = sorted(await self._jet.records.keys(), reverse=True)
         except NoKeysError:
@@ -83,3 +86,11 @@ class Executions:
         )
         await self._publisher.publish(f"{EXECUTIONS_SUBJECT_PREFIX}.{new_id}", encode_envelope(replayed))
         return new_id
+
+
+def _is_execution_id(value: str) -> bool:
+    """Execution ids are UUIDs in their canonical text form (`_core.new_id`)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False

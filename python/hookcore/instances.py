@@ -169,6 +169,12 @@ class Instances:
                 raise BadRequest(
                     f'"flow" must name a flow of {record.integration}: {sorted(record.endpoints)}.'
                 )
+            app = self._apps.get(record.integration)
+            declared = app.flows.get(flow) if app is not None else None
+            if declared is not None and not declared.api_keys:
+                raise BadRequest(
+                    f"Flow {flow!r} of {record.integration} takes no API keys (it lacks api_keys=True)."
+                )
             key = self._add_key(record, flow)
             if await self._replace(record, revision):
                 return key
