@@ -7,6 +7,9 @@ use pyo3::prelude::*;
 mod bindings;
 pub mod envelope;
 pub mod error_code;
+/// The fuzz targets' properties, also run by `cargo test` (see `fuzz/`).
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_checks;
 pub mod ids;
 pub mod ingest;
 pub mod nats_wire;

@@ -1,0 +1,8 @@
+//! The ingress hot path on hostile requests: only contract statuses, every refusal coded.
+//! The property is `_core::fuzz_checks::ingest_request`, which `cargo test` also runs
+//! over fuzz/corpus/ingest/ (add a crashing input there once fixed).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| _core::fuzz_checks::ingest_request(data));

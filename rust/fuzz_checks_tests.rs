@@ -1,0 +1,299 @@
+//! Every fuzz target, run by `cargo test` on stable: over its committed seed
+//! corpus (`fuzz/corpus/<target>/`) and over proptest inputs shaped for it.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+use super::*;
+
+/// A fuzz target's property.
+type Check = fn(&[u8]);
+
+/// Every target of `fuzz/Cargo.toml` and the check it runs.
+const TARGETS: [(&str, Check); 9] = [
+    ("content_type", content_type),
+    ("json", json),
+    ("json_pointer", json_pointer_lookup),
+    ("multipart", multipart),
+    ("urlencoded", urlencoded),
+    ("text", text),
+    ("nats_wire", nats_wire),
+    ("ingest", ingest_request),
+    ("route_records", route_records),
+];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = fuzz_dir().join("corpus").join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("no seed corpus at {}: {e}", dir.display()))
+        .map(|entry| entry.expect("corpus entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "empty seed corpus {}", dir.display());
+    files
+        .into_iter()
+        .map(|path| {
+            let data = std::fs::read(&path).expect("corpus file");
+            (path, data)
+        })
+        .collect()
+}
+
+#[test]
+fn every_fuzz_target_runs_here() {
+    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    let mut declared: Vec<&str> = manifest
+        .lines()
+        .filter_map(|line| line.strip_prefix("name = \""))
+        .filter_map(|rest| rest.strip_suffix('"'))
+        .filter(|name| *name != "hookcore-fuzz")
+        .collect();
+    declared.sort_unstable();
+    let mut tested: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
+    tested.sort_unstable();
+    assert_eq!(
+        declared, tested,
+        "a fuzz target without a cargo test (or the reverse)"
+    );
+    for (name, _) in TARGETS {
+        let source = std::fs::read_to_string(fuzz_dir().join(format!("fuzz_targets/{name}.rs")))
+            .expect("fuzz target source");
+        assert!(
+            source.contains("_core::fuzz_checks::"),
+            "fuzz/fuzz_targets/{name}.rs must call its check in _core::fuzz_checks"
+        );
+    }
+}
+
+#[test]
+fn seed_corpora() {
+    for (name, check) in TARGETS {
+        for (path, data) in corpus(name) {
+            if std::panic::catch_unwind(|| check(&data)).is_err() {
+                panic!("fuzz target {name} fails on {}", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_corpus_reaches_every_ingress_outcome() {
+    // The seeds are meant to start the fuzzer in every branch: check they do.
+    let router = router();
+    let config = ingest_config();
+    let mut statuses = std::collections::BTreeSet::new();
+    for (_, data) in corpus("ingest") {
+        let request = HostileRequest::from_bytes(&data);
+        let headers: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let decision = ingest(
+            &config,
+            &router,
+            None,
+            &TriggerRequest {
+                method: &request.method,
+                target: &request.target,
+                query: &request.query,
+                headers: &headers,
+                body: &request.body,
+            },
+        );
+        statuses.insert(match decision {
+            Decision::Accepted(_) => 200,
+            Decision::Head => 0,
+            Decision::Rejected { status, .. } => status,
+        });
+    }
+    let expected = [0, 200, 400, 401, 404, 405, 413, 431];
+    assert_eq!(statuses.into_iter().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn reference_urlencoded_agrees_with_python_examples() {
+    // urllib.parse.parse_qsl(s, keep_blank_values=True), by hand
+    let pairs = |s: &[u8]| urlencoded_reference(s);
+    let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        pairs(b"a=1&&b=&c"),
+        owned(&[("a", "1"), ("b", ""), ("c", "")])
+    );
+    assert_eq!(pairs(b"a+b=c%20d%zz%4"), owned(&[("a b", "c d%zz%4")]));
+    assert_eq!(pairs(b"x=%C3%A9%FF=y"), owned(&[("x", "\u{e9}\u{fffd}=y")]));
+}
+
+fn bytes_from(alphabet: &'static [u8], max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![4 => prop::sample::select(alphabet), 1 => any::<u8>()],
+        0..max,
+    )
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    const KEYS: [&str; 16] = [
+        "name",
+        "endpoint",
+        "flows",
+        "rateLimit",
+        "burst",
+        "customerFrom",
+        "flowFrom",
+        "source",
+        "selector",
+        "mapping",
+        "id",
+        "integration",
+        "customer",
+        "apiKeyHashes",
+        "kind",
+        "flow",
+    ];
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::sample::select(vec![
+            "shared",
+            "instance",
+            "instance_and_flow",
+            "header",
+            "body",
+            "/a/0",
+            "x-account",
+            "",
+            "simple",
+            "i-shared",
+        ])
+        .prop_map(Value::from),
+        "\\PC{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS.to_vec()), inner), 0..7).prop_map(
+                |entries| {
+                    let map: Map<String, Value> = entries
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect();
+                    Value::Object(map)
+                }
+            ),
+        ]
+    })
+}
+
+fn field() -> impl Strategy<Value = Field> {
+    (
+        "[A-Za-z0-9_. -]{1,12}",
+        prop::option::of("[A-Za-z0-9_. -]{1,12}"),
+        prop::option::of(prop::sample::select(vec![
+            "application/json",
+            "text/plain; charset=utf-8",
+            "image/png",
+        ])),
+        prop::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(name, filename, content_type, data)| Field {
+            name,
+            filename,
+            content_type: content_type.map(str::to_string),
+            data,
+        })
+}
+
+const JSON_BYTES: &[u8] = b"{}[]\",:0123456789.eE+- truefalsn\\u";
+const FORM_BYTES: &[u8] = b"ab=&%+2F41zZ\xff\xc3\xa9 ";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn content_type_props(value in bytes_from(b"aplication/json+xmtx-www-form; charset=\"utf8\" boundary=", 64)) {
+        content_type(&value);
+    }
+
+    #[test]
+    fn json_props(data in bytes_from(JSON_BYTES, 96)) {
+        json(&data);
+    }
+
+    #[test]
+    fn json_pointer_props(pointer in "(/[a-z0-9~]{0,3}){0,3}", document in json_value()) {
+        let mut data = pointer.into_bytes();
+        data.push(b'\n');
+        data.extend_from_slice(&serde_json::to_vec(&document).unwrap());
+        json_pointer_lookup(&data);
+    }
+
+    #[test]
+    fn multipart_props(data in prop::collection::vec(any::<u8>(), 0..256)) {
+        multipart(&data);
+    }
+
+    #[test]
+    fn multipart_round_trip(fields in prop::collection::vec(field(), 0..6)) {
+        multipart_roundtrip(&fields);
+    }
+
+    #[test]
+    fn urlencoded_props(data in bytes_from(FORM_BYTES, 64)) {
+        urlencoded(&data);
+    }
+
+    #[test]
+    fn text_props(data in prop::collection::vec(any::<u8>(), 0..128)) {
+        text(&data);
+    }
+
+    #[test]
+    fn nats_wire_props(data in bytes_from(b"MSG +OK -ERR PING PONG INFO {}\r\n 0123456789 _INBOX.fuzz.1 HMSG NATS/1.0", 128)) {
+        nats_wire(&data);
+    }
+
+    #[test]
+    fn ingest_props(
+        head in prop::collection::vec(any::<u8>(), 3),
+        fragment in "[a-z/%.]{0,12}",
+        query in bytes_from(FORM_BYTES, 24),
+        headers in prop::collection::vec("[a-zA-Z-]{1,12}:[ -~]{0,40}", 0..16),
+        body in prop_oneof![
+            bytes_from(JSON_BYTES, 96),
+            Just(br#"{"event":{"type":"paid"}}"#.to_vec()),
+            Just(b"--b\r\ncontent-disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..96),
+        ],
+        limited in any::<bool>(),
+    ) {
+        let mut data = head;
+        for piece in [fragment.as_bytes(), &query, headers.join("\n").as_bytes()] {
+            data.extend_from_slice(piece);
+            data.push(0);
+        }
+        data.extend_from_slice(&body);
+        data.push(if limited { 1 } else { 2 });
+        ingest_request(&data);
+    }
+
+    #[test]
+    fn route_records_props(id in "[a-zA-Z-]{0,10}", record in json_value(), raw in any::<bool>()) {
+        let mut data = id.into_bytes();
+        data.push(0);
+        let bytes = serde_json::to_vec(&record).unwrap();
+        data.extend_from_slice(if raw { &bytes[..bytes.len() / 2] } else { &bytes });
+        route_records(&data);
+    }
+}
