@@ -23,10 +23,25 @@ dev: $(PY) ## editable install with test and bench extras
 run: install ## run hookcore on its embedded default: nats-server, ingress, worker, example
 	$(VENV)/bin/hookcore up
 
-test: $(PY) ## install what the tests need, then run the Rust and Python tests
+# Tools the tests run (a missing one fails its tests: skips count as failures).
+TEST_TOOLS := curl openssl
+
+test: $(PY) ## install what the tests need (curl, openssl, Python extras), run the Rust and Python tests, report coverage
+	@missing=$$(for t in $(TEST_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "the tests need: $$missing (install them, e.g. sudo apt-get install $$missing)" >&2; exit 1; \
+	  fi; \
+	fi
 	$(PIP) install --quiet -e '.[test]'
 	cargo test --quiet
-	$(VENV)/bin/pytest
+	rm -f .coverage .coverage.*
+	status=0; $(VENV)/bin/coverage run -m pytest || status=$$?; \
+	$(VENV)/bin/coverage combine --quiet && $(VENV)/bin/coverage report; \
+	exit $$status
 
 test-rust: ## Rust unit and property tests only
 	cargo test
@@ -46,4 +61,4 @@ load: dev ## load run: bare Granian vs hookcore ingress, same run (writes a tabl
 	$(PY) -m benches.load
 
 clean: ## remove build output and the virtualenv
-	rm -rf target $(VENV) .pytest_cache .hypothesis python/hookcore/*.so
+	rm -rf target $(VENV) .pytest_cache .hypothesis python/hookcore/*.so .coverage .coverage.* htmlcov

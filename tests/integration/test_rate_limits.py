@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from hookcore.errors import ErrorCode
-from support import Hookcore, running_hookcore, running_nats
+from support import Hookcore, running_hookcore, running_nats, stream_last_seq
 
 SEED_429 = re.compile(
     r"Endpoint with id: (\S+) has exceeded maximum allowed throughput of 50 requests/second\. "
@@ -59,10 +59,13 @@ def _in_range(accepted: int, elapsed: float) -> bool:
 
 def test_80_requests_in_a_second_at_one_endpoint(hookcore: Hookcore, instance: dict) -> None:
     url = instance["webhookUrls"]["Echo"]  # the default limit: 50/s, burst 50
+    stored_before = stream_last_seq(hookcore.nats.url)
     start = time.monotonic()
     statuses = _check(asyncio.run(_burst([url], 80)), url.rsplit("/", 1)[1])
     assert _in_range(statuses[200], time.monotonic() - start), statuses
     assert statuses[429] == 80 - statuses[200]
+    # every accepted request was stored, and no refused one
+    assert stream_last_seq(hookcore.nats.url) - stored_before == statuses[200]
 
 
 def test_limits_hold_across_processes_of_one_machine(tmp_path: Path) -> None:
