@@ -54,11 +54,17 @@ def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
 
 
 @pytest.fixture(scope="module")
-def hookcore(nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hookcore]:
-    """`hookcore serve` + one `hookcore worker` against the module's nats-server."""
+def hookcore(
+    nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Hookcore]:
+    """`hookcore serve` + one `hookcore worker` against the module's nats-server
+    (not measured by coverage in a module that sets ``MEASURE_COVERAGE = False``)."""
     markers = tmp_path_factory.mktemp("markers")
     with running_hookcore(
-        nats, tmp_path_factory.mktemp("logs"), env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+        nats,
+        tmp_path_factory.mktemp("logs"),
+        env={"HOOKCORE_TEST_MARKER_DIR": str(markers)},
+        measure=getattr(request.module, "MEASURE_COVERAGE", True),
     ) as hc:
         hc.markers = markers
         yield hc

@@ -68,8 +68,17 @@ def processes_of_this_run() -> dict[int, str]:
     return found
 
 
-def _env(nats_url: str, public_url: str, extra: dict[str, str] | None) -> dict[str, str]:
+# What coverage.py (`make test`) hands its child processes so they measure themselves.
+COVERAGE_ENV = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
+def _env(
+    nats_url: str, public_url: str, extra: dict[str, str] | None, measure: bool = True
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKCORE_")}
+    if not measure:
+        for name in COVERAGE_ENV:
+            env.pop(name, None)
     env.update(
         HOOKCORE_NATS_URL=nats_url,
         HOOKCORE_PUBLIC_URL=public_url,
@@ -139,16 +148,25 @@ def kill_group(pgid: int) -> None:
 
 
 class Hookcore:
-    """One ingress (`hookcore serve`) and any number of workers against one nats-server."""
+    """One ingress (`hookcore serve`) and any number of workers against one nats-server.
+
+    ``measure=False`` keeps coverage out of these processes: load tests run the
+    code the functional tests cover, and tracing every request triples their time.
+    """
 
     def __init__(
-        self, nats: EmbeddedNats, log_dir: Path, env: dict[str, str] | None = None, serve_workers: int = 1
+        self,
+        nats: EmbeddedNats,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        serve_workers: int = 1,
+        measure: bool = True,
     ) -> None:
         self.nats = nats
         self.log_dir = log_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = _env(nats.url, self.base, env)
+        self.env = _env(nats.url, self.base, env, measure)
         self.serve_workers = serve_workers
         self.markers = Path(self.env.get("HOOKCORE_TEST_MARKER_DIR", log_dir))
         self.ingress: Process | None = None
@@ -270,8 +288,9 @@ def running_hookcore(
     workers: int = 1,
     env: dict[str, str] | None = None,
     serve_workers: int = 1,
+    measure: bool = True,
 ) -> Iterator[Hookcore]:
-    hc = Hookcore(nats, log_dir, env, serve_workers)
+    hc = Hookcore(nats, log_dir, env, serve_workers, measure)
     try:
         hc.start_ingress()  # first: it creates the streams and buckets
         for _ in range(workers):
@@ -334,6 +353,26 @@ class NatsCluster:
                 process.wait()
 
 
+@contextmanager
+def coverage_paused() -> Iterator[None]:
+    """Stop measuring this process meanwhile (`make test` runs pytest under coverage):
+    generating load is not what coverage measures, and tracing it halves its speed."""
+    try:
+        import coverage
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    current = coverage.Coverage.current()
+    if current is None:
+        yield
+        return
+    current.stop()
+    try:
+        yield
+    finally:
+        current.start()
+
+
 def stream_last_seq(nats_url: str, stream: str = EXECUTIONS_STREAM) -> int:
     """The last sequence number of a JetStream stream: unchanged means nothing was stored."""
     import nats
@@ -359,29 +398,30 @@ async def send_load(
     queue = iter(range(total))
     done = 0
     limits = httpx.Limits(max_connections=LOAD_CONCURRENCY, max_keepalive_connections=LOAD_CONCURRENCY)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    with coverage_paused():
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
 
-        async def sender() -> None:
-            nonlocal done
-            for _ in queue:
-                try:
-                    response = await client.post(
-                        url, content=body, headers={"content-type": "application/json"}
-                    )
-                except httpx.TransportError:
-                    statuses[0] += 1
-                else:
-                    statuses[response.status_code] += 1
-                    if response.status_code == 200:
-                        accepted.append(response.json()["executionId"])
+            async def sender() -> None:
+                nonlocal done
+                for _ in queue:
+                    try:
+                        response = await client.post(
+                            url, content=body, headers={"content-type": "application/json"}
+                        )
+                    except httpx.TransportError:
+                        statuses[0] += 1
                     else:
-                        assert response.status_code == 503, response.text
-                        assert response.headers["retry-after"]
-                done += 1
-                if during is not None:
-                    await asyncio.to_thread(during, done)
+                        statuses[response.status_code] += 1
+                        if response.status_code == 200:
+                            accepted.append(response.json()["executionId"])
+                        else:
+                            assert response.status_code == 503, response.text
+                            assert response.headers["retry-after"]
+                    done += 1
+                    if during is not None:
+                        await asyncio.to_thread(during, done)
 
-        await asyncio.gather(*(sender() for _ in range(LOAD_CONCURRENCY)))
+            await asyncio.gather(*(sender() for _ in range(LOAD_CONCURRENCY)))
     return accepted, statuses
 
 
@@ -391,23 +431,24 @@ async def final_statuses(hc: Hookcore, ids: list[str], timeout: float) -> Counte
     pending = set(ids)
     final: dict[str, str] = {}
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(
-        base_url=hc.base, headers=headers, timeout=30, limits=httpx.Limits(max_connections=32)
-    ) as client:
-        sem = asyncio.Semaphore(32)
+    with coverage_paused():
+        async with httpx.AsyncClient(
+            base_url=hc.base, headers=headers, timeout=30, limits=httpx.Limits(max_connections=32)
+        ) as client:
+            sem = asyncio.Semaphore(32)
 
-        async def check(execution_id: str) -> None:
-            async with sem:
-                response = await client.get(f"/api/executions/{execution_id}")
-            assert response.status_code == 200, response.text
-            status = response.json()["status"]
-            if status in ("succeeded", "failed", "dead"):
-                final[execution_id] = status
-                pending.discard(execution_id)
+            async def check(execution_id: str) -> None:
+                async with sem:
+                    response = await client.get(f"/api/executions/{execution_id}")
+                assert response.status_code == 200, response.text
+                status = response.json()["status"]
+                if status in ("succeeded", "failed", "dead"):
+                    final[execution_id] = status
+                    pending.discard(execution_id)
 
-        while pending and time.monotonic() < deadline:
-            await asyncio.gather(*(check(i) for i in list(pending)))
-            if pending:
-                await asyncio.sleep(0.5)
+            while pending and time.monotonic() < deadline:
+                await asyncio.gather(*(check(i) for i in list(pending)))
+                if pending:
+                    await asyncio.sleep(0.5)
     assert not pending, f"{len(pending)} accepted executions never finished, e.g. {sorted(pending)[:3]}"
     return Counter(final.values())

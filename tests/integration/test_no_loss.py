@@ -12,9 +12,18 @@ import httpx
 import pytest
 
 from hookcore.errors import ErrorCode
-from support import LOAD_CONCURRENCY, Hookcore, final_statuses, running_hookcore, running_nats, send_load
+from support import (
+    LOAD_CONCURRENCY,
+    Hookcore,
+    coverage_paused,
+    final_statuses,
+    running_hookcore,
+    running_nats,
+    send_load,
+)
 
 REQUESTS = 2000
+MEASURE_COVERAGE = False  # load: tracing each request under coverage triples these tests' time
 JSON = {"content-type": "application/json"}
 
 
@@ -31,7 +40,9 @@ def test_worker_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
     markers.mkdir()
     with (
         running_nats(tmp_path) as nats,
-        running_hookcore(nats, tmp_path, workers=2, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}) as hc,
+        running_hookcore(
+            nats, tmp_path, workers=2, measure=False, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+        ) as hc,
     ):
         url = hc.deploy("acme")["webhookUrls"]["Slow"] + "?sleep=0.2"
         victim = hc.workers[0]
@@ -79,34 +90,35 @@ async def _load_through_a_restart(
         marks["up"] = len(answers)
 
     limits = httpx.Limits(max_connections=LOAD_CONCURRENCY, max_keepalive_connections=LOAD_CONCURRENCY)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    with coverage_paused():
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
 
-        async def sender() -> None:
-            while not finished():
-                try:
-                    response = await client.post(url, content=body, headers=JSON)
-                except httpx.TransportError:
-                    answers.append(0)
-                    continue
-                answers.append(response.status_code)
-                if len(answers) >= REQUESTS // 3:
-                    a_third.set()
-                if response.status_code == 200:
-                    accepted.append(response.json()["executionId"])
-                else:
-                    assert response.status_code == 503, response.text
-                    assert response.headers["retry-after"] == "1"
-                    assert response.headers["hookcore-error-code"] == ErrorCode.QUEUE_UNAVAILABLE
-                if response.status_code == 503:
-                    await asyncio.sleep(0.01)  # as a client honouring Retry-After would, a little
+            async def sender() -> None:
+                while not finished():
+                    try:
+                        response = await client.post(url, content=body, headers=JSON)
+                    except httpx.TransportError:
+                        answers.append(0)
+                        continue
+                    answers.append(response.status_code)
+                    if len(answers) >= REQUESTS // 3:
+                        a_third.set()
+                    if response.status_code == 200:
+                        accepted.append(response.json()["executionId"])
+                    else:
+                        assert response.status_code == 503, response.text
+                        assert response.headers["retry-after"] == "1"
+                        assert response.headers["hookcore-error-code"] == ErrorCode.QUEUE_UNAVAILABLE
+                    if response.status_code == 503:
+                        await asyncio.sleep(0.01)  # as a client honouring Retry-After would, a little
 
-        await asyncio.gather(restarter(), *(sender() for _ in range(LOAD_CONCURRENCY)))
+            await asyncio.gather(restarter(), *(sender() for _ in range(LOAD_CONCURRENCY)))
     return accepted, answers, marks["down"], marks["up"]
 
 
 @pytest.mark.slow
 def test_nats_restart_gives_503_and_loses_nothing(tmp_path: Path) -> None:
-    with running_nats(tmp_path) as nats, running_hookcore(nats, tmp_path) as hc:
+    with running_nats(tmp_path) as nats, running_hookcore(nats, tmp_path, measure=False) as hc:
         url = hc.deploy("acme")["webhookUrls"]["Quick"]
 
         def restart() -> None:
