@@ -229,7 +229,7 @@ class Hookcore:
         self.wait_for_routes(instance["webhookUrls"].values())
         return instance
 
-    def wait_for_routes(self, urls: Any, timeout: float = 5, client: httpx.Client | None = None) -> None:
+    def wait_for_routes(self, urls: Any, timeout: float = 30, client: httpx.Client | None = None) -> None:
         """Deploys reach the routing table through a KV watch: wait until they are in."""
         for url in urls:
             deadline = time.monotonic() + timeout
@@ -255,6 +255,7 @@ class Hookcore:
         return self.admin.get(f"/api/executions/{execution_id}/result")
 
     def stop(self) -> None:
+        """Stop every process (`Process.stop` does not raise) and remove what they left in /dev/shm."""
         try:
             if self.ingress is not None:
                 self.ingress.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from hookcore.config import Settings
 from hookcore.embedded import free_port
+from hookcore.ingress import rate_table_path
 from support import APPS_DIR, kill_group
 
 
@@ -107,6 +110,16 @@ class Up:
             for pid in self.left_behind:  # the test fails on them; clean up anyway
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+            self._remove_rate_table()
+
+    def _remove_rate_table(self) -> None:
+        """The ingress's rate-limit table in /dev/shm, named after this run's NATS URL."""
+        conf = self.data_dir / "nats" / "nats-server.conf"
+        if not conf.exists():
+            return
+        listen = re.search(r'^listen: "([^"]+)"', conf.read_text(), re.MULTILINE)
+        if listen:
+            rate_table_path(Settings.load(nats_url=f"nats://{listen.group(1)}")).unlink(missing_ok=True)
 
     def assert_stopped_cleanly(self) -> None:
         assert len(self.family) >= 3, f"expected nats-server, the ingress and a worker: {self.family}"
