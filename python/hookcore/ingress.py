@@ -92,7 +92,7 @@ class Ingress:
         self.bodies.start()
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
-        self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix)
+        self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix, jet.max_envelope)
         self.nodes = NodeRegistry(jet.nodes, self.core.set_rate_share)
         await self.nodes.start()
         self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core, self.publisher)

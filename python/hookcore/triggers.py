@@ -48,11 +48,14 @@ class Outcome:
 
 
 class TriggerHooks:
-    def __init__(self, apps: Apps, view: ConfigView, settings: Settings, reply_prefix: str) -> None:
+    def __init__(
+        self, apps: Apps, view: ConfigView, settings: Settings, reply_prefix: str, max_envelope: int
+    ) -> None:
         self._apps = apps
         self._view = view
         self._settings = settings
         self._reply_prefix = reply_prefix
+        self._max_envelope = max_envelope
 
     @staticmethod
     def needed(flow: Flow) -> bool:
@@ -84,7 +87,8 @@ class TriggerHooks:
             ctx.flow = payload.flow = flow_name
         flow = app.flows[flow_name]
         response = flow.response
-        rewritten = envelope.flow != flow_name  # preprocess picked it: the envelope must say so
+        picked = envelope.flow != flow_name  # preprocess picked it: the envelope must say so
+        rewritten = False
         if flow.on_trigger is not None:
             result = await _call(flow.on_trigger, ctx, payload, "on_trigger")
             if not isinstance(result, TriggerResult):
@@ -99,20 +103,31 @@ class TriggerHooks:
                 return Outcome(envelope=None, response=response, flow=flow)
             payload = result.payload
             rewritten = True
-        if not rewritten:
+        if not (picked or rewritten):
             return Outcome(envelope=envelope_bytes, response=response, flow=flow)
-        try:
-            encoded = encode_payload(payload)
-        except (TypeError, msgspec.EncodeError) as e:
-            raise TriggerRefused(
-                500,
-                f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}",
-                ErrorCode.HOOK_FAILED,
-            ) from e
+        encoded = None
+        if rewritten:  # the worker runs the flow on on_trigger's payload, not on the request
+            try:
+                encoded = encode_payload(payload)
+            except (TypeError, msgspec.EncodeError) as e:
+                raise TriggerRefused(
+                    500,
+                    f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}",
+                    ErrorCode.HOOK_FAILED,
+                ) from e
         # A synchronous flow picked here (not by the Rust router) needs its reply subject now.
         reply = envelope.reply or (f"{self._reply_prefix}.{envelope.id}" if flow.synchronous else None)
-        updated = msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply)
-        return Outcome(envelope=encode_envelope(updated), response=response, flow=flow)
+        updated = encode_envelope(
+            msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply)
+        )
+        if len(updated) > self._max_envelope:
+            raise TriggerRefused(
+                413,
+                f"The payload on_trigger of flow {flow_name!r} returned takes {len(updated)} bytes "
+                f"stored; at most {self._max_envelope} fit in one message.",
+                ErrorCode.REQUEST_TOO_LARGE,
+            )
+        return Outcome(envelope=updated, response=response, flow=flow)
 
     @staticmethod
     def _check_api_key(flow: Flow, digests: list[str], api_key: str | None) -> None:
