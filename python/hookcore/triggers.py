@@ -29,6 +29,9 @@ from hookcore.integration import Flow, HttpResponse, TriggerResult
 from hookcore.payload import build_payload, encode_payload
 from hookcore.store import ConfigView
 
+API_KEY_HEADERS = frozenset({"api-key"})
+"""The header a flow's API key comes in (lower case, as the envelope's headers are)."""
+
 
 class TriggerRefused(Exception):
     """A hook refused the request: answer ``status`` with ``{"error": message}`` and ``code``."""
@@ -99,10 +102,15 @@ class TriggerHooks:
                 return Outcome(envelope=None, response=response, flow=flow)
             payload = result.payload
             rewritten = True
+        # What hookcore checked itself is not stored: the Api-Key header of a flow that requires one.
+        secret = API_KEY_HEADERS if flow.api_keys else frozenset()
         if not rewritten:
-            return Outcome(envelope=envelope_bytes, response=response, flow=flow)
+            if secret.isdisjoint(envelope.headers):
+                return Outcome(envelope=envelope_bytes, response=response, flow=flow)
+            stripped = msgspec.structs.replace(envelope, headers=_without(envelope.headers, secret))
+            return Outcome(envelope=encode_envelope(stripped), response=response, flow=flow)
         try:
-            encoded = encode_payload(payload)
+            encoded = encode_payload(payload, secret)
         except (TypeError, msgspec.EncodeError) as e:
             raise TriggerRefused(
                 500,
@@ -111,7 +119,10 @@ class TriggerHooks:
             ) from e
         # A synchronous flow picked here (not by the Rust router) needs its reply subject now.
         reply = envelope.reply or (f"{self._reply_prefix}.{envelope.id}" if flow.synchronous else None)
-        updated = msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply)
+        headers = _without(envelope.headers, secret)
+        updated = msgspec.structs.replace(
+            envelope, flow=flow_name, payload=encoded, reply=reply, headers=headers
+        )
         return Outcome(envelope=encode_envelope(updated), response=response, flow=flow)
 
     @staticmethod
@@ -129,6 +140,10 @@ class TriggerHooks:
             raise TriggerRefused(
                 401, f"The API key is not valid for flow {flow.name!r}.", ErrorCode.API_KEY_INVALID
             )
+
+
+def _without(headers: dict[str, str], names: frozenset[str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in names} if names else headers
 
 
 async def _call(fn: Any, ctx: FlowContext, payload: Any, what: str) -> Any:
