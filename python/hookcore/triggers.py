@@ -71,6 +71,10 @@ class TriggerHooks:
         if instance is None:
             raise TriggerRefused(404, "Endpoint not found.", ErrorCode.ENDPOINT_NOT_FOUND)
         links = instance_links(instance, app, self._settings)
+        # The body the core accepted, which is not always the one sent (a GET's is ignored);
+        # None when it goes to the object store, which only happens to the body as sent.
+        if envelope.body is not None:
+            body = envelope.body
         payload, _ = build_payload(envelope, body, links)
         ctx = FlowContext.of(envelope, flow_name or "", instance.config, links)
         if flow_name is None:
