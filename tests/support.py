@@ -19,7 +19,7 @@ import httpx
 
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
-from hookcore.ingress import rate_table_path
+from hookcore.ingress import rate_table_file
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = Path(__file__).resolve().parent / "apps"
@@ -190,7 +190,7 @@ class Hookcore:
         self.client.close()
         self.admin.close()
         # The machine-wide rate-limit table of this test's NATS deployment (in /dev/shm).
-        rate_table_path(Settings.load(nats_url=self.nats.url)).unlink(missing_ok=True)
+        rate_table_file(Settings.load(nats_url=self.nats.url)).unlink(missing_ok=True)
 
     def logs(self) -> str:
         parts = [p.log() for p in [self.ingress, *self.workers] if p is not None]

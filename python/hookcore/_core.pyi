@@ -17,10 +17,12 @@ __all__ = [
     "BODY_MULTIPART",
     "BODY_TEXT",
     "ERROR_CODES",
+    "RATE_TABLE_SLOTS",
     "Ingress",
     "NatsWire",
     "RateLimiter",
     "api_key_digest",
+    "check_rate_table",
     "new_id",
     "parse_body",
     "parse_query",
@@ -156,6 +158,15 @@ class RateLimiter:
     def check(self, key: str, rate: float, burst: int | None = None) -> tuple[bool, int, int, int, int]:
         """Take one request from ``key``'s bucket (``rate`` per second, ``burst`` at once,
         default ``ceil(rate)``): ``(allowed, limit, remaining, reset_secs, retry_after_secs)``."""
+
+RATE_TABLE_SLOTS: Final[int]
+"""Slots of the machine-wide rate-limit table that ``Ingress(rate_table=...)`` maps."""
+
+def check_rate_table(path: str | os.PathLike[str], slots: int = ...) -> None:
+    """Create the shared rate-limit table at ``path`` (mode 0600, complete before it
+    appears under its name) or check the one there: a regular file of this user's,
+    not readable or writable by others, of the expected size, magic, version and
+    slot count. Raises ``OSError`` saying why the file cannot be used."""
 
 def new_id() -> str:
     """A new time-sortable id (UUIDv7, lower-case hyphenated)."""

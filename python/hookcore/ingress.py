@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -282,11 +283,38 @@ class Ingress:
         proto.response_bytes(response.status_code, headers, body)
 
 
-def rate_table_path(settings: Settings) -> Path:
-    """The machine-wide rate-limit table: one per NATS deployment, shared by every ingress process."""
+def rate_table_file(settings: Settings) -> Path:
+    """Where the machine-wide rate-limit table of this user and NATS deployment lives."""
     directory = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
     deployment = hashlib.sha256(settings.nats_url.encode()).hexdigest()[:16]
-    return directory / f"hookcore-{deployment}.rates"
+    return directory / f"hookcore-{os.geteuid()}-{deployment}.rates"
+
+
+def rate_table_path(settings: Settings) -> Path | None:
+    """The machine-wide rate-limit table, shared by every ingress process of this user and
+    NATS deployment (created 0600 if missing); None when the file there cannot be trusted.
+
+    The file sits in a world-writable directory, so anyone may have put something at its
+    name first. Such a file is never mapped: this process keeps its buckets in its own
+    memory instead and says so in the log.
+    """
+    if not settings.rate_limits:
+        return None
+    path = rate_table_file(settings)
+    try:
+        _core.check_rate_table(path)
+    except OSError as e:
+        log.warning(
+            "rate-limit table %s is not used (%s); this process keeps its own rate-limit buckets, so "
+            "ingress processes of this machine do not share them (with --workers N each enforces "
+            "the whole limit). Stop every hookcore ingress of this user on the machine and remove "
+            "%s to share them again.",
+            path,
+            e,
+            path,
+        )
+        return None
+    return path
 
 
 def create_app() -> Ingress:

@@ -29,6 +29,7 @@ from hookcore.store import (
     InstanceRecord,
     customer_key,
     encode,
+    valid_token,
 )
 
 
@@ -198,7 +199,7 @@ class Instances:
         return key
 
     async def _get(self, instance_id: str) -> tuple[InstanceRecord, int]:
-        if not instance_id.replace("-", "").isalnum():
+        if not valid_token(instance_id):
             raise NotFound(f"No instance with id {instance_id!r}.")
         try:
             entry = await self._jet.config.get(INSTANCE_PREFIX + instance_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -137,7 +138,7 @@ class Records:
 
     async def request(self, execution_id: str) -> Envelope:
         """The envelope of an accepted request, from the executions stream."""
-        if not _valid_token(execution_id):
+        if not valid_token(execution_id):
             raise NotFound(f"No execution with id {execution_id!r}.")
         try:
             msg = await self._jet.js.get_last_msg(
@@ -270,7 +271,7 @@ class ConfigView:
 
 
 async def _kv_get(kv: KeyValue, key: str) -> bytes | None:
-    if not _valid_token(key):
+    if not valid_token(key):
         return None
     try:
         entry = await kv.get(key)
@@ -279,5 +280,11 @@ async def _kv_get(kv: KeyValue, key: str) -> bytes | None:
     return entry.value
 
 
-def _valid_token(key: str) -> bool:
-    return bool(key) and all(c.isalnum() or c in "-_=." for c in key) and ".." not in key
+_TOKEN = re.compile(r"[-_=A-Za-z0-9]+(?:\.[-_=A-Za-z0-9]+)*")
+
+
+def valid_token(key: str) -> bool:
+    """Whether an id from a URL can be part of a KV key and a subject: ASCII letters, digits and
+    ``-_=``, in dot-separated non-empty parts (``str.isalnum`` would also accept "²" and "é",
+    which NATS refuses)."""
+    return _TOKEN.fullmatch(key) is not None

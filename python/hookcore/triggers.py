@@ -29,6 +29,9 @@ from hookcore.integration import Flow, HttpResponse, TriggerResult
 from hookcore.payload import build_payload, encode_payload
 from hookcore.store import ConfigView
 
+API_KEY_HEADERS = frozenset({"api-key"})
+"""The header a flow's API key comes in (lower case, as the envelope's headers are)."""
+
 
 class TriggerRefused(Exception):
     """A hook refused the request: answer ``status`` with ``{"error": message}`` and ``code``."""
@@ -71,6 +74,10 @@ class TriggerHooks:
         if instance is None:
             raise TriggerRefused(404, "Endpoint not found.", ErrorCode.ENDPOINT_NOT_FOUND)
         links = instance_links(instance, app, self._settings)
+        # The body the core accepted, which is not always the one sent (a GET's is ignored);
+        # None when it goes to the object store, which only happens to the body as sent.
+        if envelope.body is not None:
+            body = envelope.body
         payload, _ = build_payload(envelope, body, links)
         ctx = FlowContext.of(envelope, flow_name or "", instance.config, links)
         if flow_name is None:
@@ -103,12 +110,14 @@ class TriggerHooks:
                 return Outcome(envelope=None, response=response, flow=flow)
             payload = result.payload
             rewritten = True
-        if not (picked or rewritten):
+        # What hookcore checked itself is not stored: the Api-Key header of a flow that requires one.
+        secret = API_KEY_HEADERS if flow.api_keys else frozenset()
+        if not (picked or rewritten) and secret.isdisjoint(envelope.headers):
             return Outcome(envelope=envelope_bytes, response=response, flow=flow)
         encoded = None
         if rewritten:  # the worker runs the flow on on_trigger's payload, not on the request
             try:
-                encoded = encode_payload(payload)
+                encoded = encode_payload(payload, secret)
             except (TypeError, msgspec.EncodeError) as e:
                 raise TriggerRefused(
                     500,
@@ -117,8 +126,9 @@ class TriggerHooks:
                 ) from e
         # A synchronous flow picked here (not by the Rust router) needs its reply subject now.
         reply = envelope.reply or (f"{self._reply_prefix}.{envelope.id}" if flow.synchronous else None)
+        headers = _without(envelope.headers, secret)
         updated = encode_envelope(
-            msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply)
+            msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply, headers=headers)
         )
         if len(updated) > self._max_envelope:
             raise TriggerRefused(
@@ -144,6 +154,10 @@ class TriggerHooks:
             raise TriggerRefused(
                 401, f"The API key is not valid for flow {flow.name!r}.", ErrorCode.API_KEY_INVALID
             )
+
+
+def _without(headers: dict[str, str], names: frozenset[str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in names} if names else headers
 
 
 async def _call(fn: Any, ctx: FlowContext, payload: Any, what: str) -> Any:
