@@ -19,15 +19,13 @@ from hypothesis import strategies as st
 
 from hookcore import _core
 from hookcore.embedded import EmbeddedNats
+from hookcore.errors import ErrorCode
 from hookcore.http import ERROR_CODE_HEADER
 from support import ADMIN_TOKEN, Hookcore, running_hookcore
 
 SYNC_TIMEOUT = 3.0
 MAX_BODY = 64 * 1024
 MIB = 1024 * 1024
-# The Rust core's own rejections on /trigger (404, 405, 400, 401, 429) carry the
-# error-code header once the core's error codes (on main) are merged.
-CORE_ERROR_CODES = hasattr(_core, "ERROR_CODES")  # needs the core's error codes (main)
 
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -97,12 +95,7 @@ def _check(response: httpx.Response, *, trigger: bool = False) -> None:
         if request.method != "HEAD":
             body = response.json()
             assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"], where
-        if trigger and not CORE_ERROR_CODES:
-            # needs the core's error codes (main): until then only the Python answers on /trigger
-            # (413 over the body limit, hooks, synchronous failures) carry the header.
-            assert ERROR_CODE_HEADER in response.headers or status in (400, 401, 404, 405, 413, 429), where
-        else:
-            assert response.headers.get(ERROR_CODE_HEADER), where
+        assert response.headers.get(ERROR_CODE_HEADER) in set(ErrorCode), where
         if status == 405:
             assert response.headers.get("allow"), where
         return
