@@ -17,6 +17,7 @@ from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
 from hookcore.executions import MAX_LIMIT, Executions
 from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
 from hookcore.instances import Instances
+from hookcore.integration import InstanceConfig
 from hookcore.metrics import Metrics
 from hookcore.publisher import Publisher
 from hookcore.queue import JetStream
@@ -33,7 +34,7 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     integration: str
     customer: str
-    config: dict[str, str] | None = None
+    config: InstanceConfig | None = None
     name: str | None = None
 
 

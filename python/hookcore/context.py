@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from hookcore.integration import InstanceConfig
 from hookcore.state import State
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class FlowContext:
         customer: str,
         instance: str,
         flow: str,
-        config: dict[str, str],
+        config: InstanceConfig,
         webhook_urls: dict[str, str],
         webhook_api_keys: dict[str, list[str]],
         instance_state: State | None = None,
@@ -92,7 +93,7 @@ class FlowContext:
         cls,
         envelope: Envelope,
         flow: str,
-        config: dict[str, str],
+        config: InstanceConfig,
         links: InstanceLinks,
         instance_state: State | None = None,
         flow_state: State | None = None,
@@ -142,7 +143,7 @@ class DeployContext:
         *,
         instance: str,
         customer: str,
-        config: dict[str, str],
+        config: InstanceConfig,
         webhook_urls: dict[str, str],
         webhook_api_keys: dict[str, list[str]],
         invoke_url: str | None,

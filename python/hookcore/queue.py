@@ -35,6 +35,9 @@ RECORDS_BUCKET = "hookcore_records"
 RESULTS_BUCKET = "hookcore_results"
 NODES_BUCKET = "hookcore_nodes"
 """Ingress machines' heartbeats (``nodes.{machine}``), for splitting rate limits."""
+DELIVERIES_BUCKET = "hookcore_deliveries"
+"""Delivery ids seen, for duplicates: ``{digest}`` -> the first execution's id, each with a TTL of
+its flow's dedup window (`hookcore.deliveries`)."""
 STATE_BUCKET = "hookcore_state"
 """Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
 MESSAGE_HEADER_ROOM = 1024
@@ -54,6 +57,7 @@ class JetStream:
     results: KeyValue
     state: KeyValue
     nodes: KeyValue
+    deliveries: KeyValue
     objects: ObjectStore
 
     @property
@@ -125,6 +129,7 @@ async def connect(settings: Settings, name: str) -> JetStream:
         results=await js.key_value(RESULTS_BUCKET),
         state=await js.key_value(STATE_BUCKET),
         nodes=await js.key_value(NODES_BUCKET),
+        deliveries=await js.key_value(DELIVERIES_BUCKET),
         objects=await js.object_store(OBJECTS_BUCKET),
     )
 
@@ -150,6 +155,7 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
         (CONFIG_BUCKET, None),
         (STATE_BUCKET, None),
         (NODES_BUCKET, 60.0),
+        (DELIVERIES_BUCKET, None),  # each key has its own TTL
         (RECORDS_BUCKET, retention),
         (RESULTS_BUCKET, retention),
     )

@@ -17,6 +17,7 @@ from nats.js.kv import KeyValue
 from hookcore.context import LogLine, StepRecord
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import NotFound
+from hookcore.integration import InstanceConfig
 from hookcore.payload import from_micros
 from hookcore.publisher import Publisher
 from hookcore.queue import (
@@ -54,7 +55,7 @@ class InstanceRecord(msgspec.Struct, rename="camel"):
     integration: str
     customer: str
     name: str
-    config: dict[str, str]
+    config: InstanceConfig
     endpoints: dict[str, str]
     """Flow name -> endpoint id of its URL (one shared id per instance or integration
     for ``instance`` and ``shared`` endpoint configurations)."""
