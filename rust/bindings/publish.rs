@@ -16,6 +16,9 @@ pub struct NatsWire {
 /// `(kind, token, text)` of an event other than an ack; see `_core.pyi`.
 type OtherEvent = (&'static str, u64, String);
 
+/// `(token, stream sequence)` of an ack.
+type Acked = (u64, u64);
+
 #[pymethods]
 impl NatsWire {
     #[new]
@@ -51,7 +54,7 @@ impl NatsWire {
     }
 
     /// Parse bytes read from the server: `((token, stream sequence) of each ack, other events)`.
-    fn feed(&mut self, data: &[u8]) -> PyResult<(Vec<(u64, u64)>, Vec<OtherEvent>)> {
+    fn feed(&mut self, data: &[u8]) -> PyResult<(Vec<Acked>, Vec<OtherEvent>)> {
         self.events.clear();
         self.wire
             .feed(data, &mut self.events)
