@@ -142,8 +142,9 @@ class Records:
             return None, 0
         try:
             entry = await self._jet.records.get(execution_id)
-        except KeyNotFoundError:
-            return None, 0
+        except KeyNotFoundError as e:
+            # After a delete, the marker is the last message: a write must name its revision.
+            return None, getattr(getattr(e, "entry", None), "revision", None) or 0
         return (None if entry.value is None else self._decode(entry.value)), entry.revision or 0
 
     async def request(self, execution_id: str) -> Envelope:
