@@ -45,7 +45,8 @@ async def stall_once(ctx: Any, payload: Any) -> dict[str, Any]:
 
 @app.flow("Chatty", attempts=1)
 async def chatty(ctx: Any, payload: Any) -> str:
-    """Logs ``?lines=`` lines, records a ``?step=`` byte step result, raises a ``?error=`` byte message."""
+    """Logs ``?lines=`` lines, records a ``?step=`` byte step result (and with ``?badstep``
+    one that is not JSON), raises a ``?error=`` byte message."""
     query = payload.query_parameters
     for i in range(int(query.get("lines", "0"))):
         ctx.log.info("line %d of a flow that does not stop talking", i)
@@ -53,6 +54,8 @@ async def chatty(ctx: Any, payload: Any) -> str:
     size = int(query.get("step", "0"))
     ctx.step("big", lambda: {"blob": "s" * size})
     ctx.step("small", lambda: {"ok": True})
+    if "badstep" in query:
+        ctx.step("bad", lambda: {"not json": object()})
     if "error" in query:
         raise RuntimeError("E" * int(query["error"]) + "\udcff")
     return "said it all"

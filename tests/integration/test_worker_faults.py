@@ -8,6 +8,7 @@ flow that SIGKILLs its own worker.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -16,6 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import nats
+
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX
 from support import Hookcore, running_hookcore, running_nats
 
 FINAL = ("succeeded", "failed", "dead")
@@ -125,7 +129,8 @@ def test_records_stay_bounded_whatever_the_flow_logs_returns_or_raises(tmp_path:
         url = instance["webhookUrls"]["Chatty"]
         talker = start(hc, url + "?lines=100000&step=2000000")
         raiser = start(hc, url + "?lines=10&error=10000000")
-        for execution_id, status in ((talker, "succeeded"), (raiser, "dead")):
+        bad_step = start(hc, url + "?badstep")
+        for execution_id, status in ((talker, "succeeded"), (raiser, "dead"), (bad_step, "dead")):
             assert hc.wait_final(execution_id, timeout=120)["status"] == status
             assert len(hc.admin.get(f"/api/executions/{execution_id}").content) <= limit
         talked = hc.execution(talker)
@@ -143,6 +148,34 @@ def test_records_stay_bounded_whatever_the_flow_logs_returns_or_raises(tmp_path:
         assert raised["error"].startswith("EEEE")
         assert "… [truncated " in raised["error"]
         assert len(raised["error"]) <= limit // 4 + 40
+        # A step value that cannot be stored is the flow's error (an attempt), not a record that cannot be.
+        assert hc.execution(bad_step)["error"].startswith("step 'bad' returned a dict that cannot be stored")
+
+
+def test_a_stored_request_that_cannot_be_read_ends_dead(tmp_path: Path) -> None:
+    """A message on the executions stream that is not an envelope is not redelivered forever."""
+    execution_id = "01a00000-0000-7000-8000-000000000000"
+
+    async def publish_garbage(url: str) -> None:
+        nc = await nats.connect(url)
+        try:
+            subject = f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}"
+            await nc.jetstream().publish(subject, b"\xffnot an envelope")
+        finally:
+            await nc.close()
+
+    with faults(tmp_path) as (hc, _, _):
+        asyncio.run(publish_garbage(hc.nats.url))
+
+        def recorded() -> dict[str, Any] | None:
+            # Until the worker has written the record, the API reads the stored
+            # request itself, and cannot either (a 400).
+            response = hc.admin.get(f"/api/executions/{execution_id}")
+            return dict(response.json()) if response.status_code == 200 else None
+
+        record = wait_for(recorded, "the dead record")
+        assert record["status"] == "dead"
+        assert record["error"].startswith("the stored request cannot be read")
 
 
 def test_a_message_that_crashes_every_worker_ends_dead(tmp_path: Path) -> None:
