@@ -227,18 +227,21 @@ class RecordWriter:
     async def settle(self, record: ExecutionRecord, last: int | None) -> ExecutionRecord:
         """Write how a delivery ended (a final status, or queued for a retry) after revision ``last``.
 
-        ``last`` None: not known (the running write failed). Returns the record
-        as it now stands: ``record`` once written; or, when another delivery
-        wrote meanwhile, what that one wrote if it is final or if ``record`` is
-        not (the other delivery carries on). A final record is never replaced.
+        ``last`` None: not known (the running write failed or was not acked).
+        Returns the record as it now stands: ``record`` once written; or, when
+        another delivery wrote meanwhile, what that one wrote if it is final or
+        if ``record`` is not (the other delivery carries on). A final record is
+        never replaced. A record with this delivery's ``started_at`` is its own
+        running write, followed like any other.
         """
         for attempt in range(SETTLE_TRIES):
             if last is not None and await self.put(record, last) is not None:
                 return record
             current, last = await self._records.find_revision(record.id)
-            if current is not None and (
-                current.status in FINAL_STATUSES or record.status not in FINAL_STATUSES
-            ):
+            if current is None:
+                continue
+            mine = record.started_at is not None and current.started_at == record.started_at
+            if current.status in FINAL_STATUSES or (record.status not in FINAL_STATUSES and not mine):
                 return current
             await asyncio.sleep(0.01 * attempt)  # a replica behind the leader catches up
         raise WriteConflict(f"the record of execution {record.id} kept changing over {SETTLE_TRIES} writes")
