@@ -1,11 +1,13 @@
 //! The NATS client protocol, as much of it as the ingress's JetStream
-//! publisher speaks: `PUB` frames out; `MSG`/`HMSG` (the acks), `PING`,
+//! publisher speaks: `PUB` (and `HPUB`) frames out; `MSG`/`HMSG` (the acks), `PING`,
 //! `PONG`, `INFO`, `+OK` and `-ERR` in. There is no I/O here: Python's event
 //! loop owns the socket, writes the frames [`Wire::publish`] makes and feeds
 //! what it reads to [`Wire::feed`].
 //!
 //! Each publish names its own reply subject, `{inbox}{token}`; JetStream
-//! answers there with `{"stream":…,"seq":…}` or `{"error":{…}}`, and the
+//! answers there with `{"stream":…,"seq":…}` (the message's sequence in its
+//! stream, which a later publish may name as the one it expects to follow:
+//! `Nats-Expected-Last-Subject-Sequence`) or `{"error":{…}}`, and the
 //! server itself with an `HMSG` whose status is 503 when no stream listens
 //! on the subject (the client asks for that with `no_responders`).
 
@@ -25,8 +27,9 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// Something the server said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// JetStream stored the message published with this token.
-    Ack(u64),
+    /// JetStream stored the message published with this token (first), as
+    /// this sequence number of its stream (second).
+    Ack(u64, u64),
     /// The message published with this token was not stored, and why.
     Nak(u64, String),
     /// The server asks whether we are alive: answer `PONG`.
@@ -81,6 +84,34 @@ impl Wire {
         out.push(b' ');
         push_decimal(&mut out, payload.len() as u64);
         out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(payload);
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// The frame publishing `payload` with the header block `headers`
+    /// (`NATS/1.0\r\n`, `Name: value\r\n` lines, `\r\n`): `HPUB subject
+    /// reply header_len total_len`, the headers, the payload, CRLF.
+    pub fn publish_with_headers(
+        &self,
+        subject: &str,
+        token: u64,
+        headers: &[u8],
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let total = headers.len() + payload.len();
+        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + total + 64);
+        out.extend_from_slice(b"HPUB ");
+        out.extend_from_slice(subject.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(&self.inbox);
+        push_decimal(&mut out, token);
+        out.push(b' ');
+        push_decimal(&mut out, headers.len() as u64);
+        out.push(b' ');
+        push_decimal(&mut out, total as u64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(headers);
         out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
         out
@@ -174,7 +205,7 @@ impl Wire {
         }
         // A JetStream ack has a sequence number; any other reply (a core NATS
         // subscriber answering on the subject, say) is not one: wait for the ack.
-        memmem::find(payload, b"\"seq\"").map(|_| Event::Ack(token))
+        ack_sequence(payload).map(|seq| Event::Ack(token, seq))
     }
 }
 
@@ -243,6 +274,19 @@ fn status(headers: &[u8]) -> Option<&[u8]> {
     let code = trim_ows(code);
     let end = code.iter().position(|&b| b == b' ').unwrap_or(code.len());
     Some(&code[..end]).filter(|c| !c.is_empty())
+}
+
+/// The `"seq": N` of a JetStream ack.
+fn ack_sequence(payload: &[u8]) -> Option<u64> {
+    memmem::find_iter(payload, b"\"seq\"").find_map(|at| {
+        let value = trim_ows(payload.get(at + 5..)?).strip_prefix(b":")?;
+        let value = trim_ows(value);
+        let end = value
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(value.len());
+        parse_decimal(&value[..end])
+    })
 }
 
 /// `description (code err_code)` from JetStream's `{"error":{…}}`, or the payload as text.

@@ -29,7 +29,7 @@ fn stream_events() -> Vec<Event> {
     vec![
         Event::Info("{\"server_id\":\"N1\",\"max_payload\":1048576,\"headers\":true}".into()),
         Event::Ping,
-        Event::Ack(7),
+        Event::Ack(7, 12),
         Event::Nak(8, "no JetStream stream answered (503 no responders)".into()),
         Event::Nak(9, "maximum messages exceeded (code 10077)".into()),
         Event::Pong,
@@ -79,7 +79,47 @@ fn bad_frames_are_errors() {
 fn replies_to_other_subjects_or_that_are_not_acks_are_ignored() {
     let other_inbox = b"MSG _INBOX.pub1.x 1 2\r\nok\r\nMSG _INBOX.pub2.1 1 2\r\nok\r\n";
     let not_an_ack = b"MSG _INBOX.pub1.1 1 2\r\nok\r\n";
-    assert!(feed_all(&[other_inbox, not_an_ack]).unwrap().is_empty());
+    let no_number = b"MSG _INBOX.pub1.2 1 26\r\n{\"stream\":\"seq\",\"seq\":\"x\"}\r\n";
+    assert!(feed_all(&[other_inbox, not_an_ack, no_number])
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn acks_carry_the_stream_sequence() {
+    let acks = b"MSG _INBOX.pub1.1 1 34\r\n{\"stream\":\"seq\", \"seq\" : 42,\"x\":1}\r\n\
+MSG _INBOX.pub1.2 1 57\r\n{\"stream\":\"KV_b\",\"domain\":\"hub\",\"seq\":7,\"duplicate\":true}\r\n";
+    assert_eq!(
+        feed_all(&[acks]).unwrap(),
+        vec![Event::Ack(1, 42), Event::Ack(2, 7)]
+    );
+}
+
+#[test]
+fn a_refused_expected_sequence_is_a_nak_with_its_code() {
+    let refused = b"MSG _INBOX.pub1.3 1 102\r\n{\"error\":{\"code\":400,\"err_code\":10071,\"description\":\"wrong last sequence: 1\"},\"stream\":\"KV_b\",\"seq\":0}\r\n";
+    assert_eq!(
+        feed_all(&[refused]).unwrap(),
+        vec![Event::Nak(3, "wrong last sequence: 1 (code 10071)".into())]
+    );
+}
+
+#[test]
+fn publish_with_headers_frames_hpub() {
+    let wire = Wire::new(INBOX);
+    let headers = b"NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: 3\r\n\r\n";
+    let mut expected = format!(
+        "HPUB $KV.b.k _INBOX.pub1.5 {} {}\r\n",
+        headers.len(),
+        headers.len() + 2
+    )
+    .into_bytes();
+    expected.extend_from_slice(headers);
+    expected.extend_from_slice(b"{}\r\n");
+    assert_eq!(
+        wire.publish_with_headers("$KV.b.k", 5, headers, b"{}"),
+        expected
+    );
 }
 
 proptest! {
@@ -109,10 +149,10 @@ proptest! {
     fn published_acks_round_trip(tokens in prop::collection::vec(any::<u64>(), 0..20)) {
         let mut input = Vec::new();
         for token in &tokens {
-            let ack = format!("{{\"stream\":\"S\",\"seq\":{token}}}");
+            let ack = format!("{{\"stream\":\"S\",\"seq\":{}}}", token / 2);
             input.extend_from_slice(format!("MSG {INBOX}{token} 1 {}\r\n{ack}\r\n", ack.len()).as_bytes());
         }
         let events = feed_all(&[&input]).unwrap();
-        prop_assert_eq!(events, tokens.iter().map(|&t| Event::Ack(t)).collect::<Vec<_>>());
+        prop_assert_eq!(events, tokens.iter().map(|&t| Event::Ack(t, t / 2)).collect::<Vec<_>>());
     }
 }

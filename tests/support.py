@@ -32,6 +32,7 @@ TEST_APPS = [
     "tenants_app:per_instance",
     "tenants_app:preprocessed",
     "responses_app:app",
+    "faults_app:app",
 ]
 APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 

@@ -133,11 +133,14 @@ class NatsWire:
     def __new__(cls, inbox: str) -> NatsWire:
         """Publishes ask for replies on ``{inbox}{token}`` (``inbox`` ends with ``.``)."""
 
-    def publish(self, subject: str, token: int, payload: bytes) -> bytes:
-        """The ``PUB`` frame of ``payload`` to ``subject``, replying to the inbox and ``token``."""
+    def publish(self, subject: str, token: int, payload: bytes, headers: bytes | None = None) -> bytes:
+        """The ``PUB`` frame of ``payload`` to ``subject``, replying to the inbox and ``token``.
 
-    def feed(self, data: bytes) -> tuple[list[int], list[tuple[str, int, str]]]:
-        """Parse bytes read from the socket: ``(acked tokens, other events)``.
+        With ``headers`` (a NATS header block: ``NATS/1.0\\r\\n``, ``Name: value\\r\\n``
+        lines, ``\\r\\n``) an ``HPUB`` frame; ``ValueError`` when it is not one."""
+
+    def feed(self, data: bytes) -> tuple[list[tuple[int, int]], list[tuple[str, int, str]]]:
+        """Parse bytes read from the socket: ``((token, stream sequence) of each ack, other events)``.
 
         An event is ``("nak", token, reason)`` (JetStream did not store that
         publish), ``("ping", 0, "")`` (answer ``PONG``), ``("pong", 0, "")``,

@@ -74,6 +74,22 @@ class Settings:
         "Seconds a worker may hold an execution without progress before it is redelivered.",
         default=30.0,
     )
+    max_redeliveries: int = _doc(
+        "Deliveries an execution may get beyond its flow's attempts: runs that never reported "
+        "back (the worker crashed, hung past ack_wait or lost NATS). The next delivery ends it "
+        "dead, without running it.",
+        default=10,
+    )
+    max_record_bytes: int = _doc(
+        "Largest execution record stored, in bytes (at most the NATS max_payload less 64 KiB): "
+        "longer errors, log lines and step results are cut, with a '… [truncated N bytes]' marker.",
+        default=256 * 1024,
+    )
+    max_log_lines: int = _doc(
+        "Log lines kept per execution: the first and last halves, with a marker line "
+        "saying how many were dropped between them.",
+        default=1000,
+    )
     retention_days: float = _doc(
         "Days accepted requests, execution records and results are kept.", default=30.0
     )
@@ -93,6 +109,9 @@ class Settings:
         _check_range("ack_wait", self.ack_wait, 0.5, 24 * 3600)
         _check_range("sync_timeout", self.sync_timeout, 0.01, 3600)
         _check_range("result_url_ttl", self.result_url_ttl, 1, 365 * DAY)
+        _check_range("max_redeliveries", self.max_redeliveries, 0, 1000)
+        _check_range("max_record_bytes", self.max_record_bytes, 16 * 1024, 64 * MIB)
+        _check_range("max_log_lines", self.max_log_lines, 2, 1_000_000)
         _check_range("retention_days", self.retention_days, 1 / 86400, 3650)
         if self.replicas not in (1, 3, 5):
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")

@@ -71,6 +71,17 @@ class QueueUnavailable(HookcoreError):
         self.reason = reason
 
 
+class WriteConflict(HookcoreError):
+    """JetStream refused a publish that expected another last message on its subject
+    (``Nats-Expected-Last-Subject-Sequence``): someone else wrote there first."""
+
+    code = "write_conflict"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"JetStream refused the write: {reason}")
+        self.reason = reason
+
+
 class NotFound(HookcoreError, LookupError):
     """An instance, execution or result does not exist (any more)."""
 

@@ -118,7 +118,8 @@ class Flow:
     rate_limit: float | None = None
     burst: int | None = None
     attempts: int = 3
-    """Runs of an async execution before it is declared dead (failures only; crashes don't count)."""
+    """Runs of an async execution before it is declared dead (failures only: runs that die
+    with their worker count against the server's ``max_redeliveries`` instead)."""
     sync_timeout: float | None = None
     """Seconds a synchronous request waits before a 504 (default: the server's sync_timeout)."""
     verify: Verifier | Literal[Default.INHERIT] | None = INHERIT

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hookcore import __version__, _core
-from hookcore.errors import QueueUnavailable
+from hookcore.errors import QueueUnavailable, WriteConflict
 
 log = logging.getLogger("hookcore.publisher")
 
@@ -41,6 +41,9 @@ RECONNECT_WAIT = 0.25
 PING_INTERVAL = 30.0
 # Unanswered pings before the connection counts as dead and is replaced.
 MAX_PINGS_OUT = 2
+# How a refusal of Nats-Expected-Last-Subject-Sequence ends (JetStream's err_code 10071).
+# KEEP IN SYNC with ack_error in rust/nats_wire.rs, which writes "{description} (code {err_code})".
+WRONG_LAST_SEQUENCE = "(code 10071)"
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,8 @@ class Publisher:
         self._timeout = timeout
         self._name = name
         self._inbox = f"_INBOX.{secrets.token_hex(11)}."
-        # token -> (deadline, future); tokens increase, so the oldest come first.
-        self._pending: dict[int, tuple[float, asyncio.Future[None]]] = {}
+        # token -> (deadline, future of the stream sequence); tokens increase, so the oldest come first.
+        self._pending: dict[int, tuple[float, asyncio.Future[int]]] = {}
         self._tokens = itertools.count()
         self._connection: _Connection | None = None
         self._next_server = 0
@@ -114,27 +117,34 @@ class Publisher:
         """Whether publishes can be sent now (else they fail at once while it reconnects)."""
         return self._connection is not None
 
-    async def publish(self, subject: str, payload: bytes) -> None:
-        """Publish and wait for JetStream's ack; raises `QueueUnavailable` otherwise."""
+    async def publish(self, subject: str, payload: bytes, headers: bytes | None = None) -> int:
+        """Publish and wait for JetStream's ack: the message's sequence in its stream.
+
+        ``headers`` is a NATS header block (``NATS/1.0\\r\\n``, lines, ``\\r\\n``).
+        Raises `QueueUnavailable` when the message was not stored, `WriteConflict`
+        when a ``Nats-Expected-Last-Subject-Sequence`` header did not hold.
+        """
         connection = self._connection
         if connection is None:
             raise QueueUnavailable("not connected to NATS")
         loop = self._loop
         token = next(self._tokens)
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[int] = loop.create_future()
         self._pending[token] = (loop.time() + self._timeout, future)
         try:
-            connection.publish(subject, token, payload)
-            await future
+            connection.publish(subject, token, payload, headers)
+            return await future
         finally:
             self._pending.pop(token, None)
 
-    def _settle(self, token: int, error: str | None) -> None:
+    def _settle(self, token: int, seq: int, error: str | None) -> None:
         entry = self._pending.get(token)
         if entry is None or entry[1].done():
             return
         if error is None:
-            entry[1].set_result(None)
+            entry[1].set_result(seq)
+        elif error.endswith(WRONG_LAST_SEQUENCE):
+            entry[1].set_exception(WriteConflict(error))
         else:
             entry[1].set_exception(QueueUnavailable(error))
 
@@ -273,11 +283,11 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def publish(self, subject: str, token: int, payload: bytes) -> None:
+    def publish(self, subject: str, token: int, payload: bytes, headers: bytes | None = None) -> None:
         transport = self.transport
         # A closing transport is followed by connection_lost, which fails what is pending.
         if transport is not None and not transport.is_closing():
-            transport.write(self._wire.publish(subject, token, payload))
+            transport.write(self._wire.publish(subject, token, payload, headers))
 
     def send(self, command: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -300,14 +310,14 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         settle = self._publisher._settle
-        for token in acks:
-            settle(token, None)
+        for token, seq in acks:
+            settle(token, seq, None)
         for kind, token, text in events:
             self._event(kind, token, text)
 
     def _event(self, kind: str, token: int, text: str) -> None:
         if kind == "nak":
-            self._publisher._settle(token, text)
+            self._publisher._settle(token, 0, text)
         elif kind == "ping":
             self.send(b"PONG\r\n")
         elif kind == "pong":

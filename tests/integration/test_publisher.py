@@ -21,9 +21,10 @@ import pytest
 from hookcore import publisher as publisher_module
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
-from hookcore.errors import QueueUnavailable
+from hookcore.errors import QueueUnavailable, WriteConflict
 from hookcore.publisher import Publisher, Server
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, connect
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, RECORDS_BUCKET, connect, kv_subject
+from hookcore.store import expect_last
 from support import running_nats
 
 
@@ -59,6 +60,37 @@ def test_concurrent_publishes_are_stored_and_acked(nats: EmbeddedNats) -> None:
         finally:
             await publisher.stop()
         assert await _stored(nats.url, subjects) == [s.encode() for s in subjects]
+
+    asyncio.run(run())
+
+
+def test_acks_give_the_sequence_and_expected_sequences_hold(nats: EmbeddedNats) -> None:
+    """What record writes rely on: an ack's stream sequence, and a refused
+    Nats-Expected-Last-Subject-Sequence raising WriteConflict, not QueueUnavailable."""
+    subject = kv_subject(RECORDS_BUCKET, "expected-sequence")
+
+    async def run() -> None:
+        await _stored(nats.url, [])  # creates the buckets
+        publisher = Publisher(nats.url, timeout=5, name="test")
+        await publisher.start()
+        try:
+            first = await publisher.publish(subject, b"1", headers=expect_last(0))
+            with pytest.raises(WriteConflict, match=f"wrong last sequence: {first}"):
+                await publisher.publish(subject, b"2", headers=expect_last(0))
+            second = await publisher.publish(subject, b"3", headers=expect_last(first))
+            assert second > first
+            with pytest.raises(WriteConflict):
+                await publisher.publish(subject, b"4", headers=expect_last(first))
+            assert await publisher.publish(subject, b"5") > second  # no header: no condition
+            with pytest.raises(ValueError, match="NATS header block"):
+                await publisher.publish(subject, b"6", headers=b"Nats-Expected-Last-Subject-Sequence: 1")
+        finally:
+            await publisher.stop()
+        jet = await connect(Settings.load(nats_url=nats.url), name="test")
+        try:
+            assert (await jet.records.get("expected-sequence")).value == b"5"
+        finally:
+            await jet.close()
 
     asyncio.run(run())
 

@@ -29,6 +29,9 @@ def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
         ("replicas", 2, "replicas must be 1, 3 or 5"),
         ("public_url", "example.com", "must start with http"),
         ("ack_wait", 0.1, "ack_wait must be between"),
+        ("max_redeliveries", -1, "max_redeliveries must be between 0 and 1000"),
+        ("max_record_bytes", 1024, "max_record_bytes must be between 16384 and 67108864"),
+        ("max_log_lines", 1, "max_log_lines must be between 2 and 1000000"),
     ],
 )
 def test_invalid_values_name_the_allowed_range(field: str, value: object, message: str) -> None:
