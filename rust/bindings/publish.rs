@@ -26,15 +26,22 @@ impl NatsWire {
         }
     }
 
-    /// The `PUB` frame of `payload` to `subject`, replying to the inbox and `token`.
+    /// The `PUB` frame of `payload` to `subject`, replying to the inbox and
+    /// `token`; an `HPUB` with a `Nats-Msg-Id` header when `msg_id` is given.
+    #[pyo3(signature = (subject, token, payload, msg_id=None))]
     fn publish<'py>(
         &self,
         py: Python<'py>,
         subject: &str,
         token: u64,
         payload: &[u8],
-    ) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.wire.publish(subject, token, payload))
+        msg_id: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let frame = self
+            .wire
+            .publish(subject, token, payload, msg_id)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(PyBytes::new(py, &frame))
     }
 
     /// Parse bytes read from the server: `(acked tokens, other events)`.
@@ -49,6 +56,7 @@ impl NatsWire {
             match event {
                 Event::Ack(token) => acks.push(token),
                 Event::Nak(token, reason) => others.push(("nak", token, reason)),
+                Event::Full(token, reason) => others.push(("full", token, reason)),
                 Event::Ping => others.push(("ping", 0, String::new())),
                 Event::Pong => others.push(("pong", 0, String::new())),
                 Event::Info(json) => others.push(("info", 0, json)),
