@@ -141,7 +141,9 @@ async def connect(settings: Settings, name: str) -> JetStream:
 
 def storage_error(error: Exception) -> QueueUnavailable:
     """The `QueueUnavailable` (a `StorageFull` when JetStream is out of room) for an error
-    nats-py raised while storing a request (an object store put, say)."""
+    raised while storing a request: the publisher's own, or nats-py's from an object
+    store put, which comes before the envelope is published (so whatever happened to
+    the body, the request itself was not stored)."""
     if isinstance(error, QueueUnavailable):
         return error
     if isinstance(error, APIError):
@@ -152,8 +154,7 @@ def storage_error(error: Exception) -> QueueUnavailable:
             return StorageFull(f"{words} (code {error.err_code})")
         # JetStream answered, and answered no: nothing was stored.
         return QueueUnavailable(f"{words} (code {error.err_code})")
-    # A timeout or a dropped connection: the write may have happened.
-    return QueueUnavailable(str(error) or type(error).__name__, maybe_stored=True)
+    return QueueUnavailable(str(error) or type(error).__name__)
 
 
 async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:

@@ -18,13 +18,20 @@ from pathlib import Path
 
 import pytest
 from nats.js.api import DiscardPolicy
+from nats.js.errors import BadRequestError, ServerError, ServiceUnavailableError
 
 from hookcore import publisher as publisher_module
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 from hookcore.errors import ConfigError, QueueUnavailable, StorageFull
 from hookcore.publisher import Publisher, Server
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, OBJECTS_BUCKET, connect
+from hookcore.queue import (
+    EXECUTIONS_STREAM,
+    EXECUTIONS_SUBJECT_PREFIX,
+    OBJECTS_BUCKET,
+    connect,
+    storage_error,
+)
 from support import running_hookcore, running_nats
 
 
@@ -511,6 +518,19 @@ def test_every_bucket_has_a_byte_limit_and_keeps_old_data_when_full(own_nats: Em
             await jet.close()
 
     asyncio.run(run())
+
+
+def test_nats_py_refusals_become_typed_errors() -> None:
+    """What the ingress answers when the object store (nats-py) fails before the envelope."""
+    full = storage_error(ServiceUnavailableError(503, "maximum bytes exceeded", 10077))
+    assert isinstance(full, StorageFull)
+    assert "maximum bytes exceeded (code 10077)" in full.reason
+    assert isinstance(storage_error(ServerError(500, "insufficient resources", 10023)), StorageFull)
+    other = storage_error(BadRequestError(400, "wrong last sequence", 10071))
+    assert type(other) is QueueUnavailable
+    timeout = storage_error(TimeoutError())
+    assert type(timeout) is QueueUnavailable
+    assert not timeout.maybe_stored  # the envelope, which is the request, was never sent
 
 
 def test_limits_the_server_cannot_reserve_are_a_config_error(own_nats: EmbeddedNats) -> None:
