@@ -372,6 +372,10 @@ class Publisher:
             connection.pong = loop.create_future()
             connection.send(b"CONNECT " + json.dumps(options).encode() + b"\r\nPING\r\n")
             await asyncio.wait_for(asyncio.shield(connection.pong), timeout)
+            # The PONG and the close can come in one read: connection_lost has then run
+            # already, and nothing would tell a publisher that adopted it.
+            if connection.closed.done():
+                raise QueueUnavailable("NATS closed the connection during the handshake")
             connection.send(f"SUB {self._inbox}* 1\r\n".encode())
         except BaseException:
             connection.abort()
