@@ -1,8 +1,8 @@
 //! The NATS client protocol, as much of it as the ingress's JetStream
-//! publisher speaks: `PUB` (and `HPUB`) frames out; `MSG`/`HMSG` (the acks), `PING`,
-//! `PONG`, `INFO`, `+OK` and `-ERR` in. There is no I/O here: Python's event
-//! loop owns the socket, writes the frames [`Wire::publish`] makes and feeds
-//! what it reads to [`Wire::feed`].
+//! publisher speaks: `PUB`/`HPUB` frames out; `MSG`/`HMSG` (the acks),
+//! `PING`, `PONG`, `INFO`, `+OK` and `-ERR` in. There is no I/O here:
+//! Python's event loop owns the socket, writes the frames [`Wire::publish`]
+//! makes and feeds what it reads to [`Wire::feed`].
 //!
 //! Each publish names its own reply subject, `{inbox}{token}`; JetStream
 //! answers there with `{"stream":…,"seq":…}` (the message's sequence in its
@@ -10,6 +10,15 @@
 //! `Nats-Expected-Last-Subject-Sequence`) or `{"error":{…}}`, and the
 //! server itself with an `HMSG` whose status is 503 when no stream listens
 //! on the subject (the client asks for that with `no_responders`).
+//!
+//! A publish may carry a message id (`HPUB` with a `Nats-Msg-Id` header):
+//! JetStream stores a message only once per id within the stream's duplicate
+//! window and acks a copy with `"duplicate":true`, so the publisher may send
+//! a frame again on a new connection when the first one's fate is unknown.
+//!
+//! Parsing what the server sends allocates nothing per ack (the events of a
+//! read go into a vector the caller reuses); only refusals, `INFO` and
+//! `-ERR` carry text.
 
 use std::fmt;
 
@@ -32,6 +41,10 @@ pub enum Event {
     Ack(u64, u64),
     /// The message published with this token was not stored, and why.
     Nak(u64, String),
+    /// The message published with this token was not stored because the
+    /// stream (or the server's JetStream storage) is full, and the words
+    /// JetStream used.
+    Full(u64, String),
     /// The server asks whether we are alive: answer `PONG`.
     Ping,
     /// The answer to our `PING`.
@@ -41,6 +54,19 @@ pub enum Event {
     /// A protocol error; the server usually closes the connection after it.
     Error(String),
 }
+
+/// The name of the header carrying a publish's message id (JetStream's
+/// deduplication key).
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// JetStream's `err_code`s that mean "no room": the stream is at its byte or
+/// message limit (10077, "maximum bytes exceeded", with `discard: new`), the
+/// server's storage is used up (10023, "insufficient resources") or cannot
+/// be reserved (10047, "insufficient storage resources available").
+const STORE_FAILED: u64 = 10077;
+const FULL_CODES: [u64; 2] = [10023, 10047];
+/// The descriptions of a 10077 that mean a limit, not a disk error.
+const LIMIT_WORDS: [&str; 2] = ["maximum bytes", "maximum messages"];
 
 /// The server sent something that is not the NATS protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,20 +99,52 @@ impl Wire {
     }
 
     /// The frame publishing `payload` to `subject` with the reply subject
-    /// `{inbox}{token}`: `PUB subject reply len`, the payload, CRLF.
-    pub fn publish(&self, subject: &str, token: u64, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + payload.len() + 48);
-        out.extend_from_slice(b"PUB ");
+    /// `{inbox}{token}`: `PUB subject reply len`, the payload, CRLF; with a
+    /// `msg_id`, `HPUB subject reply header_len total_len` and the header
+    /// block `NATS/1.0`, `Nats-Msg-Id: {msg_id}` before the payload.
+    pub fn publish(
+        &self,
+        subject: &str,
+        token: u64,
+        payload: &[u8],
+        msg_id: Option<&str>,
+    ) -> Result<Vec<u8>, WireError> {
+        let headers_len = match msg_id {
+            None => 0,
+            Some(id) => {
+                if id.is_empty() || id.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(WireError(format!(
+                        "a message id must be non-empty printable text, got {id:?}"
+                    )));
+                }
+                // NATS/1.0 CRLF, name: id CRLF, CRLF
+                10 + MSG_ID_HEADER.len() + 2 + id.len() + 2 + 2
+            }
+        };
+        let mut out =
+            Vec::with_capacity(subject.len() + self.inbox.len() + headers_len + payload.len() + 64);
+        out.extend_from_slice(if msg_id.is_some() { b"HPUB " } else { b"PUB " });
         out.extend_from_slice(subject.as_bytes());
         out.push(b' ');
         out.extend_from_slice(&self.inbox);
         push_decimal(&mut out, token);
         out.push(b' ');
-        push_decimal(&mut out, payload.len() as u64);
-        out.extend_from_slice(b"\r\n");
+        if let Some(id) = msg_id {
+            push_decimal(&mut out, headers_len as u64);
+            out.push(b' ');
+            push_decimal(&mut out, (headers_len + payload.len()) as u64);
+            out.extend_from_slice(b"\r\nNATS/1.0\r\n");
+            out.extend_from_slice(MSG_ID_HEADER.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(id.as_bytes());
+            out.extend_from_slice(b"\r\n\r\n");
+        } else {
+            push_decimal(&mut out, payload.len() as u64);
+            out.extend_from_slice(b"\r\n");
+        }
         out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
-        out
+        Ok(out)
     }
 
     /// The frame publishing `payload` with the header block `headers`
@@ -201,7 +259,12 @@ impl Wire {
             return Some(Event::Nak(token, reason));
         }
         if memmem::find(payload, b"\"error\"").is_some() {
-            return Some(Event::Nak(token, ack_error(payload)));
+            let (reason, full) = ack_error(payload);
+            return Some(if full {
+                Event::Full(token, reason)
+            } else {
+                Event::Nak(token, reason)
+            });
         }
         // A JetStream ack has a sequence number; any other reply (a core NATS
         // subscriber answering on the subject, say) is not one: wait for the ack.
@@ -289,8 +352,9 @@ fn ack_sequence(payload: &[u8]) -> Option<u64> {
     })
 }
 
-/// `description (code err_code)` from JetStream's `{"error":{…}}`, or the payload as text.
-fn ack_error(payload: &[u8]) -> String {
+/// `description (code err_code)` from JetStream's `{"error":{…}}`, or the
+/// payload as text; and whether it says the stream or the storage is full.
+fn ack_error(payload: &[u8]) -> (String, bool) {
     #[derive(serde::Deserialize)]
     struct Ack {
         error: AckError,
@@ -306,12 +370,18 @@ fn ack_error(payload: &[u8]) -> String {
             let description = error
                 .description
                 .unwrap_or_else(|| "JetStream error".into());
-            match error.err_code.or(error.code) {
+            let full = match error.err_code {
+                Some(STORE_FAILED) => LIMIT_WORDS.iter().any(|w| description.contains(w)),
+                Some(code) => FULL_CODES.contains(&code),
+                None => false,
+            };
+            let reason = match error.err_code.or(error.code) {
                 Some(code) => format!("{description} (code {code})"),
                 None => description,
-            }
+            };
+            (reason, full)
         }
-        Err(_) => String::from_utf8_lossy(payload).into_owned(),
+        Err(_) => (String::from_utf8_lossy(payload).into_owned(), false),
     }
 }
 

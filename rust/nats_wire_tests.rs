@@ -21,6 +21,9 @@ MSG _INBOX.pub1.7 1 41\r\n{\"stream\":\"HOOKCORE_EXECUTIONS\",\"seq\":12}\r\n\
 +OK\r\n\
 HMSG _INBOX.pub1.8 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n\
 MSG _INBOX.pub1.9 1 94\r\n{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum messages exceeded\"},\"stream\":\"S\"}\r\n\
+MSG _INBOX.pub1.10 1 99\r\n{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum bytes exceeded\"},\"stream\":\"S\",\"seq\":0}\r\n\
+MSG _INBOX.pub1.11 1 86\r\n{\"error\":{\"code\":400,\"err_code\":10060,\"description\":\"expected stream does not match\"}}\r\n\
+MSG _INBOX.pub1.12 1 40\r\n{\"stream\":\"S\",\"seq\":12,\"duplicate\":true}\r\n\
 MSG other.subject 2 2\r\nhi\r\n\
 PONG\r\n\
 -ERR 'Stale Connection'\r\n";
@@ -31,7 +34,10 @@ fn stream_events() -> Vec<Event> {
         Event::Ping,
         Event::Ack(7, 12),
         Event::Nak(8, "no JetStream stream answered (503 no responders)".into()),
-        Event::Nak(9, "maximum messages exceeded (code 10077)".into()),
+        Event::Full(9, "maximum messages exceeded (code 10077)".into()),
+        Event::Full(10, "maximum bytes exceeded (code 10077)".into()),
+        Event::Nak(11, "expected stream does not match (code 10060)".into()),
+        Event::Ack(12, 12),
         Event::Pong,
         Event::Error("Stale Connection".into()),
     ]
@@ -46,13 +52,33 @@ fn server_frames_become_events() {
 fn publish_frames_name_the_reply_subject() {
     let wire = Wire::new(INBOX);
     assert_eq!(
-        wire.publish("hookcore.executions.abc", 0, b"{}"),
+        wire.publish("hookcore.executions.abc", 0, b"{}", None)
+            .unwrap(),
         b"PUB hookcore.executions.abc _INBOX.pub1.0 2\r\n{}\r\n"
     );
     assert_eq!(
-        wire.publish("s", 18_446_744_073_709_551_615, b""),
+        wire.publish("s", 18_446_744_073_709_551_615, b"", None)
+            .unwrap(),
         b"PUB s _INBOX.pub1.18446744073709551615 0\r\n\r\n"
     );
+}
+
+#[test]
+fn a_message_id_makes_an_hpub_frame() {
+    let wire = Wire::new(INBOX);
+    let frame = wire.publish("s.a", 3, b"{}", Some("0190-ab")).unwrap();
+    let headers = "NATS/1.0\r\nNats-Msg-Id: 0190-ab\r\n\r\n";
+    assert_eq!(
+        String::from_utf8(frame).unwrap(),
+        format!(
+            "HPUB s.a _INBOX.pub1.3 {} {}\r\n{headers}{{}}\r\n",
+            headers.len(),
+            headers.len() + 2
+        )
+    );
+    for bad in ["", "a\r\nX-Other: 1", "a\nb", "a\0"] {
+        assert!(wire.publish("s", 1, b"", Some(bad)).is_err(), "{bad:?}");
+    }
 }
 
 #[test]

@@ -233,6 +233,7 @@ class NatsCluster:
         self.root = root
         self.client_ports = [free_port() for _ in range(nodes)]
         self.cluster_ports = [free_port() for _ in range(nodes)]
+        self.monitor_ports = [free_port() for _ in range(nodes)]  # /connz, /jsz: who is where
         self.processes: list[subprocess.Popen[bytes] | None] = [None] * nodes
 
     @property
@@ -244,7 +245,7 @@ class NatsCluster:
         for i, (port, cluster_port) in enumerate(zip(self.client_ports, self.cluster_ports, strict=True)):
             conf = self.root / f"n{i}.conf"
             conf.write_text(
-                f'server_name: n{i}\nlisten: "127.0.0.1:{port}"\n'
+                f'server_name: n{i}\nlisten: "127.0.0.1:{port}"\nhttp: "127.0.0.1:{self.monitor_ports[i]}"\n'
                 f'jetstream {{ store_dir: "{(self.root / f"n{i}").as_posix()}" }}\n'
                 f'cluster {{ name: hookcore, listen: "127.0.0.1:{cluster_port}", routes: [{routes}] }}\n'
             )

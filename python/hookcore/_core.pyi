@@ -133,17 +133,32 @@ class NatsWire:
     def __new__(cls, inbox: str) -> NatsWire:
         """Publishes ask for replies on ``{inbox}{token}`` (``inbox`` ends with ``.``)."""
 
-    def publish(self, subject: str, token: int, payload: bytes, headers: bytes | None = None) -> bytes:
+    def publish(
+        self,
+        subject: str,
+        token: int,
+        payload: bytes,
+        msg_id: str | None = None,
+        headers: bytes | None = None,
+    ) -> bytes:
         """The ``PUB`` frame of ``payload`` to ``subject``, replying to the inbox and ``token``.
 
+        With ``msg_id``, an ``HPUB`` frame whose ``Nats-Msg-Id`` header carries it:
+        JetStream stores one message per id within the stream's duplicate window
+        and acks a second copy as a duplicate. ``ValueError`` when ``msg_id`` is
+        empty or holds control characters (it would break the header block).
+
         With ``headers`` (a NATS header block: ``NATS/1.0\\r\\n``, ``Name: value\\r\\n``
-        lines, ``\\r\\n``) an ``HPUB`` frame; ``ValueError`` when it is not one."""
+        lines, ``\\r\\n``) an ``HPUB`` frame; ``ValueError`` when it is not one, or
+        when both are given."""
 
     def feed(self, data: bytes) -> tuple[list[tuple[int, int]], list[tuple[str, int, str]]]:
         """Parse bytes read from the socket: ``((token, stream sequence) of each ack, other events)``.
 
         An event is ``("nak", token, reason)`` (JetStream did not store that
-        publish), ``("ping", 0, "")`` (answer ``PONG``), ``("pong", 0, "")``,
+        publish), ``("full", token, reason)`` (it did not, because the stream or
+        the server's storage is full), ``("ping", 0, "")`` (answer ``PONG``),
+        ``("pong", 0, "")``,
         ``("info", 0, json)`` or ``("error", 0, message)`` (the server's
         ``-ERR``). A frame cut short waits for the next call. Raises
         ``ValueError`` when the bytes are not the NATS protocol.

@@ -36,7 +36,7 @@ from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, body_object
@@ -45,7 +45,6 @@ from hookcore.triggers import TriggerHooks, TriggerRefused
 log = logging.getLogger("hookcore.ingress")
 
 TRIGGER_PREFIX = "/trigger/"
-RETRY_AFTER = [("retry-after", "1")]
 EXECUTION_ID = "hookcore-execution-id"
 # GET carries no body (SPEC section 3) and HEAD runs nothing: neither is read.
 BODILESS_METHODS = frozenset({"GET", "HEAD"})
@@ -86,7 +85,10 @@ class Ingress:
         for app in self.apps.values():
             self.core.set_integration(integration_spec(app))
         self.publisher = Publisher(
-            settings.nats_url, settings.publish_timeout, name="hookcore-ingress-publisher"
+            settings.nats_url,
+            settings.publish_timeout,
+            name="hookcore-ingress-publisher",
+            max_buffer=settings.max_publish_buffer,
         )
         await self.publisher.start()
         self.bodies = BodyReader(settings.body_read_timeout)
@@ -217,17 +219,19 @@ class Ingress:
         try:
             if spill:
                 await self._jet.objects.put(body_object(execution_id), body)  # type: ignore[union-attr]
-            await self.publisher.publish(subject, envelope)
-        except Exception as e:  # QueueUnavailable, or the object store failing
+            # The execution id as Nats-Msg-Id: a frame the publisher sends again is stored once.
+            await self.publisher.publish(subject, envelope, msg_id=execution_id)
+        except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
+            failure = storage_error(e)
             self.metrics.trigger_responses[503] += 1
             self.metrics.publish_failures += 1
-            log.warning("answering 503: %s", e)
+            log.warning("answering 503: %s", failure)
             send_error(
                 proto,
                 503,
-                "The queue is unavailable; nothing was stored. Retry the request later.",
-                RETRY_AFTER,
-                code=ErrorCode.QUEUE_UNAVAILABLE,
+                failure.answer,
+                [("retry-after", str(failure.retry_after))],
+                code=ErrorCode(failure.code),
             )
             return False
         return True
