@@ -336,6 +336,18 @@ fn accept(
     limit: Option<Verdict>,
 ) -> Result<Accepted, Decision> {
     let flow_spec = resolved.flow_spec();
+    // What hookcore checked itself is never stored (SPEC section 9): the key of a flow that needs one.
+    let without_key: Vec<(String, String)>;
+    let headers = if flow_spec.is_some_and(|f| f.api_keys) {
+        without_key = headers
+            .iter()
+            .filter(|(name, _)| name != route::apikey::API_KEY_HEADER)
+            .cloned()
+            .collect();
+        &without_key
+    } else {
+        headers
+    };
     let synchronous = flow_spec.is_some_and(|f| f.synchronous)
         || header_value(headers, SYNC_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let execution_id = ids::execution_id();

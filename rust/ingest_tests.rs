@@ -260,6 +260,10 @@ fn shared_endpoint_routes_by_header_and_body_and_checks_keys() {
     let a = accepted(run("POST", "S", &ok, body));
     let envelope = String::from_utf8_lossy(&a.envelope);
     assert!(envelope.contains("Order created") && envelope.contains("i1"));
+    assert!(
+        !envelope.contains("hk_secret"),
+        "the checked API key is stored"
+    );
 
     let (status, message) = rejected(run("POST", "S", &[JSON, ("x-account", "c1")], body));
     assert_eq!(status, 401);

@@ -1,13 +1,24 @@
 //! The NATS client protocol, as much of it as the ingress's JetStream
-//! publisher speaks: `PUB` frames out; `MSG`/`HMSG` (the acks), `PING`,
-//! `PONG`, `INFO`, `+OK` and `-ERR` in. There is no I/O here: Python's event
-//! loop owns the socket, writes the frames [`Wire::publish`] makes and feeds
-//! what it reads to [`Wire::feed`].
+//! publisher speaks: `PUB`/`HPUB` frames out; `MSG`/`HMSG` (the acks),
+//! `PING`, `PONG`, `INFO`, `+OK` and `-ERR` in. There is no I/O here:
+//! Python's event loop owns the socket, writes the frames [`Wire::publish`]
+//! makes and feeds what it reads to [`Wire::feed`].
 //!
 //! Each publish names its own reply subject, `{inbox}{token}`; JetStream
-//! answers there with `{"stream":…,"seq":…}` or `{"error":{…}}`, and the
+//! answers there with `{"stream":…,"seq":…}` (the message's sequence in its
+//! stream, which a later publish may name as the one it expects to follow:
+//! `Nats-Expected-Last-Subject-Sequence`) or `{"error":{…}}`, and the
 //! server itself with an `HMSG` whose status is 503 when no stream listens
 //! on the subject (the client asks for that with `no_responders`).
+//!
+//! A publish may carry a message id (`HPUB` with a `Nats-Msg-Id` header):
+//! JetStream stores a message only once per id within the stream's duplicate
+//! window and acks a copy with `"duplicate":true`, so the publisher may send
+//! a frame again on a new connection when the first one's fate is unknown.
+//!
+//! Parsing what the server sends allocates nothing per ack (the events of a
+//! read go into a vector the caller reuses); only refusals, `INFO` and
+//! `-ERR` carry text.
 
 use std::fmt;
 
@@ -25,10 +36,15 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// Something the server said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// JetStream stored the message published with this token.
-    Ack(u64),
+    /// JetStream stored the message published with this token (first), as
+    /// this sequence number of its stream (second).
+    Ack(u64, u64),
     /// The message published with this token was not stored, and why.
     Nak(u64, String),
+    /// The message published with this token was not stored because the
+    /// stream (or the server's JetStream storage) is full, and the words
+    /// JetStream used.
+    Full(u64, String),
     /// The server asks whether we are alive: answer `PONG`.
     Ping,
     /// The answer to our `PING`.
@@ -38,6 +54,19 @@ pub enum Event {
     /// A protocol error; the server usually closes the connection after it.
     Error(String),
 }
+
+/// The name of the header carrying a publish's message id (JetStream's
+/// deduplication key).
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+
+/// JetStream's `err_code`s that mean "no room": the stream is at its byte or
+/// message limit (10077, "maximum bytes exceeded", with `discard: new`), the
+/// server's storage is used up (10023, "insufficient resources") or cannot
+/// be reserved (10047, "insufficient storage resources available").
+const STORE_FAILED: u64 = 10077;
+const FULL_CODES: [u64; 2] = [10023, 10047];
+/// The descriptions of a 10077 that mean a limit, not a disk error.
+const LIMIT_WORDS: [&str; 2] = ["maximum bytes", "maximum messages"];
 
 /// The server sent something that is not the NATS protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,17 +99,77 @@ impl Wire {
     }
 
     /// The frame publishing `payload` to `subject` with the reply subject
-    /// `{inbox}{token}`: `PUB subject reply len`, the payload, CRLF.
-    pub fn publish(&self, subject: &str, token: u64, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + payload.len() + 48);
-        out.extend_from_slice(b"PUB ");
+    /// `{inbox}{token}`: `PUB subject reply len`, the payload, CRLF; with a
+    /// `msg_id`, `HPUB subject reply header_len total_len` and the header
+    /// block `NATS/1.0`, `Nats-Msg-Id: {msg_id}` before the payload.
+    pub fn publish(
+        &self,
+        subject: &str,
+        token: u64,
+        payload: &[u8],
+        msg_id: Option<&str>,
+    ) -> Result<Vec<u8>, WireError> {
+        let headers_len = match msg_id {
+            None => 0,
+            Some(id) => {
+                if id.is_empty() || id.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(WireError(format!(
+                        "a message id must be non-empty printable text, got {id:?}"
+                    )));
+                }
+                // NATS/1.0 CRLF, name: id CRLF, CRLF
+                10 + MSG_ID_HEADER.len() + 2 + id.len() + 2 + 2
+            }
+        };
+        let mut out =
+            Vec::with_capacity(subject.len() + self.inbox.len() + headers_len + payload.len() + 64);
+        out.extend_from_slice(if msg_id.is_some() { b"HPUB " } else { b"PUB " });
         out.extend_from_slice(subject.as_bytes());
         out.push(b' ');
         out.extend_from_slice(&self.inbox);
         push_decimal(&mut out, token);
         out.push(b' ');
-        push_decimal(&mut out, payload.len() as u64);
+        if let Some(id) = msg_id {
+            push_decimal(&mut out, headers_len as u64);
+            out.push(b' ');
+            push_decimal(&mut out, (headers_len + payload.len()) as u64);
+            out.extend_from_slice(b"\r\nNATS/1.0\r\n");
+            out.extend_from_slice(MSG_ID_HEADER.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(id.as_bytes());
+            out.extend_from_slice(b"\r\n\r\n");
+        } else {
+            push_decimal(&mut out, payload.len() as u64);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
+        Ok(out)
+    }
+
+    /// The frame publishing `payload` with the header block `headers`
+    /// (`NATS/1.0\r\n`, `Name: value\r\n` lines, `\r\n`): `HPUB subject
+    /// reply header_len total_len`, the headers, the payload, CRLF.
+    pub fn publish_with_headers(
+        &self,
+        subject: &str,
+        token: u64,
+        headers: &[u8],
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let total = headers.len() + payload.len();
+        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + total + 64);
+        out.extend_from_slice(b"HPUB ");
+        out.extend_from_slice(subject.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(&self.inbox);
+        push_decimal(&mut out, token);
+        out.push(b' ');
+        push_decimal(&mut out, headers.len() as u64);
+        out.push(b' ');
+        push_decimal(&mut out, total as u64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(headers);
         out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
         out
@@ -170,11 +259,16 @@ impl Wire {
             return Some(Event::Nak(token, reason));
         }
         if memmem::find(payload, b"\"error\"").is_some() {
-            return Some(Event::Nak(token, ack_error(payload)));
+            let (reason, full) = ack_error(payload);
+            return Some(if full {
+                Event::Full(token, reason)
+            } else {
+                Event::Nak(token, reason)
+            });
         }
         // A JetStream ack has a sequence number; any other reply (a core NATS
         // subscriber answering on the subject, say) is not one: wait for the ack.
-        memmem::find(payload, b"\"seq\"").map(|_| Event::Ack(token))
+        ack_sequence(payload).map(|seq| Event::Ack(token, seq))
     }
 }
 
@@ -245,8 +339,22 @@ fn status(headers: &[u8]) -> Option<&[u8]> {
     Some(&code[..end]).filter(|c| !c.is_empty())
 }
 
-/// `description (code err_code)` from JetStream's `{"error":{…}}`, or the payload as text.
-fn ack_error(payload: &[u8]) -> String {
+/// The `"seq": N` of a JetStream ack.
+fn ack_sequence(payload: &[u8]) -> Option<u64> {
+    memmem::find_iter(payload, b"\"seq\"").find_map(|at| {
+        let value = trim_ows(payload.get(at + 5..)?).strip_prefix(b":")?;
+        let value = trim_ows(value);
+        let end = value
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(value.len());
+        parse_decimal(&value[..end])
+    })
+}
+
+/// `description (code err_code)` from JetStream's `{"error":{…}}`, or the
+/// payload as text; and whether it says the stream or the storage is full.
+fn ack_error(payload: &[u8]) -> (String, bool) {
     #[derive(serde::Deserialize)]
     struct Ack {
         error: AckError,
@@ -262,12 +370,18 @@ fn ack_error(payload: &[u8]) -> String {
             let description = error
                 .description
                 .unwrap_or_else(|| "JetStream error".into());
-            match error.err_code.or(error.code) {
+            let full = match error.err_code {
+                Some(STORE_FAILED) => LIMIT_WORDS.iter().any(|w| description.contains(w)),
+                Some(code) => FULL_CODES.contains(&code),
+                None => false,
+            };
+            let reason = match error.err_code.or(error.code) {
                 Some(code) => format!("{description} (code {code})"),
                 None => description,
-            }
+            };
+            (reason, full)
         }
-        Err(_) => String::from_utf8_lossy(payload).into_owned(),
+        Err(_) => (String::from_utf8_lossy(payload).into_owned(), false),
     }
 }
 

@@ -21,6 +21,9 @@ MSG _INBOX.pub1.7 1 41\r\n{\"stream\":\"HOOKCORE_EXECUTIONS\",\"seq\":12}\r\n\
 +OK\r\n\
 HMSG _INBOX.pub1.8 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n\
 MSG _INBOX.pub1.9 1 94\r\n{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum messages exceeded\"},\"stream\":\"S\"}\r\n\
+MSG _INBOX.pub1.10 1 99\r\n{\"error\":{\"code\":503,\"err_code\":10077,\"description\":\"maximum bytes exceeded\"},\"stream\":\"S\",\"seq\":0}\r\n\
+MSG _INBOX.pub1.11 1 86\r\n{\"error\":{\"code\":400,\"err_code\":10060,\"description\":\"expected stream does not match\"}}\r\n\
+MSG _INBOX.pub1.12 1 40\r\n{\"stream\":\"S\",\"seq\":12,\"duplicate\":true}\r\n\
 MSG other.subject 2 2\r\nhi\r\n\
 PONG\r\n\
 -ERR 'Stale Connection'\r\n";
@@ -29,9 +32,12 @@ fn stream_events() -> Vec<Event> {
     vec![
         Event::Info("{\"server_id\":\"N1\",\"max_payload\":1048576,\"headers\":true}".into()),
         Event::Ping,
-        Event::Ack(7),
+        Event::Ack(7, 12),
         Event::Nak(8, "no JetStream stream answered (503 no responders)".into()),
-        Event::Nak(9, "maximum messages exceeded (code 10077)".into()),
+        Event::Full(9, "maximum messages exceeded (code 10077)".into()),
+        Event::Full(10, "maximum bytes exceeded (code 10077)".into()),
+        Event::Nak(11, "expected stream does not match (code 10060)".into()),
+        Event::Ack(12, 12),
         Event::Pong,
         Event::Error("Stale Connection".into()),
     ]
@@ -46,13 +52,33 @@ fn server_frames_become_events() {
 fn publish_frames_name_the_reply_subject() {
     let wire = Wire::new(INBOX);
     assert_eq!(
-        wire.publish("hookcore.executions.abc", 0, b"{}"),
+        wire.publish("hookcore.executions.abc", 0, b"{}", None)
+            .unwrap(),
         b"PUB hookcore.executions.abc _INBOX.pub1.0 2\r\n{}\r\n"
     );
     assert_eq!(
-        wire.publish("s", 18_446_744_073_709_551_615, b""),
+        wire.publish("s", 18_446_744_073_709_551_615, b"", None)
+            .unwrap(),
         b"PUB s _INBOX.pub1.18446744073709551615 0\r\n\r\n"
     );
+}
+
+#[test]
+fn a_message_id_makes_an_hpub_frame() {
+    let wire = Wire::new(INBOX);
+    let frame = wire.publish("s.a", 3, b"{}", Some("0190-ab")).unwrap();
+    let headers = "NATS/1.0\r\nNats-Msg-Id: 0190-ab\r\n\r\n";
+    assert_eq!(
+        String::from_utf8(frame).unwrap(),
+        format!(
+            "HPUB s.a _INBOX.pub1.3 {} {}\r\n{headers}{{}}\r\n",
+            headers.len(),
+            headers.len() + 2
+        )
+    );
+    for bad in ["", "a\r\nX-Other: 1", "a\nb", "a\0"] {
+        assert!(wire.publish("s", 1, b"", Some(bad)).is_err(), "{bad:?}");
+    }
 }
 
 #[test]
@@ -79,7 +105,47 @@ fn bad_frames_are_errors() {
 fn replies_to_other_subjects_or_that_are_not_acks_are_ignored() {
     let other_inbox = b"MSG _INBOX.pub1.x 1 2\r\nok\r\nMSG _INBOX.pub2.1 1 2\r\nok\r\n";
     let not_an_ack = b"MSG _INBOX.pub1.1 1 2\r\nok\r\n";
-    assert!(feed_all(&[other_inbox, not_an_ack]).unwrap().is_empty());
+    let no_number = b"MSG _INBOX.pub1.2 1 26\r\n{\"stream\":\"seq\",\"seq\":\"x\"}\r\n";
+    assert!(feed_all(&[other_inbox, not_an_ack, no_number])
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn acks_carry_the_stream_sequence() {
+    let acks = b"MSG _INBOX.pub1.1 1 34\r\n{\"stream\":\"seq\", \"seq\" : 42,\"x\":1}\r\n\
+MSG _INBOX.pub1.2 1 57\r\n{\"stream\":\"KV_b\",\"domain\":\"hub\",\"seq\":7,\"duplicate\":true}\r\n";
+    assert_eq!(
+        feed_all(&[acks]).unwrap(),
+        vec![Event::Ack(1, 42), Event::Ack(2, 7)]
+    );
+}
+
+#[test]
+fn a_refused_expected_sequence_is_a_nak_with_its_code() {
+    let refused = b"MSG _INBOX.pub1.3 1 102\r\n{\"error\":{\"code\":400,\"err_code\":10071,\"description\":\"wrong last sequence: 1\"},\"stream\":\"KV_b\",\"seq\":0}\r\n";
+    assert_eq!(
+        feed_all(&[refused]).unwrap(),
+        vec![Event::Nak(3, "wrong last sequence: 1 (code 10071)".into())]
+    );
+}
+
+#[test]
+fn publish_with_headers_frames_hpub() {
+    let wire = Wire::new(INBOX);
+    let headers = b"NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: 3\r\n\r\n";
+    let mut expected = format!(
+        "HPUB $KV.b.k _INBOX.pub1.5 {} {}\r\n",
+        headers.len(),
+        headers.len() + 2
+    )
+    .into_bytes();
+    expected.extend_from_slice(headers);
+    expected.extend_from_slice(b"{}\r\n");
+    assert_eq!(
+        wire.publish_with_headers("$KV.b.k", 5, headers, b"{}"),
+        expected
+    );
 }
 
 proptest! {
@@ -109,10 +175,10 @@ proptest! {
     fn published_acks_round_trip(tokens in prop::collection::vec(any::<u64>(), 0..20)) {
         let mut input = Vec::new();
         for token in &tokens {
-            let ack = format!("{{\"stream\":\"S\",\"seq\":{token}}}");
+            let ack = format!("{{\"stream\":\"S\",\"seq\":{}}}", token / 2);
             input.extend_from_slice(format!("MSG {INBOX}{token} 1 {}\r\n{ack}\r\n", ack.len()).as_bytes());
         }
         let events = feed_all(&[&input]).unwrap();
-        prop_assert_eq!(events, tokens.iter().map(|&t| Event::Ack(t)).collect::<Vec<_>>());
+        prop_assert_eq!(events, tokens.iter().map(|&t| Event::Ack(t, t / 2)).collect::<Vec<_>>());
     }
 }

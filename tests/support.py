@@ -19,7 +19,7 @@ import httpx
 
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
-from hookcore.ingress import rate_table_path
+from hookcore.ingress import rate_table_file
 from hookcore.queue import EXECUTIONS_STREAM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,7 @@ TEST_APPS = [
     "tenants_app:per_instance",
     "tenants_app:preprocessed",
     "responses_app:app",
+    "faults_app:app",
     "limits_app:limited",
     "limits_app:wide",
 ]
@@ -265,7 +266,7 @@ class Hookcore:
         self.client.close()
         self.admin.close()
         # The machine-wide rate-limit table of this test's NATS deployment (in /dev/shm).
-        rate_table_path(Settings.load(nats_url=self.nats.url)).unlink(missing_ok=True)
+        rate_table_file(Settings.load(nats_url=self.nats.url)).unlink(missing_ok=True)
 
     def logs(self) -> str:
         parts = [p.log() for p in [self.ingress, *self.workers] if p is not None]
@@ -310,6 +311,7 @@ class NatsCluster:
         self.root = root
         self.client_ports = [free_port() for _ in range(nodes)]
         self.cluster_ports = [free_port() for _ in range(nodes)]
+        self.monitor_ports = [free_port() for _ in range(nodes)]  # /connz, /jsz: who is where
         self.processes: list[subprocess.Popen[bytes] | None] = [None] * nodes
 
     @property
@@ -321,7 +323,7 @@ class NatsCluster:
         for i, (port, cluster_port) in enumerate(zip(self.client_ports, self.cluster_ports, strict=True)):
             conf = self.root / f"n{i}.conf"
             conf.write_text(
-                f'server_name: n{i}\nlisten: "127.0.0.1:{port}"\n'
+                f'server_name: n{i}\nlisten: "127.0.0.1:{port}"\nhttp: "127.0.0.1:{self.monitor_ports[i]}"\n'
                 f'jetstream {{ store_dir: "{(self.root / f"n{i}").as_posix()}" }}\n'
                 f'cluster {{ name: hookcore, listen: "127.0.0.1:{cluster_port}", routes: [{routes}] }}\n'
             )

@@ -5,6 +5,7 @@ microseconds, stores it durably in NATS JetStream, answers, and runs the
 matching customer's flow on Python workers.
 """
 
+from hookcore import handshake, verify
 from hookcore.context import DeployContext, FlowContext
 from hookcore.errors import HookcoreError
 from hookcore.integration import (
@@ -38,7 +39,9 @@ __all__ = [
     "TriggerResult",
     "__version__",
     "body",
+    "handshake",
     "header",
     "parse_body",
     "parse_query",
+    "verify",
 ]

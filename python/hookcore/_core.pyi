@@ -17,10 +17,12 @@ __all__ = [
     "BODY_MULTIPART",
     "BODY_TEXT",
     "ERROR_CODES",
+    "RATE_TABLE_SLOTS",
     "Ingress",
     "NatsWire",
     "RateLimiter",
     "api_key_digest",
+    "check_rate_table",
     "new_id",
     "parse_body",
     "parse_query",
@@ -131,14 +133,32 @@ class NatsWire:
     def __new__(cls, inbox: str) -> NatsWire:
         """Publishes ask for replies on ``{inbox}{token}`` (``inbox`` ends with ``.``)."""
 
-    def publish(self, subject: str, token: int, payload: bytes) -> bytes:
-        """The ``PUB`` frame of ``payload`` to ``subject``, replying to the inbox and ``token``."""
+    def publish(
+        self,
+        subject: str,
+        token: int,
+        payload: bytes,
+        msg_id: str | None = None,
+        headers: bytes | None = None,
+    ) -> bytes:
+        """The ``PUB`` frame of ``payload`` to ``subject``, replying to the inbox and ``token``.
 
-    def feed(self, data: bytes) -> tuple[list[int], list[tuple[str, int, str]]]:
-        """Parse bytes read from the socket: ``(acked tokens, other events)``.
+        With ``msg_id``, an ``HPUB`` frame whose ``Nats-Msg-Id`` header carries it:
+        JetStream stores one message per id within the stream's duplicate window
+        and acks a second copy as a duplicate. ``ValueError`` when ``msg_id`` is
+        empty or holds control characters (it would break the header block).
+
+        With ``headers`` (a NATS header block: ``NATS/1.0\\r\\n``, ``Name: value\\r\\n``
+        lines, ``\\r\\n``) an ``HPUB`` frame; ``ValueError`` when it is not one, or
+        when both are given."""
+
+    def feed(self, data: bytes) -> tuple[list[tuple[int, int]], list[tuple[str, int, str]]]:
+        """Parse bytes read from the socket: ``((token, stream sequence) of each ack, other events)``.
 
         An event is ``("nak", token, reason)`` (JetStream did not store that
-        publish), ``("ping", 0, "")`` (answer ``PONG``), ``("pong", 0, "")``,
+        publish), ``("full", token, reason)`` (it did not, because the stream or
+        the server's storage is full), ``("ping", 0, "")`` (answer ``PONG``),
+        ``("pong", 0, "")``,
         ``("info", 0, json)`` or ``("error", 0, message)`` (the server's
         ``-ERR``). A frame cut short waits for the next call. Raises
         ``ValueError`` when the bytes are not the NATS protocol.
@@ -159,6 +179,15 @@ class RateLimiter:
         """Take one request from ``key``'s bucket (``rate`` per second, ``burst`` at once,
         default ``ceil(rate)``): ``(allowed, limit, remaining, reset_secs, retry_after_secs)``.
         ``now_us`` (microseconds, > 0) stands in for the monotonic clock: tests stop time with it."""
+
+RATE_TABLE_SLOTS: Final[int]
+"""Slots of the machine-wide rate-limit table that ``Ingress(rate_table=...)`` maps."""
+
+def check_rate_table(path: str | os.PathLike[str], slots: int = ...) -> None:
+    """Create the shared rate-limit table at ``path`` (mode 0600, complete before it
+    appears under its name) or check the one there: a regular file of this user's,
+    not readable or writable by others, of the expected size, magic, version and
+    slot count. Raises ``OSError`` saying why the file cannot be used."""
 
 def new_id() -> str:
     """A new time-sortable id (UUIDv7, lower-case hyphenated)."""

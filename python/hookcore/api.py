@@ -14,9 +14,10 @@ from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
-from hookcore.executions import Executions
+from hookcore.executions import MAX_LIMIT, Executions
 from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
 from hookcore.instances import Instances
+from hookcore.integration import InstanceConfig
 from hookcore.metrics import Metrics
 from hookcore.publisher import Publisher
 from hookcore.queue import JetStream
@@ -33,7 +34,7 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     integration: str
     customer: str
-    config: dict[str, str] | None = None
+    config: InstanceConfig | None = None
     name: str | None = None
 
 
@@ -221,8 +222,9 @@ class ControlPlane:
     async def _list_executions(self, scope: Any, proto: Any, args: list[str]) -> None:
         query = _core.parse_query(scope.query_string)
         limit = _single(query, "limit") or "50"
-        if not limit.isdigit():
-            raise BadRequest(f"limit must be a number, got {limit!r}.")
+        # ASCII digits only ("²".isdigit() too), and not so many that int() refuses them.
+        if not (limit.isascii() and limit.isdigit() and len(limit) <= 9):
+            raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {limit[:40]!r}.")
         page = await self.executions.list(
             flow=_single(query, "flow"),
             customer=_single(query, "customer"),

@@ -16,6 +16,7 @@ import msgspec
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.config import Settings, describe, env_name
 from hookcore.errors import HookcoreError
+from hookcore.integration import InstanceConfig
 
 if TYPE_CHECKING:
     from hookcore.executions import Executions
@@ -270,7 +271,7 @@ def _run_deploy(args: argparse.Namespace) -> int:
     integration = args.integration or (next(iter(apps)) if len(apps) == 1 else None)
     if integration is None:
         raise HookcoreError(f"--app loads {len(apps)} integrations; choose one with --integration")
-    config = dict(_key_value(item) for item in args.config)
+    config: InstanceConfig = dict(_key_value(item) for item in args.config)
 
     async def work(jet: Any) -> int:
         instances = Instances(jet, apps, _settings(args))

@@ -9,7 +9,9 @@ from typing import Any
 
 from hookcore.errors import ConfigError
 
-MIB = 1024 * 1024
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
 DAY = 24 * 60 * 60
 
 
@@ -63,6 +65,30 @@ class Settings:
         "Seconds to wait for JetStream to acknowledge an accepted request before answering 503.",
         default=5.0,
     )
+    max_publish_buffer: int = _doc(
+        "Most bytes waiting to be sent on the publisher's NATS connection; a request that would "
+        "queue behind more gets 503 at once (nothing stored) instead of waiting on a stalled server.",
+        default=8 * MIB,
+    )
+    duplicate_window: float = _doc(
+        "Seconds JetStream remembers a request's id (Nats-Msg-Id) so a frame resent after a "
+        "reconnect is stored once; at least the publish timeout. nats-server keeps every id "
+        "of the window in memory (about 150 B each).",
+        default=15.0,
+    )
+    max_stream_bytes: int = _doc(
+        "Byte limit of the stream of accepted requests; when full, new requests get 503 "
+        "storage_full and nothing stored is dropped.",
+        default=4 * GIB,
+    )
+    max_bucket_bytes: int = _doc(
+        "Byte limit of each key-value bucket (execution records, results, state, config, nodes).",
+        default=1 * GIB,
+    )
+    max_object_bytes: int = _doc(
+        "Byte limit of the object store (bodies and results too big for one message).",
+        default=4 * GIB,
+    )
     sync_timeout: float = _doc(
         "Seconds a synchronous request waits for its execution before a 504 (per flow: sync_timeout=).",
         default=30.0,
@@ -73,6 +99,22 @@ class Settings:
     ack_wait: float = _doc(
         "Seconds a worker may hold an execution without progress before it is redelivered.",
         default=30.0,
+    )
+    max_redeliveries: int = _doc(
+        "Deliveries an execution may get beyond its flow's attempts: runs that never reported "
+        "back (the worker crashed, hung past ack_wait or lost NATS). The next delivery ends it "
+        "dead, without running it.",
+        default=10,
+    )
+    max_record_bytes: int = _doc(
+        "Largest execution record stored, in bytes (at most the NATS max_payload less 64 KiB): "
+        "longer errors, log lines and step results are cut, with a '… [truncated N bytes]' marker.",
+        default=256 * 1024,
+    )
+    max_log_lines: int = _doc(
+        "Log lines kept per execution: the first and last halves, with a marker line "
+        "saying how many were dropped between them.",
+        default=1000,
     )
     retention_days: float = _doc(
         "Days accepted requests, execution records and results are kept.", default=30.0
@@ -90,9 +132,22 @@ class Settings:
         _check_range("max_part_header_bytes", self.max_part_header_bytes, 64, MIB)
         _check_range("body_read_timeout", self.body_read_timeout, 0.1, 3600)
         _check_range("publish_timeout", self.publish_timeout, 0.01, 600)
+        _check_range("max_publish_buffer", self.max_publish_buffer, MIB, 1024 * MIB)
+        _check_range("duplicate_window", self.duplicate_window, 1, DAY)
+        if self.duplicate_window < self.publish_timeout:
+            raise ConfigError(
+                f"duplicate_window ({self.duplicate_window:g}s) must be at least publish_timeout "
+                f"({self.publish_timeout:g}s): a request resent within its publish timeout "
+                "would otherwise be stored twice"
+            )
+        for name in ("max_stream_bytes", "max_bucket_bytes", "max_object_bytes"):
+            _check_range(name, getattr(self, name), 64 * KIB, 1024**5)
         _check_range("ack_wait", self.ack_wait, 0.5, 24 * 3600)
         _check_range("sync_timeout", self.sync_timeout, 0.01, 3600)
         _check_range("result_url_ttl", self.result_url_ttl, 1, 365 * DAY)
+        _check_range("max_redeliveries", self.max_redeliveries, 0, 1000)
+        _check_range("max_record_bytes", self.max_record_bytes, 16 * 1024, 64 * MIB)
+        _check_range("max_log_lines", self.max_log_lines, 2, 1_000_000)
         _check_range("retention_days", self.retention_days, 1 / 86400, 3650)
         if self.replicas not in (1, 3, 5):
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from hookcore.bounds import dropped_lines, truncated
+from hookcore.integration import InstanceConfig
 from hookcore.state import State
 
 if TYPE_CHECKING:
@@ -33,17 +36,41 @@ class StepRecord(msgspec.Struct, rename="camel"):
 
 
 class FlowLog:
-    """``ctx.log``: `logging`-style methods whose lines are kept with the execution."""
+    """``ctx.log``: `logging`-style methods whose lines are kept with the execution.
 
-    def __init__(self, execution_id: str) -> None:
+    At most ``max_lines`` are kept, the first and the last halves (a marker line
+    counts those dropped between), each cut to ``max_line_bytes``: a flow that
+    logs without end neither fills the worker's memory nor makes its record too big.
+    """
+
+    def __init__(self, execution_id: str, max_lines: int = 1000, max_line_bytes: int = 16 * 1024) -> None:
         self._execution_id = execution_id
-        self.lines: list[LogLine] = []
+        self._max_line_bytes = max_line_bytes
+        self._head: list[LogLine] = []
+        self._head_size = max_lines // 2
+        self._tail: deque[LogLine] = deque(maxlen=max_lines - self._head_size)
+        self._dropped = 0
+        self._first_dropped_at: datetime | None = None
+
+    @property
+    def lines(self) -> list[LogLine]:
+        """The lines kept, in order."""
+        if self._first_dropped_at is None:
+            return [*self._head, *self._tail]
+        marker = LogLine(at=self._first_dropped_at, level="warning", message=dropped_lines(self._dropped))
+        return [*self._head, marker, *self._tail]
 
     def _record(self, level: int, msg: str, args: tuple[Any, ...]) -> None:
-        text = msg % args if args else msg
-        self.lines.append(
-            LogLine(at=datetime.now(UTC), level=logging.getLevelName(level).lower(), message=text)
-        )
+        text = truncated(str(msg) % args if args else str(msg), self._max_line_bytes)
+        line = LogLine(at=datetime.now(UTC), level=logging.getLevelName(level).lower(), message=text)
+        if len(self._head) < self._head_size:
+            self._head.append(line)
+        else:
+            if len(self._tail) == self._tail.maxlen:
+                self._dropped += 1
+                if self._first_dropped_at is None:
+                    self._first_dropped_at = self._tail[0].at
+            self._tail.append(line)
         _logger.log(level, "[%s] %s", self._execution_id, text)
 
     def debug(self, msg: str, *args: Any) -> None:
@@ -69,11 +96,12 @@ class FlowContext:
         customer: str,
         instance: str,
         flow: str,
-        config: dict[str, str],
+        config: InstanceConfig,
         webhook_urls: dict[str, str],
         webhook_api_keys: dict[str, list[str]],
         instance_state: State | None = None,
         flow_state: State | None = None,
+        log: FlowLog | None = None,
     ) -> None:
         self.execution_id = execution_id
         self.customer = customer
@@ -82,7 +110,7 @@ class FlowContext:
         self.config = config
         self.webhook_urls = webhook_urls
         self.webhook_api_keys = webhook_api_keys
-        self.log = FlowLog(execution_id)
+        self.log = log or FlowLog(execution_id)
         self.steps: list[StepRecord] = []
         self._instance_state = instance_state
         self._flow_state = flow_state
@@ -92,10 +120,11 @@ class FlowContext:
         cls,
         envelope: Envelope,
         flow: str,
-        config: dict[str, str],
+        config: InstanceConfig,
         links: InstanceLinks,
         instance_state: State | None = None,
         flow_state: State | None = None,
+        log: FlowLog | None = None,
     ) -> FlowContext:
         """The context of running ``flow`` for the request in ``envelope``."""
         return cls(
@@ -108,6 +137,7 @@ class FlowContext:
             webhook_api_keys=links.webhook_api_keys,
             instance_state=instance_state,
             flow_state=flow_state,
+            log=log,
         )
 
     @property
@@ -130,7 +160,7 @@ class FlowContext:
         t0 = time.perf_counter()
         result = fn(*args)
         finished = started.fromtimestamp(started.timestamp() + time.perf_counter() - t0, UTC)
-        self.steps.append(StepRecord(name=name, result=result, started_at=started, finished_at=finished))
+        self.steps.append(StepRecord(name=str(name), result=result, started_at=started, finished_at=finished))
         return result
 
 
@@ -142,7 +172,7 @@ class DeployContext:
         *,
         instance: str,
         customer: str,
-        config: dict[str, str],
+        config: InstanceConfig,
         webhook_urls: dict[str, str],
         webhook_api_keys: dict[str, list[str]],
         invoke_url: str | None,

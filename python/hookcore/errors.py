@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     SYNC_TIMEOUT = "sync_timeout"
     # storing the request
     QUEUE_UNAVAILABLE = "queue_unavailable"
+    STORAGE_FULL = "storage_full"
     # control plane and signed result URLs
     NOT_FOUND = "not_found"
     ADMIN_TOKEN_INVALID = "admin_token_invalid"
@@ -62,12 +63,57 @@ class AppLoadError(HookcoreError, ImportError):
 
 
 class QueueUnavailable(HookcoreError):
-    """JetStream did not acknowledge a publish in time or refused it."""
+    """JetStream did not acknowledge a publish in time or refused it.
+
+    ``maybe_stored`` tells the two cases apart: False when JetStream surely
+    holds nothing (the frame never left, or JetStream refused it), True when
+    the frame was sent and its fate is unknown (no ack in time, or the
+    connection dropped after the frame was written).
+    """
 
     code = "queue_unavailable"
+    retry_after = 1
+    """Seconds a sender is asked to wait (the ``Retry-After`` of the 503)."""
+
+    def __init__(self, reason: str, *, maybe_stored: bool = False) -> None:
+        super().__init__(f"JetStream did not store the request: {reason}")
+        self.reason = reason
+        self.maybe_stored = maybe_stored
+
+    @property
+    def answer(self) -> str:
+        """The ``error`` of the 503 a sender gets: what happened to its request, truthfully."""
+        if self.maybe_stored:
+            return (
+                "The queue did not confirm the request in time; it may not have been stored. "
+                "Retry the request later."
+            )
+        return "The queue is unavailable; nothing was stored. Retry the request later."
+
+
+class StorageFull(QueueUnavailable):
+    """JetStream refused a publish because the stream (or the server's storage) is full.
+
+    Nothing was stored, and nothing stored before was dropped to make room
+    (hookcore's streams discard new messages, not old ones, at their limits).
+    """
+
+    code = "storage_full"
+    retry_after = 30
+
+    @property
+    def answer(self) -> str:
+        return "Storage is full; nothing was stored. Retry the request later."
+
+
+class WriteConflict(HookcoreError):
+    """JetStream refused a publish that expected another last message on its subject
+    (``Nats-Expected-Last-Subject-Sequence``): someone else wrote there first."""
+
+    code = "write_conflict"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"JetStream did not store the request: {reason}")
+        super().__init__(f"JetStream refused the write: {reason}")
         self.reason = reason
 
 

@@ -84,7 +84,9 @@ class Executions:
         replayed = msgspec.structs.replace(
             envelope, id=new_id, received_at=int(time.time() * 1_000_000), reply=None
         )
-        await self._publisher.publish(f"{EXECUTIONS_SUBJECT_PREFIX}.{new_id}", encode_envelope(replayed))
+        await self._publisher.publish(
+            f"{EXECUTIONS_SUBJECT_PREFIX}.{new_id}", encode_envelope(replayed), msg_id=new_id
+        )
         return new_id
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, body_object
@@ -44,7 +45,6 @@ from hookcore.triggers import TriggerHooks, TriggerRefused
 log = logging.getLogger("hookcore.ingress")
 
 TRIGGER_PREFIX = "/trigger/"
-RETRY_AFTER = [("retry-after", "1")]
 EXECUTION_ID = "hookcore-execution-id"
 # GET carries no body (SPEC section 3) and HEAD runs nothing: neither is read.
 BODILESS_METHODS = frozenset({"GET", "HEAD"})
@@ -85,14 +85,17 @@ class Ingress:
         for app in self.apps.values():
             self.core.set_integration(integration_spec(app))
         self.publisher = Publisher(
-            settings.nats_url, settings.publish_timeout, name="hookcore-ingress-publisher"
+            settings.nats_url,
+            settings.publish_timeout,
+            name="hookcore-ingress-publisher",
+            max_buffer=settings.max_publish_buffer,
         )
         await self.publisher.start()
         self.bodies = BodyReader(settings.body_read_timeout)
         self.bodies.start()
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
-        self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix)
+        self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix, jet.max_envelope)
         self.nodes = NodeRegistry(jet.nodes, self.core.set_rate_share)
         await self.nodes.start()
         self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core, self.publisher)
@@ -216,17 +219,19 @@ class Ingress:
         try:
             if spill:
                 await self._jet.objects.put(body_object(execution_id), body)  # type: ignore[union-attr]
-            await self.publisher.publish(subject, envelope)
-        except Exception as e:  # QueueUnavailable, or the object store failing
+            # The execution id as Nats-Msg-Id: a frame the publisher sends again is stored once.
+            await self.publisher.publish(subject, envelope, msg_id=execution_id)
+        except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
+            failure = storage_error(e)
             self.metrics.trigger_responses[503] += 1
             self.metrics.publish_failures += 1
-            log.warning("answering 503: %s", e)
+            log.warning("answering 503: %s", failure)
             send_error(
                 proto,
                 503,
-                "The queue is unavailable; nothing was stored. Retry the request later.",
-                RETRY_AFTER,
-                code=ErrorCode.QUEUE_UNAVAILABLE,
+                failure.answer,
+                [("retry-after", str(failure.retry_after))],
+                code=ErrorCode(failure.code),
             )
             return False
         return True
@@ -282,11 +287,38 @@ class Ingress:
         proto.response_bytes(response.status_code, headers, body)
 
 
-def rate_table_path(settings: Settings) -> Path:
-    """The machine-wide rate-limit table: one per NATS deployment, shared by every ingress process."""
+def rate_table_file(settings: Settings) -> Path:
+    """Where the machine-wide rate-limit table of this user and NATS deployment lives."""
     directory = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
     deployment = hashlib.sha256(settings.nats_url.encode()).hexdigest()[:16]
-    return directory / f"hookcore-{deployment}.rates"
+    return directory / f"hookcore-{os.geteuid()}-{deployment}.rates"
+
+
+def rate_table_path(settings: Settings) -> Path | None:
+    """The machine-wide rate-limit table, shared by every ingress process of this user and
+    NATS deployment (created 0600 if missing); None when the file there cannot be trusted.
+
+    The file sits in a world-writable directory, so anyone may have put something at its
+    name first. Such a file is never mapped: this process keeps its buckets in its own
+    memory instead and says so in the log.
+    """
+    if not settings.rate_limits:
+        return None
+    path = rate_table_file(settings)
+    try:
+        _core.check_rate_table(path)
+    except OSError as e:
+        log.warning(
+            "rate-limit table %s is not used (%s); this process keeps its own rate-limit buckets, so "
+            "ingress processes of this machine do not share them (with --workers N each enforces "
+            "the whole limit). Stop every hookcore ingress of this user on the machine and remove "
+            "%s to share them again.",
+            path,
+            e,
+            path,
+        )
+        return None
+    return path
 
 
 def create_app() -> Ingress:

@@ -16,7 +16,7 @@ from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.context import DeployContext
 from hookcore.errors import BadRequest, NotFound
-from hookcore.integration import EndpointKind, Integration, LifecycleHook
+from hookcore.integration import EndpointKind, InstanceConfig, Integration, LifecycleHook
 from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
 from hookcore.queue import JetStream
 from hookcore.state import instance_state_key
@@ -29,6 +29,7 @@ from hookcore.store import (
     InstanceRecord,
     customer_key,
     encode,
+    valid_token,
 )
 
 
@@ -43,7 +44,7 @@ class InstanceView(msgspec.Struct, rename="camel"):
     webhook_api_keys: dict[str, list[str]]
     invoke_url: str | None
     state: Any
-    config: dict[str, str]
+    config: InstanceConfig
     created_at: datetime
 
 
@@ -95,7 +96,7 @@ class Instances:
         )
 
     async def deploy(
-        self, integration: str, customer: str, config: dict[str, str] | None = None, name: str | None = None
+        self, integration: str, customer: str, config: InstanceConfig | None = None, name: str | None = None
     ) -> tuple[InstanceRecord, Any]:
         """Create an instance of ``integration`` for ``customer`` (created if new), run its deploy
         hook and return the record and the hook's state."""
@@ -204,7 +205,7 @@ class Instances:
         return key
 
     async def _get(self, instance_id: str) -> tuple[InstanceRecord, int]:
-        if not instance_id.replace("-", "").isalnum():
+        if not valid_token(instance_id):
             raise NotFound(f"No instance with id {instance_id!r}.")
         try:
             entry = await self._jet.config.get(INSTANCE_PREFIX + instance_id)
@@ -282,14 +283,23 @@ class Instances:
                 raise
 
 
-def _check_config(config: Any) -> dict[str, str]:
+def _check_config(config: Any) -> InstanceConfig:
     if config is None:
         return {}
     if not isinstance(config, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in config.items()
+        isinstance(k, str) and _config_value(v) for k, v in config.items()
     ):
-        raise BadRequest('"config" must be an object of string names to string values.')
+        raise BadRequest(
+            '"config" must be an object of string names to string values '
+            "(or lists of strings, for a secret being rotated)."
+        )
     return dict(config)
+
+
+def _config_value(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+    )
 
 
 async def _run_hook(hook: LifecycleHook | None, ctx: DeployContext, record: InstanceRecord) -> Any:

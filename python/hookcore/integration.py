@@ -5,12 +5,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, TypeAlias
+from enum import Enum, StrEnum
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 
 from hookcore.errors import ConfigError
+from hookcore.handshake import Handshake
+from hookcore.verify import Scheme, Verifier
+
+InstanceConfig: TypeAlias = dict[str, str | list[str]]
+"""An instance's config values: strings, or a list of strings for a secret being rotated."""
+
+DEFAULT_DEDUP_WINDOW = 86_400
+"""Seconds a delivery id is remembered (SPEC section 8); see docs/verification.md for retry schedules."""
 
 
 class EndpointKind(StrEnum):
@@ -68,6 +76,30 @@ def body(pointer: str, mapping: Mapping[str, str] | None = None) -> RoutingRule:
     return RoutingRule("body", pointer, dict(mapping) if mapping else None)
 
 
+class Default(Enum):
+    """Sentinels for settings a flow takes from its integration, or a scheme implies."""
+
+    INHERIT = "inherit"
+    """A flow setting left to its integration."""
+    SCHEME = "scheme"
+    """``dedup``: the delivery id the ``verify`` scheme implies (none for ``verify.hmac``)."""
+
+
+INHERIT: Literal[Default.INHERIT] = Default.INHERIT
+SCHEME: Literal[Default.SCHEME] = Default.SCHEME
+
+DedupSetting: TypeAlias = "RoutingRule | Literal[Default.SCHEME] | None"
+
+
+@dataclass(frozen=True, slots=True)
+class Dedup:
+    """How duplicates of a flow's deliveries are recognised: where the delivery id comes
+    from (the scheme's own, or a rule) and for how long it is remembered."""
+
+    source: RoutingRule | Literal[Default.SCHEME]
+    window: int
+
+
 FlowFunction: TypeAlias = Callable[..., Any]
 TriggerHook: TypeAlias = Callable[..., "TriggerResult | Awaitable[TriggerResult]"]
 LifecycleHook: TypeAlias = Callable[..., Any]
@@ -86,9 +118,14 @@ class Flow:
     rate_limit: float | None = None
     burst: int | None = None
     attempts: int = 3
-    """Runs of an async execution before it is declared dead (failures only; crashes don't count)."""
+    """Runs of an async execution before it is declared dead (failures only: runs that die
+    with their worker count against the server's ``max_redeliveries`` instead)."""
     sync_timeout: float | None = None
     """Seconds a synchronous request waits before a 504 (default: the server's sync_timeout)."""
+    verify: Verifier | Literal[Default.INHERIT] | None = INHERIT
+    dedup: DedupSetting | Literal[Default.INHERIT] = INHERIT
+    dedup_window: int | None = None
+    handshake: Handshake | Literal[Default.INHERIT] | None = INHERIT
 
     @property
     def is_async(self) -> bool:
@@ -112,6 +149,14 @@ class Integration:
     preprocess: Callable[..., Any] | None = None
     rate_limit: float = 50
     burst: int | None = None
+    verify: Verifier | None = None
+    """How senders sign their requests (`hookcore.verify`); flows may set their own."""
+    dedup: DedupSetting = SCHEME
+    """Where a delivery's id comes from: the scheme's (default), ``header(...)`` or ``body(...)``,
+    or None (off)."""
+    dedup_window: int = DEFAULT_DEDUP_WINDOW
+    handshake: Handshake | None = None
+    """A provider's URL handshake the ingress answers (`hookcore.handshake`)."""
     flows: dict[str, Flow] = field(default_factory=dict)
     deploy_hook: LifecycleHook | None = None
     remove_hook: LifecycleHook | None = None
@@ -136,6 +181,7 @@ class Integration:
                 f"integration {self.name!r} uses endpoint={str(self.endpoint)!r} and needs flow_from= "
                 "(header(...) or body(...)) or preprocess= to pick the flow"
             )
+        _check_window(self.dedup_window)
 
     def flow(
         self,
@@ -149,14 +195,23 @@ class Integration:
         burst: int | None = None,
         attempts: int = 3,
         sync_timeout: float | None = None,
+        verify: Verifier | Literal[Default.INHERIT] | None = INHERIT,
+        dedup: DedupSetting | Literal[Default.INHERIT] = INHERIT,
+        dedup_window: int | None = None,
+        handshake: Handshake | Literal[Default.INHERIT] | None = INHERIT,
     ) -> Callable[[FlowFunction], FlowFunction]:
-        """Register ``fn(ctx, payload)`` as the flow called ``name``; returns ``fn`` unchanged."""
+        """Register ``fn(ctx, payload)`` as the flow called ``name``; returns ``fn`` unchanged.
+
+        ``verify``, ``dedup``, ``dedup_window`` and ``handshake`` win over the integration's
+        (None turns them off for this flow)."""
         if not name:
             raise ConfigError("a flow needs a non-empty name")
         if name in self.flows:
             raise ConfigError(f"integration {self.name!r} already has a flow named {name!r}")
         if attempts < 1:
             raise ConfigError(f"attempts must be at least 1, got {attempts}")
+        if dedup_window is not None:
+            _check_window(dedup_window)
 
         def register(fn: FlowFunction) -> FlowFunction:
             self.flows[name] = Flow(
@@ -170,10 +225,36 @@ class Integration:
                 burst=burst,
                 attempts=attempts,
                 sync_timeout=sync_timeout,
+                verify=verify,
+                dedup=dedup,
+                dedup_window=dedup_window,
+                handshake=handshake,
             )
             return fn
 
         return register
+
+    def verifier(self, flow: Flow | None) -> Verifier | None:
+        """The signature scheme requests to ``flow`` are checked with (None: the flow is not
+        known yet, e.g. before ``preprocess`` picks it; then the integration's)."""
+        if flow is None or flow.verify is INHERIT:
+            return self.verify
+        return flow.verify
+
+    def handshake_of(self, flow: Flow | None) -> Handshake | None:
+        """The URL handshake the ingress answers for ``flow`` (the integration's unless it has one)."""
+        if flow is None or flow.handshake is INHERIT:
+            return self.handshake
+        return flow.handshake
+
+    def dedup_of(self, flow: Flow | None) -> Dedup | None:
+        """How duplicates of ``flow``'s deliveries are found; None when they are not."""
+        source = self.dedup if flow is None or flow.dedup is INHERIT else flow.dedup
+        window = self.dedup_window if flow is None or flow.dedup_window is None else flow.dedup_window
+        verifier = self.verifier(flow)
+        if source is None or (source is SCHEME and (verifier is None or verifier.scheme is Scheme.HMAC)):
+            return None
+        return Dedup(source, window)
 
     def on_instance_deploy(self, fn: LifecycleHook) -> LifecycleHook:
         """Run ``fn(ctx, instance)`` when an instance is deployed; its return value is the state."""
@@ -184,3 +265,8 @@ class Integration:
         """Run ``fn(ctx, instance)`` when an instance is removed."""
         self.remove_hook = fn
         return fn
+
+
+def _check_window(seconds: int) -> None:
+    if not 1 <= seconds <= 30 * 86_400:
+        raise ConfigError(f"dedup_window must be 1 to 2592000 seconds (30 days), got {seconds}")

@@ -66,7 +66,7 @@ def build_payload(envelope: Envelope, body: bytes, links: InstanceLinks) -> tupl
     from hookcore.parsing import parse_body_noted, parse_query
 
     if envelope.payload is not None:
-        return decode_payload(envelope.payload), None
+        return with_links(decode_payload(envelope.payload), links), None
     data, note = parse_body_noted(body, envelope.content_type, envelope.parts)
     payload = Payload(
         headers=envelope.headers,
@@ -86,9 +86,37 @@ def build_payload(envelope: Envelope, body: bytes, links: InstanceLinks) -> tupl
     return payload, note
 
 
-encode_payload = msgspec.msgpack.Encoder().encode
+_encoder = msgspec.msgpack.Encoder()
 _payload_decoder = msgspec.msgpack.Decoder(Payload)
 
 
+def encode_payload(payload: Payload, secret_headers: frozenset[str] = frozenset()) -> bytes:
+    """The payload as stored in the executions stream (msgpack), without secrets.
+
+    The instance-derived fields (``webhook_urls``, ``webhook_api_keys``, ``invoke_url``)
+    are left empty: the API keys must never be stored, and all three are derived again
+    from the instance when the payload is read (`build_payload`). Headers named in
+    ``secret_headers`` (lower case; the ``Api-Key`` hookcore checked) are dropped.
+    """
+    headers = payload.headers
+    if secret_headers and isinstance(headers, dict):
+        headers = {k: v for k, v in headers.items() if str(k).lower() not in secret_headers}
+    stored = msgspec.structs.replace(
+        payload, headers=headers, webhook_urls={}, webhook_api_keys={}, invoke_url=None
+    )
+    return _encoder.encode(stored)
+
+
 def decode_payload(data: bytes) -> Payload:
+    """A stored payload as it was stored: the instance-derived fields empty (see `with_links`)."""
     return _payload_decoder.decode(data)
+
+
+def with_links(payload: Payload, links: InstanceLinks) -> Payload:
+    """``payload`` with its instance's URLs and API keys, derived now rather than stored."""
+    return msgspec.structs.replace(
+        payload,
+        webhook_urls=links.webhook_urls,
+        webhook_api_keys=links.webhook_api_keys,
+        invoke_url=links.invoke_url,
+    )

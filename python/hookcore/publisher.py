@@ -11,10 +11,29 @@ counts more than system calls.)
 
 Each publish names its own reply subject (`{inbox}{token}`) under one
 wildcard subscription, so concurrent requests share the connection without
-waiting for each other's ack. The connection comes back by itself, to the
-next server of the list (or one the cluster announced). While it is down,
-publishes fail at once with `QueueUnavailable`, and so do those whose ack was
-outstanding when it dropped: the caller answers 503 and the sender retries.
+waiting for each other's ack.
+
+Faults, and what a caller sees (`QueueUnavailable.maybe_stored` says whether
+the frame had left):
+
+- A silent server (SIGSTOPped, a dead host behind a live route): once an ack
+  is overdue by a quarter of the publish timeout (at most 1 s) the publisher
+  pings, and if no PONG comes as long again it drops the connection and
+  connects to the next server. Publishes with a message id (envelopes: the
+  execution id) are sent again there: JetStream stores one message per id
+  within the stream's duplicate window, so a frame that did reach the old
+  server is not stored twice. Others fail ("may not have been stored").
+- A connection that drops: the same, at once.
+- A server that does not read: more than ``max_buffer`` bytes waiting to be
+  sent fail new publishes at once, before anything is written.
+- Lame duck mode (an ``INFO`` with ``ldm``, a server about to shut down):
+  the publisher connects to another server and publishes there; the old
+  connection stays until the acks of what was sent on it arrive.
+- No ack within the timeout: `QueueUnavailable` (``maybe_stored``).
+
+The server list is shuffled once (the processes of a deployment spread over
+a cluster's nodes) and reconnect waits have jitter (they do not come back in
+step after an outage).
 """
 
 from __future__ import annotations
@@ -24,6 +43,7 @@ import contextlib
 import itertools
 import json
 import logging
+import random
 import secrets
 import ssl
 from collections.abc import Callable
@@ -32,15 +52,21 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hookcore import __version__, _core
-from hookcore.errors import QueueUnavailable
+from hookcore.errors import QueueUnavailable, StorageFull, WriteConflict
 
 log = logging.getLogger("hookcore.publisher")
 
 CONNECT_TIMEOUT = 5.0
 RECONNECT_WAIT = 0.25
 PING_INTERVAL = 30.0
-# Unanswered pings before the connection counts as dead and is replaced.
+# Unanswered keep-alive pings before the connection counts as dead and is replaced.
 MAX_PINGS_OUT = 2
+# The longest an overdue ack waits before a probing ping, and that ping for its PONG.
+MAX_PROBE_AFTER = 1.0
+DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
+# How a refusal of Nats-Expected-Last-Subject-Sequence ends (JetStream's err_code 10071).
+# KEEP IN SYNC with ack_error in rust/nats_wire.rs, which writes "{description} (code {err_code})".
+WRONG_LAST_SEQUENCE = "(code 10071)"
 
 
 @dataclass(frozen=True)
@@ -69,32 +95,73 @@ class Server:
         return f"{'tls' if self.tls else 'nats'}://{self.host}:{self.port}"
 
 
+class _Pending:
+    """A publish waiting for its ack: what is needed to send it again, and where it went."""
+
+    __slots__ = ("connection", "deadline", "future", "headers", "msg_id", "payload", "sends", "subject")
+
+    def __init__(
+        self,
+        deadline: float,
+        future: asyncio.Future[int],
+        subject: str,
+        payload: bytes,
+        msg_id: str | None,
+        headers: bytes | None,
+    ) -> None:
+        self.deadline = deadline
+        self.future = future
+        self.subject = subject
+        self.payload = payload
+        self.msg_id = msg_id
+        self.headers = headers
+        # The connection the frame was last written to; None while it waits for one.
+        self.connection: _Connection | None = None
+        self.sends = 0
+
+    def fail(self, error: QueueUnavailable) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
 class Publisher:
     """Publishes to JetStream with many acknowledgements outstanding at once."""
 
-    def __init__(self, nats_url: str, timeout: float, name: str) -> None:
-        self._servers = [Server.parse(s.strip()) for s in nats_url.split(",") if s.strip()]
-        if not self._servers:
+    def __init__(
+        self, nats_url: str, timeout: float, name: str, max_buffer: int = DEFAULT_MAX_BUFFER
+    ) -> None:
+        servers = [Server.parse(s.strip()) for s in nats_url.split(",") if s.strip()]
+        if not servers:
             raise ValueError("no NATS server URL given")
+        random.shuffle(servers)
+        self._servers = servers
         self._timeout = timeout
+        self._max_buffer = max_buffer
+        self._probe_after = min(MAX_PROBE_AFTER, timeout / 4)
+        # A reconnect tries the next server when one does not finish its handshake within this.
+        self._handshake_timeout = min(CONNECT_TIMEOUT, max(0.5, timeout / 2))
         self._name = name
         self._inbox = f"_INBOX.{secrets.token_hex(11)}."
-        # token -> (deadline, future); tokens increase, so the oldest come first.
-        self._pending: dict[int, tuple[float, asyncio.Future[None]]] = {}
+        # token -> pending publish; tokens increase, so the oldest come first.
+        self._pending: dict[int, _Pending] = {}
         self._tokens = itertools.count()
         self._connection: _Connection | None = None
+        self._open: set[_Connection] = set()
+        self._retiring: set[_Connection] = set()  # left for another server, waiting for their acks
         self._next_server = 0
         self._stopping = False
+        self._reconnecting = False
+        self._orphans = False  # some pending publishes wait for a connection to be sent on
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Connect; raises `QueueUnavailable` when no server answers."""
         self._loop = asyncio.get_running_loop()
-        self._connection = await self._connect_any()
+        self._adopt(await self._connect_any(CONNECT_TIMEOUT))
         self._spawn(self._sweep())
 
     async def stop(self) -> None:
-        """Stop reconnecting and drop the connection; publishes still waiting fail.
+        """Stop reconnecting and drop the connections; publishes still waiting fail.
 
         Unsent frames are dropped rather than flushed: their callers are told
         they failed, so none of them may be stored behind their back.
@@ -103,92 +170,207 @@ class Publisher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        connection = self._connection
-        if connection is not None:
+        connections = list(self._open)
+        for connection in connections:
             connection.abort()
+        for connection in connections:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(connection.closed), CONNECT_TIMEOUT)
+        for entry in self._pending.values():
+            entry.fail(QueueUnavailable("the publisher stopped", maybe_stored=entry.sends > 0))
 
     @property
     def connected(self) -> bool:
         """Whether publishes can be sent now (else they fail at once while it reconnects)."""
         return self._connection is not None
 
-    async def publish(self, subject: str, payload: bytes) -> None:
-        """Publish and wait for JetStream's ack; raises `QueueUnavailable` otherwise."""
+    @property
+    def server(self) -> Server | None:
+        """The server publishes go to now (None while reconnecting)."""
+        return self._connection.server if self._connection is not None else None
+
+    async def publish(
+        self, subject: str, payload: bytes, msg_id: str | None = None, headers: bytes | None = None
+    ) -> int:
+        """Publish and wait for JetStream's ack: the message's sequence in its stream.
+
+        Raises `QueueUnavailable` when it was not stored (`StorageFull` when
+        JetStream has no room), `WriteConflict` when a
+        ``Nats-Expected-Last-Subject-Sequence`` header in ``headers`` (a NATS
+        header block: ``NATS/1.0\\r\\n``, lines, ``\\r\\n``) did not hold.
+
+        With ``msg_id`` (an envelope's execution id) the frame carries a
+        ``Nats-Msg-Id`` header, and may be sent again on another connection
+        while its fate is unknown: JetStream stores it once.
+        """
         connection = self._connection
         if connection is None:
-            raise QueueUnavailable("not connected to NATS")
+            raise QueueUnavailable("not connected to NATS (reconnecting)")
+        backlog = connection.backlog()
+        if backlog > self._max_buffer:
+            raise QueueUnavailable(
+                f"{backlog} bytes wait to be sent to NATS at {connection.server}, more than the "
+                f"{self._max_buffer} allowed (HOOKCORE_MAX_PUBLISH_BUFFER)"
+            )
         loop = self._loop
         token = next(self._tokens)
-        future: asyncio.Future[None] = loop.create_future()
-        self._pending[token] = (loop.time() + self._timeout, future)
+        frame = connection.wire.publish(subject, token, payload, msg_id, headers)
+        entry = _Pending(loop.time() + self._timeout, loop.create_future(), subject, payload, msg_id, headers)
+        self._pending[token] = entry
         try:
-            connection.publish(subject, token, payload)
-            await future
+            if connection.write(frame):
+                entry.connection = connection
+                entry.sends = 1
+            else:  # closing: connection_lost follows, and the frame goes on the next connection
+                self._orphans = True
+            return await entry.future
         finally:
             self._pending.pop(token, None)
 
-    def _settle(self, token: int, error: str | None) -> None:
+    def _settle(self, token: int, seq: int = 0, error: str | None = None, full: bool = False) -> None:
         entry = self._pending.get(token)
-        if entry is None or entry[1].done():
+        if entry is None or entry.future.done():
             return
         if error is None:
-            entry[1].set_result(None)
+            entry.future.set_result(seq)
+        elif error.endswith(WRONG_LAST_SEQUENCE):
+            entry.future.set_exception(WriteConflict(error))
         else:
-            entry[1].set_exception(QueueUnavailable(error))
+            # JetStream refused this copy; an earlier one, sent on a connection since
+            # dropped, may still have been stored.
+            kind = StorageFull if full else QueueUnavailable
+            entry.future.set_exception(kind(error, maybe_stored=entry.sends > 1))
 
     def _lost(self, connection: _Connection, reason: str) -> None:
-        if connection is not self._connection:
-            return  # a connection that never finished its handshake
-        self._connection = None
-        for _, future in self._pending.values():
-            if not future.done():
-                future.set_exception(QueueUnavailable(f"lost the connection to NATS ({reason})"))
-        if not self._stopping:
-            log.warning("publisher lost its NATS connection (%s); reconnecting", reason)
-            self._spawn(self._reconnect())
+        self._open.discard(connection)
+        self._retiring.discard(connection)
+        if connection is self._connection:
+            self._connection = None
+            if not self._stopping:
+                log.warning(
+                    "publisher lost its NATS connection to %s (%s); reconnecting", connection.server, reason
+                )
+                self._spawn(self._reconnect())
+        for entry in self._pending.values():
+            if entry.connection is not connection:
+                continue
+            entry.connection = None
+            if entry.msg_id is None or self._stopping:
+                entry.fail(
+                    QueueUnavailable(
+                        f"lost the connection to NATS ({reason}) after sending", maybe_stored=True
+                    )
+                )
+            else:
+                self._orphans = True
+        self._resend()
+
+    def _resend(self) -> None:
+        """Send the publishes that wait for a connection on the current one."""
+        connection = self._connection
+        if connection is None or not self._orphans:
+            return
+        for token, entry in self._pending.items():
+            if entry.connection is not None or entry.future.done():
+                continue
+            if connection.backlog() > self._max_buffer:
+                return  # the sweep tries again
+            if not connection.write(
+                connection.wire.publish(entry.subject, token, entry.payload, entry.msg_id, entry.headers)
+            ):
+                return
+            entry.connection = connection
+            entry.sends += 1
+        self._orphans = False
+
+    def _adopt(self, connection: _Connection) -> None:
+        """Publish on `connection` from now on."""
+        self._connection = connection
+        connection.on_info = lambda info: self._on_info(connection, info)
+        self._resend()
 
     async def _reconnect(self) -> None:
-        while not self._stopping:
-            try:
-                self._connection = await self._connect_any()
-            except Exception as e:  # whatever went wrong, try again: triggers get 503 meanwhile
-                log.debug("%s", e)
-                await asyncio.sleep(RECONNECT_WAIT)
-            else:
-                log.warning("publisher reconnected to NATS at %s", self._connection.server)
-                return
+        if self._reconnecting:
+            return
+        self._reconnecting = True
+        try:
+            while not self._stopping and self._connection is None:
+                try:
+                    connection = await self._connect_any(self._handshake_timeout)
+                except Exception as e:  # whatever went wrong, try again: triggers get 503 meanwhile
+                    log.debug("%s", e)
+                    await asyncio.sleep(RECONNECT_WAIT * random.uniform(0.5, 1.5))
+                    continue
+                if self._connection is not None or self._stopping:  # a lame duck's successor came first
+                    connection.abort()
+                    return
+                self._adopt(connection)
+                log.warning("publisher reconnected to NATS at %s", connection.server)
+        finally:
+            self._reconnecting = False
 
-    async def _connect_any(self) -> _Connection:
+    def _on_info(self, connection: _Connection, info: dict[str, Any]) -> None:
+        self._learn(info)
+        if info.get("ldm") and connection is self._connection and not connection.leaving:
+            connection.leaving = True
+            log.warning(
+                "NATS at %s is in lame duck mode (shutting down); moving to another server", connection.server
+            )
+            self._spawn(self._leave(connection))
+
+    async def _leave(self, old: _Connection) -> None:
+        """Move publishing from a server in lame duck mode to another one; `old` stays
+        open for the acks of what was sent on it (or until their time is up)."""
+        while not self._stopping and old is self._connection:
+            try:
+                new = await self._connect_any(self._handshake_timeout, avoid=old.server)
+            except QueueUnavailable as e:
+                log.warning("no other NATS server to move to (%s); staying on %s meanwhile", e, old.server)
+                await asyncio.sleep(4 * RECONNECT_WAIT * random.uniform(0.5, 1.5))
+                continue
+            if self._stopping or self._connection not in (old, None):
+                new.abort()
+                return
+            self._adopt(new)
+            log.warning("publisher moved from %s (lame duck) to %s", old.server, new.server)
+        # The sweep closes it once the acks of what was sent on it have come.
+        old.retire_by = self._loop.time() + self._timeout
+        self._retiring.add(old)
+
+    async def _connect_any(self, timeout: float, avoid: Server | None = None) -> _Connection:
         """The first server of the list (from the one after the last used) that accepts us."""
         errors = []
         count = len(self._servers)
         for i in range(count):
             server = self._servers[(self._next_server + i) % count]
+            if server == avoid:
+                continue
             try:
-                connection = await self._open(server)
+                connection = await self._open_connection(server, timeout)
             except (OSError, TimeoutError, QueueUnavailable, ValueError) as e:
                 errors.append(f"{server}: {e or type(e).__name__}")
                 continue
             self._next_server = (self._next_server + i + 1) % count
             return connection
-        raise QueueUnavailable(f"cannot connect to NATS ({'; '.join(errors)})")
+        raise QueueUnavailable(f"cannot connect to NATS ({'; '.join(errors) or 'no other server'})")
 
-    async def _open(self, server: Server) -> _Connection:
+    async def _open_connection(self, server: Server, timeout: float) -> _Connection:
         """Connect to `server`, say who we are, check it accepts us, and subscribe to the acks."""
         loop = self._loop
         wire = _core.NatsWire(self._inbox)
         transport, connection = await asyncio.wait_for(
             loop.create_connection(lambda: _Connection(self, wire, server), server.host, server.port),
-            CONNECT_TIMEOUT,
+            timeout,
         )
         try:
-            info = await asyncio.wait_for(asyncio.shield(connection.info), CONNECT_TIMEOUT)
+            info = await asyncio.wait_for(asyncio.shield(connection.info), timeout)
             tls = server.tls or bool(info.get("tls_required"))
             if tls:
-                upgraded = await loop.start_tls(
-                    transport, connection, ssl.create_default_context(), server_hostname=server.host
+                upgraded = await asyncio.wait_for(
+                    loop.start_tls(
+                        transport, connection, ssl.create_default_context(), server_hostname=server.host
+                    ),
+                    timeout,
                 )
                 if upgraded is None:
                     raise QueueUnavailable("the TLS handshake with NATS failed")
@@ -207,13 +389,16 @@ class Publisher:
             }
             connection.pong = loop.create_future()
             connection.send(b"CONNECT " + json.dumps(options).encode() + b"\r\nPING\r\n")
-            await asyncio.wait_for(asyncio.shield(connection.pong), CONNECT_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(connection.pong), timeout)
+            # The PONG and the close can come in one read: connection_lost has then run
+            # already, and nothing would tell a publisher that adopted it.
+            if connection.closed.done():
+                raise QueueUnavailable("NATS closed the connection during the handshake")
             connection.send(f"SUB {self._inbox}* 1\r\n".encode())
         except BaseException:
             connection.abort()
             raise
         self._learn(info)
-        connection.on_info = self._learn
         return connection
 
     def _learn(self, info: dict[str, Any]) -> None:
@@ -228,27 +413,67 @@ class Publisher:
                 self._servers.append(Server(server.host, server.port, first.tls, first.auth))
 
     async def _sweep(self) -> None:
-        """Fail publishes whose ack is overdue, and ping the server now and then:
-        one timer for all, instead of one per publish."""
+        """One timer for all publishes: fail those whose ack is overdue, close
+        connections left behind once their acks came, send publishes waiting
+        for a connection, probe a connection whose acks are late, and ping the
+        server now and then."""
         loop = self._loop
         next_ping = loop.time() + PING_INTERVAL
         while True:
             await asyncio.sleep(min(0.1, self._timeout / 4))
             now = loop.time()
-            for token, (deadline, future) in list(self._pending.items()):
-                if deadline > now:
-                    break
-                del self._pending[token]
-                if not future.done():
-                    future.set_exception(QueueUnavailable(f"no acknowledgement within {self._timeout:g}s"))
+            self._expire(now)
+            for old in list(self._retiring):
+                if now >= old.retire_by or not any(e.connection is old for e in self._pending.values()):
+                    self._retiring.discard(old)
+                    old.abort()  # what is still pending on it is sent on the current connection
             connection = self._connection
-            if connection is not None and now >= next_ping:
+            if connection is None:
+                continue
+            self._resend()
+            if self._acks_late(connection, now):
+                if connection.ping_sent is None:
+                    if now - connection.last_ping >= self._probe_after:
+                        connection.ping(now)  # a live server answers at once, however busy JetStream is
+                elif now - connection.ping_sent > self._probe_after:
+                    log.warning(
+                        "NATS at %s answered neither acks nor a ping for %.1fs; switching servers",
+                        connection.server,
+                        now - connection.ping_sent,
+                    )
+                    connection.abort()  # connection_lost sends what was pending on the next server
+                    continue
+            if now >= next_ping:
                 next_ping = now + PING_INTERVAL
                 if connection.pings_out >= MAX_PINGS_OUT:
                     connection.abort()  # half-open: connection_lost brings a new one
                 else:
-                    connection.pings_out += 1
-                    connection.send(b"PING\r\n")
+                    connection.ping(now)
+
+    def _expire(self, now: float) -> None:
+        expired = []
+        for token, entry in self._pending.items():
+            if entry.deadline > now:
+                break
+            expired.append(token)
+        for token in expired:
+            entry = self._pending.pop(token)
+            if entry.sends:
+                entry.fail(
+                    QueueUnavailable(f"no acknowledgement within {self._timeout:g}s", maybe_stored=True)
+                )
+            else:
+                entry.fail(QueueUnavailable(f"no connection to NATS within {self._timeout:g}s"))
+
+    def _acks_late(self, connection: _Connection, now: float) -> bool:
+        """Whether the oldest publish on `connection` has waited longer than the probe delay."""
+        started_before = now - self._probe_after + self._timeout
+        for entry in self._pending.values():
+            if entry.deadline > started_before:
+                return False
+            if entry.connection is connection and not entry.future.done():
+                return True
+        return False
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -261,27 +486,45 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, publisher: Publisher, wire: _core.NatsWire, server: Server) -> None:
         self.server = server
+        self.wire = wire
         self.transport: asyncio.Transport | None = None
         self.info: asyncio.Future[dict[str, Any]] = publisher._loop.create_future()
         self.pong: asyncio.Future[None] | None = None
         self.closed: asyncio.Future[None] = publisher._loop.create_future()
         self.on_info: Callable[[dict[str, Any]], None] | None = None
         self.pings_out = 0
+        self.ping_sent: float | None = None  # when the oldest unanswered ping went out
+        self.last_ping = float("-inf")
+        self.leaving = False  # the server announced lame duck mode
+        self.retire_by = float("inf")
         self._publisher = publisher
-        self._wire = wire
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._publisher._open.add(self)
 
-    def publish(self, subject: str, token: int, payload: bytes) -> None:
+    def write(self, frame: bytes) -> bool:
+        """Hand `frame` to the socket; False when it is closing (connection_lost follows)."""
         transport = self.transport
-        # A closing transport is followed by connection_lost, which fails what is pending.
-        if transport is not None and not transport.is_closing():
-            transport.write(self._wire.publish(subject, token, payload))
+        if transport is None or transport.is_closing():
+            return False
+        transport.write(frame)
+        return True
+
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the socket."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     def send(self, command: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(command)
+
+    def ping(self, now: float) -> None:
+        if self.ping_sent is None:
+            self.ping_sent = now
+        self.last_ping = now
+        self.pings_out += 1
+        self.send(b"PING\r\n")
 
     def close(self) -> None:
         if self.transport is not None:
@@ -294,24 +537,27 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            acks, events = self._wire.feed(data)
+            acks, events = self.wire.feed(data)
         except ValueError as e:
             log.warning("closing the publisher's NATS connection: %s", e)
             self.close()
             return
         settle = self._publisher._settle
-        for token in acks:
-            settle(token, None)
+        for token, seq in acks:
+            settle(token, seq)
         for kind, token, text in events:
             self._event(kind, token, text)
 
     def _event(self, kind: str, token: int, text: str) -> None:
         if kind == "nak":
-            self._publisher._settle(token, text)
+            self._publisher._settle(token, error=text)
+        elif kind == "full":
+            self._publisher._settle(token, error=text, full=True)
         elif kind == "ping":
             self.send(b"PONG\r\n")
         elif kind == "pong":
             self.pings_out = 0
+            self.ping_sent = None
             if self.pong is not None and not self.pong.done():
                 self.pong.set_result(None)
         elif kind == "info":

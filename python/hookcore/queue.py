@@ -6,23 +6,26 @@ Resource names are fixed so every process of a deployment agrees on them.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import (
+    DiscardPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import APIError, BadRequestError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
-from hookcore.config import Settings
-from hookcore.errors import QueueUnavailable
+from hookcore.config import Settings, env_name
+from hookcore.errors import ConfigError, QueueUnavailable, StorageFull
 
 log = logging.getLogger("hookcore.queue")
 
@@ -35,12 +38,25 @@ RECORDS_BUCKET = "hookcore_records"
 RESULTS_BUCKET = "hookcore_results"
 NODES_BUCKET = "hookcore_nodes"
 """Ingress machines' heartbeats (``nodes.{machine}``), for splitting rate limits."""
+DELIVERIES_BUCKET = "hookcore_deliveries"
+"""Delivery ids seen, for duplicates: ``{digest}`` -> the first execution's id, each with a TTL of
+its flow's dedup window (`hookcore.deliveries`)."""
 STATE_BUCKET = "hookcore_state"
 """Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
 MESSAGE_HEADER_ROOM = 1024
 """Bytes of a message's max_payload kept for its NATS headers (``Nats-Msg-Id`` and the like)."""
 OBJECTS_BUCKET = "hookcore_objects"
 """Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""
+
+# JetStream's err_codes for "no room" (KEEP IN SYNC with rust/nats_wire.rs, which
+# classifies the publisher's acks the same way): a stream at its limit with
+# discard=new answers 10077 "maximum bytes exceeded" (or "maximum messages
+# exceeded"); a server out of storage 10023 "insufficient resources"; a limit
+# the server cannot reserve 10047 "insufficient storage resources available".
+STORE_FAILED = 10077
+FULL_CODES = (10023, 10047)
+LIMIT_WORDS = ("maximum bytes", "maximum messages")
+STORAGE_NOT_RESERVED = 10047
 
 
 @dataclass(slots=True)
@@ -54,6 +70,7 @@ class JetStream:
     results: KeyValue
     state: KeyValue
     nodes: KeyValue
+    deliveries: KeyValue
     objects: ObjectStore
 
     @property
@@ -116,7 +133,11 @@ async def connect(settings: Settings, name: str) -> JetStream:
             "with JetStream enabled (`nats-server -js`)?"
         ) from e
     js = nc.jetstream(timeout=10)
-    await ensure_resources(js, settings)
+    try:
+        await ensure_resources(js, settings)
+    except BaseException:
+        await nc.close()
+        raise
     return JetStream(
         nc=nc,
         js=js,
@@ -125,46 +146,117 @@ async def connect(settings: Settings, name: str) -> JetStream:
         results=await js.key_value(RESULTS_BUCKET),
         state=await js.key_value(STATE_BUCKET),
         nodes=await js.key_value(NODES_BUCKET),
+        deliveries=await js.key_value(DELIVERIES_BUCKET),
         objects=await js.object_store(OBJECTS_BUCKET),
     )
 
 
+def storage_error(error: Exception) -> QueueUnavailable:
+    """The `QueueUnavailable` (a `StorageFull` when JetStream is out of room) for an error
+    raised while storing a request: the publisher's own, or nats-py's from an object
+    store put, which comes before the envelope is published (so whatever happened to
+    the body, the request itself was not stored)."""
+    if isinstance(error, QueueUnavailable):
+        return error
+    if isinstance(error, APIError):
+        words = error.description or ""
+        if error.err_code in FULL_CODES or (
+            error.err_code == STORE_FAILED and any(w in words for w in LIMIT_WORDS)
+        ):
+            return StorageFull(f"{words} (code {error.err_code})")
+        # JetStream answered, and answered no: nothing was stored.
+        return QueueUnavailable(f"{words} (code {error.err_code})")
+    return QueueUnavailable(str(error) or type(error).__name__)
+
+
 async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
-    """Create (or update to the current settings) the stream and the buckets. Idempotent."""
+    """Create (or update to the current settings) the stream and the buckets. Idempotent.
+
+    Each has a byte limit (``HOOKCORE_MAX_STREAM_BYTES``, ``_BUCKET_BYTES``,
+    ``_OBJECT_BYTES``) and discards *new* messages at it: JetStream then refuses
+    a publish ("maximum bytes exceeded") and the ingress answers 503
+    ``storage_full``. With discard=old it would instead delete the oldest
+    accepted requests to make room, silently. A limit lowered below what is
+    stored deletes nothing either: new messages are refused until enough expire.
+    """
     retention = settings.retention_seconds
     stream = StreamConfig(
         name=EXECUTIONS_STREAM,
         subjects=[f"{EXECUTIONS_SUBJECT_PREFIX}.>"],
         retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,
+        max_bytes=settings.max_stream_bytes,
         storage=StorageType.FILE,
         max_age=retention,
         num_replicas=settings.replicas,
-        duplicate_window=min(120.0, retention),
+        # Only as long as a resend needs: see Settings.duplicate_window.
+        duplicate_window=min(settings.duplicate_window, retention),
         allow_direct=True,
     )
-    try:
-        await js.add_stream(stream)
-    except BadRequestError:
-        await js.update_stream(stream)
+    async with _reserving("max_stream_bytes", settings.max_stream_bytes):
+        try:
+            await js.add_stream(stream)
+        except BadRequestError:
+            await js.update_stream(stream)
     buckets = (
         (CONFIG_BUCKET, None),
         (STATE_BUCKET, None),
         (NODES_BUCKET, 60.0),
+        (DELIVERIES_BUCKET, None),  # each key has its own TTL
         (RECORDS_BUCKET, retention),
         (RESULTS_BUCKET, retention),
     )
     for bucket, ttl in buckets:
-        await js.create_key_value(
-            KeyValueConfig(
-                bucket=bucket,
-                history=1,
-                ttl=ttl,
-                storage=StorageType.FILE,
-                replicas=settings.replicas,
-                direct=True,
+        async with _reserving("max_bucket_bytes", settings.max_bucket_bytes):
+            try:
+                await js.create_key_value(
+                    KeyValueConfig(
+                        bucket=bucket,
+                        history=1,
+                        ttl=ttl,
+                        max_bytes=settings.max_bucket_bytes,
+                        storage=StorageType.FILE,
+                        replicas=settings.replicas,
+                        direct=True,
+                    )
+                )
+            except BadRequestError:  # it exists with other settings
+                await _update_limits(js, f"KV_{bucket}", settings.max_bucket_bytes, ttl)
+    async with _reserving("max_object_bytes", settings.max_object_bytes):
+        try:
+            await js.create_object_store(
+                OBJECTS_BUCKET,
+                ObjectStoreConfig(
+                    ttl=retention,
+                    max_bytes=settings.max_object_bytes,
+                    storage=StorageType.FILE,
+                    replicas=settings.replicas,
+                ),
             )
-        )
-    await js.create_object_store(
-        OBJECTS_BUCKET,
-        ObjectStoreConfig(ttl=retention, storage=StorageType.FILE, replicas=settings.replicas),
-    )
+        except BadRequestError:
+            await _update_limits(js, f"OBJ_{OBJECTS_BUCKET}", settings.max_object_bytes, retention)
+
+
+async def _update_limits(js: JetStreamContext, stream: str, max_bytes: int, max_age: float | None) -> None:
+    """Apply the current byte limit and age to an existing bucket's stream (nats-py only creates)."""
+    config = (await js.stream_info(stream)).config
+    config.max_bytes = max_bytes
+    config.discard = DiscardPolicy.NEW
+    if max_age is not None:
+        config.max_age = max_age
+    await js.update_stream(config)
+
+
+@asynccontextmanager
+async def _reserving(setting: str, limit: int) -> AsyncIterator[None]:
+    """Turn JetStream's "cannot reserve that much" into a `ConfigError` saying what to change."""
+    try:
+        yield
+    except APIError as e:
+        if e.err_code != STORAGE_NOT_RESERVED:
+            raise
+        raise ConfigError(
+            f"nats-server cannot reserve {setting}={limit} bytes ({e.description}): lower "
+            f"{env_name(setting)} (see docs/operations.md, Sizing) or give JetStream more storage "
+            "(nats-server's jetstream { max_file_store })"
+        ) from e

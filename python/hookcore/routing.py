@@ -1,19 +1,39 @@
 """Integration routing specs handed to the Rust router (built from code, not stored).
 
-KEEP IN SYNC with ``IntegrationSpec`` / ``FlowSpec`` / ``RuleSpec`` in rust/route/spec.rs.
+KEEP IN SYNC with ``IntegrationSpec`` / ``FlowSpec`` / ``RuleSpec`` / ``DedupSpec`` in
+rust/route/spec.rs (``verify`` and ``handshake`` are ``VerifySpec`` / ``HandshakeSpec`` of
+rust/verify/spec.rs, written by `hookcore.verify` and `hookcore.handshake`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
-from hookcore.integration import Integration, RoutingRule
+from hookcore.integration import SCHEME, Flow, Integration, RoutingRule
 
 
 class RuleSpec(msgspec.Struct, rename="camel"):
     source: str
     selector: str
     mapping: dict[str, str] | None
+
+
+class DedupSpec(msgspec.Struct, rename="camel"):
+    source: str
+    """``scheme`` (the verify scheme's delivery id), ``header`` or ``body``."""
+    selector: str | None
+    window: int
+    """Seconds a delivery id is remembered."""
+
+
+class Senders(msgspec.Struct, rename="camel"):
+    """Who may send and how duplicates are found: a flow's, or its integration's for a flow not known yet."""
+
+    verify: dict[str, Any] | None
+    handshake: dict[str, Any] | None
+    dedup: DedupSpec | None
 
 
 class FlowSpec(msgspec.Struct, rename="camel"):
@@ -23,6 +43,7 @@ class FlowSpec(msgspec.Struct, rename="camel"):
     """The ingress runs Python for this flow: an on_trigger or a static response."""
     rate_limit: float | None
     burst: int | None
+    senders: Senders
 
 
 class IntegrationSpec(msgspec.Struct, rename="camel"):
@@ -33,6 +54,7 @@ class IntegrationSpec(msgspec.Struct, rename="camel"):
     preprocess: bool
     rate_limit: float
     burst: int | None
+    senders: Senders
     flows: dict[str, FlowSpec]
 
 
@@ -41,6 +63,23 @@ def _rule(rule: RoutingRule | None) -> RuleSpec | None:
         return None
     return RuleSpec(
         source=rule.source, selector=rule.selector, mapping=dict(rule.mapping) if rule.mapping else None
+    )
+
+
+def _senders(app: Integration, flow: Flow | None) -> Senders:
+    verifier, handshake, dedup = app.verifier(flow), app.handshake_of(flow), app.dedup_of(flow)
+    dedup_spec = None
+    if dedup is not None:
+        rule = dedup.source
+        dedup_spec = (
+            DedupSpec(source="scheme", selector=None, window=dedup.window)
+            if rule is SCHEME
+            else DedupSpec(source=rule.source, selector=rule.selector, window=dedup.window)
+        )
+    return Senders(
+        verify=None if verifier is None else verifier.spec(),
+        handshake=None if handshake is None else handshake.spec(),
+        dedup=dedup_spec,
     )
 
 
@@ -54,6 +93,7 @@ def integration_spec(app: Integration) -> bytes:
         preprocess=app.preprocess is not None,
         rate_limit=float(app.rate_limit),
         burst=app.burst,
+        senders=_senders(app, None),
         flows={
             name: FlowSpec(
                 synchronous=flow.synchronous,
@@ -61,6 +101,7 @@ def integration_spec(app: Integration) -> bytes:
                 python=flow.on_trigger is not None or flow.response is not None,
                 rate_limit=flow.rate_limit,
                 burst=flow.burst,
+                senders=_senders(app, flow),
             )
             for name, flow in app.flows.items()
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -13,9 +14,11 @@ import msgspec
 from nats.js.errors import KeyNotFoundError, NotFoundError, ObjectNotFoundError
 from nats.js.kv import KeyValue
 
+from hookcore.bounds import encode_within
 from hookcore.context import LogLine, StepRecord
 from hookcore.envelope import Envelope, decode_envelope
-from hookcore.errors import NotFound
+from hookcore.errors import NotFound, WriteConflict
+from hookcore.integration import InstanceConfig
 from hookcore.payload import from_micros
 from hookcore.publisher import Publisher
 from hookcore.queue import (
@@ -53,7 +56,7 @@ class InstanceRecord(msgspec.Struct, rename="camel"):
     integration: str
     customer: str
     name: str
-    config: dict[str, str]
+    config: InstanceConfig
     endpoints: dict[str, str]
     """Flow name -> endpoint id of its URL (one shared id per instance or integration
     for ``instance`` and ``shared`` endpoint configurations)."""
@@ -135,9 +138,20 @@ class Records:
         entry = await _kv_get(self._jet.records, execution_id)
         return None if entry is None else self._decode(entry)
 
+    async def find_revision(self, execution_id: str) -> tuple[ExecutionRecord | None, int]:
+        """The record and its revision (what a write naming it must follow), or ``(None, 0)``."""
+        if not valid_token(execution_id):
+            return None, 0
+        try:
+            entry = await self._jet.records.get(execution_id)
+        except KeyNotFoundError as e:
+            # After a delete, the marker is the last message: a write must name its revision.
+            return None, getattr(getattr(e, "entry", None), "revision", None) or 0
+        return (None if entry.value is None else self._decode(entry.value)), entry.revision or 0
+
     async def request(self, execution_id: str) -> Envelope:
         """The envelope of an accepted request, from the executions stream."""
-        if not _valid_token(execution_id):
+        if not valid_token(execution_id):
             raise NotFound(f"No execution with id {execution_id!r}.")
         try:
             msg = await self._jet.js.get_last_msg(
@@ -164,19 +178,75 @@ class Records:
         return data, record.result_content_type
 
 
+# Reads and writes `RecordWriter.settle` tries before giving up on a record that keeps changing.
+SETTLE_TRIES = 5
+
+
+def expect_last(revision: int) -> bytes:
+    """NATS headers: store the publish only if its subject's last message is ``revision`` (0: none)."""
+    return b"NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: %d\r\n\r\n" % revision
+
+
 class RecordWriter:
     """The worker's writes: execution records and results.
 
     KV puts are JetStream publishes; they go through the `Publisher` (the
     protocol in Rust), the worker's busiest use of NATS after fetching.
+
+    A record write names the revision it follows
+    (``Nats-Expected-Last-Subject-Sequence``), so a worker that lost an
+    execution to another one (it stalled past ack_wait, say) cannot write
+    over what the other wrote since: a final record is never replaced. Each
+    record is encoded within ``max_record_bytes`` (see `hookcore.bounds`).
     """
 
-    def __init__(self, jet: JetStream, publisher: Publisher) -> None:
+    def __init__(self, jet: JetStream, publisher: Publisher, max_record_bytes: int) -> None:
         self._jet = jet
         self._publisher = publisher
+        self._records = Records(jet)
+        self.max_record_bytes = min(max_record_bytes, jet.max_inline)
 
-    async def put(self, record: ExecutionRecord) -> None:
-        await self._publisher.publish(kv_subject(RECORDS_BUCKET, record.id), encode(record))
+    def put_soon(self, record: ExecutionRecord, last: int) -> asyncio.Task[int | None]:
+        """`put` in the background, of ``record`` as it is now."""
+        data = encode_within(record, self.max_record_bytes)
+        return asyncio.create_task(self._put(record.id, data, last))
+
+    async def put(self, record: ExecutionRecord, last: int) -> int | None:
+        """Write ``record`` if its latest revision is still ``last`` (0: none yet).
+
+        Returns the new revision, or None when another write came first.
+        """
+        return await self._put(record.id, encode_within(record, self.max_record_bytes), last)
+
+    async def _put(self, execution_id: str, data: bytes, last: int) -> int | None:
+        try:
+            return await self._publisher.publish(
+                kv_subject(RECORDS_BUCKET, execution_id), data, headers=expect_last(last)
+            )
+        except WriteConflict:
+            return None
+
+    async def settle(self, record: ExecutionRecord, last: int | None) -> ExecutionRecord:
+        """Write how a delivery ended (a final status, or queued for a retry) after revision ``last``.
+
+        ``last`` None: not known (the running write failed or was not acked).
+        Returns the record as it now stands: ``record`` once written; or, when
+        another delivery wrote meanwhile, what that one wrote if it is final or
+        if ``record`` is not (the other delivery carries on). A final record is
+        never replaced. A record with this delivery's ``started_at`` is its own
+        running write, followed like any other.
+        """
+        for attempt in range(SETTLE_TRIES):
+            if last is not None and await self.put(record, last) is not None:
+                return record
+            current, last = await self._records.find_revision(record.id)
+            if current is None:
+                continue
+            mine = record.started_at is not None and current.started_at == record.started_at
+            if current.status in FINAL_STATUSES or (record.status not in FINAL_STATUSES and not mine):
+                return current
+            await asyncio.sleep(0.01 * attempt)  # a replica behind the leader catches up
+        raise WriteConflict(f"the record of execution {record.id} kept changing over {SETTLE_TRIES} writes")
 
     async def put_result(self, record: ExecutionRecord, data: bytes, content_type: str) -> None:
         """Store the result (in the object store when too big for KV) and note it in ``record``."""
@@ -270,7 +340,7 @@ class ConfigView:
 
 
 async def _kv_get(kv: KeyValue, key: str) -> bytes | None:
-    if not _valid_token(key):
+    if not valid_token(key):
         return None
     try:
         entry = await kv.get(key)
@@ -279,5 +349,11 @@ async def _kv_get(kv: KeyValue, key: str) -> bytes | None:
     return entry.value
 
 
-def _valid_token(key: str) -> bool:
-    return bool(key) and all(c.isalnum() or c in "-_=." for c in key) and ".." not in key
+_TOKEN = re.compile(r"[-_=A-Za-z0-9]+(?:\.[-_=A-Za-z0-9]+)*")
+
+
+def valid_token(key: str) -> bool:
+    """Whether an id from a URL can be part of a KV key and a subject: ASCII letters, digits and
+    ``-_=``, in dot-separated non-empty parts (``str.isalnum`` would also accept "²" and "é",
+    which NATS refuses)."""
+    return _TOKEN.fullmatch(key) is not None

@@ -29,6 +29,9 @@ from hookcore.integration import Flow, HttpResponse, TriggerResult
 from hookcore.payload import build_payload, encode_payload
 from hookcore.store import ConfigView
 
+API_KEY_HEADERS = frozenset({"api-key"})
+"""The header a flow's API key comes in (lower case, as the envelope's headers are)."""
+
 
 class TriggerRefused(Exception):
     """A hook refused the request: answer ``status`` with ``{"error": message}`` and ``code``."""
@@ -48,11 +51,14 @@ class Outcome:
 
 
 class TriggerHooks:
-    def __init__(self, apps: Apps, view: ConfigView, settings: Settings, reply_prefix: str) -> None:
+    def __init__(
+        self, apps: Apps, view: ConfigView, settings: Settings, reply_prefix: str, max_envelope: int
+    ) -> None:
         self._apps = apps
         self._view = view
         self._settings = settings
         self._reply_prefix = reply_prefix
+        self._max_envelope = max_envelope
 
     @staticmethod
     def needed(flow: Flow) -> bool:
@@ -68,6 +74,10 @@ class TriggerHooks:
         if instance is None:
             raise TriggerRefused(404, "Endpoint not found.", ErrorCode.ENDPOINT_NOT_FOUND)
         links = instance_links(instance, app, self._settings)
+        # The body the core accepted, which is not always the one sent (a GET's is ignored);
+        # None when it goes to the object store, which only happens to the body as sent.
+        if envelope.body is not None:
+            body = envelope.body
         payload, _ = build_payload(envelope, body, links)
         ctx = FlowContext.of(envelope, flow_name or "", instance.config, links)
         if flow_name is None:
@@ -84,7 +94,8 @@ class TriggerHooks:
             ctx.flow = payload.flow = flow_name
         flow = app.flows[flow_name]
         response = flow.response
-        rewritten = envelope.flow != flow_name  # preprocess picked it: the envelope must say so
+        picked = envelope.flow != flow_name  # preprocess picked it: the envelope must say so
+        rewritten = False
         if flow.on_trigger is not None:
             result = await _call(flow.on_trigger, ctx, payload, "on_trigger")
             if not isinstance(result, TriggerResult):
@@ -99,20 +110,34 @@ class TriggerHooks:
                 return Outcome(envelope=None, response=response, flow=flow)
             payload = result.payload
             rewritten = True
-        if not rewritten:
+        # What hookcore checked itself is not stored: the Api-Key header of a flow that requires one.
+        secret = API_KEY_HEADERS if flow.api_keys else frozenset()
+        if not (picked or rewritten) and secret.isdisjoint(envelope.headers):
             return Outcome(envelope=envelope_bytes, response=response, flow=flow)
-        try:
-            encoded = encode_payload(payload)
-        except (TypeError, msgspec.EncodeError) as e:
-            raise TriggerRefused(
-                500,
-                f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}",
-                ErrorCode.HOOK_FAILED,
-            ) from e
+        encoded = None
+        if rewritten:  # the worker runs the flow on on_trigger's payload, not on the request
+            try:
+                encoded = encode_payload(payload, secret)
+            except (TypeError, msgspec.EncodeError) as e:
+                raise TriggerRefused(
+                    500,
+                    f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}",
+                    ErrorCode.HOOK_FAILED,
+                ) from e
         # A synchronous flow picked here (not by the Rust router) needs its reply subject now.
         reply = envelope.reply or (f"{self._reply_prefix}.{envelope.id}" if flow.synchronous else None)
-        updated = msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply)
-        return Outcome(envelope=encode_envelope(updated), response=response, flow=flow)
+        headers = _without(envelope.headers, secret)
+        updated = encode_envelope(
+            msgspec.structs.replace(envelope, flow=flow_name, payload=encoded, reply=reply, headers=headers)
+        )
+        if len(updated) > self._max_envelope:
+            raise TriggerRefused(
+                413,
+                f"The payload on_trigger of flow {flow_name!r} returned takes {len(updated)} bytes "
+                f"stored; at most {self._max_envelope} fit in one message.",
+                ErrorCode.REQUEST_TOO_LARGE,
+            )
+        return Outcome(envelope=updated, response=response, flow=flow)
 
     @staticmethod
     def _check_api_key(flow: Flow, digests: list[str], api_key: str | None) -> None:
@@ -129,6 +154,10 @@ class TriggerHooks:
             raise TriggerRefused(
                 401, f"The API key is not valid for flow {flow.name!r}.", ErrorCode.API_KEY_INVALID
             )
+
+
+def _without(headers: dict[str, str], names: frozenset[str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in names} if names else headers
 
 
 async def _call(fn: Any, ctx: FlowContext, payload: Any, what: str) -> Any:

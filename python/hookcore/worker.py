@@ -2,13 +2,18 @@
 
 Delivery is at least once. A redelivered execution whose record is already
 final is acknowledged without running again, so a worker that dies between
-writing the record and acking causes no second run.
+writing the record and acking causes no second run. While a flow runs, its
+worker tells JetStream so every third of ``ack_wait`` (a failed beat is
+retried, never the end of the beats). Record writes name the revision they
+follow, so a worker that lost its execution to another cannot write over
+what the other recorded (`RecordWriter`). An execution delivered more often
+than its flow's attempts plus ``max_redeliveries`` (runs that never reported
+back: the worker crashed each time, say) ends ``dead`` without running again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import traceback
 from datetime import UTC, datetime
@@ -18,9 +23,10 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from hookcore.apps import Apps
+from hookcore.bounds import truncated, unstorable
 from hookcore.completion import Completion, encode_completion
 from hookcore.config import Settings
-from hookcore.context import FlowContext
+from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.instances import instance_links
 from hookcore.payload import build_payload
@@ -31,7 +37,7 @@ from hookcore.queue import (
     WORKER_CONSUMER,
     connect,
 )
-from hookcore.results import encode_result
+from hookcore.results import ResultError, encode_result
 from hookcore.state import State, flow_state_key, instance_state_key
 from hookcore.store import (
     FINAL_STATUSES,
@@ -47,6 +53,8 @@ log = logging.getLogger("hookcore.worker")
 
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
+# Attempts of an execution whose flow this worker does not have (it ends failed at once).
+DEFAULT_ATTEMPTS = 3
 
 
 class Worker:
@@ -70,7 +78,7 @@ class Worker:
         view = ConfigView()
         await view.start(jet.config)
         self._jet, self._view, self._records = jet, view, Records(jet)
-        self._writer = RecordWriter(jet, publisher)
+        self._writer = RecordWriter(jet, publisher, self.settings.max_record_bytes)
         await jet.js.add_consumer(
             EXECUTIONS_STREAM,
             ConsumerConfig(
@@ -118,31 +126,96 @@ class Worker:
             log.exception("could not process message %s; it will be redelivered", msg.subject)
 
     async def _execute(self, msg: Msg) -> None:
-        envelope = decode_envelope(msg.data)
         delivered = msg.metadata.num_delivered
-        previous = await self._records.find(envelope.id) if delivered > 1 else None
+        try:
+            envelope = decode_envelope(msg.data)
+        except Exception as e:  # cannot run: say so rather than have it redelivered forever
+            await self._unreadable(msg, e)
+            return
+        previous, last = await self._records.find_revision(envelope.id) if delivered > 1 else (None, 0)
         if previous is not None and previous.status in FINAL_STATUSES:
             await self._announce(envelope, previous)  # the first announcement may have been lost
             await msg.ack()
             return
         record = previous or queued_record(envelope)
+        attempts, slack = self._attempts(envelope), self.settings.max_redeliveries
+        if delivered > attempts + slack:
+            self._finish(
+                record,
+                "dead",
+                error=f"gave up after {delivered - 1} deliveries, the most its flow's {attempts} attempts "
+                f"and max_redeliveries={slack} allow: {record.failures} ended in an error, the others "
+                "never reported back (the worker running it crashed, hung past "
+                f"ack_wait={self.settings.ack_wait:g}s or lost its NATS connection)",
+            )
+            log.error("execution %s (%s) is dead: %s", record.id, record.flow, record.error)
+            await self._conclude(msg, envelope, record, last)
+            return
         record.status = "running"
         record.attempts += 1
         record.started_at = datetime.now(UTC)
         record.error = None
-        running_write = asyncio.create_task(self._writer.put(record))
-        heartbeat = asyncio.create_task(self._keep_alive(msg))
+        running_write = self._writer.put_soon(record, last)
+        heartbeat = asyncio.create_task(self._keep_alive(msg, record.id))
         try:
             await self._run_flow(envelope, record)
         finally:
             heartbeat.cancel()
-            await running_write
-        await self._writer.put(record)
+            try:
+                written: int | None = await running_write
+            except Exception as e:  # the end of this delivery is written all the same
+                log.warning("execution %s: could not record it as running (%s)", record.id, e)
+                written = None
+        await self._conclude(msg, envelope, record, written)
+
+    async def _conclude(
+        self, msg: Msg, envelope: Envelope, record: ExecutionRecord, last: int | None
+    ) -> None:
+        """Record how this delivery ended, then ack it (or nak it for a retry)."""
+        stands = await self._writer.settle(record, last)
+        if stands is not record:
+            log.info(
+                "execution %s: not recording this delivery's %r, another delivery recorded %r meanwhile",
+                record.id,
+                record.status,
+                stands.status,
+            )
+            if stands.status in FINAL_STATUSES:
+                await msg.ack()
+                await self._announce(envelope, stands)
+            # else the other delivery, still running, has the execution: leave the message to it
+            return
         if record.status == "queued":  # failed, will retry
             await msg.nak(delay=min(BACKOFF_BASE * 2 ** (record.failures - 1), BACKOFF_MAX))
             return
         await msg.ack_sync()
         await self._announce(envelope, record)
+
+    async def _unreadable(self, msg: Msg, error: Exception) -> None:
+        """End an execution whose stored request cannot be decoded as ``dead``."""
+        execution_id = msg.subject.rpartition(".")[2]
+        log.error("execution %s: the stored request cannot be read (%s); it is dead", execution_id, error)
+        record = ExecutionRecord(
+            id=execution_id,
+            status="dead",
+            integration="",
+            flow="",
+            instance="",
+            customer="",
+            received_at=msg.metadata.timestamp,
+            finished_at=datetime.now(UTC),
+            error=truncated(
+                f"the stored request cannot be read: {error}", self._writer.max_record_bytes // 4
+            ),
+        )
+        _, last = await self._records.find_revision(execution_id)
+        await self._writer.settle(record, last)
+        await msg.ack()
+
+    def _attempts(self, envelope: Envelope) -> int:
+        app = self.apps.get(envelope.integration)
+        flow = app.flows.get(envelope.flow or "") if app else None
+        return flow.attempts if flow is not None else DEFAULT_ATTEMPTS
 
     async def _announce(self, envelope: Envelope, record: ExecutionRecord) -> None:
         """Tell the ingress waiting on a synchronous execution that it ended."""
@@ -168,6 +241,7 @@ class Worker:
         body = body or b""
         links = instance_links(instance, app, self.settings)
         loop = asyncio.get_running_loop()
+        limit = self._writer.max_record_bytes
         ctx = FlowContext.of(
             envelope,
             flow.name,
@@ -175,6 +249,7 @@ class Worker:
             links,
             instance_state=State(self._jet.state, instance_state_key(instance.id), loop),
             flow_state=State(self._jet.state, flow_state_key(instance.id, flow.name), loop),
+            log=FlowLog(envelope.id, self.settings.max_log_lines, limit // 16),
         )
         try:
             payload, note = build_payload(envelope, body, links)
@@ -185,6 +260,7 @@ class Worker:
             else:
                 value = await asyncio.to_thread(flow.fn, ctx, payload)
             data, content_type = encode_result(value)
+            _check_steps(ctx)
         except Exception as e:
             record.steps, record.logs = ctx.steps, ctx.log.lines
             # Synchronous executions are not retried: the caller is waiting for this answer.
@@ -201,7 +277,7 @@ class Worker:
 
     def _failed(self, record: ExecutionRecord, error: Exception, attempts: int, final: str) -> None:
         record.failures += 1
-        message = str(error) or type(error).__name__
+        message = truncated(_describe(error), self._writer.max_record_bytes // 4)
         log.warning(
             "execution %s (%s) failed on attempt %d/%d: %s\n%s",
             record.id,
@@ -209,7 +285,7 @@ class Worker:
             record.failures,
             attempts,
             message,
-            "".join(traceback.format_exception(error)),
+            truncated("".join(traceback.format_exception(error)), self._writer.max_record_bytes // 4),
         )
         if record.failures >= attempts:
             self._finish(record, final, error=message)
@@ -223,9 +299,51 @@ class Worker:
         record.error = error
         record.finished_at = datetime.now(UTC)
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        """Tell JetStream a long flow is still running, so it is not redelivered meanwhile."""
-        with contextlib.suppress(Exception):
-            while True:
-                await asyncio.sleep(self.settings.ack_wait / 3)
-                await msg.in_progress()
+    async def _keep_alive(self, msg: Msg, execution_id: str) -> None:
+        """Tell JetStream a long flow is still running, so it is not redelivered meanwhile.
+
+        Each beat waits for the server's answer, so a beat lost to a silent
+        server or a dropped connection is noticed: it is logged and tried
+        again soon. The beats end with the flow, never at a failure.
+        """
+        interval = self.settings.ack_wait / 3
+        failing = False
+        while True:
+            await asyncio.sleep(min(interval / 2, 1.0) if failing else interval)
+            try:
+                await self._jet.nc.request(msg.reply, Msg.Ack.Progress, timeout=interval / 2)
+            except Exception as e:
+                if not failing:
+                    log.warning(
+                        "execution %s: heartbeat failed (%s); retrying (JetStream redelivers the "
+                        "execution if it hears none for ack_wait, %gs)",
+                        execution_id,
+                        str(e) or type(e).__name__,
+                        self.settings.ack_wait,
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.info("execution %s: heartbeats reach JetStream again", execution_id)
+                failing = False
+
+
+def _check_steps(ctx: FlowContext) -> None:
+    """`ResultError` (the flow's fault, an attempt) when a step's value cannot be stored."""
+    if unstorable([step.result for step in ctx.steps]) is None:
+        return
+    for step in ctx.steps:
+        problem = unstorable(step.result)
+        if problem is not None:
+            raise ResultError(
+                f"step {step.name!r} returned a {type(step.result).__name__} that cannot be stored "
+                f"as JSON ({problem}); return JSON-compatible data"
+            )
+
+
+def _describe(error: BaseException) -> str:
+    """The message of an exception the flow raised (its type when it has none)."""
+    try:
+        return str(error) or type(error).__name__
+    except Exception:  # a __str__ that raises
+        return type(error).__name__

@@ -13,6 +13,8 @@ use crate::parse::MultipartLimits;
 use crate::route::{RecordError, Router};
 use crate::throttle::{Limiter, Table, Verdict};
 
+use super::throttle::RATE_TABLE_SLOTS;
+
 /// Bodies at least this big are checked without holding the GIL.
 const DETACH_BODY_BYTES: usize = 64 * 1024;
 
@@ -23,9 +25,6 @@ pub struct Ingress {
     /// None: rate limiting is off.
     limiter: Option<Limiter>,
 }
-
-/// Slots of the rate-limit table (16 bytes each): buckets active at once, per machine.
-const RATE_SLOTS: usize = 1 << 18;
 
 type Headers = Vec<(&'static str, String)>;
 
@@ -73,9 +72,10 @@ impl Ingress {
         let table = match (rate_limits, rate_table) {
             (false, _) => None,
             (true, Some(path)) => Some(
-                Table::shared(&path, RATE_SLOTS).map_err(|e| PyOSError::new_err(e.to_string()))?,
+                Table::shared(&path, RATE_TABLE_SLOTS)
+                    .map_err(|e| PyOSError::new_err(e.to_string()))?,
             ),
-            (true, None) => Some(Table::in_process(RATE_SLOTS)),
+            (true, None) => Some(Table::in_process(RATE_TABLE_SLOTS)),
         };
         Ok(Ingress {
             config: IngestConfig {

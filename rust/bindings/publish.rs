@@ -16,6 +16,9 @@ pub struct NatsWire {
 /// `(kind, token, text)` of an event other than an ack; see `_core.pyi`.
 type OtherEvent = (&'static str, u64, String);
 
+/// `(token, stream sequence)` of an ack.
+type Acked = (u64, u64);
+
 #[pymethods]
 impl NatsWire {
     #[new]
@@ -26,19 +29,42 @@ impl NatsWire {
         }
     }
 
-    /// The `PUB` frame of `payload` to `subject`, replying to the inbox and `token`.
+    /// The `PUB` frame of `payload` to `subject`, replying to the inbox and
+    /// `token`; an `HPUB` frame with a `Nats-Msg-Id` header when `msg_id` is
+    /// given, or with the header block `headers` (not both).
+    #[pyo3(signature = (subject, token, payload, msg_id=None, headers=None))]
     fn publish<'py>(
         &self,
         py: Python<'py>,
         subject: &str,
         token: u64,
         payload: &[u8],
-    ) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.wire.publish(subject, token, payload))
+        msg_id: Option<&str>,
+        headers: Option<&[u8]>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let frame = match (msg_id, headers) {
+            (_, None) => self
+                .wire
+                .publish(subject, token, payload, msg_id)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "give msg_id or a header block, not both",
+                ))
+            }
+            // A malformed block would make the server close the connection every publish shares.
+            (None, Some(h)) if !(h.starts_with(b"NATS/1.0\r\n") && h.ends_with(b"\r\n\r\n")) => {
+                return Err(PyValueError::new_err(
+                    "headers must be a NATS header block: NATS/1.0\\r\\n, lines, \\r\\n",
+                ))
+            }
+            (None, Some(h)) => self.wire.publish_with_headers(subject, token, h, payload),
+        };
+        Ok(PyBytes::new(py, &frame))
     }
 
-    /// Parse bytes read from the server: `(acked tokens, other events)`.
-    fn feed(&mut self, data: &[u8]) -> PyResult<(Vec<u64>, Vec<OtherEvent>)> {
+    /// Parse bytes read from the server: `((token, stream sequence) of each ack, other events)`.
+    fn feed(&mut self, data: &[u8]) -> PyResult<(Vec<Acked>, Vec<OtherEvent>)> {
         self.events.clear();
         self.wire
             .feed(data, &mut self.events)
@@ -47,8 +73,9 @@ impl NatsWire {
         let mut others = Vec::new();
         for event in self.events.drain(..) {
             match event {
-                Event::Ack(token) => acks.push(token),
+                Event::Ack(token, seq) => acks.push((token, seq)),
                 Event::Nak(token, reason) => others.push(("nak", token, reason)),
+                Event::Full(token, reason) => others.push(("full", token, reason)),
                 Event::Ping => others.push(("ping", 0, String::new())),
                 Event::Pong => others.push(("pong", 0, String::new())),
                 Event::Info(json) => others.push(("info", 0, json)),

@@ -67,6 +67,23 @@ impl RateLimiter {
     }
 }
 
+/// Slots of the machine-wide table `hookcore._core.Ingress` maps (16 bytes each).
+pub const RATE_TABLE_SLOTS: usize = 1 << 18;
+
+/// Create the machine-wide rate-limit table at `path` or check the one there
+/// (owner, mode, size, magic, version); `OSError` says why it cannot be used.
+#[pyfunction]
+#[pyo3(signature = (path, slots=RATE_TABLE_SLOTS))]
+fn check_rate_table(py: Python<'_>, path: PathBuf, slots: usize) -> PyResult<()> {
+    if slots == 0 {
+        return Err(PyValueError::new_err("slots must be at least 1"));
+    }
+    py.detach(|| Table::shared(&path, slots).map(drop))
+        .map_err(|e| PyOSError::new_err(e.to_string()))
+}
+
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("RATE_TABLE_SLOTS", RATE_TABLE_SLOTS)?;
+    m.add_function(wrap_pyfunction!(check_rate_table, m)?)?;
     m.add_class::<RateLimiter>()
 }

@@ -168,7 +168,7 @@ pub fn check_api_key(
     if !spec.api_keys {
         return Ok(());
     }
-    let Some(presented) = header(headers, "api-key") else {
+    let Some(presented) = header(headers, apikey::API_KEY_HEADER) else {
         return Err(RouteRejection::new(
             401,
             ErrorCode::ApiKeyMissing,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -101,3 +102,23 @@ def count_sync(ctx: Any, payload: Any) -> int:
 @app.flow("Binary", synchronous=True)
 async def binary(ctx: Any, payload: Any) -> bytes:
     return b"\x89PNG\x00\x01"
+
+
+def stamp(ctx: Any, payload: Any) -> TriggerResult:
+    payload.body.data = {"stamped": True, "was": payload.body.data}
+    return TriggerResult(payload)
+
+
+@app.flow("Keyed", api_keys=True, on_trigger=stamp)
+async def keyed(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Reports what it sees of its instance by digest, so that its result stores no key either."""
+    ctx.log.info("keyed flow ran for %s", payload.customer)
+    keys = payload.webhook_api_keys.get("Keyed", [])
+    return {
+        "keyDigests": [hashlib.sha256(k.encode()).hexdigest() for k in keys],
+        "sameAsContext": payload.webhook_api_keys == ctx.webhook_api_keys,
+        "webhookUrls": payload.webhook_urls,
+        "invokeUrl": payload.invoke_url,
+        "headers": sorted(payload.headers),
+        "body": payload.body.data,
+    }

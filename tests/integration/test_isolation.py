@@ -146,3 +146,21 @@ def test_error_answers_carry_their_code(hookcore: Hookcore, instance: dict, tmp_
     for response, status, code in cases:
         assert (response.status_code, response.headers.get("hookcore-error-code")) == (status, code)
         assert set(response.json()) == {"error"}
+
+
+def test_a_large_body_through_preprocess_is_stored_whole(hookcore: Hookcore) -> None:
+    url = hookcore.deploy("pre-large", integration="acme-pre")["webhookUrls"]["Big"]
+    response = hookcore.client.post(url, json={"n": 50, "pad": "x" * 2_000_000})
+    assert response.status_code == 200, response.text
+    record = hookcore.wait_final(response.json()["executionId"])
+    assert (record["status"], record["flow"]) == ("succeeded", "Big"), record
+
+
+def test_an_on_trigger_payload_too_big_for_a_message_is_413(hookcore: Hookcore) -> None:
+    url = hookcore.deploy("hooks-large", integration="responses")["webhookUrls"]["Challenge"]
+    xml = b"<event><data>" + b"x" * 2_000_000 + b"</data></event>"
+    response = hookcore.client.post(url, content=xml, headers={"Content-Type": "application/xml"})
+    assert response.status_code == 413, response.text
+    assert response.headers["hookcore-error-code"] == "request_too_large"
+    assert "hookcore-execution-id" not in response.headers
+    assert "lost its NATS connection" not in hookcore.logs()

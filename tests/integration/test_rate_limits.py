@@ -4,14 +4,19 @@ held across the ingress processes of a machine."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
+from hookcore import _core
+from hookcore.config import Settings
 from hookcore.errors import ErrorCode
+from hookcore.ingress import rate_table_file
 from support import Hookcore, running_hookcore, running_nats, stream_last_seq
 
 SEED_429 = re.compile(
@@ -135,3 +140,36 @@ def test_one_flooding_tenant_does_not_starve_another(hookcore: Hookcore) -> None
     assert flooded_statuses[200] <= 50 + 50 * elapsed * 1.1 + 5, (flooded_statuses, elapsed)
     assert flooded_statuses[429] > 0, flooded_statuses
     assert calm["invokeUrl"] == url
+
+
+@pytest.mark.parametrize("planted", ["garbage", "foreign"])
+def test_a_planted_rate_table_is_not_trusted(tmp_path: Path, planted: str) -> None:
+    """Someone put a file at the table's name first: the ingress never maps it, serves,
+    limits with buckets of its own, and says so in its log."""
+    if planted == "foreign" and os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user")
+    with running_nats(tmp_path) as server:
+        path = rate_table_file(Settings.load(nats_url=server.url))
+        if planted == "garbage":  # not a table, and writable by anyone
+            path.write_bytes(b"not a rate table")
+            path.chmod(0o666)
+            reason = "mode is 0666"
+        else:  # a valid table in every respect but its owner
+            _core.check_rate_table(path)
+            os.chown(path, 65534, 65534)
+            reason = "belongs to uid 65534"
+        planted_bytes = path.read_bytes()
+        try:
+            with running_hookcore(server, tmp_path, workers=0) as hc:
+                url = hc.deploy("planted")["webhookUrls"]["Echo"]
+                start = time.monotonic()
+                statuses = _check(asyncio.run(_burst([url], 80)), url.rsplit("/", 1)[1])
+                assert _in_range(statuses[200], time.monotonic() - start), statuses
+                assert hc.ingress is not None
+                log = hc.ingress.log()
+                assert f"rate-limit table {path} is not used" in log, log
+                assert reason in log, log
+                assert "this process keeps its own rate-limit buckets" in log
+                assert path.read_bytes() == planted_bytes  # never written, never resized
+        finally:
+            path.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ import httpx
 
 from hookcore.config import Settings
 from hookcore.embedded import free_port
-from hookcore.ingress import rate_table_path
+from hookcore.ingress import rate_table_file
 from support import APPS_DIR, kill_group
 
 
@@ -119,7 +119,7 @@ class Up:
             return
         listen = re.search(r'^listen: "([^"]+)"', conf.read_text(), re.MULTILINE)
         if listen:
-            rate_table_path(Settings.load(nats_url=f"nats://{listen.group(1)}")).unlink(missing_ok=True)
+            rate_table_file(Settings.load(nats_url=f"nats://{listen.group(1)}")).unlink(missing_ok=True)
 
     def assert_stopped_cleanly(self) -> None:
         assert len(self.family) >= 3, f"expected nats-server, the ingress and a worker: {self.family}"

@@ -29,6 +29,14 @@ def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
         ("replicas", 2, "replicas must be 1, 3 or 5"),
         ("public_url", "example.com", "must start with http"),
         ("ack_wait", 0.1, "ack_wait must be between"),
+        ("max_redeliveries", -1, "max_redeliveries must be between 0 and 1000"),
+        ("max_record_bytes", 1024, "max_record_bytes must be between 16384 and 67108864"),
+        ("max_log_lines", 1, "max_log_lines must be between 2 and 1000000"),
+        ("max_stream_bytes", 1024, "max_stream_bytes must be between 65536"),
+        ("max_bucket_bytes", 0, "max_bucket_bytes must be between 65536"),
+        ("max_object_bytes", -1, "max_object_bytes must be between 65536"),
+        ("max_publish_buffer", 1024, "max_publish_buffer must be between 1048576"),
+        ("duplicate_window", 0.5, "duplicate_window must be between 1"),
     ],
 )
 def test_invalid_values_name_the_allowed_range(field: str, value: object, message: str) -> None:
@@ -66,3 +74,11 @@ def test_boolean_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HOOKCORE_RATE_LIMITS", "maybe")
     with pytest.raises(ConfigError, match="HOOKCORE_RATE_LIMITS must be true or false"):
         Settings.load()
+
+
+def test_the_duplicate_window_covers_the_publish_timeout() -> None:
+    assert Settings.load(publish_timeout=30, duplicate_window=30).duplicate_window == 30
+    with pytest.raises(
+        ConfigError, match=r"duplicate_window \(15s\) must be at least publish_timeout \(30s\)"
+    ):
+        Settings.load(publish_timeout=30)

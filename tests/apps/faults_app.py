@@ -1,0 +1,68 @@
+"""Integration for the fault tests: long, stalling, chatty and crashing flows.
+
+Each flow appends ``run {pid}`` to ``$HOOKCORE_TEST_MARKER_DIR/{execution_id}``
+when it starts, so a test sees how often, and in which worker, it ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from hookcore import Integration
+
+app = Integration("faults", rate_limit=1_000_000)
+
+
+def _mark(execution_id: str, what: str) -> int:
+    """Append ``{what} {pid}`` to the execution's marker file; the number of runs so far."""
+    path = Path(os.environ["HOOKCORE_TEST_MARKER_DIR"], execution_id)
+    with path.open("a") as marker:
+        marker.write(f"{what} {os.getpid()}\n")
+    return path.read_text().count("run ")
+
+
+@app.flow("Long")
+async def long(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Runs for ``?sleep=`` seconds (longer than ack_wait in the tests)."""
+    _mark(payload.execution_id, "run")
+    await asyncio.sleep(float(payload.query_parameters["sleep"]))
+    return {"pid": os.getpid()}
+
+
+@app.flow("StallOnce")
+async def stall_once(ctx: Any, payload: Any) -> dict[str, Any]:
+    """The first run sleeps ``?sleep=`` seconds, then fails; later runs succeed at once."""
+    if _mark(payload.execution_id, "run") == 1:
+        await asyncio.sleep(float(payload.query_parameters["sleep"]))
+        _mark(payload.execution_id, "failing")
+        raise RuntimeError("the first run fails, late")
+    return {"pid": os.getpid()}
+
+
+@app.flow("Chatty", attempts=1)
+async def chatty(ctx: Any, payload: Any) -> str:
+    """Logs ``?lines=`` lines, records a ``?step=`` byte step result (and with ``?badstep``
+    one that is not JSON), raises a ``?error=`` byte message."""
+    query = payload.query_parameters
+    for i in range(int(query.get("lines", "0"))):
+        ctx.log.info("line %d of a flow that does not stop talking", i)
+    ctx.log.info("not UTF-8: \udcff")
+    size = int(query.get("step", "0"))
+    ctx.step("big", lambda: {"blob": "s" * size})
+    ctx.step("small", lambda: {"ok": True})
+    if "badstep" in query:
+        ctx.step("bad", lambda: {"not json": object()})
+    if "error" in query:
+        raise RuntimeError("E" * int(query["error"]) + "\udcff")
+    return "said it all"
+
+
+@app.flow("Crash", attempts=1)
+async def crash(ctx: Any, payload: Any) -> None:
+    """Kills the worker running it, every time."""
+    _mark(payload.execution_id, "run")
+    os.kill(os.getpid(), signal.SIGKILL)
