@@ -120,8 +120,8 @@ def test_a_failed_execution_has_no_result(hookcore: Hookcore) -> None:
 @pytest.mark.parametrize(
     ("params", "text"),
     [
-        ({"limit": "abc"}, "limit must be a number"),
-        ({"limit": "-1"}, "limit must be a number"),
+        ({"limit": "abc"}, "limit must be a whole number"),
+        ({"limit": "-1"}, "limit must be a whole number"),
         ({"limit": "0"}, "limit must be between 1 and 500"),
         ({"limit": "501"}, "limit must be between 1 and 500"),
         ({"status": "weird"}, "status must be one of"),
