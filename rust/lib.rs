@@ -13,6 +13,7 @@ pub mod nats_wire;
 pub mod parse;
 pub mod route;
 pub mod throttle;
+pub mod verify;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
