@@ -210,7 +210,7 @@ def verify_signature(
     ``spec`` is the JSON ``hookcore.verify`` emits (``{"scheme":"github","secret":"NAME"}``
     …); ``secrets`` the values of the config entry it names (any one verifies;
     none is refused, fail closed); ``headers`` the request's, a repeated header
-    joined with ", " (names are lower-cased here); ``body`` the exact bytes
+    joined with ", " (names match in any case); ``body`` the exact bytes
     received; ``now`` the Unix time in seconds timestamps are checked against.
     Returns None when the request verifies, else ``(code, message)`` with
     ``code`` one of ``signature_missing``, ``signature_invalid``,

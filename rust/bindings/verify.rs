@@ -2,6 +2,9 @@
 //! (`crate::verify`) callable from Python, for tests and benchmarks. The
 //! ingress calls the engine in Rust, not through these.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -28,20 +31,40 @@ fn bad_spec(what: &str, e: &serde_json::Error) -> PyErr {
     PyValueError::new_err(format!("malformed {what} spec: {e}"))
 }
 
+/// A spec's JSON and the spec parsed from it.
+type ParsedSpec = (Box<[u8]>, Arc<VerifySpec>);
+
+thread_local! {
+    /// The spec parsed last on this thread, with its JSON: callers check many
+    /// requests under one spec, and parsing it again would cost more than
+    /// checking a small request.
+    static LAST_SPEC: RefCell<Option<ParsedSpec>> = const { RefCell::new(None) };
+}
+
+fn verify_spec(json: &[u8]) -> PyResult<Arc<VerifySpec>> {
+    LAST_SPEC.with_borrow_mut(|last| {
+        if let Some((cached, spec)) = last.as_ref() {
+            if **cached == *json {
+                return Ok(Arc::clone(spec));
+            }
+        }
+        let spec = Arc::new(VerifySpec::from_json(json).map_err(|e| bad_spec("verify", &e))?);
+        *last = Some((json.into(), Arc::clone(&spec)));
+        Ok(spec)
+    })
+}
+
 /// Check one request's signature: None when it verifies, else `(code, message)`.
 #[pyfunction]
 pub fn verify_signature(
     py: Python<'_>,
     spec: &[u8],
     secrets: Vec<String>,
-    mut headers: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     body: &Bound<'_, PyBytes>,
     now: u64,
 ) -> PyResult<Option<Refusal>> {
-    let spec = VerifySpec::from_json(spec).map_err(|e| bad_spec("verify", &e))?;
-    for (name, _) in &mut headers {
-        name.make_ascii_lowercase();
-    }
+    let spec = verify_spec(spec)?;
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let body = body.as_bytes();
     let check = || verify::verify(&spec, &secrets, &headers, body, now);
