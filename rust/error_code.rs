@@ -22,11 +22,16 @@ pub enum ErrorCode {
     ApiKeyInvalid,
     RateLimited,
     IntegrationMisconfigured,
+    SignatureMissing,
+    SignatureInvalid,
+    TimestampOutOfTolerance,
+    SecretNotConfigured,
+    HandshakeRefused,
 }
 
 impl ErrorCode {
     /// Every code, for the Python side's check.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::EndpointNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::MalformedJson,
@@ -39,6 +44,11 @@ impl ErrorCode {
         ErrorCode::ApiKeyInvalid,
         ErrorCode::RateLimited,
         ErrorCode::IntegrationMisconfigured,
+        ErrorCode::SignatureMissing,
+        ErrorCode::SignatureInvalid,
+        ErrorCode::TimestampOutOfTolerance,
+        ErrorCode::SecretNotConfigured,
+        ErrorCode::HandshakeRefused,
     ];
 
     /// The stable snake_case text sent in the header.
@@ -56,6 +66,11 @@ impl ErrorCode {
             ErrorCode::ApiKeyInvalid => "api_key_invalid",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::IntegrationMisconfigured => "integration_misconfigured",
+            ErrorCode::SignatureMissing => "signature_missing",
+            ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
+            ErrorCode::SecretNotConfigured => "secret_not_configured",
+            ErrorCode::HandshakeRefused => "handshake_refused",
         }
     }
 }

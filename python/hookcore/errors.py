@@ -28,6 +28,12 @@ class ErrorCode(StrEnum):
     API_KEY_INVALID = "api_key_invalid"
     RATE_LIMITED = "rate_limited"
     INTEGRATION_MISCONFIGURED = "integration_misconfigured"
+    # /trigger: who may send (signatures and handshakes, checked by the Rust core)
+    SIGNATURE_MISSING = "signature_missing"
+    SIGNATURE_INVALID = "signature_invalid"
+    TIMESTAMP_OUT_OF_TOLERANCE = "timestamp_out_of_tolerance"
+    SECRET_NOT_CONFIGURED = "secret_not_configured"
+    HANDSHAKE_REFUSED = "handshake_refused"
     # /trigger: the flow's ingress hooks and synchronous executions
     HOOK_FAILED = "hook_failed"
     EXECUTION_FAILED = "execution_failed"
