@@ -13,6 +13,8 @@ pub enum ErrorCode {
     EndpointNotFound,
     MethodNotAllowed,
     MalformedJson,
+    /// Valid JSON with a number Python cannot decode (`parse::MAX_INT_DIGITS`).
+    JsonNumberTooLong,
     MalformedMultipart,
     MultipartTooLarge,
     HeadersTooLarge,
@@ -26,10 +28,11 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the Python side's check.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::EndpointNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::MalformedJson,
+        ErrorCode::JsonNumberTooLong,
         ErrorCode::MalformedMultipart,
         ErrorCode::MultipartTooLarge,
         ErrorCode::HeadersTooLarge,
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::EndpointNotFound => "endpoint_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::JsonNumberTooLong => "json_number_too_long",
             ErrorCode::MalformedMultipart => "malformed_multipart",
             ErrorCode::MultipartTooLarge => "multipart_too_large",
             ErrorCode::HeadersTooLarge => "headers_too_large",
