@@ -13,6 +13,8 @@ pub enum ErrorCode {
     EndpointNotFound,
     MethodNotAllowed,
     MalformedJson,
+    /// Valid JSON with a number Python cannot decode (`parse::MAX_INT_DIGITS`).
+    JsonNumberTooLong,
     MalformedMultipart,
     MultipartTooLarge,
     HeadersTooLarge,
@@ -31,10 +33,11 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the Python side's check.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::EndpointNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::MalformedJson,
+        ErrorCode::JsonNumberTooLong,
         ErrorCode::MalformedMultipart,
         ErrorCode::MultipartTooLarge,
         ErrorCode::HeadersTooLarge,
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::EndpointNotFound => "endpoint_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::JsonNumberTooLong => "json_number_too_long",
             ErrorCode::MalformedMultipart => "malformed_multipart",
             ErrorCode::MultipartTooLarge => "multipart_too_large",
             ErrorCode::HeadersTooLarge => "headers_too_large",

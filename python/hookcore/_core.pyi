@@ -17,6 +17,7 @@ __all__ = [
     "BODY_MULTIPART",
     "BODY_TEXT",
     "ERROR_CODES",
+    "JSON_MAX_INT_DIGITS",
     "RATE_TABLE_SLOTS",
     "Ingress",
     "NatsWire",
@@ -43,6 +44,12 @@ BODY_MULTIPART: Final[int]
 BODY_FORM: Final[int]
 BODY_TEXT: Final[int]
 BODY_BINARY: Final[int]
+
+JSON_MAX_INT_DIGITS: Final[int]
+"""Most digits the integer part of a JSON number may have (``rust/parse/json.rs``
+``MAX_INT_DIGITS``): a body with a longer one is refused (400, code
+``json_number_too_long``), a multipart part with one is not JSON. KEEP IN SYNC
+with ``hookcore.parsing.MAX_INT_DIGITS``."""
 
 _Answer: TypeAlias = tuple[int, list[tuple[str, str]], bytes]
 """``(status, headers, body)`` of an answer that stores nothing."""
@@ -213,7 +220,8 @@ def parse_body(
       then ``note`` says why (otherwise ``note`` is None).
 
     ``parts`` is the multipart index the ingress found; without it the body is
-    parsed. Raises ``ValueError`` (with the reason) for malformed JSON or multipart.
+    parsed. Raises ``ValueError`` (with the reason) for malformed JSON or multipart,
+    and for JSON with a number longer than ``JSON_MAX_INT_DIGITS`` digits.
     """
 
 def verify_signature(

@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     ENDPOINT_NOT_FOUND = "endpoint_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     MALFORMED_JSON = "malformed_json"
+    JSON_NUMBER_TOO_LONG = "json_number_too_long"
+    """A JSON number with more than 4300 digits before its decimal point (400):
+    valid JSON, but Python cannot decode it (``hookcore.parsing.MAX_INT_DIGITS``)."""
     MALFORMED_MULTIPART = "malformed_multipart"
     BODY_TOO_LARGE = "body_too_large"
     MULTIPART_TOO_LARGE = "multipart_too_large"
