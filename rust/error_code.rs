@@ -13,6 +13,8 @@ pub enum ErrorCode {
     EndpointNotFound,
     MethodNotAllowed,
     MalformedJson,
+    /// Valid JSON with a number Python cannot decode (`parse::MAX_INT_DIGITS`).
+    JsonNumberTooLong,
     MalformedMultipart,
     MultipartTooLarge,
     HeadersTooLarge,
@@ -22,14 +24,20 @@ pub enum ErrorCode {
     ApiKeyInvalid,
     RateLimited,
     IntegrationMisconfigured,
+    SignatureMissing,
+    SignatureInvalid,
+    TimestampOutOfTolerance,
+    SecretNotConfigured,
+    HandshakeRefused,
 }
 
 impl ErrorCode {
     /// Every code, for the Python side's check.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::EndpointNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::MalformedJson,
+        ErrorCode::JsonNumberTooLong,
         ErrorCode::MalformedMultipart,
         ErrorCode::MultipartTooLarge,
         ErrorCode::HeadersTooLarge,
@@ -39,6 +47,11 @@ impl ErrorCode {
         ErrorCode::ApiKeyInvalid,
         ErrorCode::RateLimited,
         ErrorCode::IntegrationMisconfigured,
+        ErrorCode::SignatureMissing,
+        ErrorCode::SignatureInvalid,
+        ErrorCode::TimestampOutOfTolerance,
+        ErrorCode::SecretNotConfigured,
+        ErrorCode::HandshakeRefused,
     ];
 
     /// The stable snake_case text sent in the header.
@@ -47,6 +60,7 @@ impl ErrorCode {
             ErrorCode::EndpointNotFound => "endpoint_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::JsonNumberTooLong => "json_number_too_long",
             ErrorCode::MalformedMultipart => "malformed_multipart",
             ErrorCode::MultipartTooLarge => "multipart_too_large",
             ErrorCode::HeadersTooLarge => "headers_too_large",
@@ -56,6 +70,11 @@ impl ErrorCode {
             ErrorCode::ApiKeyInvalid => "api_key_invalid",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::IntegrationMisconfigured => "integration_misconfigured",
+            ErrorCode::SignatureMissing => "signature_missing",
+            ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
+            ErrorCode::SecretNotConfigured => "secret_not_configured",
+            ErrorCode::HandshakeRefused => "handshake_refused",
         }
     }
 }

@@ -18,10 +18,17 @@ use crate::ingest::{
 use crate::nats_wire::Wire;
 use crate::parse::{
     decode_text, json_pointer, parse_multipart, parse_urlencoded, validate_json, BodyKind,
-    ContentType, JsonErrorKind, JsonScalar, MultipartLimits, TextError,
+    ContentType, JsonErrorKind, JsonScalar, MultipartLimits, TextError, MAX_INT_DIGITS,
 };
 use crate::route::{apikey, Router};
 use crate::throttle::{Limiter, Table};
+use crate::verify::header::{
+    decode_digest, parse_timestamp, prefixed, standard_webhooks, stripe_signatures,
+    stripe_timestamp, DIGEST_BUF,
+};
+use crate::verify::{
+    delivery_id, respond, slack_url_verification, verify, Encoding, HandshakeSpec, VerifySpec,
+};
 
 /// `Content-Type` parsing (input: the header value, lossily UTF-8): never
 /// panics; the kind ignores ASCII case, and `BodyKind::of` gives it for any
@@ -38,14 +45,25 @@ pub fn content_type(data: &[u8]) {
     let _ = (ct.charset(), ct.boundary(), ct.params().count());
 }
 
-/// JSON validation: never panics, and agrees with serde_json.
+/// JSON validation: never panics, and agrees with serde_json but for the
+/// integer parts longer than Python decodes, which only we refuse.
 pub fn json(data: &[u8]) {
     let ours = validate_json(data);
     if let Err(e) = ours {
         assert!(e.offset <= data.len());
-        // serde_json nests at most 128 levels; beyond that only we can judge.
-        if e.kind == JsonErrorKind::TooDeep {
-            return;
+        match e.kind {
+            // serde_json nests at most 128 levels; beyond that only we can judge.
+            JsonErrorKind::TooDeep => return,
+            // A number starts at the offset, its integer part too long for Python.
+            JsonErrorKind::NumberTooLong => {
+                let number = &data[e.offset..];
+                let number = number.strip_prefix(b"-").unwrap_or(number);
+                let digits = number.iter().take_while(|b| b.is_ascii_digit()).count();
+                assert!(digits > MAX_INT_DIGITS, "{digits} digits at {}", e.offset);
+                assert!(matches!(number.first(), Some(b'1'..=b'9')));
+                return;
+            }
+            _ => {}
         }
     }
     let syntax = serde_json::from_slice::<serde::de::IgnoredAny>(data);
@@ -485,8 +503,20 @@ fn allowed_refusal(status: u16, code: ErrorCode) -> bool {
         (status, code),
         (404, EndpointNotFound)
             | (405, MethodNotAllowed)
-            | (400, MalformedJson | MalformedMultipart | Unroutable)
-            | (401, ApiKeyMissing | ApiKeyInvalid)
+            | (
+                400,
+                MalformedJson | JsonNumberTooLong | MalformedMultipart | Unroutable
+            )
+            | (
+                401,
+                ApiKeyMissing
+                    | ApiKeyInvalid
+                    | SignatureMissing
+                    | SignatureInvalid
+                    | TimestampOutOfTolerance
+                    | SecretNotConfigured
+            )
+            | (403, HandshakeRefused)
             | (413, MultipartTooLarge | RequestTooLarge)
             | (431, HeadersTooLarge)
             | (429, RateLimited)
@@ -619,6 +649,157 @@ pub fn route_records(data: &[u8]) {
     }
     router.remove_endpoint(&id);
     router.remove_instance(&id);
+}
+
+// ---- senders: signatures and handshakes ---------------------------------------
+
+/// Digests and timestamps (input: the text, lossily UTF-8): never panic; a
+/// decoded hex digest encodes back to the text it came from.
+pub fn sig_digest(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let text = text.as_ref();
+    let mut buf = [0u8; DIGEST_BUF];
+    if let Some(bytes) = decode_digest(text, Encoding::Hex, &mut buf) {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(hex.eq_ignore_ascii_case(text));
+    }
+    let mut buf = [0u8; DIGEST_BUF];
+    if let Some(bytes) = decode_digest(text, Encoding::Base64, &mut buf) {
+        assert!(bytes.len() <= DIGEST_BUF);
+        assert!(text.len() >= bytes.len());
+    }
+    if let Some(t) = parse_timestamp(text) {
+        assert_eq!(t.to_string().parse::<u64>().ok(), Some(t));
+    }
+}
+
+/// `{prefix}{digest}` lists (input: the prefix, 0x00, the header value):
+/// never panic; each digest is a piece of the value.
+pub fn sig_prefixed(data: &[u8]) {
+    let (prefix, value) = split_once(data, 0);
+    let (prefix, value) = (
+        String::from_utf8_lossy(prefix),
+        String::from_utf8_lossy(value),
+    );
+    for digest in prefixed(&value, &prefix) {
+        assert!(value.contains(digest));
+    }
+}
+
+/// `webhook-signature` values: never panic; each signature is a `v1,` item's.
+pub fn sig_standard_webhooks(data: &[u8]) {
+    let value = String::from_utf8_lossy(data);
+    for signature in standard_webhooks(&value) {
+        assert!(value.contains(&format!("v1,{signature}")));
+        assert!(!signature.contains(|c: char| c.is_ascii_whitespace()));
+    }
+}
+
+/// `Stripe-Signature` values: never panic; what is found is in the value.
+pub fn sig_stripe(data: &[u8]) {
+    let value = String::from_utf8_lossy(data);
+    if let Some(t) = stripe_timestamp(&value) {
+        assert!(value.contains(t));
+    }
+    for v1 in stripe_signatures(&value) {
+        assert!(value.contains(v1));
+        assert!(!v1.contains(','));
+    }
+}
+
+const VERIFY_SPECS: [&str; 7] = [
+    r#"{"scheme":"standardWebhooks","secret":"s","tolerance":300}"#,
+    r#"{"scheme":"github","secret":"s"}"#,
+    r#"{"scheme":"stripe","secret":"s","tolerance":300}"#,
+    r#"{"scheme":"slack","secret":"s","tolerance":300}"#,
+    r#"{"scheme":"shopify","secret":"s"}"#,
+    r#"{"scheme":"hmac","secret":"s","header":"x-sig","algorithm":"sha1","encoding":"hex","prefix":"sha1="}"#,
+    r#"{"scheme":"hmac","secret":"s","header":"x-sig","algorithm":"sha512","encoding":"base64","prefix":""}"#,
+];
+
+const SIGNATURE_HEADERS: [&str; 9] = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-hub-signature-256",
+    "stripe-signature",
+    "x-slack-signature",
+    "x-slack-request-timestamp",
+    "x-shopify-hmac-sha256",
+    "x-sig",
+];
+
+/// Lines of `piece` (split at `\n`), lossily UTF-8.
+fn lines(piece: &[u8]) -> Vec<String> {
+    piece
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect()
+}
+
+/// The whole check under every scheme (input: 8 bytes of Unix time, little
+/// endian; then, split at 0x00, header lines whose first byte picks the
+/// name, secrets one per line, and the body): never panics, and a refusal is
+/// a 401 naming its scheme.
+pub fn verify_request(data: &[u8]) {
+    let mut clock = [0u8; 8];
+    let split = data.len().min(8);
+    clock[..split].copy_from_slice(&data[..split]);
+    let now = u64::from_le_bytes(clock);
+    let mut pieces = data[split..].splitn(3, |&b| b == 0);
+    let headers: Vec<(String, String)> = pieces
+        .next()
+        .unwrap_or_default()
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.split_first())
+        .map(|(&i, value)| {
+            let name = SIGNATURE_HEADERS[usize::from(i) % SIGNATURE_HEADERS.len()];
+            (name.to_owned(), String::from_utf8_lossy(value).into_owned())
+        })
+        .collect();
+    let secrets = lines(pieces.next().unwrap_or_default());
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let body = pieces.next().unwrap_or_default();
+    for json in VERIFY_SPECS {
+        let spec = VerifySpec::from_json(json.as_bytes()).expect("verify spec");
+        if let Err(r) = verify(&spec, &secrets, &headers, body, now) {
+            assert_eq!(r.status(), 401);
+            assert!(r.message.starts_with(spec.scheme_name()));
+        }
+        let _ = delivery_id(&spec, &headers, body);
+    }
+}
+
+/// Handshakes on arbitrary requests (input: one byte, odd for GET; then,
+/// split at 0x00, the query, secrets one per line, the body): never panic;
+/// answers are 200s, refusals 401 or 403.
+pub fn handshake(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let method = if first % 2 == 1 { "GET" } else { "POST" };
+    let mut pieces = rest.splitn(3, |&b| b == 0);
+    let query = String::from_utf8_lossy(pieces.next().unwrap_or_default()).into_owned();
+    let secrets = lines(pieces.next().unwrap_or_default());
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let body = pieces.next().unwrap_or_default();
+    for json in [
+        r#"{"kind":"zoom","secret":"z"}"#,
+        r#"{"kind":"meta","verifyToken":"m"}"#,
+        r#"{"kind":"graph"}"#,
+        r#"{"kind":"dropbox"}"#,
+    ] {
+        let spec = HandshakeSpec::from_json(json.as_bytes()).expect("handshake spec");
+        match respond(&spec, &secrets, method, &query, body) {
+            Some(Ok(answer)) => assert_eq!(answer.status, 200),
+            Some(Err(r)) => assert!(r.status() == 401 || r.status() == 403),
+            None => {}
+        }
+    }
+    if let Some(answer) = slack_url_verification(body) {
+        assert!(answer.body.starts_with(b"{\"challenge\":"));
+    }
 }
 
 fn split_once(data: &[u8], at: u8) -> (&[u8], &[u8]) {

@@ -12,7 +12,7 @@ use super::*;
 type Check = fn(&[u8]);
 
 /// Every target of `fuzz/Cargo.toml` and the check it runs.
-const TARGETS: [(&str, Check); 9] = [
+const TARGETS: [(&str, Check); 15] = [
     ("content_type", content_type),
     ("json", json),
     ("json_pointer", json_pointer_lookup),
@@ -22,6 +22,12 @@ const TARGETS: [(&str, Check); 9] = [
     ("nats_wire", nats_wire),
     ("ingest", ingest_request),
     ("route_records", route_records),
+    ("sig_digest", sig_digest),
+    ("sig_prefixed", sig_prefixed),
+    ("sig_standard_webhooks", sig_standard_webhooks),
+    ("sig_stripe", sig_stripe),
+    ("verify", verify_request),
+    ("handshake", handshake),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -286,6 +292,63 @@ proptest! {
         data.extend_from_slice(&body);
         data.push(if limited { 1 } else { 2 });
         ingest_request(&data);
+    }
+
+    #[test]
+    fn sig_digest_props(data in bytes_from(b"0123456789abcdefABCDEF+/=", 80)) {
+        sig_digest(&data);
+    }
+
+    #[test]
+    fn sig_prefixed_props(prefix in "(sha256=|v0=|)", value in "[ a-z0-9=,]{0,60}") {
+        sig_prefixed(&[prefix.as_bytes(), b"\0", value.as_bytes()].concat());
+    }
+
+    #[test]
+    fn sig_standard_webhooks_props(value in "((v1|v2),[A-Za-z0-9+/=]{0,12} ?){0,4}") {
+        sig_standard_webhooks(value.as_bytes());
+    }
+
+    #[test]
+    fn sig_stripe_props(value in "((t|v1|v0)=[0-9a-f]{0,10},?){0,5}") {
+        sig_stripe(value.as_bytes());
+    }
+
+    #[test]
+    fn verify_props(
+        now in any::<u64>(),
+        headers in prop::collection::vec((any::<u8>(), "[ -~]{0,40}"), 0..6),
+        secrets in prop::collection::vec("(whsec_)?[A-Za-z0-9+/=]{0,16}", 0..3),
+        body in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let mut data = now.to_le_bytes().to_vec();
+        let lines: Vec<Vec<u8>> = headers.iter().map(|(i, v)| [&[*i][..], v.as_bytes()].concat()).collect();
+        data.extend_from_slice(&lines.join(&b'\n'));
+        data.push(0);
+        data.extend_from_slice(secrets.join("\n").as_bytes());
+        data.push(0);
+        data.extend_from_slice(&body);
+        verify_request(&data);
+    }
+
+    #[test]
+    fn handshake_props(
+        get in any::<bool>(),
+        query in "((hub\\.mode|hub\\.verify_token|hub\\.challenge|validationToken|challenge)=[a-z0-9]{0,6}&?){0,4}",
+        secrets in prop::collection::vec("[a-z]{0,6}", 0..3),
+        body in prop_oneof![
+            Just(br#"{"event":"endpoint.url_validation","payload":{"plainToken":"P"}}"#.to_vec()),
+            Just(br#"{"type":"url_verification","challenge":"c"}"#.to_vec()),
+            prop::collection::vec(any::<u8>(), 0..64),
+        ],
+    ) {
+        let mut data = vec![u8::from(get)];
+        data.extend_from_slice(query.as_bytes());
+        data.push(0);
+        data.extend_from_slice(secrets.join("\n").as_bytes());
+        data.push(0);
+        data.extend_from_slice(&body);
+        handshake(&data);
     }
 
     #[test]

@@ -482,6 +482,11 @@ fn check_body(
                 is_json: true,
                 parts: None,
             }),
+            Err(e) if e.kind == parse::JsonErrorKind::NumberTooLong => Err(Decision::reject(
+                400,
+                ErrorCode::JsonNumberTooLong,
+                &parse::json::number_too_long_message(e.offset),
+            )),
             Err(_) => Err(Decision::reject(
                 400,
                 ErrorCode::MalformedJson,

@@ -373,3 +373,19 @@ fn a_flooding_customer_leaves_the_shared_endpoint_to_the_others() {
         .count();
     assert_eq!(calm, 20);
 }
+
+#[test]
+fn a_number_python_cannot_decode_is_refused_with_its_own_code() {
+    let digits = "9".repeat(parse::MAX_INT_DIGITS + 1);
+    let body = format!(r#"{{"quantity": {digits}}}"#);
+    let (status, message) = rejected(run("POST", "EEcho", &[JSON], body.as_bytes()));
+    assert_eq!(status, 400);
+    assert!(
+        message.contains("(at byte 13) has more than 4300 digits"),
+        "{message}"
+    );
+    let decision = run("POST", "EEcho", &[JSON], body.as_bytes());
+    assert_eq!(code(decision), "json_number_too_long");
+    let limit = format!("[{}, 1e400]", "9".repeat(parse::MAX_INT_DIGITS));
+    accepted(run("POST", "EEcho", &[JSON], limit.as_bytes()));
+}

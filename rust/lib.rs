@@ -16,6 +16,7 @@ pub mod nats_wire;
 pub mod parse;
 pub mod route;
 pub mod throttle;
+pub mod verify;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bindings::parse::init_pymodule(m)?;
     bindings::publish::init_pymodule(m)?;
     bindings::throttle::init_pymodule(m)?;
+    bindings::verify::init_pymodule(m)?;
     Ok(())
 }

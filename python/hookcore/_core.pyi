@@ -17,15 +17,18 @@ __all__ = [
     "BODY_MULTIPART",
     "BODY_TEXT",
     "ERROR_CODES",
+    "JSON_MAX_INT_DIGITS",
     "RATE_TABLE_SLOTS",
     "Ingress",
     "NatsWire",
     "RateLimiter",
+    "answer_handshake",
     "api_key_digest",
     "check_rate_table",
     "new_id",
     "parse_body",
     "parse_query",
+    "verify_signature",
 ]
 
 ALLOW: Final[str]
@@ -41,6 +44,12 @@ BODY_MULTIPART: Final[int]
 BODY_FORM: Final[int]
 BODY_TEXT: Final[int]
 BODY_BINARY: Final[int]
+
+JSON_MAX_INT_DIGITS: Final[int]
+"""Most digits the integer part of a JSON number may have (``rust/parse/json.rs``
+``MAX_INT_DIGITS``): a body with a longer one is refused (400, code
+``json_number_too_long``), a multipart part with one is not JSON. KEEP IN SYNC
+with ``hookcore.parsing.MAX_INT_DIGITS``."""
 
 _Answer: TypeAlias = tuple[int, list[tuple[str, str]], bytes]
 """``(status, headers, body)`` of an answer that stores nothing."""
@@ -214,5 +223,43 @@ def parse_body(
       then ``note`` says why (otherwise ``note`` is None).
 
     ``parts`` is the multipart index the ingress found; without it the body is
-    parsed. Raises ``ValueError`` (with the reason) for malformed JSON or multipart.
+    parsed. Raises ``ValueError`` (with the reason) for malformed JSON or multipart,
+    and for JSON with a number longer than ``JSON_MAX_INT_DIGITS`` digits.
     """
+
+def verify_signature(
+    spec: bytes,
+    secrets: list[str],
+    headers: list[tuple[str, str]],
+    body: bytes,
+    now: int,
+) -> tuple[str, str] | None:
+    """Check one request's signature as the ingress does (for tests and benchmarks).
+
+    ``spec`` is the JSON ``hookcore.verify`` emits (``{"scheme":"github","secret":"NAME"}``
+    …); ``secrets`` the values of the config entry it names (any one verifies;
+    none is refused, fail closed); ``headers`` the request's, a repeated header
+    joined with ", " (names match in any case); ``body`` the exact bytes
+    received; ``now`` the Unix time in seconds timestamps are checked against.
+    Returns None when the request verifies, else ``(code, message)`` with
+    ``code`` one of ``signature_missing``, ``signature_invalid``,
+    ``timestamp_out_of_tolerance``, ``secret_not_configured``. Raises
+    ``ValueError`` for a malformed ``spec``. Bodies of 16 KiB or more are
+    checked with the GIL released."""
+
+def answer_handshake(
+    spec: bytes,
+    secrets: list[str],
+    method: str,
+    query: str,
+    body: bytes,
+) -> tuple[int, str, bytes, list[tuple[str, str]]] | tuple[str, str] | None:
+    """The ingress's answer to a provider's handshake (for tests).
+
+    ``spec`` is the JSON ``hookcore.handshake`` emits (``{"kind":"meta","verifyToken":"NAME"}``
+    …), ``secrets`` the values of the config entry it names, ``query`` the raw
+    query string without ``?``. Returns ``(status, content_type, body,
+    headers)`` to answer, ``(code, message)`` when refused
+    (``handshake_refused``: 403; ``secret_not_configured``: 401), or None when
+    the request is not a handshake (the flow runs). Raises ``ValueError`` for a
+    malformed ``spec``."""

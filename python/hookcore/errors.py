@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     ENDPOINT_NOT_FOUND = "endpoint_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     MALFORMED_JSON = "malformed_json"
+    JSON_NUMBER_TOO_LONG = "json_number_too_long"
+    """A JSON number with more than 4300 digits before its decimal point (400):
+    valid JSON, but Python cannot decode it (``hookcore.parsing.MAX_INT_DIGITS``)."""
     MALFORMED_MULTIPART = "malformed_multipart"
     BODY_TOO_LARGE = "body_too_large"
     MULTIPART_TOO_LARGE = "multipart_too_large"
@@ -28,6 +31,12 @@ class ErrorCode(StrEnum):
     API_KEY_INVALID = "api_key_invalid"
     RATE_LIMITED = "rate_limited"
     INTEGRATION_MISCONFIGURED = "integration_misconfigured"
+    # /trigger: who may send (signatures and handshakes, checked by the Rust core)
+    SIGNATURE_MISSING = "signature_missing"
+    SIGNATURE_INVALID = "signature_invalid"
+    TIMESTAMP_OUT_OF_TOLERANCE = "timestamp_out_of_tolerance"
+    SECRET_NOT_CONFIGURED = "secret_not_configured"
+    HANDSHAKE_REFUSED = "handshake_refused"
     # /trigger: the flow's ingress hooks and synchronous executions
     HOOK_FAILED = "hook_failed"
     EXECUTION_FAILED = "execution_failed"

@@ -3,10 +3,17 @@
 The byte work happens in Rust (``_core``); JSON documents are decoded by
 msgspec. The ingress has already validated the body, so nothing here fails
 on a request that was accepted.
+
+A flow sees a JSON document exactly as `json.loads` decodes it (SPEC 9):
+big integers exact, ``1e400`` -> ``inf``. msgspec agrees on everything the
+validator accepts but numbers beyond the float range, which it refuses; those
+documents (and only those) are decoded again by `json.loads`. Integers longer
+than `MAX_INT_DIGITS`, which neither can decode, are refused by the validator.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
@@ -14,7 +21,24 @@ import msgspec
 from hookcore import _core
 from hookcore.payload import Part
 
-_decode_json = msgspec.json.Decoder().decode
+MAX_INT_DIGITS = 4300
+"""Most digits of a JSON number's integer part: CPython's default
+``sys.get_int_max_str_digits()``, beyond which `json.loads` (and msgspec) refuse
+an integer. The Rust validator refuses longer ones before anything is stored.
+KEEP IN SYNC with ``MAX_INT_DIGITS`` in ``rust/parse/json.rs`` (exported as
+``_core.JSON_MAX_INT_DIGITS``)."""
+
+_msgspec_decode = msgspec.json.Decoder().decode
+
+
+def _decode_json(data: bytes) -> Any:
+    """A validated JSON document as `json.loads` decodes it, at msgspec's speed."""
+    try:
+        return _msgspec_decode(data)
+    except msgspec.DecodeError:
+        # "Number out of range": a float beyond 1.8e308, which json.loads reads
+        # as +-inf. Linear in the size, like the first attempt.
+        return json.loads(data.decode())
 
 
 def parse_query(query: str | bytes) -> dict[str, str | list[str]]:

@@ -86,8 +86,20 @@ def build_payload(envelope: Envelope, body: bytes, links: InstanceLinks) -> tupl
     return payload, note
 
 
+_WIDE_INT = 1
+"""msgpack extension code of an int beyond msgpack's 64 bits (JSON allows any):
+its two's-complement bytes, little-endian."""
+_MSGPACK_INTS = range(-(2**63), 2**64)
+
+
+def _wide_int_ext(code: int, data: memoryview) -> Any:
+    if code == _WIDE_INT:
+        return int.from_bytes(data, "little", signed=True)
+    return msgspec.msgpack.Ext(code, bytes(data))
+
+
 _encoder = msgspec.msgpack.Encoder()
-_payload_decoder = msgspec.msgpack.Decoder(Payload)
+_payload_decoder = msgspec.msgpack.Decoder(Payload, ext_hook=_wide_int_ext)
 
 
 def encode_payload(payload: Payload, secret_headers: frozenset[str] = frozenset()) -> bytes:
@@ -104,7 +116,29 @@ def encode_payload(payload: Payload, secret_headers: frozenset[str] = frozenset(
     stored = msgspec.structs.replace(
         payload, headers=headers, webhook_urls={}, webhook_api_keys={}, invoke_url=None
     )
-    return _encoder.encode(stored)
+    try:
+        return _encoder.encode(stored)
+    except OverflowError:  # an int beyond msgpack's 64 bits (a JSON body's big integer): kept exact
+        return _encoder.encode(_widen(stored))
+
+
+def _widen(value: Any) -> Any:
+    """``value`` with every int msgpack cannot hold as a `_WIDE_INT` extension; walks
+    what a payload is made of (dict values, lists, tuples, structs such as `Part`)."""
+    kind = type(value)
+    if kind is int:
+        if value in _MSGPACK_INTS:
+            return value
+        wide = value.to_bytes(value.bit_length() // 8 + 1, "little", signed=True)
+        return msgspec.msgpack.Ext(_WIDE_INT, wide)
+    if kind is dict:
+        return {k: _widen(v) for k, v in value.items()}  # JSON keys are str (an Ext is unhashable)
+    if kind is list or kind is tuple:
+        return [_widen(v) for v in value]
+    if isinstance(value, msgspec.Struct):
+        fields = {name: _widen(getattr(value, name)) for name in value.__struct_fields__}
+        return msgspec.structs.replace(value, **fields)
+    return value
 
 
 def decode_payload(data: bytes) -> Payload:

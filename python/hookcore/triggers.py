@@ -118,7 +118,7 @@ class TriggerHooks:
         if rewritten:  # the worker runs the flow on on_trigger's payload, not on the request
             try:
                 encoded = encode_payload(payload, secret)
-            except (TypeError, msgspec.EncodeError) as e:
+            except (TypeError, OverflowError, msgspec.EncodeError) as e:
                 raise TriggerRefused(
                     500,
                     f"on_trigger of flow {flow_name!r} returned a payload that cannot be stored: {e}",

@@ -5,3 +5,4 @@ pub mod ingress;
 pub mod parse;
 pub mod publish;
 pub mod throttle;
+pub mod verify;

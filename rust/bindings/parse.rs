@@ -129,8 +129,10 @@ fn append_part(
     list.append((name, filename, content_type, is_json, value))
 }
 
-/// Files (a filename) stay bytes; valid JSON parts are flagged for decoding;
-/// other parts decode as text with their charset, or stay bytes when they cannot.
+/// Files (a filename) stay bytes; valid JSON parts are flagged for decoding
+/// (valid as the ingress judges a JSON body: a number too long for Python
+/// makes the part text); other parts decode as text with their charset, or
+/// stay bytes when they cannot.
 fn part_value<'py>(
     py: Python<'py>,
     data: &[u8],
@@ -273,5 +275,6 @@ pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BODY_FORM", BODY_FORM)?;
     m.add("BODY_TEXT", BODY_TEXT)?;
     m.add("BODY_BINARY", BODY_BINARY)?;
+    m.add("JSON_MAX_INT_DIGITS", parse::MAX_INT_DIGITS)?;
     Ok(())
 }

@@ -5,7 +5,9 @@
 //! must be UTF-8, escapes must be valid and `\u` surrogates paired (like
 //! `serde_json`). Nesting is tracked in a fixed bit stack, so validation is
 //! iterative, allocation-free, and fails with [`JsonErrorKind::TooDeep`]
-//! beyond [`MAX_DEPTH`] instead of overflowing the call stack.
+//! beyond [`MAX_DEPTH`] instead of overflowing the call stack. A number
+//! whose integer part has more than [`MAX_INT_DIGITS`] digits is refused
+//! ([`JsonErrorKind::NumberTooLong`]): Python could not decode it.
 //!
 //! UTF-8 is checked in bulk first; the grammar then runs over 64-byte blocks
 //! classified with SIMD (`json_blocks`: AVX-512BW, AVX2 or SSE2, chosen at
@@ -22,6 +24,17 @@ use crate::parse::json_blocks;
 
 /// Deepest nesting of arrays and objects that [`validate_json`] accepts.
 pub const MAX_DEPTH: usize = 512;
+
+/// Most digits the integer part of a number (before any `.`, `e` or `E`)
+/// may have: CPython's default `sys.get_int_max_str_digits()`. Python
+/// (`json.loads`, msgspec) refuses longer integers, and turning digits into an
+/// int takes time quadratic in their count, so a document with a longer one
+/// would be accepted and then never run (SPEC 9: accepted means runnable).
+/// Floats with such integer parts are refused too: one rule, said in one
+/// sentence to the sender.
+///
+/// KEEP IN SYNC with `MAX_INT_DIGITS` in `python/hookcore/parsing.py`.
+pub const MAX_INT_DIGITS: usize = 4300;
 
 /// Why a document is not valid JSON, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +64,10 @@ pub enum JsonErrorKind {
     InvalidUtf8,
     /// Arrays and objects nested deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// A number with more than [`MAX_INT_DIGITS`] digits before its fraction
+    /// or exponent (the offset is where the number starts). Valid RFC 8259,
+    /// but no Python decoder can run it: see [`MAX_INT_DIGITS`].
+    NumberTooLong,
     /// Something other than whitespace after the top-level value.
     TrailingData,
 }
@@ -85,6 +102,10 @@ impl fmt::Display for JsonError {
             JsonErrorKind::TooDeep => {
                 write!(f, "expected at most {MAX_DEPTH} nested arrays and objects")?
             }
+            JsonErrorKind::NumberTooLong => write!(
+                f,
+                "expected at most {MAX_INT_DIGITS} digits before the fraction and exponent of a number"
+            )?,
             JsonErrorKind::TrailingData => {
                 f.write_str("expected the end of the input after the top-level value")?
             }
@@ -95,7 +116,18 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// Check that `bytes` is exactly one valid JSON text (RFC 8259).
+/// The ingress's answer (400, code `json_number_too_long`) to a body refused
+/// with [`JsonErrorKind::NumberTooLong`] at `offset`: what is wrong, where,
+/// and what the sender can do instead.
+pub fn number_too_long_message(offset: usize) -> String {
+    format!(
+        "A number in the JSON body (at byte {offset}) has more than {MAX_INT_DIGITS} digits \
+         before its decimal point; send such numbers as strings."
+    )
+}
+
+/// Check that `bytes` is exactly one valid JSON text (RFC 8259) that Python
+/// can decode: no integer part longer than [`MAX_INT_DIGITS`] digits.
 pub fn validate_json(bytes: &[u8]) -> Result<(), JsonError> {
     let utf8_end = Encoding::utf8_valid_up_to(bytes);
     if utf8_end < bytes.len() {

@@ -12,7 +12,7 @@
 //! allocation-free. String bodies are skipped sixteen bytes at a time with
 //! SSE2 on x86_64 (SWAR elsewhere), and digit runs eight at a time.
 
-use crate::parse::json::{JsonError, JsonErrorKind, MAX_DEPTH};
+use crate::parse::json::{JsonError, JsonErrorKind, MAX_DEPTH, MAX_INT_DIGITS};
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const NIBBLE_HI: u64 = 0xF0F0_F0F0_F0F0_F0F0;
@@ -235,7 +235,8 @@ impl<'a> Scanner<'a> {
     /// `bytes[i]` starts a number: validate it, return the index just past it.
     ///
     /// Short non-negative integers (the common case) are recognised from one
-    /// eight-byte word; anything else takes the full grammar.
+    /// eight-byte word; anything else takes the full grammar, which also
+    /// refuses integer parts longer than [`MAX_INT_DIGITS`] digits.
     #[inline(always)]
     pub fn number_end(&mut self, i: usize) -> Option<usize> {
         if let Some(chunk) = self.bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
@@ -251,14 +252,21 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline(never)]
-    fn number_end_full(&mut self, mut i: usize) -> Option<usize> {
+    fn number_end_full(&mut self, start: usize) -> Option<usize> {
         let bytes = self.bytes;
+        let mut i = start;
         if bytes.get(i) == Some(&b'-') {
             i += 1;
         }
         match bytes.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => i = digits_end(bytes, i + 1),
+            Some(b'1'..=b'9') => {
+                let first = i;
+                i = digits_end(bytes, i + 1);
+                if i - first > MAX_INT_DIGITS {
+                    return self.fail(start, JsonErrorKind::NumberTooLong);
+                }
+            }
             _ => return self.unexpected(i, "a digit"),
         }
         if bytes.get(i) == Some(&b'.') {

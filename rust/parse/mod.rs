@@ -23,7 +23,7 @@ pub mod query;
 pub mod text;
 
 pub use content_type::{BodyKind, ContentType};
-pub use json::{validate_json, JsonError, JsonErrorKind, MAX_DEPTH};
+pub use json::{validate_json, JsonError, JsonErrorKind, MAX_DEPTH, MAX_INT_DIGITS};
 pub use json_pointer::{json_pointer, JsonScalar};
 pub use multipart::{parse_multipart, MultipartError, MultipartLimits, Part, MAX_BOUNDARY_LEN};
 pub use query::{parse_urlencoded, parse_urlencoded_str, UrlencodedPairs};

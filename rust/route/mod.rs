@@ -12,6 +12,7 @@ mod table;
 
 pub use resolve::{resolve, Resolved, RouteRejection};
 pub use spec::{
-    EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec,
+    ConfigValue, DedupSource, DedupSpec, EndpointKind, EndpointSpec, FlowSpec, InstanceSpec,
+    IntegrationSpec, RuleSource, RuleSpec, Senders,
 };
 pub use table::{RecordError, Router};

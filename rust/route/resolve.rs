@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::apikey;
 use super::spec::{
     EndpointKind, EndpointSpec, FlowSpec, InstanceSpec, IntegrationSpec, RuleSource, RuleSpec,
+    Senders,
 };
 use super::table::Router;
 use crate::error_code::ErrorCode;
@@ -26,6 +27,12 @@ impl Resolved {
             .as_deref()
             .and_then(|f| self.integration.flows.get(f))
     }
+
+    /// Who may send to the flow (the integration's while a `preprocess` has still to pick it).
+    pub fn senders(&self) -> &Senders {
+        self.flow_spec()
+            .map_or(&self.integration.senders, |flow| &flow.senders)
+    }
 }
 
 /// Why a request cannot be routed: an HTTP status, its error code and the message for `{"error": …}`.
@@ -34,6 +41,9 @@ pub struct RouteRejection {
     pub status: u16,
     pub code: ErrorCode,
     pub message: String,
+    /// A shared endpoint named a customer without an instance: where senders must
+    /// sign, this is answered like a bad signature, so customers cannot be probed.
+    pub unknown_customer: bool,
 }
 
 impl RouteRejection {
@@ -42,6 +52,7 @@ impl RouteRejection {
             status,
             code,
             message,
+            unknown_customer: false,
         }
     }
 }
@@ -92,7 +103,7 @@ pub fn resolve(
                 let customer = extract(rule, "customer", headers, json_body)?;
                 let key = (integration.name.clone(), customer);
                 tables.by_customer.get(&key).cloned().ok_or_else(|| {
-                    RouteRejection::new(
+                    let mut rejection = RouteRejection::new(
                         400,
                         ErrorCode::Unroutable,
                         format!(
@@ -101,7 +112,9 @@ pub fn resolve(
                             integration.name,
                             rule.describe()
                         ),
-                    )
+                    );
+                    rejection.unknown_customer = true;
+                    rejection
                 })?
             }
             _ => endpoint.instance.clone().unwrap_or_default(),

@@ -6,6 +6,8 @@
 use ahash::AHashMap;
 use serde::Deserialize;
 
+use crate::verify::{HandshakeSpec, VerifySpec};
+
 /// How an integration's URLs map to instances and flows.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -43,6 +45,39 @@ impl RuleSpec {
     }
 }
 
+/// Where a delivery id for duplicates comes from.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupSource {
+    /// The one the verify scheme implies ([`crate::verify::delivery_id`]).
+    Scheme,
+    Header,
+    Body,
+}
+
+/// How duplicate deliveries of a flow are recognised.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DedupSpec {
+    pub source: DedupSource,
+    /// Lower-cased header name or JSON pointer (`header`, `body`).
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// Seconds a delivery id is remembered.
+    pub window: u64,
+}
+
+/// Who may send and how duplicates are found (SPEC section 8): a flow's own
+/// (its integration's where it sets none), or the integration's for a request
+/// whose flow a Python `preprocess` has still to pick.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Senders {
+    pub verify: Option<VerifySpec>,
+    pub handshake: Option<HandshakeSpec>,
+    pub dedup: Option<DedupSpec>,
+}
+
 /// What the ingress must know about one flow.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
@@ -53,6 +88,7 @@ pub struct FlowSpec {
     pub python: bool,
     pub rate_limit: Option<f64>,
     pub burst: Option<u32>,
+    pub senders: Senders,
 }
 
 /// One integration as loaded by this process (from code, not from KV).
@@ -71,6 +107,8 @@ pub struct IntegrationSpec {
     pub rate_limit: f64,
     #[serde(default)]
     pub burst: Option<u32>,
+    #[serde(default)]
+    pub senders: Senders,
     pub flows: AHashMap<String, FlowSpec>,
 }
 
@@ -99,4 +137,26 @@ pub struct InstanceSpec {
     /// Flow name -> SHA-256 digests (hex) of its valid API keys.
     #[serde(default)]
     pub api_key_hashes: AHashMap<String, Vec<String>>,
+    /// The instance's config values: where signing secrets and handshake tokens come from.
+    #[serde(default)]
+    pub config: AHashMap<String, ConfigValue>,
+}
+
+/// A config value: a string, or several while a secret is rotated.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl InstanceSpec {
+    /// The values of config entry `name` (none when it is not set).
+    pub fn secrets(&self, name: &str) -> Vec<&str> {
+        match self.config.get(name) {
+            None => Vec::new(),
+            Some(ConfigValue::One(value)) => vec![value.as_str()],
+            Some(ConfigValue::Many(values)) => values.iter().map(String::as_str).collect(),
+        }
+    }
 }

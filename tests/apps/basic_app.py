@@ -68,3 +68,9 @@ async def quick(ctx: Any, payload: Any) -> dict[str, Any]:
 @app.on_instance_deploy
 async def deployed(ctx: Any, instance: Any) -> dict[str, Any]:
     return {"deployedUrls": ctx.webhook_urls, "config": ctx.config}
+
+
+@app.flow("Repr")
+async def repr_flow(ctx: Any, payload: Any) -> str:
+    """What the flow saw, exactly: ``repr`` tells ``inf`` from ``None`` and ``1`` from ``1.0``."""
+    return repr(payload.body.data)

@@ -122,3 +122,13 @@ async def keyed(ctx: Any, payload: Any) -> dict[str, Any]:
         "headers": sorted(payload.headers),
         "body": payload.body.data,
     }
+
+
+def pass_through(ctx: Any, payload: Any) -> TriggerResult:
+    return TriggerResult(payload)
+
+
+@app.flow("ReprHooked", on_trigger=pass_through)
+async def repr_hooked(ctx: Any, payload: Any) -> str:
+    """What the flow saw after on_trigger handed the payload on unchanged."""
+    return repr(payload.body.data)

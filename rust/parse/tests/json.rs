@@ -240,3 +240,47 @@ fn bench_validate_json() {
         );
     }
 }
+
+#[test]
+fn integer_parts_longer_than_python_decodes_are_refused() {
+    let digits = |n: usize| "7".repeat(n);
+    for doc in [
+        digits(MAX_INT_DIGITS),
+        format!("-{}", digits(MAX_INT_DIGITS)),
+        format!("{}.5e3", digits(MAX_INT_DIGITS)),
+        format!("[{}]", digits(MAX_INT_DIGITS)),
+        // Fraction and exponent digits are not limited: Python reads them as floats.
+        format!("0.{}", digits(100_000)),
+        format!("1e{}", digits(100_000)),
+        format!("-1.5E-{}", digits(100_000)),
+        format!("\"{}\"", digits(100_000)),
+    ] {
+        ok(&doc);
+    }
+    for (doc, at) in [
+        (digits(MAX_INT_DIGITS + 1), 0),
+        (format!("-{}", digits(MAX_INT_DIGITS + 1)), 0),
+        (format!("{}.0", digits(MAX_INT_DIGITS + 1)), 0),
+        (format!("{}e-9", digits(MAX_INT_DIGITS + 1)), 0),
+        (format!("{{\"big\": {}}}", digits(10 * 1024 * 1024)), 8),
+        (format!("[1, 2, -{}]", digits(MAX_INT_DIGITS + 1)), 7),
+    ] {
+        let e = err(doc.as_bytes());
+        assert_eq!(e.kind, JsonErrorKind::NumberTooLong, "{}", &doc[..20]);
+        assert_eq!(e.offset, at);
+    }
+    // The first error wins, whichever it is.
+    let e = err(format!("[01, {}]", digits(MAX_INT_DIGITS + 1)).as_bytes());
+    assert_eq!(e.offset, 2);
+    let e = err(format!("[{}, 01]", digits(MAX_INT_DIGITS + 1)).as_bytes());
+    assert_eq!((e.kind, e.offset), (JsonErrorKind::NumberTooLong, 1));
+    assert_eq!(
+        e.to_string(),
+        "expected at most 4300 digits before the fraction and exponent of a number at byte 1"
+    );
+    assert_eq!(
+        number_too_long_message(1),
+        "A number in the JSON body (at byte 1) has more than 4300 digits before its decimal \
+         point; send such numbers as strings."
+    );
+}

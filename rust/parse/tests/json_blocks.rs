@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::parse::json_classify::Portable;
+use crate::parse::MAX_INT_DIGITS;
 
 /// Whether every grammar run this CPU can do (each classifier) finds
 /// `bytes` valid; panics if they disagree.
@@ -145,6 +146,37 @@ proptest! {
         check_agreement(&mutated)?;
         mutated.truncate(at);
         check_agreement(&mutated)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Numbers around the digit limit, anywhere in a block: the fast path
+    /// refuses exactly the ones the scanner refuses, as `NumberTooLong`.
+    #[test]
+    fn long_numbers_agree_with_scanner(
+        pad in 0usize..130,
+        minus in any::<bool>(),
+        len in prop::sample::select(vec![1usize, 7, 8, 9, 4299, 4300, 4301, 4302, 9000]),
+        tail in prop::sample::select(vec!["", ".5", "e7", ".25E-3", "x"]),
+        leading_zero in any::<bool>(),
+    ) {
+        let sign = if minus { "-" } else { "" };
+        let first = if leading_zero { "0" } else { "9" };
+        let digits = format!("{first}{}", "1".repeat(len - 1));
+        let doc = format!("{{\"k\":[{}{sign}{digits}{tail}, 1]}}", " ".repeat(pad));
+        check_agreement(doc.as_bytes())?;
+        let verdict = validate(doc.as_bytes());
+        let too_long = len > MAX_INT_DIGITS && !leading_zero;
+        prop_assert_eq!(
+            verdict.is_ok(),
+            !too_long && tail != "x" && (!leading_zero || len == 1),
+            "{:?}", verdict
+        );
+        if too_long {
+            prop_assert_eq!(verdict, Err(JsonError { kind: JsonErrorKind::NumberTooLong, offset: 6 + pad }));
+        }
     }
 }
 

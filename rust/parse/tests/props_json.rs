@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::parse::{json_pointer, validate_json, JsonScalar};
+use crate::parse::{json_pointer, validate_json, JsonErrorKind, JsonScalar, MAX_INT_DIGITS};
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -137,6 +137,27 @@ proptest! {
                 }
                 _ => prop_assert_eq!(got, None),
             }
+        }
+    }
+
+    /// serde_json reads any number of digits; we refuse integer parts longer
+    /// than Python decodes, and nothing else.
+    #[test]
+    fn long_numbers_agree_with_serde_but_for_the_digit_limit(
+        value in json_value(),
+        len in (MAX_INT_DIGITS - 3)..(MAX_INT_DIGITS + 3),
+        number in "-?[1-9](\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+    ) {
+        // The generated integer part is one digit: widen it to `len` digits.
+        let (sign, rest) = number.split_at(usize::from(number.starts_with('-')));
+        let widened = format!("{sign}{}{}", "4".repeat(len - 1), rest);
+        let doc = format!("[{value}, {widened}]");
+        let ours = validate_json(doc.as_bytes());
+        prop_assert!(serde_accepts(doc.as_bytes()));
+        if len > MAX_INT_DIGITS {
+            prop_assert_eq!(ours.map_err(|e| e.kind), Err(JsonErrorKind::NumberTooLong));
+        } else {
+            prop_assert_eq!(ours, Ok(()));
         }
     }
 
