@@ -156,7 +156,7 @@ def test_paging_ends_with_next_null(hookcore: Hookcore) -> None:
 
 def test_queued_then_running_then_succeeded(hookcore: Hookcore, instance: dict) -> None:
     # Fill the worker's 16 slots with sleepers; the 17th request waits in the stream.
-    slow = instance["webhookUrls"]["Slow"] + "?sleep=4"
+    slow = instance["webhookUrls"]["Slow"] + "?sleep=5"  # long enough for all 16 to start first
     sleepers = [hookcore.client.post(slow).json()["executionId"] for _ in range(16)]
     deadline = time.monotonic() + 40
     while any(hookcore.execution(i)["status"] != "running" for i in sleepers):

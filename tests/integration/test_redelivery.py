@@ -21,7 +21,7 @@ def test_a_killed_workers_execution_is_redelivered_and_recorded_once(tmp_path: P
         running_nats(tmp_path) as server,
         running_hookcore(server, tmp_path, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}) as hc,
     ):
-        url = hc.deploy("redelivered")["webhookUrls"]["Slow"] + "?sleep=1"
+        url = hc.deploy("redelivered")["webhookUrls"]["Slow"] + "?sleep=3"  # the kill lands well within
 
         async def run() -> tuple[str, list[dict]]:
             nc = await nats.connect(server.url)
