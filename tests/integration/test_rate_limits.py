@@ -142,6 +142,7 @@ def test_one_flooding_tenant_does_not_starve_another(hookcore: Hookcore) -> None
     assert calm["invokeUrl"] == url
 
 
+@pytest.mark.may_skip  # "foreign" needs root (CI runs as root)
 @pytest.mark.parametrize("planted", ["garbage", "foreign"])
 def test_a_planted_rate_table_is_not_trusted(tmp_path: Path, planted: str) -> None:
     """Someone put a file at the table's name first: the ingress never maps it, serves,
