@@ -33,6 +33,10 @@ TEST_APPS = [
     "tenants_app:preprocessed",
     "responses_app:app",
     "faults_app:app",
+    "senders_app:github",
+    "senders_app:events",
+    "senders_app:slack",
+    "senders_app:handshakes",
 ]
 APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 
@@ -148,7 +152,7 @@ class Hookcore:
         return worker
 
     def deploy(
-        self, customer: str = "acme", config: dict[str, str] | None = None, integration: str = "testapp"
+        self, customer: str = "acme", config: dict[str, Any] | None = None, integration: str = "testapp"
     ) -> dict[str, Any]:
         response = self.admin.post(
             "/api/instances", json={"integration": integration, "customer": customer, "config": config or {}}
