@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from hookcore.apps import Apps, load_apps, specs_from_env
 from hookcore.completion import CompletionWaiter
 from hookcore.config import Settings
 from hookcore.deliveries import Deliveries
-from hookcore.errors import ErrorCode
+from hookcore.errors import ErrorCode, QueueUnavailable
 from hookcore.http import (
     ERROR_CODE_HEADER,
     JSON,
@@ -53,6 +54,17 @@ log = logging.getLogger("hookcore.ingress")
 TRIGGER_PREFIX = "/trigger/"
 EXECUTION_ID = "hookcore-execution-id"
 DUPLICATE = "hookcore-duplicate"
+
+
+class Stored(Enum):
+    """Whether a request ended up in JetStream."""
+
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+    """The publish timed out or its connection dropped after the frame was sent."""
+
+
 # GET carries no body (SPEC section 3) and HEAD runs nothing: neither is read.
 BODILESS_METHODS = frozenset({"GET", "HEAD"})
 
@@ -197,11 +209,13 @@ class Ingress:
                 b'{"executionId":"' + first.encode() + b'"}',
             )
             return
-        stored = False
+        stored = Stored.NO
         try:
             stored = await self._store(proto, headers, body, accepted, out_headers, response)
         finally:
-            if not stored:  # the sender's retry is a first delivery again
+            # Nothing stored: the sender's retry is a first delivery again. (When the request may
+            # have been stored, the key stays: a retry finds the execution, or takes the key over.)
+            if stored is Stored.NO:
                 await self.deliveries.release(key, execution_id)
 
     async def _store(
@@ -212,15 +226,15 @@ class Ingress:
         accepted: _Accepted,
         out_headers: list[tuple[str, str]],
         response: bytes,
-    ) -> bool:
+    ) -> Stored:
         """Store an accepted request and answer; whether it was stored."""
         execution_id, subject, envelope, spill, sync, python, _ = accepted
         if python is None:  # the common case (synchronous comes with python): queue durably, answer 200
-            if not await self._publish(proto, execution_id, subject, envelope, spill, body):
-                return False
-            self.metrics.trigger_responses[200] += 1
-            proto.response_bytes(200, out_headers, response)
-            return True
+            stored = await self._publish(proto, execution_id, subject, envelope, spill, body)
+            if stored is Stored.YES:
+                self.metrics.trigger_responses[200] += 1
+                proto.response_bytes(200, out_headers, response)
+            return stored
         return await self._slow_path(
             proto, headers, body, execution_id, subject, envelope, spill, sync, python, out_headers, response
         )
@@ -238,7 +252,7 @@ class Ingress:
         python: tuple[str, str | None],
         out_headers: list[tuple[str, str]],
         response: bytes,
-    ) -> bool:
+    ) -> Stored:
         custom: HttpResponse | None = None
         integration, flow_name = python
         flow = self.apps.flow(integration, flow_name) if flow_name is not None else None
@@ -248,19 +262,20 @@ class Ingress:
             except TriggerRefused as e:
                 self.metrics.trigger_responses[e.status] += 1
                 send_error(proto, e.status, str(e), code=e.code)
-                return False
+                return Stored.NO
             custom, flow = outcome.response, outcome.flow
             sync = sync or flow.synchronous
             if outcome.envelope is None:  # on_trigger answered without running the flow
                 self._respond(proto, custom or HttpResponse(200, JSON, b'{"status":"received"}'), None)
-                return False
+                return Stored.NO
             envelope = outcome.envelope
         sync_timeout = flow.sync_timeout or self.settings.sync_timeout
         if sync:
             self.completions.expect(execution_id)
-        if not await self._publish(proto, execution_id, subject, envelope, spill, body):
+        stored = await self._publish(proto, execution_id, subject, envelope, spill, body)
+        if stored is not Stored.YES:
             self.completions.forget(execution_id)
-            return False
+            return stored
         # Every answer to a counted request carries its RateLimit headers.
         rate = [h for h in out_headers if h[0].startswith("ratelimit-")]
         if sync:
@@ -270,23 +285,22 @@ class Ingress:
         else:
             self.metrics.trigger_responses[200] += 1
             proto.response_bytes(200, out_headers, response)
-        return True
+        return Stored.YES
 
     async def _publish(
         self, proto: Any, execution_id: str, subject: str, envelope: bytes, spill: bool, body: bytes
-    ) -> bool:
-        """Store the request; on failure answer 503 and return False."""
+    ) -> Stored:
+        """Store the request; on failure answer 503."""
         try:
             if spill:
                 await self._jet.objects.put(body_object(execution_id), body)  # type: ignore[union-attr]
             # The execution id as Nats-Msg-Id: a frame the publisher sends again is stored once.
             await self.publisher.publish(subject, envelope, msg_id=execution_id)
         except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
-            self._unavailable(proto, e)
-            return False
-        return True
+            return Stored.MAYBE if self._unavailable(proto, e).maybe_stored else Stored.NO
+        return Stored.YES
 
-    def _unavailable(self, proto: Any, error: Exception) -> None:
+    def _unavailable(self, proto: Any, error: Exception) -> QueueUnavailable:
         """Answer 503 for a request JetStream did not (or may not have) stored."""
         failure = storage_error(error)
         self.metrics.trigger_responses[503] += 1
@@ -299,6 +313,7 @@ class Ingress:
             [("retry-after", str(failure.retry_after))],
             code=ErrorCode(failure.code),
         )
+        return failure
 
     async def _answer_sync(
         self, proto: Any, execution_id: str, timeout: float, rate: list[tuple[str, str]]
