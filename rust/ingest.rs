@@ -15,6 +15,7 @@ use crate::error_code::ErrorCode;
 use crate::ids;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
 use crate::route::{self, EndpointKind, EndpointSpec, IntegrationSpec, Resolved, Router};
+use crate::senders::{self, Stop};
 use crate::throttle::{Limiter, Rate, Verdict};
 
 /// Methods that trigger an execution.
@@ -78,6 +79,15 @@ pub struct Accepted {
     /// The rate-limit bucket the caller is counted in (for the RateLimit headers);
     /// None when rate limiting is off.
     pub limit: Option<Verdict>,
+    /// Claim this delivery key before storing: a copy of it is a duplicate.
+    pub dedup: Option<DeliveryKey>,
+}
+
+/// A delivery's key in the deliveries bucket and how long it is remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryKey {
+    pub key: String,
+    pub window_secs: u64,
 }
 
 /// What to do with a request.
@@ -86,6 +96,8 @@ pub enum Decision {
     Accepted(Accepted),
     /// HEAD on a known endpoint: answer 200 without a body and run nothing.
     Head,
+    /// A provider's URL handshake: send this answer, store and run nothing.
+    Answer(crate::verify::Answer),
     /// Answer `status` with the JSON `body` and the `code` header; nothing is
     /// stored. `limit` is set once the request was counted in a rate-limit bucket.
     Rejected {
@@ -226,9 +238,12 @@ pub fn ingest(
         Err(answer) => return answer,
     };
     let shared = endpoint.kind == EndpointKind::Shared;
+    // Where senders sign, the endpoint's bucket is taken before verification and a
+    // customer's own only after it, so forged requests cannot use up a tenant's share.
+    let signed = shared && integration.signs();
     let endpoint_limit = endpoint_rate(router, &endpoint, &integration);
     let mut limit = None;
-    if let (false, Some(limiter)) = (shared, limiter) {
+    if let (true, Some(limiter)) = (!shared || signed, limiter) {
         // Checked first: a refused request costs no parsing.
         let verdict = limiter.check(endpoint_id, endpoint_limit);
         if !verdict.allowed {
@@ -263,17 +278,42 @@ pub fn ingest(
         Err(rejected) => return counted(rejected),
     };
     let json_body = checked.is_json.then_some(body);
+    let now = now_micros() / 1_000_000;
+    let integration_verify = integration.senders.verify.clone();
     let resolved = match route::resolve(router, endpoint, integration, &headers, json_body) {
         Ok(resolved) => resolved,
         Err(rejection) => {
+            if let (true, Some(spec)) = (rejection.unknown_customer, &integration_verify) {
+                return counted(refused(senders::refuse_unknown(spec, &headers, body, now)));
+            }
             return counted(Decision::reject(
                 rejection.status,
                 rejection.code,
                 &rejection.message,
-            ))
+            ));
         }
     };
+    let instance = &resolved.instance;
+    if let Err(stop) = senders::check(
+        resolved.senders(),
+        instance,
+        method,
+        request.query,
+        &headers,
+        body,
+        now,
+    ) {
+        return counted(match stop {
+            Stop::Answer(answer) => Decision::Answer(answer),
+            Stop::Refused(rejection) => refused(rejection),
+        });
+    }
     let limit = match (limit, limiter) {
+        (Some(_), Some(limiter)) if shared => match check_customer(limiter, endpoint_id, &resolved)
+        {
+            Ok(verdict) => Some(verdict),
+            Err(refused) => return refused,
+        },
         (Some(verdict), _) => Some(verdict),
         (None, Some(limiter)) if shared => {
             match check_shared(limiter, endpoint_id, endpoint_limit, &resolved) {
@@ -283,6 +323,21 @@ pub fn ingest(
         }
         (None, _) => None,
     };
+    let senders = resolved.senders();
+    let dedup = senders.dedup.as_ref().and_then(|dedup| {
+        let key = senders::delivery_key(
+            dedup,
+            senders.verify.as_ref(),
+            &resolved.instance.id,
+            resolved.flow.as_deref(),
+            &headers,
+            json_body,
+        )?;
+        Some(DeliveryKey {
+            key,
+            window_secs: dedup.window,
+        })
+    });
     match accept(
         config,
         request,
@@ -293,18 +348,40 @@ pub fn ingest(
         checked.parts,
         &resolved,
         limit,
+        dedup,
     ) {
         Ok(accepted) => Decision::Accepted(accepted),
         Err(refused) => counted(refused),
     }
 }
 
-/// A shared endpoint: the customer's own bucket first, so a flooding tenant is
-/// refused by its bucket and leaves the endpoint's capacity to the others.
+/// A refusal of [`crate::verify`]'s: 401 (403 for a handshake), its code and message.
+fn refused(rejection: crate::verify::Rejection) -> Decision {
+    Decision::reject(rejection.status(), rejection.code, &rejection.message)
+}
+
+/// A shared endpoint whose senders do not sign: the customer's own bucket first,
+/// so a flooding tenant is refused by its bucket and leaves the endpoint's
+/// capacity to the others.
 fn check_shared(
     limiter: &Limiter,
     endpoint_id: &str,
     endpoint_limit: Rate,
+    resolved: &Resolved,
+) -> Result<Verdict, Decision> {
+    let verdict = check_customer(limiter, endpoint_id, resolved)?;
+    let whole = limiter.check(endpoint_id, endpoint_limit);
+    if !whole.allowed {
+        let message = over_limit(endpoint_id, endpoint_limit.per_second);
+        return Err(Decision::rate_limited(&message, whole));
+    }
+    Ok(verdict)
+}
+
+/// The routed customer's own bucket on a shared endpoint.
+fn check_customer(
+    limiter: &Limiter,
+    endpoint_id: &str,
     resolved: &Resolved,
 ) -> Result<Verdict, Decision> {
     let integration = &resolved.integration;
@@ -314,11 +391,6 @@ fn check_shared(
     if !verdict.allowed {
         let message = over_limit(endpoint_id, customer_limit.per_second);
         return Err(Decision::rate_limited(&message, verdict));
-    }
-    let whole = limiter.check(endpoint_id, endpoint_limit);
-    if !whole.allowed {
-        let message = over_limit(endpoint_id, endpoint_limit.per_second);
-        return Err(Decision::rate_limited(&message, whole));
     }
     Ok(verdict)
 }
@@ -334,6 +406,7 @@ fn accept(
     parts: Option<Vec<PartIndex>>,
     resolved: &Resolved,
     limit: Option<Verdict>,
+    dedup: Option<DeliveryKey>,
 ) -> Result<Accepted, Decision> {
     let flow_spec = resolved.flow_spec();
     // What hookcore checked itself is never stored (SPEC section 9): the key of a flow that needs one.
@@ -405,6 +478,7 @@ fn accept(
         synchronous,
         python,
         limit,
+        dedup,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod nats_wire;
 pub mod parse;
 pub mod route;
+pub mod senders;
 pub mod throttle;
 pub mod verify;
 

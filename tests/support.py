@@ -37,6 +37,10 @@ TEST_APPS = [
     "faults_app:app",
     "limits_app:limited",
     "limits_app:wide",
+    "senders_app:github",
+    "senders_app:events",
+    "senders_app:slack",
+    "senders_app:handshakes",
 ]
 APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 
@@ -220,7 +224,7 @@ class Hookcore:
         return worker
 
     def deploy(
-        self, customer: str = "acme", config: dict[str, str] | None = None, integration: str = "testapp"
+        self, customer: str = "acme", config: dict[str, Any] | None = None, integration: str = "testapp"
     ) -> dict[str, Any]:
         response = self.admin.post(
             "/api/instances", json={"integration": integration, "customer": customer, "config": config or {}}

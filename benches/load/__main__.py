@@ -13,6 +13,8 @@ with req/s, p50, p99 and the ratio to bare Granian measured in the same run.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -29,6 +31,7 @@ from hookcore.embedded import EmbeddedNats, free_port
 ROOT = Path(__file__).resolve().parents[2]
 BODY = json.dumps({"event": "order.created", "id": "A-1001", "pad": "x" * 960}).encode()
 TOKEN = "bench-token"
+SECRET = "bench signing secret"
 
 
 def main() -> int:
@@ -51,6 +54,11 @@ def main() -> int:
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = {json.dumps(BODY.decode())}\n"
         )
+        signed_script = work / "signed.lua"
+        signature = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+        signed_script.write_text(
+            script.read_text() + f'wrk.headers["X-Hub-Signature-256"] = "sha256={signature}"\n'
+        )
         nats = EmbeddedNats(work / "nats")
         nats.start()
         _pin(nats.process.pid, "1")  # type: ignore[union-attr]
@@ -60,14 +68,18 @@ def main() -> int:
                 "naive RSGI (msgspec decode + await js.publish)": lambda: _naive(work, nats.url),
                 "hookcore ingress (durable, JetStream file)": lambda: _hookcore(work, nats.url),
                 "hookcore ingress, rate limiting off": lambda: _hookcore(work, nats.url, rate_limits=False),
+                "hookcore ingress, verify.github (signed requests)": lambda: _hookcore(
+                    work, nats.url, flow="Signed"
+                ),
             }
+            scripts = {name: signed_script if "verify" in name else script for name in targets}
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for round_no in range(args.rounds):
                 for name, start in targets.items():
                     server, url = start()
                     try:
-                        _wrk(url, script, 2, args.connections)  # warm-up
-                        r = _wrk(url, script, args.duration, args.connections)
+                        _wrk(url, scripts[name], 2, args.connections)  # warm-up
+                        r = _wrk(url, scripts[name], args.duration, args.connections)
                         print(
                             f"round {round_no + 1}/{args.rounds}  {name}: {r['rps']:.0f} req/s "
                             f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms  non-2xx {r['errors']:.0f}",
@@ -143,7 +155,9 @@ def _naive(work: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
     ), f"http://127.0.0.1:{port}/trigger/x"
 
 
-def _hookcore(work: Path, nats_url: str, rate_limits: bool = True) -> tuple[subprocess.Popen[bytes], str]:
+def _hookcore(
+    work: Path, nats_url: str, rate_limits: bool = True, flow: str = "Load"
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     env = {
@@ -167,7 +181,7 @@ def _hookcore(work: Path, nats_url: str, rate_limits: bool = True) -> tuple[subp
         port,
         "/readyz",
     )
-    url = deploy_bench(public)["Load"]
+    url = deploy_bench(public)[flow]
     time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
     return server, url
 
@@ -177,7 +191,9 @@ def deploy_bench(base: str) -> dict[str, str]:
     request = urllib.request.Request(
         f"{base}/api/instances",
         method="POST",
-        data=json.dumps({"integration": "bench", "customer": "bench"}).encode(),
+        data=json.dumps(
+            {"integration": "bench", "customer": "bench", "config": {"bench_secret": SECRET}}
+        ).encode(),
         headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
     )
     with urllib.request.urlopen(request) as response:

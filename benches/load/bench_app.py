@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hookcore import Integration
+from hookcore import Integration, verify
 
 app = Integration("bench")
 
@@ -21,4 +21,10 @@ async def sync(ctx: Any, payload: Any) -> dict[str, bool]:
 
 @app.flow("Noop", rate_limit=1e9)
 async def noop(ctx: Any, payload: Any) -> None:
+    return None
+
+
+# Signed like GitHub's deliveries; duplicates off, since the load repeats one delivery.
+@app.flow("Signed", rate_limit=1e9, verify=verify.github(secret="bench_secret"), dedup=None)
+async def signed(ctx: Any, payload: Any) -> None:
     return None

@@ -54,8 +54,12 @@ with ``hookcore.parsing.MAX_INT_DIGITS``."""
 _Answer: TypeAlias = tuple[int, list[tuple[str, str]], bytes]
 """``(status, headers, body)`` of an answer that stores nothing."""
 
-_Accepted: TypeAlias = tuple[str, str, bytes, bool, bool, tuple[str, str | None] | None]
-"""``Ingress.ingest``'s ``(execution_id, subject, envelope, spill, synchronous, python)``."""
+_Accepted: TypeAlias = tuple[
+    str, str, bytes, bool, bool, tuple[str, str | None] | None, tuple[str, int] | None
+]
+"""``Ingress.ingest``'s ``(execution_id, subject, envelope, spill, synchronous, python, dedup)``;
+``dedup`` is ``(delivery key, window in seconds)`` when the flow drops duplicates and the
+request carries a delivery id: claim the key (`hookcore.deliveries`) before storing."""
 
 @final
 class Ingress:
@@ -124,7 +128,7 @@ class Ingress:
         headers, body, accepted)``. When ``accepted`` is None, answer ``status``
         with ``headers`` (``hookcore-error-code`` for an error) and ``body`` (an
         error JSON, or empty for HEAD) and store nothing. Otherwise it is
-        ``(execution_id, subject, envelope, spill, synchronous, python)``:
+        ``(execution_id, subject, envelope, spill, synchronous, python, dedup)``:
         publish ``envelope`` to ``subject`` (after putting the body into the
         object store as ``body.{execution_id}`` when ``spill``) and answer 200
         with ``headers`` and ``body``, unless

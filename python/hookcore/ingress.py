@@ -14,15 +14,19 @@ import hashlib
 import logging
 import os
 import tempfile
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from nats.js.errors import NotFoundError
 
 from hookcore import _core
 from hookcore.api import ControlPlane
 from hookcore.apps import Apps, load_apps, specs_from_env
 from hookcore.completion import CompletionWaiter
 from hookcore.config import Settings
-from hookcore.errors import ErrorCode
+from hookcore.deliveries import Deliveries
+from hookcore.errors import ErrorCode, QueueUnavailable
 from hookcore.http import (
     ERROR_CODE_HEADER,
     JSON,
@@ -36,16 +40,31 @@ from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, body_object
 from hookcore.triggers import TriggerHooks, TriggerRefused
 
+if TYPE_CHECKING:
+    from hookcore._core import _Accepted
+
 log = logging.getLogger("hookcore.ingress")
 
 TRIGGER_PREFIX = "/trigger/"
 EXECUTION_ID = "hookcore-execution-id"
+DUPLICATE = "hookcore-duplicate"
+
+
+class Stored(Enum):
+    """Whether a request ended up in JetStream."""
+
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+    """The publish timed out or its connection dropped after the frame was sent."""
+
+
 # GET carries no body (SPEC section 3) and HEAD runs nothing: neither is read.
 BODILESS_METHODS = frozenset({"GET", "HEAD"})
 
@@ -95,6 +114,9 @@ class Ingress:
         self.bodies.start()
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
+        self.deliveries = Deliveries(
+            jet.deliveries, self._stored, settle_timeout=settings.publish_timeout + 1.0
+        )
         self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix, jet.max_envelope)
         self.nodes = NodeRegistry(jet.nodes, self.core.set_rate_share)
         await self.nodes.start()
@@ -108,6 +130,16 @@ class Ingress:
             await self.publisher.stop()
             await self.view.stop()
             await self._jet.close()
+
+    async def _stored(self, execution_id: str) -> bool:
+        """Whether the executions stream holds ``execution_id``'s request."""
+        try:
+            await self._jet.js.get_last_msg(  # type: ignore[union-attr]
+                EXECUTIONS_STREAM, f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}", direct=True
+            )
+        except NotFoundError:
+            return False
+        return True
 
     def _on_endpoint(self, endpoint_id: str, record: bytes | None) -> None:
         if record is None:
@@ -156,13 +188,54 @@ class Ingress:
             self.metrics.trigger_responses[status] += 1
             proto.response_bytes(status, out_headers, response)
             return
-        execution_id, subject, envelope, spill, sync, python = accepted
+        dedup = accepted[6]
+        if dedup is None:
+            await self._store(proto, headers, body, accepted, out_headers, response)
+            return
+        execution_id = accepted[0]
+        key, window = dedup
+        try:
+            first = await self.deliveries.claim(key, execution_id, window)
+        except Exception as e:  # NATS unavailable: nothing was stored
+            self._unavailable(proto, e)
+            return
+        if first is not None:  # a copy of a delivery already stored
+            self.metrics.trigger_responses[200] += 1
+            self.metrics.duplicates += 1
+            kept = [h for h in out_headers if h[0] != EXECUTION_ID]
+            proto.response_bytes(
+                200,
+                [*kept, (EXECUTION_ID, first), (DUPLICATE, "true")],
+                b'{"executionId":"' + first.encode() + b'"}',
+            )
+            return
+        stored = Stored.NO
+        try:
+            stored = await self._store(proto, headers, body, accepted, out_headers, response)
+        finally:
+            # Nothing stored: the sender's retry is a first delivery again. (When the request may
+            # have been stored, the key stays: a retry finds the execution, or takes the key over.)
+            if stored is Stored.NO:
+                await self.deliveries.release(key, execution_id)
+
+    async def _store(
+        self,
+        proto: Any,
+        headers: Any,
+        body: bytes,
+        accepted: _Accepted,
+        out_headers: list[tuple[str, str]],
+        response: bytes,
+    ) -> Stored:
+        """Store an accepted request and answer; whether it was stored."""
+        execution_id, subject, envelope, spill, sync, python, _ = accepted
         if python is None:  # the common case (synchronous comes with python): queue durably, answer 200
-            if await self._publish(proto, execution_id, subject, envelope, spill, body):
+            stored = await self._publish(proto, execution_id, subject, envelope, spill, body)
+            if stored is Stored.YES:
                 self.metrics.trigger_responses[200] += 1
                 proto.response_bytes(200, out_headers, response)
-            return
-        await self._slow_path(
+            return stored
+        return await self._slow_path(
             proto, headers, body, execution_id, subject, envelope, spill, sync, python, out_headers, response
         )
 
@@ -179,7 +252,7 @@ class Ingress:
         python: tuple[str, str | None],
         out_headers: list[tuple[str, str]],
         response: bytes,
-    ) -> None:
+    ) -> Stored:
         custom: HttpResponse | None = None
         integration, flow_name = python
         flow = self.apps.flow(integration, flow_name) if flow_name is not None else None
@@ -189,19 +262,20 @@ class Ingress:
             except TriggerRefused as e:
                 self.metrics.trigger_responses[e.status] += 1
                 send_error(proto, e.status, str(e), code=e.code)
-                return
+                return Stored.NO
             custom, flow = outcome.response, outcome.flow
             sync = sync or flow.synchronous
             if outcome.envelope is None:  # on_trigger answered without running the flow
                 self._respond(proto, custom or HttpResponse(200, JSON, b'{"status":"received"}'), None)
-                return
+                return Stored.NO
             envelope = outcome.envelope
         sync_timeout = flow.sync_timeout or self.settings.sync_timeout
         if sync:
             self.completions.expect(execution_id)
-        if not await self._publish(proto, execution_id, subject, envelope, spill, body):
+        stored = await self._publish(proto, execution_id, subject, envelope, spill, body)
+        if stored is not Stored.YES:
             self.completions.forget(execution_id)
-            return
+            return stored
         # Every answer to a counted request carries its RateLimit headers.
         rate = [h for h in out_headers if h[0].startswith("ratelimit-")]
         if sync:
@@ -211,30 +285,35 @@ class Ingress:
         else:
             self.metrics.trigger_responses[200] += 1
             proto.response_bytes(200, out_headers, response)
+        return Stored.YES
 
     async def _publish(
         self, proto: Any, execution_id: str, subject: str, envelope: bytes, spill: bool, body: bytes
-    ) -> bool:
-        """Store the request; on failure answer 503 and return False."""
+    ) -> Stored:
+        """Store the request; on failure answer 503."""
         try:
             if spill:
                 await self._jet.objects.put(body_object(execution_id), body)  # type: ignore[union-attr]
             # The execution id as Nats-Msg-Id: a frame the publisher sends again is stored once.
             await self.publisher.publish(subject, envelope, msg_id=execution_id)
         except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
-            failure = storage_error(e)
-            self.metrics.trigger_responses[503] += 1
-            self.metrics.publish_failures += 1
-            log.warning("answering 503: %s", failure)
-            send_error(
-                proto,
-                503,
-                failure.answer,
-                [("retry-after", str(failure.retry_after))],
-                code=ErrorCode(failure.code),
-            )
-            return False
-        return True
+            return Stored.MAYBE if self._unavailable(proto, e).maybe_stored else Stored.NO
+        return Stored.YES
+
+    def _unavailable(self, proto: Any, error: Exception) -> QueueUnavailable:
+        """Answer 503 for a request JetStream did not (or may not have) stored."""
+        failure = storage_error(error)
+        self.metrics.trigger_responses[503] += 1
+        self.metrics.publish_failures += 1
+        log.warning("answering 503: %s", failure)
+        send_error(
+            proto,
+            503,
+            failure.answer,
+            [("retry-after", str(failure.retry_after))],
+            code=ErrorCode(failure.code),
+        )
+        return failure
 
     async def _answer_sync(
         self, proto: Any, execution_id: str, timeout: float, rate: list[tuple[str, str]]

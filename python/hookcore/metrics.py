@@ -11,6 +11,7 @@ class Metrics:
     def __init__(self) -> None:
         self.trigger_responses: Counter[int] = Counter()
         self.publish_failures = 0
+        self.duplicates = 0
 
     def render(self, routes: int) -> bytes:
         lines = [
@@ -25,6 +26,9 @@ class Metrics:
             "# HELP hookcore_publish_failures_total Requests JetStream did not store (answered 503).",
             "# TYPE hookcore_publish_failures_total counter",
             f"hookcore_publish_failures_total {self.publish_failures}",
+            "# HELP hookcore_duplicates_total Deliveries answered with the first copy's execution id.",
+            "# TYPE hookcore_duplicates_total counter",
+            f"hookcore_duplicates_total {self.duplicates}",
             "# HELP hookcore_routes Endpoints in this process's routing table.",
             "# TYPE hookcore_routes gauge",
             f"hookcore_routes {routes}",

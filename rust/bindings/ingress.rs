@@ -39,7 +39,7 @@ type IngestResult<'py> = (
     Option<AcceptedTuple<'py>>,
 );
 
-/// `(execution_id, subject, envelope, spill, synchronous, python)` of an accepted request.
+/// `(execution_id, subject, envelope, spill, synchronous, python, dedup)` of an accepted request.
 type AcceptedTuple<'py> = (
     String,
     String,
@@ -47,6 +47,7 @@ type AcceptedTuple<'py> = (
     bool,
     bool,
     Option<(String, Option<String>)>,
+    Option<(String, u64)>,
 );
 
 fn record_error(e: RecordError) -> PyErr {
@@ -191,6 +192,7 @@ impl Ingress {
                     a.body_in_object_store,
                     a.synchronous,
                     a.python,
+                    a.dedup.map(|d| (d.key, d.window_secs)),
                 );
                 (200, headers, PyBytes::new(py, &a.response), Some(accepted))
             }
@@ -202,10 +204,15 @@ impl Ingress {
     }
 }
 
-/// The answer to a request that stores nothing: HEAD, or a rejection with its code.
+/// The answer to a request that stores nothing: HEAD, a handshake, or a rejection with its code.
 fn refusal(py: Python<'_>, decision: Decision) -> Answer<'_> {
     let mut headers = vec![("content-type", String::from("application/json"))];
     match decision {
+        Decision::Answer(answer) => {
+            headers[0].1 = answer.content_type.to_owned();
+            headers.extend(answer.headers);
+            (answer.status, headers, PyBytes::new(py, &answer.body))
+        }
         Decision::Rejected {
             status,
             code,

@@ -112,6 +112,13 @@ pub struct IntegrationSpec {
     pub flows: AHashMap<String, FlowSpec>,
 }
 
+impl IntegrationSpec {
+    /// Whether any of its requests must carry a signature (the integration's or a flow's `verify`).
+    pub fn signs(&self) -> bool {
+        self.senders.verify.is_some() || self.flows.values().any(|f| f.senders.verify.is_some())
+    }
+}
+
 /// One webhook URL (`endpoints.{id}` in the config bucket).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
