@@ -309,15 +309,23 @@ pub fn nats_wire(data: &[u8]) {
 pub const API_KEY: &str = "hk_fuzz_key";
 
 /// Endpoint ids of [`router`], one per kind of endpoint.
-pub const ENDPOINTS: [&str; 6] = ["EEcho", "ESync", "EHook", "EInst", "EPre", "EShared"];
+pub const ENDPOINTS: [&str; 8] = [
+    "EEcho", "ESync", "EHook", "EInst", "EPre", "EShared", "EGithub", "EMeta",
+];
+
+/// The signing secret of `i-signed` (config `gh`) and its Meta verify token (config `mt`).
+pub const GITHUB_SECRET: &str = "s3cret";
+pub const META_TOKEN: &str = "tok";
 
 /// A router with every endpoint configuration: instance-and-flow (plain,
 /// synchronous, with a Python hook, with its own rate and burst), instance
 /// (a header rule), instance with a `preprocess`, and shared (a header picks
-/// the customer, a body pointer the flow, one flow needs an API key).
+/// the customer, a body pointer the flow, one flow needs an API key), and
+/// who may send: a flow verified as GitHub signs, one answering Meta's handshake
+/// (a flow's senders are its own, resolved in Python: the integration's are the default).
 pub fn router() -> Router {
     let router = Router::default();
-    let integrations: [&[u8]; 4] = [
+    let integrations: [&[u8]; 5] = [
         br#"{"name":"simple","endpoint":"instance_and_flow","rateLimit":50,
             "flows":{"Echo":{},"Sync":{"synchronous":true},
                      "Hook":{"python":true,"rateLimit":2,"burst":3}}}"#,
@@ -330,6 +338,10 @@ pub fn router() -> Router {
             "customerFrom":{"source":"header","selector":"x-account"},
             "flowFrom":{"source":"body","selector":"/event/type","mapping":{"paid":"Paid"}},
             "flows":{"Created":{},"Paid":{"apiKeys":true}}}"#,
+        br#"{"name":"signed","endpoint":"instance_and_flow","rateLimit":50,
+            "senders":{"verify":{"scheme":"github","secret":"gh"}},
+            "flows":{"Github":{"senders":{"verify":{"scheme":"github","secret":"gh"}}},
+                     "Meta":{"senders":{"handshake":{"kind":"meta","verifyToken":"mt"}}}}}"#,
     ];
     for spec in integrations {
         router.set_integration_json(spec).expect("integration spec");
@@ -350,10 +362,12 @@ pub fn router() -> Router {
             "c4".to_string(),
             format!(r#""Paid":["{digest}"]"#),
         ),
+        ("i-signed", "signed", "c5".to_string(), String::new()),
     ];
+    let config = format!(r#"{{"gh":"{GITHUB_SECRET}","mt":"{META_TOKEN}"}}"#);
     for (id, integration, customer, keys) in &instances {
         let record = format!(
-            r#"{{"id":"{id}","integration":"{integration}","customer":"{customer}","apiKeyHashes":{{{keys}}}}}"#
+            r#"{{"id":"{id}","integration":"{integration}","customer":"{customer}","apiKeyHashes":{{{keys}}},"config":{config}}}"#
         );
         router
             .set_instance_json(id, record.as_bytes())
@@ -384,6 +398,20 @@ pub fn router() -> Router {
         ("EInst", "inst", "instance", Some("i-inst"), None),
         ("EPre", "pre", "instance", Some("i-pre"), None),
         ("EShared", "shared", "shared", None, None),
+        (
+            "EGithub",
+            "signed",
+            "instance_and_flow",
+            Some("i-signed"),
+            Some("Github"),
+        ),
+        (
+            "EMeta",
+            "signed",
+            "instance_and_flow",
+            Some("i-signed"),
+            Some("Meta"),
+        ),
     ];
     for (id, integration, kind, instance, flow) in endpoints {
         let mut record =
@@ -567,6 +595,12 @@ pub fn ingest_request(data: &[u8]) {
         Decision::Head => {
             assert_eq!(request.method, "HEAD");
             assert!(matches!(looked, Some(Decision::Head)));
+        }
+        Decision::Answer(answer) => {
+            // a provider's handshake, answered without storing anything
+            assert_eq!(answer.status, 200);
+            assert!(TRIGGER_METHODS.contains(&request.method.as_str()));
+            assert!(looked.is_none());
         }
         Decision::Accepted(accepted) => {
             assert!(TRIGGER_METHODS.contains(&request.method.as_str()));

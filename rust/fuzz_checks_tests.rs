@@ -116,11 +116,47 @@ fn the_corpus_reaches_every_ingress_outcome() {
         statuses.insert(match decision {
             Decision::Accepted(_) => 200,
             Decision::Head => 0,
+            Decision::Answer(_) => 1, // a handshake's own answer
             Decision::Rejected { status, .. } => status,
         });
     }
-    let expected = [0, 200, 400, 401, 404, 405, 413, 431];
+    let expected = [0, 1, 200, 400, 401, 403, 404, 405, 413, 431];
     assert_eq!(statuses.into_iter().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn the_signed_seeds_reach_the_signature_check() {
+    let outcome = |name: &str| {
+        let data = std::fs::read(fuzz_dir().join("corpus/ingest").join(name)).expect("seed");
+        let request = HostileRequest::from_bytes(&data);
+        let headers: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        match ingest(
+            &ingest_config(),
+            &router(),
+            None,
+            &TriggerRequest {
+                method: &request.method,
+                target: &request.target,
+                query: &request.query,
+                headers: &headers,
+                body: &request.body,
+            },
+        ) {
+            Decision::Accepted(_) => "accepted",
+            Decision::Answer(_) => "answered",
+            Decision::Head => "head",
+            Decision::Rejected { code, .. } => code.as_str(),
+        }
+    };
+    assert_eq!(outcome("github_signed"), "accepted");
+    assert_eq!(outcome("github_forged"), "signature_invalid");
+    assert_eq!(outcome("github_unsigned"), "signature_missing");
+    assert_eq!(outcome("meta_handshake"), "answered");
+    assert_eq!(outcome("meta_wrong_token"), "handshake_refused");
 }
 
 #[test]
