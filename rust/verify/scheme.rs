@@ -156,6 +156,8 @@ impl Request<'_> {
                 }
             }
         }
+        // Text keys are only skipped when empty, and `verify` refused a
+        // list of empty ones: only Standard Webhooks keys get here.
         if keys == 0 {
             return Err(not_configured(
                 self.spec,
