@@ -12,6 +12,7 @@ pytest benches/test_verify.py --benchmark-only --benchmark-group-by=group
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -118,3 +119,25 @@ def test_slack_python(benchmark: Any, size: str) -> None:
     verifier = SignatureVerifier(SLACK_SECRET)
     ts, signature = headers["x-slack-request-timestamp"], headers["x-slack-signature"]
     assert benchmark(verifier.is_valid, body, ts, signature)
+
+
+# The floor: OpenSSL's HMAC alone on the already-joined signed bytes (no
+# header parsing, no comparison), which every verifier above, the providers'
+# and ours, has to compute. It bounds how much faster any check can be.
+
+FLOOR = {
+    "standard webhooks": lambda body: (
+        base64.b64decode(SW_SECRET.removeprefix("whsec_")),
+        f"msg_2KWPBgLlAfxdpx2AI54pPJ85f4W.{NOW}.".encode() + body,
+    ),
+    "stripe": lambda body: (STRIPE_SECRET.encode(), f"{NOW}.".encode() + body),
+    "slack": lambda body: (SLACK_SECRET.encode(), f"v0:{NOW}:".encode() + body),
+}
+
+
+@SIZES
+@pytest.mark.parametrize("scheme", list(FLOOR))
+def test_openssl_hmac_only(benchmark: Any, scheme: str, size: str) -> None:
+    benchmark.group = f"verify {scheme} {size}"
+    key, signed = FLOOR[scheme](BODIES[size])
+    assert len(benchmark(hmac.digest, key, signed, "sha256")) == 32

@@ -94,21 +94,38 @@ struct Signed<'p, 'v, I: Iterator<Item = &'v str>> {
     encoding: Encoding,
     /// The presented digests (each call starts the list again).
     presented: &'p dyn Fn() -> I,
-    /// The header the digests come from, as messages name it.
-    header: &'p str,
-    /// What a signature in it looks like, as messages say it.
-    shape: &'p str,
+    /// The header the digests come from: as messages name it, or (for
+    /// `verify.hmac`) the configured lower-case name, titled when a message
+    /// needs it, so that a check that passes builds no text.
+    header: Label<'p>,
+    /// What comes before a digest in the header, for messages.
+    prefix: &'p str,
+}
+
+/// A header's name in messages.
+#[derive(Clone, Copy)]
+enum Label<'a> {
+    /// Already as people write it (`X-Hub-Signature-256`, `webhook-id`).
+    Shown(&'a str),
+    /// A lower-case name to title (`x-signature` → `X-Signature`).
+    Configured(&'a str),
+}
+
+impl Label<'_> {
+    fn shown(self) -> String {
+        match self {
+            Label::Shown(name) => name.to_owned(),
+            Label::Configured(name) => display_name(name),
+        }
+    }
 }
 
 impl Request<'_> {
     /// The value of a header the scheme needs, or `signature_missing`.
-    fn required(&self, name: &str, display: &str) -> Result<&str, Rejection> {
+    fn required(&self, name: &str, label: Label<'_>) -> Result<&str, Rejection> {
         header::find(self.headers, name).ok_or_else(|| {
-            fail(
-                self.spec,
-                ErrorCode::SignatureMissing,
-                &format!("header {display} is missing."),
-            )
+            let detail = format!("header {} is missing.", label.shown());
+            fail(self.spec, ErrorCode::SignatureMissing, &detail)
         })
     }
 
@@ -134,10 +151,12 @@ impl Request<'_> {
         signed: Signed<'_, 'v, I>,
     ) -> Result<(), Rejection> {
         if (signed.presented)().next().is_none() {
-            let detail = format!(
-                "header {} holds no {} signature.",
-                signed.header, signed.shape
-            );
+            let encoding = match signed.encoding {
+                Encoding::Hex => "hex",
+                Encoding::Base64 => "base64",
+            };
+            let (header, prefix) = (signed.header.shown(), signed.prefix);
+            let detail = format!("header {header} holds no {prefix}<{encoding}> signature.");
             return Err(fail(self.spec, ErrorCode::SignatureInvalid, &detail));
         }
         let (mut buf, mut long) = ([0u8; KEY_BUF], Vec::new());
@@ -156,6 +175,8 @@ impl Request<'_> {
                 }
             }
         }
+        // Text keys are only skipped when empty, and `verify` refused a
+        // list of empty ones: only Standard Webhooks keys get here.
         if keys == 0 {
             return Err(not_configured(
                 self.spec,
@@ -164,16 +185,16 @@ impl Request<'_> {
         }
         let detail = format!(
             "no signature in header {} matches this request with secret '{}'.",
-            signed.header,
+            signed.header.shown(),
             self.spec.secret_name()
         );
         Err(fail(self.spec, ErrorCode::SignatureInvalid, &detail))
     }
 
     pub fn standard_webhooks(&self, tolerance: u64) -> Result<(), Rejection> {
-        let id = self.required("webhook-id", "webhook-id")?;
-        let timestamp = self.required("webhook-timestamp", "webhook-timestamp")?;
-        let signature = self.required("webhook-signature", "webhook-signature")?;
+        let id = self.required("webhook-id", Label::Shown("webhook-id"))?;
+        let timestamp = self.required("webhook-timestamp", Label::Shown("webhook-timestamp"))?;
+        let signature = self.required("webhook-signature", Label::Shown("webhook-signature"))?;
         self.fresh(timestamp, "header webhook-timestamp", tolerance)?;
         self.check(Signed {
             form: KeyForm::Whsec,
@@ -181,28 +202,28 @@ impl Request<'_> {
             pieces: &[id.as_bytes(), b".", timestamp.as_bytes(), b".", self.body],
             encoding: Encoding::Base64,
             presented: &|| header::standard_webhooks(signature),
-            header: "webhook-signature",
-            shape: "v1,<base64>",
+            header: Label::Shown("webhook-signature"),
+            prefix: "v1,",
         })
     }
 
     pub fn github(&self) -> Result<(), Rejection> {
         const HEADER: &str = "X-Hub-Signature-256";
-        let signature = self.required("x-hub-signature-256", HEADER)?;
+        let signature = self.required("x-hub-signature-256", Label::Shown(HEADER))?;
         self.check(Signed {
             form: KeyForm::Text,
             algorithm: Algorithm::Sha256,
             pieces: &[self.body],
             encoding: Encoding::Hex,
             presented: &|| header::prefixed(signature, "sha256="),
-            header: HEADER,
-            shape: "sha256=<hex>",
+            header: Label::Shown(HEADER),
+            prefix: "sha256=",
         })
     }
 
     pub fn stripe(&self, tolerance: u64) -> Result<(), Rejection> {
         const HEADER: &str = "Stripe-Signature";
-        let value = self.required("stripe-signature", HEADER)?;
+        let value = self.required("stripe-signature", Label::Shown(HEADER))?;
         let Some(timestamp) = header::stripe_timestamp(value) else {
             let detail = format!("header {HEADER} holds no t= timestamp.");
             return Err(fail(self.spec, ErrorCode::SignatureInvalid, &detail));
@@ -214,15 +235,18 @@ impl Request<'_> {
             pieces: &[timestamp.as_bytes(), b".", self.body],
             encoding: Encoding::Hex,
             presented: &|| header::stripe_signatures(value),
-            header: HEADER,
-            shape: "v1=<hex>",
+            header: Label::Shown(HEADER),
+            prefix: "v1=",
         })
     }
 
     pub fn slack(&self, tolerance: u64) -> Result<(), Rejection> {
         const HEADER: &str = "X-Slack-Signature";
-        let signature = self.required("x-slack-signature", HEADER)?;
-        let timestamp = self.required("x-slack-request-timestamp", "X-Slack-Request-Timestamp")?;
+        let signature = self.required("x-slack-signature", Label::Shown(HEADER))?;
+        let timestamp = self.required(
+            "x-slack-request-timestamp",
+            Label::Shown("X-Slack-Request-Timestamp"),
+        )?;
         self.fresh(timestamp, "header X-Slack-Request-Timestamp", tolerance)?;
         self.check(Signed {
             form: KeyForm::Text,
@@ -230,22 +254,22 @@ impl Request<'_> {
             pieces: &[b"v0:", timestamp.as_bytes(), b":", self.body],
             encoding: Encoding::Hex,
             presented: &|| header::prefixed(signature, "v0="),
-            header: HEADER,
-            shape: "v0=<hex>",
+            header: Label::Shown(HEADER),
+            prefix: "v0=",
         })
     }
 
     pub fn shopify(&self) -> Result<(), Rejection> {
         const HEADER: &str = "X-Shopify-Hmac-Sha256";
-        let signature = self.required("x-shopify-hmac-sha256", HEADER)?;
+        let signature = self.required("x-shopify-hmac-sha256", Label::Shown(HEADER))?;
         self.check(Signed {
             form: KeyForm::Text,
             algorithm: Algorithm::Sha256,
             pieces: &[self.body],
             encoding: Encoding::Base64,
             presented: &|| header::prefixed(signature, ""),
-            header: HEADER,
-            shape: "base64",
+            header: Label::Shown(HEADER),
+            prefix: "",
         })
     }
 
@@ -256,20 +280,15 @@ impl Request<'_> {
         encoding: Encoding,
         prefix: &str,
     ) -> Result<(), Rejection> {
-        let display = display_name(name);
-        let signature = self.required(name, &display)?;
-        let shape = match encoding {
-            Encoding::Hex => format!("{prefix}<hex>"),
-            Encoding::Base64 => format!("{prefix}<base64>"),
-        };
+        let signature = self.required(name, Label::Configured(name))?;
         self.check(Signed {
             form: KeyForm::Text,
             algorithm,
             pieces: &[self.body],
             encoding,
             presented: &|| header::prefixed(signature, prefix),
-            header: &display,
-            shape: &shape,
+            header: Label::Configured(name),
+            prefix,
         })
     }
 }
