@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a config value of the instance (repeatable)",
+        help="a config value of the instance (repeatable; a key given twice holds both, e.g. a secret being rotated)",
     )
     deploy.add_argument("--name", help="instance name")
     deploy.add_argument("--public-url", help="base of handed-out URLs")
@@ -271,7 +271,7 @@ def _run_deploy(args: argparse.Namespace) -> int:
     integration = args.integration or (next(iter(apps)) if len(apps) == 1 else None)
     if integration is None:
         raise HookcoreError(f"--app loads {len(apps)} integrations; choose one with --integration")
-    config: InstanceConfig = dict(_key_value(item) for item in args.config)
+    config = _config(args.config)
 
     async def work(jet: Any) -> int:
         instances = Instances(jet, apps, _settings(args))
@@ -395,11 +395,21 @@ def _progress(what: str, done: int, total: int, width: int = 30) -> None:
     print(f"\r{what} [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
 
 
-def _key_value(item: str) -> tuple[str, str]:
-    key, sep, value = item.partition("=")
-    if not sep or not key:
-        raise HookcoreError(f"--config needs KEY=VALUE, got {item!r}")
-    return key, value
+def _config(items: list[str]) -> InstanceConfig:
+    """``--config KEY=VALUE`` values; a key given twice holds a list (a secret being rotated)."""
+    config: InstanceConfig = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise HookcoreError(f"--config needs KEY=VALUE, got {item!r}")
+        earlier = config.get(key)
+        if earlier is None:
+            config[key] = value
+        elif isinstance(earlier, list):
+            earlier.append(value)
+        else:
+            config[key] = [earlier, value]
+    return config
 
 
 def _print_json(value: Any) -> None:
