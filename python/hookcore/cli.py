@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a config value of the instance (repeatable; a key given twice holds both, e.g. a secret being rotated)",
+        help="a config value of the instance (repeatable; a key given twice: a list, for a rotated secret)",
     )
     deploy.add_argument("--name", help="instance name")
     deploy.add_argument("--public-url", help="base of handed-out URLs")
