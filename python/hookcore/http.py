@@ -74,17 +74,12 @@ async def read_body(proto: Any, content_length: str | None, limit: int) -> bytes
     return b"".join(chunks)
 
 
-class BodyReadTimeout(Exception):
-    """The sender did not deliver the body in time (HTTP 408, `ErrorCode.BODY_READ_TIMEOUT`)."""
+class BodyDeadlines:
+    """Deadlines for reading request bodies, one timer for all of them.
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"The request body did not arrive within {seconds:g} seconds.")
-
-
-class BodyReader:
-    """Reads request bodies with a deadline, one timer for all of them.
-
-    A slow sender's read is cancelled when its deadline passes. An
+    The handler calls `enter` before reading and `leave` after; a read still
+    going when its deadline passes is cancelled, and `expired` then tells the
+    handler it was the deadline (answer 408) rather than a shutdown. An
     ``asyncio.timeout`` per request costs ~13 µs on this project's machine (a
     timer armed and cancelled each time); here a read costs a dict entry, and
     one task sweeps the expired ones. Deadlines all have the same length, so
@@ -108,22 +103,22 @@ class BodyReader:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
 
-    async def read(self, proto: Any, content_length: str | None, limit: int) -> bytes:
-        """`read_body`; `BodyReadTimeout` when the body is not all in within the deadline."""
+    def enter(self) -> int:
+        """Start the current task's deadline; the token is for `leave` and `expired`."""
         token = next(self._tokens)
+        self._reads[token] = (self._loop.time() + self.seconds, asyncio.current_task())  # type: ignore[assignment]
+        return token
+
+    def leave(self, token: int) -> None:
+        self._reads.pop(token, None)
+
+    def expired(self, token: int) -> bool:
+        """Whether the `CancelledError` the read raised came from its deadline (and is handled)."""
+        if token not in self._expired:
+            return False
+        self._expired.discard(token)
         task = asyncio.current_task()
-        assert task is not None
-        self._reads[token] = (self._loop.time() + self.seconds, task)
-        try:
-            return await read_body(proto, content_length, limit)
-        except asyncio.CancelledError:
-            if token in self._expired:
-                self._expired.discard(token)
-                if task.uncancel() == 0:
-                    raise BodyReadTimeout(self.seconds) from None
-            raise
-        finally:
-            self._reads.pop(token, None)
+        return task is not None and task.uncancel() == 0
 
     async def _sweep(self) -> None:
         reads = self._reads

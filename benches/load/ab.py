@@ -1,0 +1,110 @@
+"""A/B of the durable ingest between two checkouts, interleaved in one run.
+
+    python -m benches.load.ab OLD_CHECKOUT NEW_CHECKOUT [--rounds 6] [--duration 10]
+
+Each checkout needs its own ``.venv`` with hookcore installed (``make install``
+there). Every round starts, for each checkout in turn, a fresh nats-server
+(pinned to CPU 1, sharing it with wrk) and ``hookcore serve`` from that
+checkout (pinned to CPU 0), deploys the bench integration and measures 1 KB
+JSON POSTs at 64 connections, as ``benches.load`` does; it prints each run and
+the medians. Use it to tell whether a change made the hot path slower: the
+machine's speed drifts between runs by more than the changes being measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benches.load.__main__ import BODY, SECRET, TOKEN, _pin, _wrk
+from hookcore.embedded import EmbeddedNats, free_port
+
+
+def _serve(checkout: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    env = {"HOOKCORE_NATS_URL": nats_url, "HOOKCORE_PUBLIC_URL": public, "HOOKCORE_ADMIN_TOKEN": TOKEN}
+    command = [str(checkout / ".venv" / "bin" / "python"), "-m", "hookcore", "serve"]
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", *command, "--app", "benches.load.bench_app:app", "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=checkout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{public}/readyz", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"hookcore serve from {checkout} did not start") from None
+            time.sleep(0.1)
+    request = urllib.request.Request(
+        f"{public}/api/instances",
+        method="POST",
+        data=json.dumps(
+            {"integration": "bench", "customer": "bench", "config": {"bench_secret": SECRET}}
+        ).encode(),
+        headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        url = json.loads(response.read())["webhookUrls"]["Load"]
+    time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
+    return server, url
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benches.load.ab",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("checkouts", nargs=2, type=Path, help="the two checkouts, old first")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    args = parser.parse_args()
+    results: dict[Path, list[float]] = {c: [] for c in args.checkouts}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(BODY.decode())}\n"
+        )
+        for round_no in range(args.rounds):
+            for i, checkout in enumerate(args.checkouts):
+                nats = EmbeddedNats(Path(tmp) / f"nats-{round_no}-{i}")
+                nats.start()
+                _pin(nats.process.pid, "1")  # type: ignore[union-attr]
+                server, url = _serve(checkout.resolve(), nats.url)
+                try:
+                    _wrk(url, script, 2, 64)  # warm-up
+                    r = _wrk(url, script, args.duration, 64)
+                finally:
+                    server.terminate()
+                    server.wait(20)
+                    nats.stop()
+                results[checkout].append(r["rps"])
+                print(
+                    f"round {round_no + 1} {checkout}: {r['rps']:.0f} req/s "
+                    f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms",
+                    flush=True,
+                )
+    medians = {c: sorted(v)[len(v) // 2] for c, v in results.items()}
+    old, new = args.checkouts
+    for checkout, runs in results.items():
+        print(f"{checkout}: median {medians[checkout]:.0f} req/s, runs {[round(x) for x in runs]}")
+    print(f"new / old: {medians[new] / medians[old]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
