@@ -33,9 +33,13 @@ def test_a_killed_workers_execution_is_redelivered_and_recorded_once(tmp_path: P
             await nc.subscribe(f"$KV.{RECORDS_BUCKET}.>", cb=on_write)
             await nc.flush()
             execution_id = (await asyncio.to_thread(hc.client.post, url)).json()["executionId"]
-            # The fault while work is in flight: the flow has started (its marker) when the worker dies.
+            # The fault while work is in flight: the flow has started (its marker) and its
+            # `running` record reached JetStream (the write goes out beside the flow) when the
+            # worker dies, so the redelivery knows it is the second attempt.
             deadline = time.monotonic() + 30
-            while not (markers / execution_id).exists():
+            while not (markers / execution_id).exists() or not any(
+                w["id"] == execution_id and w["status"] == "running" for w in writes
+            ):
                 assert time.monotonic() < deadline, "the flow never started"
                 await asyncio.sleep(0.01)
             victim = hc.workers[0]
