@@ -279,11 +279,14 @@ pub fn ingest(
     };
     let json_body = checked.is_json.then_some(body);
     let now = now_micros() / 1_000_000;
-    let integration_verify = integration.senders.verify.clone();
+    // Kept past routing (which takes the integration) only where an unknown customer must be
+    // refused like a forgery: an Arc clone, on signing shared endpoints alone.
+    let signing = signed.then(|| integration.clone());
     let resolved = match route::resolve(router, endpoint, integration, &headers, json_body) {
         Ok(resolved) => resolved,
         Err(rejection) => {
-            if let (true, Some(spec)) = (rejection.unknown_customer, &integration_verify) {
+            let spec = signing.as_ref().and_then(|i| i.senders.verify.as_ref());
+            if let (true, Some(spec)) = (rejection.unknown_customer, spec) {
                 return counted(refused(senders::refuse_unknown(spec, &headers, body, now)));
             }
             return counted(Decision::reject(
