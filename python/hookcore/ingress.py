@@ -18,8 +18,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nats.js.errors import NotFoundError
-
 from hookcore import _core
 from hookcore.api import ControlPlane
 from hookcore.apps import Apps, load_apps, specs_from_env
@@ -40,10 +38,10 @@ from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
-from hookcore.store import ConfigView, body_object
+from hookcore.store import ConfigView, Records, body_object
 from hookcore.triggers import TriggerHooks, TriggerRefused
 
 if TYPE_CHECKING:
@@ -118,7 +116,7 @@ class Ingress:
         self.view = ConfigView(on_endpoint=self._on_endpoint, on_instance=self._on_instance)
         await self.view.start(jet.config)
         self.deliveries = Deliveries(
-            jet.deliveries, self._stored, settle_timeout=settings.publish_timeout + 1.0
+            jet.deliveries, Records(jet).stored, settle_timeout=settings.publish_timeout + 1.0
         )
         self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix, jet.max_envelope)
         self.nodes = NodeRegistry(jet.nodes, self.core.set_rate_share)
@@ -133,16 +131,6 @@ class Ingress:
             await self.publisher.stop()
             await self.view.stop()
             await self._jet.close()
-
-    async def _stored(self, execution_id: str) -> bool:
-        """Whether the executions stream holds ``execution_id``'s request."""
-        try:
-            await self._jet.js.get_last_msg(  # type: ignore[union-attr]
-                EXECUTIONS_STREAM, f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}", direct=True
-            )
-        except NotFoundError:
-            return False
-        return True
 
     def _on_endpoint(self, endpoint_id: str, record: bytes | None) -> None:
         if record is None:
@@ -214,16 +202,11 @@ class Ingress:
             self.metrics.trigger_responses[status] += 1
             proto.response_bytes(status, out_headers, response)
             return
-        execution_id, subject, envelope, spill, _, python, dedup = accepted
-        if dedup is None and python is None:  # the common case: queue durably, answer 200
-            if await self._publish(proto, execution_id, subject, envelope, spill, body) is Stored.YES:
-                self.metrics.trigger_responses[200] += 1
-                proto.response_bytes(200, out_headers, response)
-            return
+        dedup = accepted[6]
         if dedup is None:
             await self._store(proto, headers, body, accepted, out_headers, response)
             return
-        key, window = dedup
+        execution_id, key, window = accepted[0], *dedup
         try:
             first = await self.deliveries.claim(key, execution_id, window)
         except Exception as e:  # NATS unavailable: nothing was stored

@@ -151,6 +151,17 @@ class Records:
 
     async def request(self, execution_id: str) -> Envelope:
         """The envelope of an accepted request, from the executions stream."""
+        return decode_envelope(await self._stored_request(execution_id))
+
+    async def stored(self, execution_id: str) -> bool:
+        """Whether the executions stream holds ``execution_id``'s request."""
+        try:
+            await self._stored_request(execution_id)
+        except NotFound:
+            return False
+        return True
+
+    async def _stored_request(self, execution_id: str) -> bytes:
         if not valid_token(execution_id):
             raise NotFound(f"No execution with id {execution_id!r}.")
         try:
@@ -159,7 +170,7 @@ class Records:
             )
         except NotFoundError:
             raise NotFound(f"No execution with id {execution_id!r}.") from None
-        return decode_envelope(msg.data or b"")
+        return msg.data or b""
 
     async def result(self, execution_id: str) -> tuple[bytes, str]:
         """The last step's result and its content type; `NotFound` until the execution succeeded."""
