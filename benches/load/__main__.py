@@ -101,12 +101,14 @@ def _pin(pid: int, cpus: str) -> None:
         subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=False, capture_output=True)
 
 
-def _serve(command: list[str], env: dict[str, str], port: int, ready_path: str) -> subprocess.Popen[bytes]:
+def _serve(
+    command: list[str], env: dict[str, str], port: int, ready_path: str, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
     prefix = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     process = subprocess.Popen(
         [*prefix, *command],
         env={**os.environ, **env},
-        cwd=ROOT,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

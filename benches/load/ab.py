@@ -15,49 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from benches.load.__main__ import BODY, SECRET, TOKEN, _pin, _wrk
+from benches.load.__main__ import BODY, TOKEN, _pin, _serve, _wrk, deploy_bench
 from hookcore.embedded import EmbeddedNats, free_port
 
 
-def _serve(checkout: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def _start(checkout: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     env = {"HOOKCORE_NATS_URL": nats_url, "HOOKCORE_PUBLIC_URL": public, "HOOKCORE_ADMIN_TOKEN": TOKEN}
-    command = [str(checkout / ".venv" / "bin" / "python"), "-m", "hookcore", "serve"]
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", *command, "--app", "benches.load.bench_app:app", "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=checkout,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{public}/readyz", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"hookcore serve from {checkout} did not start") from None
-            time.sleep(0.1)
-    request = urllib.request.Request(
-        f"{public}/api/instances",
-        method="POST",
-        data=json.dumps(
-            {"integration": "bench", "customer": "bench", "config": {"bench_secret": SECRET}}
-        ).encode(),
-        headers={"authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as response:
-        url = json.loads(response.read())["webhookUrls"]["Load"]
+    python = str(checkout / ".venv" / "bin" / "python")
+    command = [python, "-m", "hookcore", "serve", "--app", "benches.load.bench_app:app", "--port", str(port)]
+    server = _serve(command, env, port, "/readyz", cwd=checkout)
+    url = deploy_bench(public)["Load"]
     time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
     return server, url
 
@@ -84,7 +58,7 @@ def main() -> int:
                 nats = EmbeddedNats(Path(tmp) / f"nats-{round_no}-{i}")
                 nats.start()
                 _pin(nats.process.pid, "1")  # type: ignore[union-attr]
-                server, url = _serve(checkout.resolve(), nats.url)
+                server, url = _start(checkout.resolve(), nats.url)
                 try:
                     _wrk(url, script, 2, 64)  # warm-up
                     r = _wrk(url, script, args.duration, 64)
