@@ -45,6 +45,10 @@ pub enum Event {
     /// stream (or the server's JetStream storage) is full, and the words
     /// JetStream used.
     Full(u64, String),
+    /// The message published with this token was not stored because its
+    /// `Nats-Expected-Last-Subject-Sequence` did not hold (another write came
+    /// first), and the words JetStream used.
+    Conflict(u64, String),
     /// The server asks whether we are alive: answer `PONG`.
     Ping,
     /// The answer to our `PING`.
@@ -67,6 +71,8 @@ const STORE_FAILED: u64 = 10077;
 const FULL_CODES: [u64; 2] = [10023, 10047];
 /// The descriptions of a 10077 that mean a limit, not a disk error.
 const LIMIT_WORDS: [&str; 2] = ["maximum bytes", "maximum messages"];
+/// JetStream's `err_code` for a `Nats-Expected-Last-Subject-Sequence` that did not hold.
+const WRONG_LAST_SEQUENCE: u64 = 10071;
 
 /// The server sent something that is not the NATS protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,12 +265,7 @@ impl Wire {
             return Some(Event::Nak(token, reason));
         }
         if memmem::find(payload, b"\"error\"").is_some() {
-            let (reason, full) = ack_error(payload);
-            return Some(if full {
-                Event::Full(token, reason)
-            } else {
-                Event::Nak(token, reason)
-            });
+            return Some(ack_error(token, payload));
         }
         // A JetStream ack has a sequence number; any other reply (a core NATS
         // subscriber answering on the subject, say) is not one: wait for the ack.
@@ -354,7 +355,7 @@ fn ack_sequence(payload: &[u8]) -> Option<u64> {
 
 /// `description (code err_code)` from JetStream's `{"error":{…}}`, or the
 /// payload as text; and whether it says the stream or the storage is full.
-fn ack_error(payload: &[u8]) -> (String, bool) {
+fn ack_error(token: u64, payload: &[u8]) -> Event {
     #[derive(serde::Deserialize)]
     struct Ack {
         error: AckError,
@@ -375,13 +376,20 @@ fn ack_error(payload: &[u8]) -> (String, bool) {
                 Some(code) => FULL_CODES.contains(&code),
                 None => false,
             };
+            let conflict = error.err_code == Some(WRONG_LAST_SEQUENCE);
             let reason = match error.err_code.or(error.code) {
                 Some(code) => format!("{description} (code {code})"),
                 None => description,
             };
-            (reason, full)
+            if full {
+                Event::Full(token, reason)
+            } else if conflict {
+                Event::Conflict(token, reason)
+            } else {
+                Event::Nak(token, reason)
+            }
         }
-        Err(_) => (String::from_utf8_lossy(payload).into_owned(), false),
+        Err(_) => Event::Nak(token, String::from_utf8_lossy(payload).into_owned()),
     }
 }
 

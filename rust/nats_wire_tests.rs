@@ -126,7 +126,10 @@ fn a_refused_expected_sequence_is_a_nak_with_its_code() {
     let refused = b"MSG _INBOX.pub1.3 1 102\r\n{\"error\":{\"code\":400,\"err_code\":10071,\"description\":\"wrong last sequence: 1\"},\"stream\":\"KV_b\",\"seq\":0}\r\n";
     assert_eq!(
         feed_all(&[refused]).unwrap(),
-        vec![Event::Nak(3, "wrong last sequence: 1 (code 10071)".into())]
+        vec![Event::Conflict(
+            3,
+            "wrong last sequence: 1 (code 10071)".into()
+        )]
     );
 }
 

@@ -170,7 +170,9 @@ class NatsWire:
 
         An event is ``("nak", token, reason)`` (JetStream did not store that
         publish), ``("full", token, reason)`` (it did not, because the stream or
-        the server's storage is full), ``("ping", 0, "")`` (answer ``PONG``),
+        the server's storage is full), ``("conflict", token, reason)`` (it did not,
+        because a ``Nats-Expected-Last-Subject-Sequence`` did not hold),
+        ``("ping", 0, "")`` (answer ``PONG``),
         ``("pong", 0, "")``,
         ``("info", 0, json)`` or ``("error", 0, message)`` (the server's
         ``-ERR``). A frame cut short waits for the next call. Raises

@@ -64,9 +64,6 @@ MAX_PINGS_OUT = 2
 # The longest an overdue ack waits before a probing ping, and that ping for its PONG.
 MAX_PROBE_AFTER = 1.0
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
-# How a refusal of Nats-Expected-Last-Subject-Sequence ends (JetStream's err_code 10071).
-# KEEP IN SYNC with ack_error in rust/nats_wire.rs, which writes "{description} (code {err_code})".
-WRONG_LAST_SEQUENCE = "(code 10071)"
 
 
 @dataclass(frozen=True)
@@ -227,19 +224,24 @@ class Publisher:
         finally:
             self._pending.pop(token, None)
 
-    def _settle(self, token: int, seq: int = 0, error: str | None = None, full: bool = False) -> None:
+    def _settle(self, token: int, seq: int) -> None:
+        """JetStream stored the publish ``token`` as ``seq`` of its stream."""
+        entry = self._pending.get(token)
+        if entry is not None and not entry.future.done():
+            entry.future.set_result(seq)
+
+    def _refuse(self, token: int, kind: str, reason: str) -> None:
+        """JetStream did not store this copy of publish ``token``: ``kind`` is ``nak``,
+        ``full`` (no room) or ``conflict`` (an expected last sequence did not hold)."""
         entry = self._pending.get(token)
         if entry is None or entry.future.done():
             return
-        if error is None:
-            entry.future.set_result(seq)
-        elif error.endswith(WRONG_LAST_SEQUENCE):
-            entry.future.set_exception(WriteConflict(error))
-        else:
-            # JetStream refused this copy; an earlier one, sent on a connection since
-            # dropped, may still have been stored.
-            kind = StorageFull if full else QueueUnavailable
-            entry.future.set_exception(kind(error, maybe_stored=entry.sends > 1))
+        if kind == "conflict":
+            entry.future.set_exception(WriteConflict(reason))
+            return
+        # An earlier copy, sent on a connection since dropped, may still have been stored.
+        error = StorageFull if kind == "full" else QueueUnavailable
+        entry.future.set_exception(error(reason, maybe_stored=entry.sends > 1))
 
     def _lost(self, connection: _Connection, reason: str) -> None:
         self._open.discard(connection)
@@ -549,10 +551,8 @@ class _Connection(asyncio.Protocol):
             self._event(kind, token, text)
 
     def _event(self, kind: str, token: int, text: str) -> None:
-        if kind == "nak":
-            self._publisher._settle(token, error=text)
-        elif kind == "full":
-            self._publisher._settle(token, error=text, full=True)
+        if kind in ("nak", "full", "conflict"):
+            self._publisher._refuse(token, kind, text)
         elif kind == "ping":
             self.send(b"PONG\r\n")
         elif kind == "pong":

@@ -76,6 +76,7 @@ impl NatsWire {
                 Event::Ack(token, seq) => acks.push((token, seq)),
                 Event::Nak(token, reason) => others.push(("nak", token, reason)),
                 Event::Full(token, reason) => others.push(("full", token, reason)),
+                Event::Conflict(token, reason) => others.push(("conflict", token, reason)),
                 Event::Ping => others.push(("ping", 0, String::new())),
                 Event::Pong => others.push(("pong", 0, String::new())),
                 Event::Info(json) => others.push(("info", 0, json)),
