@@ -66,8 +66,6 @@ class Stored(Enum):
 ANSWER_BEFORE_READING = 64 * 1024
 """Bodies declared larger than this (or chunked) are read only after `_core.Ingress.admit`;
 smaller ones cost less to read than the extra call."""
-# GET carries no body (SPEC section 3) and HEAD runs nothing: neither is read.
-BODILESS_METHODS = frozenset({"GET", "HEAD"})
 
 
 class Ingress:
@@ -154,47 +152,47 @@ class Ingress:
     async def _trigger(self, scope: Any, proto: Any, target: str) -> None:
         headers = scope.headers
         method: str = scope.method
-        body = b""
-        if method not in BODILESS_METHODS:
-            length = headers.get("content-length")
-            # The HTTP server has already refused a Content-Length that is not a number.
-            size = None if length is None else int(length)
-            max_body = self.settings.max_body
-            if size is None or size > ANSWER_BEFORE_READING:
-                # A body that may be large (or never end) is read only once the method, the
-                # endpoint and its bucket say it is wanted: 405, 404 and 429 come first.
-                answer = self.core.admit(method, target)
-                if answer is not None:
-                    self.metrics.trigger_responses[answer[0]] += 1
-                    proto.response_bytes(*answer)
-                    return
-            token = self.deadlines.enter()
-            try:
-                if size is None:
-                    body = await read_body(proto, None, max_body)
-                elif size > max_body:
-                    raise BodyTooLarge(max_body)
-                else:
-                    body = await proto()
-            except BodyTooLarge as e:
-                self.metrics.trigger_responses[413] += 1
-                send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
+        # Every announced body is read, a GET's too (the core ignores it): a body left unread
+        # makes the HTTP server drop the connection the sender would use next.
+        length = headers.get("content-length")
+        # The HTTP server has already refused a Content-Length that is not a number.
+        size = None if length is None else int(length)
+        max_body = self.settings.max_body
+        if size is None or size > ANSWER_BEFORE_READING:
+            # A body that may be large (or never end) is read only once the method, the
+            # endpoint and its bucket say it is wanted: 405, 404 and 429 come first.
+            answer = self.core.admit(method, target)
+            if answer is not None:
+                self.metrics.trigger_responses[answer[0]] += 1
+                proto.response_bytes(*answer)
                 return
-            except asyncio.CancelledError:
-                if not self.deadlines.expired(token):
-                    raise
-                self.metrics.trigger_responses[408] += 1
-                seconds = self.deadlines.seconds
-                send_error(
-                    proto,
-                    408,
-                    f"The request body did not arrive within {seconds:g} seconds.",
-                    [("connection", "close")],
-                    code=ErrorCode.BODY_READ_TIMEOUT,
-                )
-                return
-            finally:
-                self.deadlines.leave(token)
+        token = self.deadlines.enter()
+        try:
+            if size is None:
+                body = await read_body(proto, None, max_body)
+            elif size > max_body:
+                raise BodyTooLarge(max_body)
+            else:
+                body = await proto()
+        except BodyTooLarge as e:
+            self.metrics.trigger_responses[413] += 1
+            send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
+            return
+        except asyncio.CancelledError:
+            if not self.deadlines.expired(token):
+                raise
+            self.metrics.trigger_responses[408] += 1
+            seconds = self.deadlines.seconds
+            send_error(
+                proto,
+                408,
+                f"The request body did not arrive within {seconds:g} seconds.",
+                [("connection", "close")],
+                code=ErrorCode.BODY_READ_TIMEOUT,
+            )
+            return
+        finally:
+            self.deadlines.leave(token)
         status, out_headers, response, accepted = self.core.ingest(
             method, target, scope.query_string, headers.items(), body
         )
