@@ -18,6 +18,7 @@ def bench_ingress(*integrations: Integration, rate_limits: bool = True) -> Any:
     core = _core.Ingress(
         subject_prefix="hookcore.executions",
         reply_prefix="_INBOX.bench",
+        inbox="_INBOX.acks.",
         max_envelope=1 << 20,
         max_headers=64,
         max_header_bytes=65536,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from benches.cores import add_endpoint, add_instance, bench_ingress
+from hookcore import _core
 from hookcore.integration import Integration, body, header
 
 BODIES = {
@@ -48,16 +49,16 @@ CORE = _core_with_routes()
 def test_ingest_shared_endpoint_rules(benchmark: Any, size: str) -> None:
     benchmark.group = f"routing {size}"
     data = BODIES[size].encode()
-    status, *_ = benchmark(CORE.ingest, "POST", "S", "", HEADERS, data)
-    assert status == 200
+    decision = benchmark(CORE.ingest, "POST", "S", "", HEADERS, data, 1)
+    assert isinstance(decision, _core.Accepted)
 
 
 @pytest.mark.parametrize("size", list(BODIES))
 def test_ingest_instance_and_flow_no_rules(benchmark: Any, size: str) -> None:
     benchmark.group = f"routing {size}"
     data = BODIES[size].encode()
-    status, *_ = benchmark(CORE.ingest, "POST", "F", "", HEADERS, data)
-    assert status == 200
+    decision = benchmark(CORE.ingest, "POST", "F", "", HEADERS, data, 1)
+    assert isinstance(decision, _core.Accepted)
 
 
 TABLE = {("shared", "c1"): "i1"}

@@ -41,8 +41,9 @@ impl MsgpackWriter {
         }
     }
 
-    pub fn bin(&mut self, value: &[u8]) {
-        encode::write_bin(&mut self.buf, value).expect("Vec write");
+    /// The marker of a bin value of `len` bytes, whose bytes the caller appends.
+    pub fn bin_len(&mut self, len: u32) {
+        encode::write_bin_len(&mut self.buf, len).expect("Vec write");
     }
 
     pub fn uint(&mut self, value: u64) {
@@ -94,14 +95,12 @@ pub struct EnvelopeFields<'a> {
 
 const FIELD_COUNT: u32 = 16;
 
-/// Encode the envelope map.
-pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
-    let inline_body = if fields.body_in_object_store {
-        0
-    } else {
-        fields.body.len()
-    };
-    let mut w = MsgpackWriter::with_capacity(256 + inline_body + fields.headers.len() * 48);
+/// The envelope map up to its last field, the body: everything but the
+/// body's bytes, which follow it (`head + body` is the envelope; when the body
+/// is in the object store, the head alone). The body comes last so the
+/// publisher can send it from the buffer it arrived in.
+pub fn encode_head(fields: &EnvelopeFields<'_>) -> Vec<u8> {
+    let mut w = MsgpackWriter::with_capacity(256 + fields.headers.len() * 48);
     w.map_len(FIELD_COUNT);
     w.str("id");
     w.str(fields.execution_id);
@@ -133,12 +132,6 @@ pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
     }
     w.str("contentType");
     w.opt_str(fields.content_type);
-    w.str("body");
-    if fields.body_in_object_store {
-        w.nil();
-    } else {
-        w.bin(fields.body);
-    }
     w.str("bodyInObjectStore");
     w.bool(fields.body_in_object_store);
     w.str("parts");
@@ -156,7 +149,22 @@ pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
             }
         }
     }
+    w.str("body");
+    if fields.body_in_object_store {
+        w.nil();
+    } else {
+        w.bin_len(fields.body.len() as u32);
+    }
     w.into_inner()
+}
+
+/// The whole envelope: [`encode_head`] followed by the body's bytes when they are inline.
+pub fn encode(fields: &EnvelopeFields<'_>) -> Vec<u8> {
+    let mut envelope = encode_head(fields);
+    if !fields.body_in_object_store {
+        envelope.extend_from_slice(fields.body);
+    }
+    envelope
 }
 
 impl From<crate::parse::Part<'_>> for PartIndex {

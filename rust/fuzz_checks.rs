@@ -605,7 +605,7 @@ pub fn ingest_request(data: &[u8]) {
         Decision::Accepted(accepted) => {
             assert!(TRIGGER_METHODS.contains(&request.method.as_str()));
             assert!(looked.is_none());
-            assert!(!accepted.envelope.is_empty());
+            assert!(!accepted.envelope_head.is_empty());
             assert_eq!(
                 accepted.subject,
                 format!("{}.{}", config.subject_prefix, accepted.execution_id)

@@ -65,9 +65,15 @@ pub struct TriggerRequest<'a> {
 pub struct Accepted {
     pub execution_id: String,
     pub subject: String,
-    pub envelope: Vec<u8>,
+    /// The envelope up to the body's bytes ([`envelope::encode_head`]): the envelope
+    /// is this followed by the request's body, or this alone when the body is in the
+    /// object store.
+    pub envelope_head: Vec<u8>,
     /// Put the body into the object store (`body.{execution_id}`) before publishing.
     pub body_in_object_store: bool,
+    /// The request's body follows `envelope_head` in the envelope (false when it is in
+    /// the object store, and for a GET, whose body is dropped).
+    pub body_inline: bool,
     /// `{"executionId": …}`, the default answer.
     pub response: Vec<u8>,
     /// The caller waits for the execution to end.
@@ -446,25 +452,26 @@ fn accept(
         body_in_object_store: body.len() > config.max_envelope,
         parts: parts.as_deref(),
     };
-    let mut envelope = envelope::encode(&fields);
-    if envelope.len() > config.max_envelope && !fields.body_in_object_store {
+    let mut envelope_head = envelope::encode_head(&fields);
+    if envelope_head.len() + body.len() > config.max_envelope && !fields.body_in_object_store {
         // Headers, query and part index take the room: the body goes to the object store.
         fields.body_in_object_store = true;
-        envelope = envelope::encode(&fields);
+        envelope_head = envelope::encode_head(&fields);
     }
-    if envelope.len() > config.max_envelope {
+    if envelope_head.len() > config.max_envelope {
         return Err(Decision::reject(
             413,
             ErrorCode::RequestTooLarge,
             &format!(
                 "The request's headers, query string and multipart index take {} bytes stored; \
                  at most {} fit in one message. Send fewer or smaller ones.",
-                envelope.len(),
+                envelope_head.len(),
                 config.max_envelope
             ),
         ));
     }
     let body_in_object_store = fields.body_in_object_store;
+    let body_inline = !body_in_object_store && !body.is_empty();
     let needs_python = synchronous || flow_spec.is_none_or(|spec| spec.python);
     let python = needs_python.then(|| (resolved.integration.name.clone(), resolved.flow.clone()));
     let mut subject = String::with_capacity(config.subject_prefix.len() + 1 + execution_id.len());
@@ -475,8 +482,9 @@ fn accept(
     Ok(Accepted {
         execution_id,
         subject,
-        envelope,
+        envelope_head,
         body_in_object_store,
+        body_inline,
         response,
         synchronous,
         python,

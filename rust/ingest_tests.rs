@@ -114,22 +114,15 @@ fn instance_and_flow_request_becomes_an_envelope() {
         format!("{{\"executionId\":\"{}\"}}", a.execution_id).into_bytes()
     );
     assert!(!a.synchronous && a.python.is_none() && !a.body_in_object_store);
-    let envelope = String::from_utf8_lossy(&a.envelope);
-    for needle in [
-        "my/path",
-        "simple",
-        "Echo",
-        "c2",
-        "i2",
-        "a=1",
-        "1, 2",
-        r#"{"k":1}"#,
-    ] {
+    let envelope = String::from_utf8_lossy(&a.envelope_head);
+    for needle in ["my/path", "simple", "Echo", "c2", "i2", "a=1", "1, 2"] {
         assert!(
             envelope.contains(needle),
             "{needle} missing from {envelope}"
         );
     }
+    // The body's bytes (7 of them) follow the head.
+    assert!(a.envelope_head.ends_with(&[0xc4, 7]) && a.body_inline);
 }
 
 #[test]
@@ -189,7 +182,7 @@ fn the_whole_stored_size_decides_where_the_body_goes() {
     let header = "h".repeat(500);
     let a = accepted(run("POST", "EEcho", &[("x-big", &header)], &body));
     assert!(a.body_in_object_store);
-    assert!(a.envelope.len() <= 1024);
+    assert!(a.envelope_head.len() <= 1024);
     // Without the body the envelope still does not fit: refused, nothing stored.
     let header = "h".repeat(1000);
     let decision = run("POST", "EEcho", &[("x-big", &header)], b"");
@@ -228,11 +221,12 @@ fn admission_answers_before_the_body_and_takes_no_token() {
 #[test]
 fn get_drops_the_body_and_big_bodies_spill() {
     let a = accepted(run("GET", "EEcho", &[JSON], b"{bad json ignored"));
-    assert!(!String::from_utf8_lossy(&a.envelope).contains("ignored"));
+    // The envelope ends with the body's bin marker: an empty body, the sent one dropped.
+    assert!(a.envelope_head.ends_with(&[0xc4, 0x00]) && !a.body_inline);
     let big = vec![b'x'; 2048];
     let a = accepted(run("POST", "EEcho", &[], &big));
     assert!(a.body_in_object_store);
-    assert!(a.envelope.len() < 1024);
+    assert!(a.envelope_head.len() < 1024);
 }
 
 #[test]
@@ -241,7 +235,7 @@ fn synchronous_flows_and_header_get_a_reply_subject() {
     assert!(a.synchronous);
     assert_eq!(a.python, Some(("simple".into(), Some("Sync".into()))));
     let reply = format!("_INBOX.me.{}", a.execution_id);
-    assert!(String::from_utf8_lossy(&a.envelope).contains(&reply));
+    assert!(String::from_utf8_lossy(&a.envelope_head).contains(&reply));
     assert!(
         accepted(run(
             "POST",
@@ -258,7 +252,7 @@ fn shared_endpoint_routes_by_header_and_body_and_checks_keys() {
     let body = br#"{"event":{"type":"order.created"}}"#;
     let ok = [JSON, ("x-account", "c1"), ("api-key", "hk_secret")];
     let a = accepted(run("POST", "S", &ok, body));
-    let envelope = String::from_utf8_lossy(&a.envelope);
+    let envelope = String::from_utf8_lossy(&a.envelope_head);
     assert!(envelope.contains("Order created") && envelope.contains("i1"));
     assert!(
         !envelope.contains("hk_secret"),

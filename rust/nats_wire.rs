@@ -105,9 +105,7 @@ impl Wire {
     }
 
     /// The frame publishing `payload` to `subject` with the reply subject
-    /// `{inbox}{token}`: `PUB subject reply len`, the payload, CRLF; with a
-    /// `msg_id`, `HPUB subject reply header_len total_len` and the header
-    /// block `NATS/1.0`, `Nats-Msg-Id: {msg_id}` before the payload.
+    /// `{inbox}{token}`: [`frame_head`], the payload, CRLF.
     pub fn publish(
         &self,
         subject: &str,
@@ -115,39 +113,8 @@ impl Wire {
         payload: &[u8],
         msg_id: Option<&str>,
     ) -> Result<Vec<u8>, WireError> {
-        let headers_len = match msg_id {
-            None => 0,
-            Some(id) => {
-                if id.is_empty() || id.bytes().any(|b| b.is_ascii_control()) {
-                    return Err(WireError(format!(
-                        "a message id must be non-empty printable text, got {id:?}"
-                    )));
-                }
-                // NATS/1.0 CRLF, name: id CRLF, CRLF
-                10 + MSG_ID_HEADER.len() + 2 + id.len() + 2 + 2
-            }
-        };
-        let mut out =
-            Vec::with_capacity(subject.len() + self.inbox.len() + headers_len + payload.len() + 64);
-        out.extend_from_slice(if msg_id.is_some() { b"HPUB " } else { b"PUB " });
-        out.extend_from_slice(subject.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(&self.inbox);
-        push_decimal(&mut out, token);
-        out.push(b' ');
-        if let Some(id) = msg_id {
-            push_decimal(&mut out, headers_len as u64);
-            out.push(b' ');
-            push_decimal(&mut out, (headers_len + payload.len()) as u64);
-            out.extend_from_slice(b"\r\nNATS/1.0\r\n");
-            out.extend_from_slice(MSG_ID_HEADER.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(id.as_bytes());
-            out.extend_from_slice(b"\r\n\r\n");
-        } else {
-            push_decimal(&mut out, payload.len() as u64);
-            out.extend_from_slice(b"\r\n");
-        }
+        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + payload.len() + 128);
+        frame_head(&mut out, subject, &self.inbox, token, msg_id, payload.len())?;
         out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
         Ok(out)
@@ -329,6 +296,53 @@ impl<'a> Message<'a> {
             total,
         })
     }
+}
+
+/// Append the start of a frame publishing a `payload_len`-byte payload to
+/// `subject` with the reply subject `{inbox}{token}` (`inbox` ends with `.`):
+/// `PUB subject reply len`; with a `msg_id`, `HPUB subject reply header_len
+/// total_len` and the header block `NATS/1.0`, `Nats-Msg-Id: {msg_id}`. The
+/// payload and CRLF follow.
+pub fn frame_head(
+    out: &mut Vec<u8>,
+    subject: &str,
+    inbox: &[u8],
+    token: u64,
+    msg_id: Option<&str>,
+    payload_len: usize,
+) -> Result<(), WireError> {
+    let headers_len = match msg_id {
+        None => 0,
+        Some(id) => {
+            if id.is_empty() || id.bytes().any(|b| b.is_ascii_control()) {
+                return Err(WireError(format!(
+                    "a message id must be non-empty printable text, got {id:?}"
+                )));
+            }
+            // NATS/1.0 CRLF, name: id CRLF, CRLF
+            10 + MSG_ID_HEADER.len() + 2 + id.len() + 2 + 2
+        }
+    };
+    out.extend_from_slice(if msg_id.is_some() { b"HPUB " } else { b"PUB " });
+    out.extend_from_slice(subject.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(inbox);
+    push_decimal(out, token);
+    out.push(b' ');
+    if let Some(id) = msg_id {
+        push_decimal(out, headers_len as u64);
+        out.push(b' ');
+        push_decimal(out, (headers_len + payload_len) as u64);
+        out.extend_from_slice(b"\r\nNATS/1.0\r\n");
+        out.extend_from_slice(MSG_ID_HEADER.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+    } else {
+        push_decimal(out, payload_len as u64);
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(())
 }
 
 /// The status code of a `NATS/1.0 503 …` header block.

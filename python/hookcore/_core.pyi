@@ -6,7 +6,7 @@ argument order and tuple shapes here must match the Rust code
 """
 
 import os
-from typing import Any, Final, TypeAlias, final
+from typing import Any, Final, final
 
 __all__ = [
     "ALLOW",
@@ -19,6 +19,8 @@ __all__ = [
     "ERROR_CODES",
     "JSON_MAX_INT_DIGITS",
     "RATE_TABLE_SLOTS",
+    "Accepted",
+    "Answer",
     "Ingress",
     "NatsWire",
     "RateLimiter",
@@ -51,15 +53,63 @@ JSON_MAX_INT_DIGITS: Final[int]
 ``json_number_too_long``), a multipart part with one is not JSON. KEEP IN SYNC
 with ``hookcore.parsing.MAX_INT_DIGITS``."""
 
-_Answer: TypeAlias = tuple[int, list[tuple[str, str]], bytes]
-"""``(status, headers, body)`` of an answer that stores nothing."""
+@final
+class Answer:
+    """An answer to a trigger request that stores nothing: an error (with its
+    ``hookcore-error-code`` header), HEAD, or a provider's handshake."""
 
-_Accepted: TypeAlias = tuple[
-    str, str, bytes, bool, bool, tuple[str, str | None] | None, tuple[str, int] | None
-]
-"""``Ingress.ingest``'s ``(execution_id, subject, envelope, spill, synchronous, python, dedup)``;
-``dedup`` is ``(delivery key, window in seconds)`` when the flow drops duplicates and the
-request carries a delivery id: claim the key (`hookcore.deliveries`) before storing."""
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+    @property
+    def body(self) -> bytes: ...
+
+@final
+class Accepted:
+    """An accepted trigger request: the frame that stores it, and the answer once stored."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def subject(self) -> str:
+        """``{subject_prefix}.{execution_id}``."""
+    @property
+    def token(self) -> int:
+        """The ack token the frame names (the one given to `Ingress.ingest`)."""
+    @property
+    def frame(self) -> bytes:
+        """The ``HPUB`` frame publishing the envelope to ``subject`` with
+        ``Nats-Msg-Id: {execution_id}``, replying to ``{inbox}{token}``: whole, or
+        its head when ``body`` is set."""
+    @property
+    def body(self) -> bytes | None:
+        """The request's body (the object given to `Ingress.ingest`) when it is
+        large: it follows ``frame`` on the wire, then CRLF; None when ``frame`` is whole."""
+    @property
+    def envelope(self) -> bytes | None:
+        """The envelope's msgpack bytes when ``python`` is set (hooks may rewrite it), else None."""
+    @property
+    def spill(self) -> bool:
+        """Put the body into the object store as ``body.{execution_id}`` before sending the frame."""
+    @property
+    def synchronous(self) -> bool:
+        """The caller waits for the execution to end (always comes with ``python``)."""
+    @property
+    def python(self) -> tuple[str, str | None] | None:
+        """``(integration, flow)`` when Python decides the answer: the flow has
+        hooks, a ``preprocess`` must pick it (flow None), or the execution is
+        synchronous."""
+    @property
+    def dedup(self) -> tuple[str, int] | None:
+        """``(delivery key, window in seconds)`` when the flow drops duplicates and the
+        request carries a delivery id: claim the key (`hookcore.deliveries`) before storing."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The 200 answer's headers (execution id, RateLimit headers)."""
+    @property
+    def response(self) -> bytes:
+        """The 200 answer's body, ``{"executionId": …}``."""
 
 @final
 class Ingress:
@@ -70,6 +120,7 @@ class Ingress:
         *,
         subject_prefix: str,
         reply_prefix: str,
+        inbox: str,
         max_envelope: int,
         max_headers: int,
         max_header_bytes: int,
@@ -78,7 +129,8 @@ class Ingress:
         rate_limits: bool = True,
         rate_table: str | os.PathLike[str] | None = None,
     ) -> Ingress:
-        """Accepted requests go to ``{subject_prefix}.{execution_id}``; synchronous ones
+        """Accepted requests go to ``{subject_prefix}.{execution_id}``, their frames
+        asking for the ack on ``{inbox}{token}`` (the publisher's); synchronous ones
         carry the reply subject ``{reply_prefix}.{execution_id}``. An envelope
         never exceeds ``max_envelope`` bytes: when the body, headers, query and
         part index together would, the body is flagged for the object store, and
@@ -109,7 +161,7 @@ class Ingress:
         """Remove an instance; True when it existed."""
 
     def endpoint_count(self) -> int: ...
-    def admit(self, method: str, target: str) -> _Answer | None:
+    def admit(self, method: str, target: str) -> Answer | None:
         """What can be answered before the body is read: 405, 404, 200 for HEAD,
         or 429 when the endpoint's bucket is empty (looked at, not taken).
         None: read the body and call `ingest`, which takes the token."""
@@ -121,21 +173,16 @@ class Ingress:
         query: str,
         headers: list[tuple[str, str]],
         body: bytes,
-    ) -> tuple[int, list[tuple[str, str]], bytes, _Accepted | None]:
-        """Decide one trigger request.
+        token: int,
+    ) -> Answer | Accepted:
+        """Decide one trigger request: the answer that stores nothing, or what to store.
 
-        ``target`` is the (decoded) path after ``/trigger/``. Returns ``(status,
-        headers, body, accepted)``. When ``accepted`` is None, answer ``status``
-        with ``headers`` (``hookcore-error-code`` for an error) and ``body`` (an
-        error JSON, or empty for HEAD) and store nothing. Otherwise it is
-        ``(execution_id, subject, envelope, spill, synchronous, python, dedup)``:
-        publish ``envelope`` to ``subject`` (after putting the body into the
-        object store as ``body.{execution_id}`` when ``spill``) and answer 200
-        with ``headers`` and ``body``, unless
-        ``python`` is ``(integration, flow)``: then the flow has hooks, a
-        ``preprocess`` must pick it (flow None), or the execution is
-        ``synchronous`` (which always comes with ``python``), and the ingress's
-        Python decides the answer.
+        ``target`` is the (decoded) path after ``/trigger/``; ``token`` the ack
+        token an accepted request's frame asks for (`Publisher.next_token`). For
+        an `Accepted` request send its frame (after putting the body into the
+        object store when ``spill``) and, once JetStream acknowledged it, answer
+        200 with its ``headers`` and ``response`` — unless ``python`` is set: then
+        the ingress's Python decides the answer.
         """
 
 @final

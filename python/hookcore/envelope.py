@@ -32,11 +32,12 @@ class Envelope(msgspec.Struct, rename="camel", frozen=True):
     headers: dict[str, str]
     """Lower-cased names; repeated headers joined with ``", "``."""
     content_type: str | None
-    body: bytes | None
-    """The body, or None when it is in the object store (``body_in_object_store``)."""
     body_in_object_store: bool
     parts: list[tuple[str, str | None, str | None, int, int]] | None
     """Multipart index found by the ingress: (name, filename, content type, start, end)."""
+    body: bytes | None
+    """The body, or None when it is in the object store (``body_in_object_store``). Last:
+    the ingress sends it from the buffer it arrived in, after the rest."""
     payload: bytes | None = None
     """A payload rewritten by ``on_trigger`` (msgpack of `hookcore.Payload`), used as is."""
 

@@ -16,7 +16,7 @@ import os
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hookcore import _core
 from hookcore.api import ControlPlane
@@ -43,9 +43,6 @@ from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, Records, body_object
 from hookcore.triggers import TriggerHooks, TriggerRefused
-
-if TYPE_CHECKING:
-    from hookcore._core import _Accepted
 
 log = logging.getLogger("hookcore.ingress")
 
@@ -89,9 +86,16 @@ class Ingress:
         settings = self.settings
         self.completions = CompletionWaiter(jet.nc)
         await self.completions.start()
+        self.publisher = Publisher(
+            settings.nats_url,
+            settings.publish_timeout,
+            name="hookcore-ingress-publisher",
+            max_buffer=settings.max_publish_buffer,
+        )
         self.core = _core.Ingress(
             subject_prefix=EXECUTIONS_SUBJECT_PREFIX,
             reply_prefix=self.completions.prefix,
+            inbox=self.publisher.inbox,
             max_envelope=jet.max_envelope,
             max_headers=settings.max_headers,
             max_header_bytes=settings.max_header_bytes,
@@ -102,12 +106,6 @@ class Ingress:
         )
         for app in self.apps.values():
             self.core.set_integration(integration_spec(app))
-        self.publisher = Publisher(
-            settings.nats_url,
-            settings.publish_timeout,
-            name="hookcore-ingress-publisher",
-            max_buffer=settings.max_publish_buffer,
-        )
         await self.publisher.start()
         self.deadlines = BodyDeadlines(settings.body_read_timeout)
         self.deadlines.start()
@@ -163,8 +161,8 @@ class Ingress:
             # endpoint and its bucket say it is wanted: 405, 404 and 429 come first.
             answer = self.core.admit(method, target)
             if answer is not None:
-                self.metrics.trigger_responses[answer[0]] += 1
-                proto.response_bytes(*answer)
+                self.metrics.trigger_responses[answer.status] += 1
+                proto.response_bytes(answer.status, answer.headers, answer.body)
                 return
         token = self.deadlines.enter()
         try:
@@ -193,18 +191,20 @@ class Ingress:
             return
         finally:
             self.deadlines.leave(token)
-        status, out_headers, response, accepted = self.core.ingest(
-            method, target, scope.query_string, headers.items(), body
+        decision = self.core.ingest(
+            method, target, scope.query_string, headers.items(), body, self.publisher.next_token()
         )
-        if accepted is None:
-            self.metrics.trigger_responses[status] += 1
-            proto.response_bytes(status, out_headers, response)
+        if type(decision) is _core.Answer:
+            self.metrics.trigger_responses[decision.status] += 1
+            proto.response_bytes(decision.status, decision.headers, decision.body)
             return
-        dedup = accepted[6]
+        accepted: _core.Accepted = decision  # type: ignore[assignment]
+        dedup = accepted.dedup
         if dedup is None:
-            await self._store(proto, headers, body, accepted, out_headers, response)
+            await self._store(proto, headers, body, accepted)
             return
-        execution_id, key, window = accepted[0], *dedup
+        execution_id = accepted.execution_id
+        key, window = dedup
         try:
             first = await self.deliveries.claim(key, execution_id, window)
         except Exception as e:  # NATS unavailable: nothing was stored
@@ -213,7 +213,7 @@ class Ingress:
         if first is not None:  # a copy of a delivery already stored
             self.metrics.trigger_responses[200] += 1
             self.metrics.duplicates += 1
-            kept = [h for h in out_headers if h[0] != EXECUTION_ID]
+            kept = [h for h in accepted.headers if h[0] != EXECUTION_ID]
             proto.response_bytes(
                 200,
                 [*kept, (EXECUTION_ID, first), (DUPLICATE, "true")],
@@ -222,54 +222,44 @@ class Ingress:
             return
         stored = Stored.NO
         try:
-            stored = await self._store(proto, headers, body, accepted, out_headers, response)
+            stored = await self._store(proto, headers, body, accepted)
         finally:
             # Nothing stored: the sender's retry is a first delivery again. (When the request may
             # have been stored, the key stays: a retry finds the execution, or takes the key over.)
             if stored is Stored.NO:
                 await self.deliveries.release(key, execution_id)
 
-    async def _store(
-        self,
-        proto: Any,
-        headers: Any,
-        body: bytes,
-        accepted: _Accepted,
-        out_headers: list[tuple[str, str]],
-        response: bytes,
-    ) -> Stored:
+    async def _store(self, proto: Any, headers: Any, body: bytes, accepted: _core.Accepted) -> Stored:
         """Store an accepted request and answer; whether it was stored."""
-        execution_id, subject, envelope, spill, sync, python, _ = accepted
-        if python is None:  # the common case (synchronous comes with python): queue durably, answer 200
-            stored = await self._publish(proto, execution_id, subject, envelope, spill, body)
+        if accepted.python is None:  # the common case (synchronous comes with python): queue, answer 200
+            stored = await self._publish(proto, accepted, body)
             if stored is Stored.YES:
                 self.metrics.trigger_responses[200] += 1
-                proto.response_bytes(200, out_headers, response)
+                proto.response_bytes(200, accepted.headers, accepted.response)
             return stored
-        return await self._slow_path(
-            proto, headers, body, execution_id, subject, envelope, spill, sync, python, out_headers, response
-        )
+        return await self._slow_path(proto, headers, body, accepted, accepted.python)
 
     async def _slow_path(
         self,
         proto: Any,
         headers: Any,
         body: bytes,
-        execution_id: str,
-        subject: str,
-        envelope: bytes,
-        spill: bool,
-        sync: bool,
+        accepted: _core.Accepted,
         python: tuple[str, str | None],
-        out_headers: list[tuple[str, str]],
-        response: bytes,
     ) -> Stored:
         custom: HttpResponse | None = None
+        envelope: bytes | None = None  # None: the one ingest made, in accepted.frame
+        execution_id = accepted.execution_id
+        sync = accepted.synchronous
         integration, flow_name = python
         flow = self.apps.flow(integration, flow_name) if flow_name is not None else None
         if flow is None or self.hooks.needed(flow):
+            stored_envelope = accepted.envelope
+            assert stored_envelope is not None  # the core hands it over whenever python takes part
             try:
-                outcome = await self.hooks.run(integration, flow_name, envelope, body, headers.get("api-key"))
+                outcome = await self.hooks.run(
+                    integration, flow_name, stored_envelope, body, headers.get("api-key")
+                )
             except TriggerRefused as e:
                 self.metrics.trigger_responses[e.status] += 1
                 send_error(proto, e.status, str(e), code=e.code)
@@ -283,30 +273,33 @@ class Ingress:
         sync_timeout = flow.sync_timeout or self.settings.sync_timeout
         if sync:
             self.completions.expect(execution_id)
-        stored = await self._publish(proto, execution_id, subject, envelope, spill, body)
+        stored = await self._publish(proto, accepted, body, envelope)
         if stored is not Stored.YES:
             self.completions.forget(execution_id)
             return stored
         # Every answer to a counted request carries its RateLimit headers.
-        rate = [h for h in out_headers if h[0].startswith("ratelimit-")]
+        rate = [h for h in accepted.headers if h[0].startswith("ratelimit-")]
         if sync:
             await self._answer_sync(proto, execution_id, sync_timeout, rate)
         elif custom is not None:
             self._respond(proto, custom, execution_id, rate)
         else:
             self.metrics.trigger_responses[200] += 1
-            proto.response_bytes(200, out_headers, response)
+            proto.response_bytes(200, accepted.headers, accepted.response)
         return Stored.YES
 
     async def _publish(
-        self, proto: Any, execution_id: str, subject: str, envelope: bytes, spill: bool, body: bytes
+        self, proto: Any, accepted: _core.Accepted, body: bytes, envelope: bytes | None = None
     ) -> Stored:
-        """Store the request; on failure answer 503."""
+        """Store the request (with ``envelope`` when a hook rewrote it); on failure answer 503."""
         try:
-            if spill:
-                await self._jet.objects.put(body_object(execution_id), body)  # type: ignore[union-attr]
-            # The execution id as Nats-Msg-Id: a frame the publisher sends again is stored once.
-            await self.publisher.publish(subject, envelope, msg_id=execution_id)
+            if accepted.spill:
+                await self._jet.objects.put(body_object(accepted.execution_id), body)  # type: ignore[union-attr]
+            # The execution id is the Nats-Msg-Id: a frame the publisher sends again is stored once.
+            if envelope is None:
+                await self.publisher.send(accepted.token, accepted.frame, accepted.body)
+            else:
+                await self.publisher.publish(accepted.subject, envelope, msg_id=accepted.execution_id)
         except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
             return Stored.MAYBE if self._unavailable(proto, e).maybe_stored else Stored.NO
         return Stored.YES

@@ -5,7 +5,9 @@ acknowledgement, so this is the ingress's hot path. nats-py, which hookcore
 uses for everything else, parses each ack in Python and hands it to a
 callback through a queue; here the event loop's protocol callback gives the
 bytes read to Rust, which returns the acknowledged tokens, and each publish
-is one write of a frame made in Rust. (Writing at once beat gathering a loop
+is one write of a frame made in Rust: an accepted request's by
+`_core.Ingress.ingest` itself, in the call that decided it (`send`), others
+by `_core.NatsWire` (`publish`). (Writing at once beat gathering a loop
 iteration's publishes into one write: the ingress waits on acks, so latency
 counts more than system calls.)
 
@@ -93,25 +95,19 @@ class Server:
 
 
 class _Pending:
-    """A publish waiting for its ack: what is needed to send it again, and where it went."""
+    """A publish waiting for its ack: its frame, and where it went."""
 
-    __slots__ = ("connection", "deadline", "future", "headers", "msg_id", "payload", "sends", "subject")
+    __slots__ = ("body", "connection", "deadline", "frame", "future", "resendable", "sends")
 
     def __init__(
-        self,
-        deadline: float,
-        future: asyncio.Future[int],
-        subject: str,
-        payload: bytes,
-        msg_id: str | None,
-        headers: bytes | None,
+        self, deadline: float, future: asyncio.Future[int], frame: bytes, body: bytes | None, resendable: bool
     ) -> None:
         self.deadline = deadline
         self.future = future
-        self.subject = subject
-        self.payload = payload
-        self.msg_id = msg_id
-        self.headers = headers
+        # The frame names the publisher's inbox, not a connection's: it can be sent again as is.
+        self.frame = frame
+        self.body = body
+        self.resendable = resendable  # it carries a message id: JetStream stores it once
         # The connection the frame was last written to; None while it waits for one.
         self.connection: _Connection | None = None
         self.sends = 0
@@ -175,6 +171,7 @@ class Publisher:
                 await asyncio.wait_for(asyncio.shield(connection.closed), CONNECT_TIMEOUT)
         for entry in self._pending.values():
             entry.fail(QueueUnavailable("the publisher stopped", maybe_stored=entry.sends > 0))
+        self._pending.clear()
 
     @property
     def connected(self) -> bool:
@@ -185,6 +182,15 @@ class Publisher:
     def server(self) -> Server | None:
         """The server publishes go to now (None while reconnecting)."""
         return self._connection.server if self._connection is not None else None
+
+    @property
+    def inbox(self) -> str:
+        """The reply prefix of every publish: acks come to ``{inbox}{token}``."""
+        return self._inbox
+
+    def next_token(self) -> int:
+        """A new ack token, for a frame made elsewhere (`_core.Ingress.ingest`) and given to `send`."""
+        return next(self._tokens)
 
     async def publish(
         self, subject: str, payload: bytes, msg_id: str | None = None, headers: bytes | None = None
@@ -200,6 +206,19 @@ class Publisher:
         ``Nats-Msg-Id`` header, and may be sent again on another connection
         while its fate is unknown: JetStream stores it once.
         """
+        connection = self._writable()
+        token = next(self._tokens)
+        frame = connection.wire.publish(subject, token, payload, msg_id, headers)
+        return await self._send(connection, token, frame, None, msg_id is not None)
+
+    def send(self, token: int, frame: bytes, body: bytes | None = None) -> asyncio.Future[int]:
+        """Send a frame that `_core.Ingress.ingest` made with ``token`` (from `next_token`)
+        and a message id; await the result as `publish`'s. When ``body`` is given the
+        frame is its head: the body and CRLF follow it."""
+        return self._send(self._writable(), token, frame, body, True)
+
+    def _writable(self) -> _Connection:
+        """The connection to publish on; `QueueUnavailable` when there is none or it is backed up."""
         connection = self._connection
         if connection is None:
             raise QueueUnavailable("not connected to NATS (reconnecting)")
@@ -209,31 +228,34 @@ class Publisher:
                 f"{backlog} bytes wait to be sent to NATS at {connection.server}, more than the "
                 f"{self._max_buffer} allowed (HOOKCORE_MAX_PUBLISH_BUFFER)"
             )
+        return connection
+
+    def _send(
+        self, connection: _Connection, token: int, frame: bytes, body: bytes | None, resendable: bool
+    ) -> asyncio.Future[int]:
+        """Write the frame; the future the ack (or its refusal, or the timeout) settles.
+        Each way of settling it also takes the publish out of ``_pending``."""
         loop = self._loop
-        token = next(self._tokens)
-        frame = connection.wire.publish(subject, token, payload, msg_id, headers)
-        entry = _Pending(loop.time() + self._timeout, loop.create_future(), subject, payload, msg_id, headers)
+        future: asyncio.Future[int] = loop.create_future()
+        entry = _Pending(loop.time() + self._timeout, future, frame, body, resendable)
         self._pending[token] = entry
-        try:
-            if connection.write(frame):
-                entry.connection = connection
-                entry.sends = 1
-            else:  # closing: connection_lost follows, and the frame goes on the next connection
-                self._orphans = True
-            return await entry.future
-        finally:
-            self._pending.pop(token, None)
+        if connection.write(frame, body):
+            entry.connection = connection
+            entry.sends = 1
+        else:  # closing: connection_lost follows, and the frame goes on the next connection
+            self._orphans = True
+        return future
 
     def _settle(self, token: int, seq: int) -> None:
         """JetStream stored the publish ``token`` as ``seq`` of its stream."""
-        entry = self._pending.get(token)
+        entry = self._pending.pop(token, None)
         if entry is not None and not entry.future.done():
             entry.future.set_result(seq)
 
     def _refuse(self, token: int, kind: str, reason: str) -> None:
         """JetStream did not store this copy of publish ``token``: ``kind`` is ``nak``,
         ``full`` (no room) or ``conflict`` (an expected last sequence did not hold)."""
-        entry = self._pending.get(token)
+        entry = self._pending.pop(token, None)
         if entry is None or entry.future.done():
             return
         if kind == "conflict":
@@ -253,11 +275,12 @@ class Publisher:
                     "publisher lost its NATS connection to %s (%s); reconnecting", connection.server, reason
                 )
                 self._spawn(self._reconnect())
-        for entry in self._pending.values():
+        for token, entry in list(self._pending.items()):
             if entry.connection is not connection:
                 continue
             entry.connection = None
-            if entry.msg_id is None or self._stopping:
+            if not entry.resendable or self._stopping:
+                del self._pending[token]
                 entry.fail(
                     QueueUnavailable(
                         f"lost the connection to NATS ({reason}) after sending", maybe_stored=True
@@ -272,14 +295,12 @@ class Publisher:
         connection = self._connection
         if connection is None or not self._orphans:
             return
-        for token, entry in self._pending.items():
+        for entry in self._pending.values():
             if entry.connection is not None or entry.future.done():
                 continue
             if connection.backlog() > self._max_buffer:
                 return  # the sweep tries again
-            if not connection.write(
-                connection.wire.publish(entry.subject, token, entry.payload, entry.msg_id, entry.headers)
-            ):
+            if not connection.write(entry.frame, entry.body):
                 return
             entry.connection = connection
             entry.sends += 1
@@ -505,12 +526,16 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self._publisher._open.add(self)
 
-    def write(self, frame: bytes) -> bool:
-        """Hand `frame` to the socket; False when it is closing (connection_lost follows)."""
+    def write(self, frame: bytes, body: bytes | None) -> bool:
+        """Hand `frame` (and the ``body`` it is the head of, and CRLF) to the socket;
+        False when it is closing (connection_lost follows)."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return False
         transport.write(frame)
+        if body is not None:
+            transport.write(body)
+            transport.write(b"\r\n")
         return True
 
     def backlog(self) -> int:

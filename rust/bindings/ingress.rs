@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 
 use crate::error_code::{ErrorCode, ERROR_CODE_HEADER};
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
+use crate::nats_wire::frame_head;
 use crate::parse::MultipartLimits;
 use crate::route::{RecordError, Router};
 use crate::throttle::{Limiter, Table, Verdict};
@@ -21,6 +22,8 @@ const DETACH_BODY_BYTES: usize = 64 * 1024;
 #[pyclass(frozen, module = "hookcore._core")]
 pub struct Ingress {
     config: IngestConfig,
+    /// The publisher's reply prefix: acks come to `{inbox}{token}`.
+    inbox: Vec<u8>,
     router: Router,
     /// None: rate limiting is off.
     limiter: Option<Limiter>,
@@ -28,27 +31,49 @@ pub struct Ingress {
 
 type Headers = Vec<(&'static str, String)>;
 
-/// `(status, headers, body)` of an answer given without storing anything.
-type Answer<'py> = (u16, Headers, Bound<'py, PyBytes>);
+/// Bodies at least this big leave after their frame's head, from the buffer they
+/// arrived in; smaller ones are copied into one frame (one write).
+const SEPARATE_BODY_BYTES: usize = 64 * 1024;
 
-/// `(status, headers, body, accepted)`; see `_core.pyi`.
-type IngestResult<'py> = (
-    u16,
-    Headers,
-    Bound<'py, PyBytes>,
-    Option<AcceptedTuple<'py>>,
-);
+/// An answer that stores nothing: an error with its code, HEAD, a handshake.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct Answer {
+    #[pyo3(get)]
+    status: u16,
+    #[pyo3(get)]
+    headers: Py<PyList>,
+    #[pyo3(get)]
+    body: Py<PyBytes>,
+}
 
-/// `(execution_id, subject, envelope, spill, synchronous, python, dedup)` of an accepted request.
-type AcceptedTuple<'py> = (
-    String,
-    String,
-    Bound<'py, PyBytes>,
-    bool,
-    bool,
-    Option<(String, Option<String>)>,
-    Option<(String, u64)>,
-);
+/// An accepted request: the frame that stores it and the answer once it is stored.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct Accepted {
+    #[pyo3(get)]
+    execution_id: Py<PyString>,
+    #[pyo3(get)]
+    subject: Py<PyString>,
+    #[pyo3(get)]
+    token: u64,
+    #[pyo3(get)]
+    frame: Py<PyBytes>,
+    #[pyo3(get)]
+    body: Option<Py<PyBytes>>,
+    #[pyo3(get)]
+    envelope: Option<Py<PyBytes>>,
+    #[pyo3(get)]
+    spill: bool,
+    #[pyo3(get)]
+    synchronous: bool,
+    #[pyo3(get)]
+    python: Option<(String, Option<String>)>,
+    #[pyo3(get)]
+    dedup: Option<(String, u64)>,
+    #[pyo3(get)]
+    headers: Py<PyList>,
+    #[pyo3(get)]
+    response: Py<PyBytes>,
+}
 
 fn record_error(e: RecordError) -> PyErr {
     PyValueError::new_err(e.to_string())
@@ -57,11 +82,12 @@ fn record_error(e: RecordError) -> PyErr {
 #[pymethods]
 impl Ingress {
     #[new]
-    #[pyo3(signature = (*, subject_prefix, reply_prefix, max_envelope, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_limits=true, rate_table=None))]
+    #[pyo3(signature = (*, subject_prefix, reply_prefix, inbox, max_envelope, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_limits=true, rate_table=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         subject_prefix: String,
         reply_prefix: String,
+        inbox: String,
         max_envelope: usize,
         max_headers: usize,
         max_header_bytes: usize,
@@ -90,6 +116,7 @@ impl Ingress {
                     max_part_header_bytes,
                 },
             },
+            inbox: inbox.into_bytes(),
             router: Router::default(),
             limiter: table.map(Limiter::new),
         })
@@ -134,12 +161,14 @@ impl Ingress {
     }
 
     /// What can be answered before the body is read (405, 404, HEAD, 429), or None.
-    fn admit<'py>(&self, py: Python<'py>, method: &str, target: &str) -> Option<Answer<'py>> {
+    fn admit(&self, py: Python<'_>, method: &str, target: &str) -> PyResult<Option<Answer>> {
         ingest::admit(&self.router, self.limiter.as_ref(), method, target)
             .map(|decision| refusal(py, decision))
+            .transpose()
     }
 
-    /// Decide one trigger request; see `_core.pyi` for the returned tuple.
+    /// Decide one trigger request; see `_core.pyi`.
+    #[allow(clippy::too_many_arguments)]
     fn ingest<'py>(
         &self,
         py: Python<'py>,
@@ -148,7 +177,8 @@ impl Ingress {
         query: &str,
         headers: &Bound<'py, PyList>,
         body: &Bound<'py, PyBytes>,
-    ) -> PyResult<IngestResult<'py>> {
+        token: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let mut owned: Vec<(Bound<'py, PyString>, Bound<'py, PyString>)> =
             Vec::with_capacity(headers.len());
         for item in headers.iter() {
@@ -177,41 +207,95 @@ impl Ingress {
         } else {
             ingest::ingest(&self.config, &self.router, self.limiter.as_ref(), &request)
         };
-        let json = || vec![("content-type", String::from("application/json"))];
-        Ok(match decision {
-            Decision::Accepted(a) => {
-                let mut headers = json();
-                headers.push((ingest::EXECUTION_ID_HEADER, a.execution_id.clone()));
-                if let Some(limit) = &a.limit {
-                    rate_headers(&mut headers, limit);
+        match decision {
+            Decision::Accepted(a) => Ok(self.accepted(py, a, body, token)?.into_any()),
+            refused => Ok(Bound::new(py, refusal(py, refused)?)?.into_any()),
+        }
+    }
+}
+
+impl Ingress {
+    /// The typed answer to an accepted request: its frame (with the ack token
+    /// `token`), and the envelope itself when Python takes part.
+    fn accepted<'py>(
+        &self,
+        py: Python<'py>,
+        a: ingest::Accepted,
+        body: &Bound<'py, PyBytes>,
+        token: u64,
+    ) -> PyResult<Bound<'py, Accepted>> {
+        let inline = if a.body_inline {
+            body.as_bytes()
+        } else {
+            &[][..]
+        };
+        let mut head = Vec::with_capacity(a.subject.len() + self.inbox.len() + 128);
+        frame_head(
+            &mut head,
+            &a.subject,
+            &self.inbox,
+            token,
+            Some(&a.execution_id),
+            a.envelope_head.len() + inline.len(),
+        )
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let separate = inline.len() >= SEPARATE_BODY_BYTES;
+        let frame = if separate {
+            head.extend_from_slice(&a.envelope_head);
+            PyBytes::new(py, &head)
+        } else {
+            let parts = [&head[..], &a.envelope_head, inline, b"\r\n"];
+            let length = parts.iter().map(|p| p.len()).sum();
+            PyBytes::new_with(py, length, |buffer| {
+                let mut at = 0;
+                for part in parts {
+                    buffer[at..at + part.len()].copy_from_slice(part);
+                    at += part.len();
                 }
-                let accepted = (
-                    a.execution_id,
-                    a.subject,
-                    PyBytes::new(py, &a.envelope),
-                    a.body_in_object_store,
-                    a.synchronous,
-                    a.python,
-                    a.dedup.map(|d| (d.key, d.window_secs)),
-                );
-                (200, headers, PyBytes::new(py, &a.response), Some(accepted))
-            }
-            refused => {
-                let (status, headers, body) = refusal(py, refused);
-                (status, headers, body, None)
-            }
-        })
+                Ok(())
+            })?
+        };
+        let envelope = a.python.is_some().then(|| {
+            PyBytes::new_with(py, a.envelope_head.len() + inline.len(), |buffer| {
+                let (head_part, body_part) = buffer.split_at_mut(a.envelope_head.len());
+                head_part.copy_from_slice(&a.envelope_head);
+                body_part.copy_from_slice(inline);
+                Ok(())
+            })
+        });
+        let mut headers = vec![("content-type", String::from("application/json"))];
+        headers.push((ingest::EXECUTION_ID_HEADER, a.execution_id.clone()));
+        if let Some(limit) = &a.limit {
+            rate_headers(&mut headers, limit);
+        }
+        Bound::new(
+            py,
+            Accepted {
+                execution_id: PyString::new(py, &a.execution_id).unbind(),
+                subject: PyString::new(py, &a.subject).unbind(),
+                token,
+                frame: frame.unbind(),
+                body: separate.then(|| body.clone().unbind()),
+                envelope: envelope.transpose()?.map(Bound::unbind),
+                spill: a.body_in_object_store,
+                synchronous: a.synchronous,
+                python: a.python,
+                dedup: a.dedup.map(|d| (d.key, d.window_secs)),
+                headers: PyList::new(py, headers)?.unbind(),
+                response: PyBytes::new(py, &a.response).unbind(),
+            },
+        )
     }
 }
 
 /// The answer to a request that stores nothing: HEAD, a handshake, or a rejection with its code.
-fn refusal(py: Python<'_>, decision: Decision) -> Answer<'_> {
+fn refusal(py: Python<'_>, decision: Decision) -> PyResult<Answer> {
     let mut headers = vec![("content-type", String::from("application/json"))];
-    match decision {
+    let (status, body) = match decision {
         Decision::Answer(answer) => {
             headers[0].1 = answer.content_type.to_owned();
             headers.extend(answer.headers);
-            (answer.status, headers, PyBytes::new(py, &answer.body))
+            (answer.status, answer.body)
         }
         Decision::Rejected {
             status,
@@ -226,10 +310,15 @@ fn refusal(py: Python<'_>, decision: Decision) -> Answer<'_> {
             if let Some(limit) = limit {
                 rate_headers(&mut headers, &limit);
             }
-            (status, headers, PyBytes::new(py, &body))
+            (status, body)
         }
-        Decision::Head | Decision::Accepted(_) => (200, headers, PyBytes::new(py, b"")),
-    }
+        Decision::Head | Decision::Accepted(_) => (200, Vec::new()),
+    };
+    Ok(Answer {
+        status,
+        headers: PyList::new(py, headers)?.unbind(),
+        body: PyBytes::new(py, &body).unbind(),
+    })
 }
 
 /// `RateLimit-*` headers, and `Retry-After` when the request was refused.
@@ -256,6 +345,8 @@ pub fn new_id() -> String {
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ingress>()?;
+    m.add_class::<Answer>()?;
+    m.add_class::<Accepted>()?;
     m.add_function(wrap_pyfunction!(new_id, m)?)?;
     m.add_function(wrap_pyfunction!(api_key_digest, m)?)?;
     m.add("ALLOW", ingest::ALLOW)?;

@@ -18,11 +18,26 @@ from hookcore.routing import integration_spec
 CONTRACT = {200, 400, 401, 404, 405, 413, 429, 431}
 
 
-def _core_with_routes() -> Any:
+def _published(wire: bytes, subject: str, reply: str) -> tuple[str, bytes]:
+    """Read one ``HPUB`` frame as nats-server would: ``(Nats-Msg-Id, payload)``."""
+    line, rest = wire.split(b"\r\n", 1)
+    verb, to, reply_to, header_len, total_len = line.decode().split(" ")
+    assert (verb, to, reply_to) == ("HPUB", subject, reply)
+    headers, payload = rest[: int(header_len)], rest[int(header_len) : int(total_len)]
+    assert rest[int(total_len) :] == b"\r\n", "the frame ends after its payload"
+    lines = headers.decode().split("\r\n")
+    assert lines[0] == "NATS/1.0" and lines[-2:] == ["", ""]
+    name, value = lines[1].split(": ")
+    assert name == "Nats-Msg-Id"
+    return value, payload
+
+
+def _core_with_routes(max_envelope: int = 1 << 16) -> Any:
     core = _core.Ingress(
         subject_prefix="hookcore.executions",
         reply_prefix="_INBOX.t",
-        max_envelope=1 << 16,
+        inbox="_INBOX.acks.",
+        max_envelope=max_envelope,
         max_headers=64,
         max_header_bytes=65536,
         max_parts=50,
@@ -98,14 +113,17 @@ def test_any_request_gets_a_contract_answer(
 ) -> None:
     if content_type is not None:
         headers = [*headers, ("content-type", content_type)]
-    status, out_headers, response, accepted = CORE.ingest(method, target, query, headers, payload)
-    assert status in CONTRACT
-    if accepted is None:
-        if status != 200:
-            assert set(msgspec.json.decode(response)) == {"error"}
-            assert dict(out_headers)["hookcore-error-code"] in set(ErrorCode)
+    decision = CORE.ingest(method, target, query, headers, payload, 7)
+    if isinstance(decision, _core.Answer):
+        assert decision.status in CONTRACT
+        if decision.status != 200:
+            assert set(msgspec.json.decode(decision.body)) == {"error"}
+            assert dict(decision.headers)["hookcore-error-code"] in set(ErrorCode)
         return
-    execution_id, subject, envelope, *_ = accepted
+    execution_id, subject, out_headers = decision.execution_id, decision.subject, decision.headers
+    wire = decision.frame if decision.body is None else decision.frame + decision.body + b"\r\n"
+    msg_id, envelope = _published(wire, subject, "_INBOX.acks.7")
+    assert msg_id == execution_id
     sent = decode_envelope(envelope)
     assert sent.id == execution_id and subject == f"hookcore.executions.{execution_id}"
     assert sent.method == method and sent.query == query
@@ -114,3 +132,20 @@ def test_any_request_gets_a_contract_answer(
     for name, value in headers:
         assert value in sent.headers[name.lower()]
     assert ("hookcore-execution-id", execution_id) in out_headers
+
+
+BIG_CORE = _core_with_routes(max_envelope=1 << 20)
+
+
+@given(size=st.integers(min_value=60_000, max_value=300_000), token=st.integers(0, 2**64 - 1))
+def test_large_bodies_follow_their_frame_head(size: int, token: int) -> None:
+    payload = bytes(range(256)) * (size // 256)
+    decision = BIG_CORE.ingest("POST", "E", "", [("content-type", "image/png")], payload, token)
+    assert isinstance(decision, _core.Accepted) and decision.token == token
+    # From 64 KiB on the body leaves from the buffer it came in, after the frame's head.
+    assert (decision.body is payload) == (len(payload) >= 64 * 1024)
+    wire = decision.frame if decision.body is None else decision.frame + decision.body + b"\r\n"
+    msg_id, envelope = _published(wire, decision.subject, f"_INBOX.acks.{token}")
+    sent = decode_envelope(envelope)
+    assert msg_id == sent.id == decision.execution_id
+    assert sent.body == payload and not sent.body_in_object_store
