@@ -107,6 +107,7 @@ class Ingress:
             settings.publish_timeout,
             name="hookcore-ingress-publisher",
             max_buffer=settings.max_publish_buffer,
+            auth=settings.nats_auth,
         )
         await self.publisher.start()
         self.deadlines = BodyDeadlines(settings.body_read_timeout)
