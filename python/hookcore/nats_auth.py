@@ -102,8 +102,8 @@ class NatsAuth:
             key = nkeys.from_seed(bytearray(seed))
             return {"nkey": key.public_key.decode(), "sig": _sign(key, nonce)}
         if self.creds:
-            jwt, seed = _read_creds(Path(self.creds))
-            return {"jwt": jwt, "sig": _sign(nkeys.from_seed(bytearray(seed.encode())), nonce)}
+            jwt, user_seed = _read_creds(Path(self.creds))
+            return {"jwt": jwt, "sig": _sign(nkeys.from_seed(bytearray(user_seed.encode())), nonce)}
         return {}
 
 

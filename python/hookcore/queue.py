@@ -115,14 +115,16 @@ async def connect(settings: Settings, name: str) -> JetStream:
 
     async def on_error(e: Exception) -> None:
         nonlocal refused
-        if isinstance(e, AuthorizationError | ssl.SSLError):  # retried forever: say it once
-            if str(e) != refused:
-                refused = str(e)
+        text = str(e)
+        if isinstance(e, AuthorizationError | ssl.SSLError) or "Authorization Violation" in text:
+            if text != refused:  # retried forever: say it once
+                refused = text
                 log.warning(
-                    "NATS refused the connection (%s): check the HOOKCORE_NATS_* credentials and TLS settings",
-                    e,
+                    "NATS refused the connection (%s): check the HOOKCORE_NATS_* credentials and TLS "
+                    "settings",
+                    text,
                 )
-        elif "Permissions Violation" in str(e):
+        elif "Permissions Violation" in text:
             log.warning("NATS refused an operation to this process's user: %s", e)
         else:
             log.debug("NATS connection error: %s", e)

@@ -58,11 +58,15 @@ def _jwt(issuer_seed: bytes, subject: str, name: str, nats_claims: dict) -> str:
     """A NATS JWT (v2) for ``subject``, signed by ``issuer_seed`` (what `nsc` makes)."""
     claims = {"iat": int(time.time()), "iss": _public(issuer_seed), "name": name, "sub": subject}
     claims["nats"] = {**nats_claims, "version": 2}
-    claims["jti"] = base64.b32encode(
-        hashlib.new("sha512_256", json.dumps(claims, sort_keys=True).encode()).digest()
-    ).decode().rstrip("=")
-    signing_input = _b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode()) + "." + _b64(
-        json.dumps(claims).encode()
+    claims["jti"] = (
+        base64.b32encode(hashlib.new("sha512_256", json.dumps(claims, sort_keys=True).encode()).digest())
+        .decode()
+        .rstrip("=")
+    )
+    signing_input = (
+        _b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode())
+        + "."
+        + _b64(json.dumps(claims).encode())
     )
     signature = nkeys.from_seed(bytearray(issuer_seed)).sign(signing_input.encode())
     return f"{signing_input}.{_b64(signature)}"
@@ -89,7 +93,9 @@ def _operator_setup(directory: Path) -> tuple[str, Path]:
     account_jwt = _jwt(
         operator, _public(account), "hookcore", {"type": "account", "limits": {**limits, **jetstream}}
     )
-    user_jwt = _jwt(account, _public(user), "ingress", {"type": "user", "subs": -1, "data": -1, "payload": -1})
+    user_jwt = _jwt(
+        account, _public(user), "ingress", {"type": "user", "subs": -1, "data": -1, "payload": -1}
+    )
     creds = directory / "user.creds"
     creds.write_text(
         f"-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n"
@@ -148,7 +154,9 @@ def _case(kind: str, certs: Path, directory: Path) -> Case:
         )
     if kind == "tls_first":
         return Case(
-            f"tls {{ {tls}, handshake_first: true }}", NatsAuth(tls_ca=ca, tls_first=True), NatsAuth(tls_ca=ca)
+            f"tls {{ {tls}, handshake_first: true }}",
+            NatsAuth(tls_ca=ca, tls_first=True),
+            NatsAuth(tls_ca=ca),
         )
     raise AssertionError(kind)
 
@@ -213,7 +221,11 @@ async def _refused(url: str, auth: NatsAuth) -> None:
         # The server's -ERR, a failed TLS handshake (an OSError) or silence (TLS first).
         with pytest.raises((nats.errors.Error, OSError, TimeoutError)):
             await nc.connect(
-                url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2, **auth.nats_py_options()
+                url,
+                allow_reconnect=False,
+                max_reconnect_attempts=0,
+                connect_timeout=2,
+                **auth.nats_py_options(),
             )
     finally:
         with contextlib.suppress(TimeoutError):  # nats-py's close hangs after a failed TLS handshake
@@ -235,7 +247,9 @@ def test_each_kind_of_credentials_gets_in_and_nothing_less_does(
         asyncio.run(_refused(url, case.lacking))
 
 
-def test_credentials_come_from_the_environment(certs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_credentials_come_from_the_environment(
+    certs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What `hookcore serve` and `worker` read: HOOKCORE_NATS_* (here mutual TLS and a password)."""
     config = (
         f'tls {{ cert_file: "{certs / "server.pem"}", key_file: "{certs / "server-key.pem"}", '
@@ -276,7 +290,10 @@ def _deploy_cluster(root: Path, certs: Path, passwords: dict[str, str]) -> Itera
                 "listen: 0.0.0.0:6222": f"listen: 127.0.0.1:{cluster_ports[i]}",
                 "/etc/nats/tls/": f"{certs}/",
                 "/var/lib/nats/jetstream": str(root / f"n{i + 1}"),
-                **{f"nats-route://n{j + 1}:6222": f"nats-route://127.0.0.1:{cluster_ports[j]}" for j in range(3)},
+                **{
+                    f"nats-route://n{j + 1}:6222": f"nats-route://127.0.0.1:{cluster_ports[j]}"
+                    for j in range(3)
+                },
             }
             for old, new in changes.items():
                 assert old in conf, f"deploy/nats-cluster.conf no longer has {old!r}"
