@@ -344,3 +344,17 @@ def test_the_deploy_cluster_example_takes_only_its_roles_over_tls(certs: Path, t
         asyncio.run(_refused(single, NatsAuth(tls_ca=ca)))  # no password
         asyncio.run(_refused(single, NatsAuth(user="ingress", password="worker-pw", tls_ca=ca)))
         asyncio.run(_refused(single, NatsAuth(user="ingress", password=passwords["ingress"])))  # CA unknown
+
+
+def test_the_publisher_does_not_go_on_in_the_clear_when_tls_is_asked_for(certs: Path, tmp_path: Path) -> None:
+    async def start() -> None:
+        publisher = Publisher(url, timeout=2, name="test", auth=NatsAuth(tls_ca=str(certs / "ca.pem")))
+        try:
+            with pytest.raises(QueueUnavailable, match="does not offer TLS"):
+                await publisher.start()
+        finally:
+            await publisher.stop()
+
+    with _server(tmp_path, "") as port:
+        url = f"nats://127.0.0.1:{port}"
+        asyncio.run(start())
