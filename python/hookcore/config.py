@@ -175,7 +175,7 @@ class Settings:
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
-        self.nats_auth  # noqa: B018  # fail at start on credentials that do not fit together
+        _ = self.nats_auth  # credentials that do not fit together fail here, at start
         if self.public_url.endswith("/"):
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
 
