@@ -143,7 +143,9 @@ def _case(kind: str, certs: Path, directory: Path) -> Case:
         )
     if kind == "creds":
         config, creds = _operator_setup(directory)
-        return Case(config, NatsAuth(creds=str(creds)), NatsAuth())
+        (directory / "elsewhere").mkdir()
+        _, foreign = _operator_setup(directory / "elsewhere")  # a user of another operator's account
+        return Case(config, NatsAuth(creds=str(creds)), NatsAuth(creds=str(foreign)))
     if kind == "tls_ca":
         return Case(f"tls {{ {tls} }}", NatsAuth(tls_ca=ca), NatsAuth(), scheme="tls")
     if kind == "mutual_tls":
