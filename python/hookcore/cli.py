@@ -349,7 +349,8 @@ def _run_executions(args: argparse.Namespace) -> int:
                 if record.error:
                     print(f"  error: {record.error}")
             return 0
-        publisher = Publisher(_settings(args).nats_url, timeout=10, name="hookcore-cli")
+        settings = _settings(args)
+        publisher = Publisher(settings.nats_url, timeout=10, name="hookcore-cli", auth=settings.nats_auth)
         await publisher.start()
         try:
             return await _list_or_replay(args, Executions(jet, publisher))

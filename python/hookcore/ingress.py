@@ -91,6 +91,7 @@ class Ingress:
             settings.publish_timeout,
             name="hookcore-ingress-publisher",
             max_buffer=settings.max_publish_buffer,
+            auth=settings.nats_auth,
         )
         self.core = _core.Ingress(
             subject_prefix=EXECUTIONS_SUBJECT_PREFIX,

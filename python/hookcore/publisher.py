@@ -47,7 +47,6 @@ import json
 import logging
 import random
 import secrets
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +54,7 @@ from urllib.parse import unquote, urlsplit
 
 from hookcore import __version__, _core
 from hookcore.errors import QueueUnavailable, StorageFull, WriteConflict
+from hookcore.nats_auth import NatsAuth
 
 log = logging.getLogger("hookcore.publisher")
 
@@ -121,7 +121,12 @@ class Publisher:
     """Publishes to JetStream with many acknowledgements outstanding at once."""
 
     def __init__(
-        self, nats_url: str, timeout: float, name: str, max_buffer: int = DEFAULT_MAX_BUFFER
+        self,
+        nats_url: str,
+        timeout: float,
+        name: str,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+        auth: NatsAuth | None = None,
     ) -> None:
         servers = [Server.parse(s.strip()) for s in nats_url.split(",") if s.strip()]
         if not servers:
@@ -134,6 +139,7 @@ class Publisher:
         # A reconnect tries the next server when one does not finish its handshake within this.
         self._handshake_timeout = min(CONNECT_TIMEOUT, max(0.5, timeout / 2))
         self._name = name
+        self._auth = auth or NatsAuth()
         self._inbox = f"_INBOX.{secrets.token_hex(11)}."
         # token -> pending publish; tokens increase, so the oldest come first.
         self._pending: dict[int, _Pending] = {}
@@ -381,18 +387,26 @@ class Publisher:
         """Connect to `server`, say who we are, check it accepts us, and subscribe to the acks."""
         loop = self._loop
         wire = _core.NatsWire(self._inbox)
+        auth = self._auth
+        tls_first = auth.tls_first
         transport, connection = await asyncio.wait_for(
-            loop.create_connection(lambda: _Connection(self, wire, server), server.host, server.port),
+            loop.create_connection(
+                lambda: _Connection(self, wire, server),
+                server.host,
+                server.port,
+                ssl=auth.ssl_context() if tls_first else None,
+                server_hostname=server.host if tls_first else None,
+            ),
             timeout,
         )
         try:
             info = await asyncio.wait_for(asyncio.shield(connection.info), timeout)
-            tls = server.tls or bool(info.get("tls_required"))
-            if tls:
+            tls = tls_first or server.tls or auth.wants_tls or bool(info.get("tls_required"))
+            if tls and not tls_first:
+                if not (info.get("tls_required") or info.get("tls_available")):
+                    raise QueueUnavailable(f"NATS at {server} does not offer TLS, which is asked for")
                 upgraded = await asyncio.wait_for(
-                    loop.start_tls(
-                        transport, connection, ssl.create_default_context(), server_hostname=server.host
-                    ),
+                    loop.start_tls(transport, connection, auth.ssl_context(), server_hostname=server.host),
                     timeout,
                 )
                 if upgraded is None:
@@ -408,7 +422,7 @@ class Publisher:
                 "protocol": 1,
                 "headers": True,
                 "no_responders": True,
-                **server.auth,
+                **(server.auth or auth.connect_fields(info.get("nonce"))),
             }
             connection.pong = loop.create_future()
             connection.send(b"CONNECT " + json.dumps(options).encode() + b"\r\nPING\r\n")

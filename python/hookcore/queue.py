@@ -6,11 +6,13 @@ Resource names are fixed so every process of a deployment agrees on them.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
+from nats.errors import AuthorizationError
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
@@ -109,8 +111,23 @@ async def connect(settings: Settings, name: str) -> JetStream:
     async def on_reconnect() -> None:
         log.warning("reconnected to NATS")
 
+    refused = ""
+
     async def on_error(e: Exception) -> None:
-        log.debug("NATS connection error: %s", e)
+        nonlocal refused
+        text = str(e)
+        if isinstance(e, AuthorizationError | ssl.SSLError) or "Authorization Violation" in text:
+            if text != refused:  # retried forever: say it once
+                refused = text
+                log.warning(
+                    "NATS refused the connection (%s): check the HOOKCORE_NATS_* credentials and TLS "
+                    "settings",
+                    text,
+                )
+        elif "Permissions Violation" in text:
+            log.warning("NATS refused an operation to this process's user: %s", e)
+        else:
+            log.debug("NATS connection error: %s", e)
 
     nc = NatsClient()
     try:
@@ -126,6 +143,7 @@ async def connect(settings: Settings, name: str) -> JetStream:
             error_cb=on_error,
             # Every subject hookcore publishes to is built from ids it made itself.
             skip_subject_validation=True,
+            **settings.nats_auth.nats_py_options(),
         )
     except Exception as e:
         raise QueueUnavailable(

@@ -25,6 +25,7 @@ from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats
 from hookcore.errors import HookcoreError
+from hookcore.nats_roles import RoleKeys
 
 DEMO_CUSTOMER = "demo"
 READY_TIMEOUT = 60.0
@@ -47,10 +48,14 @@ def run_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    nats = EmbeddedNats(data_dir / "nats")
+    keys = RoleKeys(data_dir / "nats").ensure()
+    nats = EmbeddedNats(data_dir / "nats", extra_config=keys.authorization())
     nats.start()
     settings = Settings.load(nats_url=nats.url, public_url=public_url, admin_token=token)
-    env = {**os.environ, **settings.to_env(), APPS_ENV: ",".join(apps)}
+
+    def env(role: str) -> dict[str, str]:
+        return {**os.environ, **settings.with_nats_auth(keys.auth(role)).to_env(), APPS_ENV: ",".join(apps)}
+
     hookcore = [sys.executable, "-m", "hookcore"]
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
@@ -59,14 +64,17 @@ def run_up(args: argparse.Namespace) -> int:
                 "ingress",
                 _spawn(
                     [*hookcore, "serve", "--host", args.host, "--port", str(args.port), *_app_flags(apps)],
-                    env,
+                    env("ingress"),
                 ),
             )
         )
         children.append(
             (
                 "worker",
-                _spawn([*hookcore, "worker", "--concurrency", str(args.concurrency), *_app_flags(apps)], env),
+                _spawn(
+                    [*hookcore, "worker", "--concurrency", str(args.concurrency), *_app_flags(apps)],
+                    env("worker"),
+                ),
             )
         )
         base = f"http://{args.host}:{args.port}"
@@ -74,7 +82,8 @@ def run_up(args: argparse.Namespace) -> int:
         if stopping:
             return 0
         demo = _demo_instance(base, token) if not args.app else None
-        _print_banner(public_url, token, data_dir, demo)
+        nats_admin = f"HOOKCORE_NATS_URL={nats.url} HOOKCORE_NATS_NKEY_SEED={keys.seed_path('admin')}"
+        _print_banner(public_url, token, data_dir, demo, nats_admin)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
@@ -162,11 +171,14 @@ def _demo_instance(base: str, token: str) -> dict[str, Any]:
     )
 
 
-def _print_banner(public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None) -> None:
+def _print_banner(
+    public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None, nats_admin: str
+) -> None:
     lines = [
         "",
         f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
         f"Admin token (Authorization: Bearer …): {token}",
+        f"NATS as admin (for the CLI): {nats_admin}",
     ]
     if demo:
         echo = demo["webhookUrls"]["Echo"]

@@ -72,7 +72,10 @@ class Worker:
         """Work until ``stop`` is set, then finish the executions in hand."""
         jet = await connect(self.settings, name="hookcore-worker")
         publisher = Publisher(
-            self.settings.nats_url, self.settings.publish_timeout, "hookcore-worker-publisher"
+            self.settings.nats_url,
+            self.settings.publish_timeout,
+            "hookcore-worker-publisher",
+            auth=self.settings.nats_auth,
         )
         await publisher.start()
         view = ConfigView()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -15,10 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
 
 from hookcore.config import Settings
 from hookcore.embedded import free_port
 from hookcore.ingress import rate_table_file
+from hookcore.queue import EXECUTIONS_STREAM
 from support import APPS_DIR, kill_group
 
 
@@ -185,3 +190,37 @@ def test_accepted_work_finishes_after_a_restart(tmp_path: Path) -> None:
     # Work was still queued at Ctrl-C: some executions only started after the restart.
     started_after = [r for r in records.values() if datetime.fromisoformat(r["startedAt"]) > restarted_at]
     assert started_after, "every execution had finished before Ctrl-C: the restart was not tested"
+
+
+def test_up_nats_lets_in_only_its_roles(tmp_path: Path) -> None:
+    """The nats-server of `hookcore up` refuses a client without credentials; its role keys
+    (private files in the data dir) get in, each only as far as its role allows."""
+    data_dir = tmp_path / "data"
+    with running_up(data_dir, free_port(), app="basic_app:app") as up:
+        conf = (data_dir / "nats" / "nats-server.conf").read_text()
+        listen = re.search(r'^listen: "([^"]+)"', conf, re.MULTILINE)
+        assert listen is not None
+        url = f"nats://{listen.group(1)}"
+        seeds = {role: data_dir / "nats" / f"{role}.nk" for role in ("ingress", "worker", "admin")}
+        modes = {role: path.stat().st_mode & 0o777 for role, path in seeds.items()}
+        assert modes == dict.fromkeys(seeds, 0o600)
+
+        async def check() -> None:
+            stranger = NatsClient()
+            with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+                await stranger.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
+            await stranger.close()
+            ingress = await nats.connect(url, nkeys_seed=str(seeds["ingress"]), allow_reconnect=False)
+            admin = await nats.connect(url, nkeys_seed=str(seeds["admin"]), allow_reconnect=False)
+            try:
+                with pytest.raises(nats.errors.TimeoutError):  # the server drops it: no permission
+                    await ingress.jetstream(timeout=2).delete_stream(EXECUTIONS_STREAM)
+                info = await admin.jetstream(timeout=10).stream_info(EXECUTIONS_STREAM)
+                assert info.config.name == EXECUTIONS_STREAM
+            finally:
+                await ingress.close()
+                await admin.close()
+
+        asyncio.run(check())
+    up.assert_stopped_cleanly()
+    assert f"HOOKCORE_NATS_NKEY_SEED={seeds['admin']}" in up.out
