@@ -5,6 +5,8 @@ Resource names are fixed so every process of a deployment agrees on them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +45,8 @@ DELIVERIES_BUCKET = "hookcore_deliveries"
 its flow's dedup window (`hookcore.deliveries`)."""
 STATE_BUCKET = "hookcore_state"
 """Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
+CONNECT_DEADLINE = 10.0
+"""Seconds a process waits for its first NATS connection before it gives up, naming the server."""
 MESSAGE_HEADER_ROOM = 1024
 """Bytes of a message's max_payload kept for its NATS headers (``Nats-Msg-Id`` and the like)."""
 OBJECTS_BUCKET = "hookcore_objects"
@@ -114,23 +118,30 @@ async def connect(settings: Settings, name: str) -> JetStream:
 
     nc = NatsClient()
     try:
-        await nc.connect(
-            servers,
-            name=name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25,  # type: ignore[arg-type]  # annotated int; nats-py sleeps this many seconds
-            connect_timeout=5,
-            allow_reconnect=True,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
-            error_cb=on_error,
-            # Every subject hookcore publishes to is built from ids it made itself.
-            skip_subject_validation=True,
+        # nats-py retries a first connection forever when reconnecting is allowed: bound it.
+        await asyncio.wait_for(
+            nc.connect(
+                servers,
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.25,  # type: ignore[arg-type]  # annotated int; nats-py sleeps this many seconds
+                connect_timeout=5,
+                allow_reconnect=True,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+                # Every subject hookcore publishes to is built from ids it made itself.
+                skip_subject_validation=True,
+            ),
+            CONNECT_DEADLINE,
         )
     except Exception as e:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        reason = f"no answer within {CONNECT_DEADLINE:g}s" if isinstance(e, TimeoutError) else str(e)
         raise QueueUnavailable(
-            f"cannot connect to NATS at {settings.nats_url} ({e}); is nats-server running "
-            "with JetStream enabled (`nats-server -js`)?"
+            f"cannot connect to NATS at {settings.nats_url} ({reason}); is nats-server running "
+            f"there with JetStream enabled (`nats-server -js`)? (setting {env_name('nats_url')})"
         ) from e
     js = nc.jetstream(timeout=10)
     try:

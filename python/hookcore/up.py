@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.config import Settings
+from hookcore.control import remove_control, write_control
 from hookcore.embedded import EmbeddedNats
 from hookcore.errors import HookcoreError
 
@@ -32,7 +34,7 @@ READY_TIMEOUT = 60.0
 
 def run_up(args: argparse.Namespace) -> int:
     apps = args.app or [DEFAULT_APP]
-    load_apps(apps)  # fail fast with a clear message
+    integrations = list(load_apps(apps))  # fail fast with a clear message
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("HOOKCORE_ADMIN_TOKEN") or _stored_token(data_dir)
@@ -73,8 +75,11 @@ def run_up(args: argparse.Namespace) -> int:
         _wait_ready(base, children, lambda: stopping)
         if stopping:
             return 0
+        local = _local_base(args.host, args.port)
+        write_control(data_dir, local, token)
         demo = _demo_instance(base, token) if not args.app else None
         _print_banner(public_url, token, data_dir, demo)
+        _print_cli_setup(local, token, args.data_dir, [] if demo else integrations)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
@@ -86,6 +91,7 @@ def run_up(args: argparse.Namespace) -> int:
         print("\nStopping…", file=sys.stderr)
         return 0
     finally:
+        remove_control(data_dir)
         for _, child in children:
             _stop(child)
         nats.stop()
@@ -188,4 +194,32 @@ def _print_banner(public_url: str, token: str, data_dir: Path, demo: dict[str, A
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID",
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID/result",
         ]
+    print("\n".join(lines), flush=True)
+
+
+def _local_base(host: str, port: int) -> str:
+    """The URL the CLI on this machine reaches the ingress at (a wildcard address is loopback)."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _print_cli_setup(local: str, token: str, data_dir_flag: str, integrations: list[str]) -> None:
+    """How the CLI finds this hookcore, and the deploy command of each loaded integration."""
+    found = (
+        "from this directory finds this hookcore by itself (in .hookcore/control.json)"
+        if data_dir_flag == ".hookcore"
+        else f"finds this hookcore with --data-dir {shlex.quote(data_dir_flag)}"
+    )
+    lines = [
+        "",
+        f"The CLI (hookcore deploy, instances, executions) {found}; anywhere else, first:",
+        "",
+        f"  export HOOKCORE_URL={local} HOOKCORE_ADMIN_TOKEN={token}",
+    ]
+    if integrations:
+        lines += ["", "Deploy an integration for a customer (prints its webhook URLs and curl lines):", ""]
+        lines += [f"  hookcore deploy --integration {shlex.quote(n)} --customer CUSTOMER_ID" for n in integrations]
     print("\n".join(lines), flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -11,13 +12,14 @@ import time
 import pytest
 
 from hookcore.errors import ErrorCode
-from support import APP_FLAGS, Hookcore
+from support import Hookcore
 
 
 def _cli(hc: Hookcore, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI against the test's server: its URL and token from the environment."""
     return subprocess.run(
-        [sys.executable, "-m", "hookcore", *args, "--nats", hc.nats.url],
-        env=hc.env,
+        [sys.executable, "-m", "hookcore", *args],
+        env={**hc.env, "HOOKCORE_URL": hc.base},
         capture_output=True,
         text=True,
         timeout=60,
@@ -51,21 +53,23 @@ def test_deploy_instances_and_executions(hookcore: Hookcore) -> None:
     deployed = _cli(
         hookcore,
         "deploy",
-        *APP_FLAGS,
         "--integration",
         "testapp",
         "--customer",
         "cli-co",
         "--config",
         "k=v",
-        "--public-url",
-        hookcore.base,
         "--json",
     )
     assert deployed.returncode == 0, deployed.stderr
     instance = json.loads(deployed.stdout)
     assert instance["customer"] == "cli-co" and instance["config"] == {"k": "v"}
     assert set(instance["webhookUrls"]) >= {"Echo", "Quick"}
+    assert instance == hookcore.admin.get(f"/api/instances/{instance['id']}").json()
+    shown = _cli(hookcore, "instances", "show", instance["id"])
+    assert shown.returncode == 0, shown.stderr
+    for text in (instance["webhookUrls"]["Echo"], 'k="v"', "state:", "customer cli-co"):
+        assert text in shown.stdout, shown.stdout
 
     listed = _cli(hookcore, "instances", "list", "--customer", "cli-co", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -95,7 +99,7 @@ def test_deploy_instances_and_executions(hookcore: Hookcore) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "plain text result"
 
-    removed = _cli(hookcore, "instances", "remove", instance["id"], *APP_FLAGS)
+    removed = _cli(hookcore, "instances", "remove", instance["id"])
     assert removed.returncode == 0, removed.stderr
     gone = hookcore.admin.get(f"/api/instances/{instance['id']}")
     assert gone.status_code == 404 and gone.headers["hookcore-error-code"] == ErrorCode.NOT_FOUND
@@ -116,7 +120,12 @@ def test_deploy_instances_and_executions(hookcore: Hookcore) -> None:
     [
         (["executions", "show"], "needs an execution id"),
         (["deploy", "--app", "nope:app", "--customer", "x"], "cannot import module 'nope'"),
-        (["instances", "show", "0190aaaa-0000-7000-8000-000000000000"], "No instance with id"),
+        (
+            ["instances", "show", "0190aaaa-0000-7000-8000-000000000000"],
+            "error: No instance with id '0190aaaa-0000-7000-8000-000000000000'. (not_found)",
+        ),
+        (["deploy", "--integration", "nope", "--customer", "x"], "error: Unknown integration 'nope'"),
+        (["executions", "list", "--token", "wrong"], "(admin_token_invalid)"),
     ],
 )
 def test_errors_are_one_clear_line(hookcore: Hookcore, args: list[str], message: str) -> None:
@@ -125,3 +134,49 @@ def test_errors_are_one_clear_line(hookcore: Hookcore, args: list[str], message:
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stdout == ""
+
+
+def test_show_list_pages_and_tail(hookcore: Hookcore) -> None:
+    instance = hookcore.deploy("tail-co")
+    plain = instance["webhookUrls"]["Plain"]
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "hookcore", "executions", "tail", "--customer", "tail-co", "--json"],
+        env={**hookcore.env, "HOOKCORE_URL": hookcore.base},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert tail.stderr is not None and tail.stdout is not None
+        assert "following executions" in tail.stderr.readline()  # subscribed before the first request
+        hookcore.deploy("someone-else")  # not this follower's customer
+        ids = [hookcore.client.post(plain).json()["executionId"] for _ in range(3)]
+        for execution_id in ids:
+            assert hookcore.wait_final(execution_id)["status"] == "succeeded"
+        seen: dict[str, list[str]] = {}
+        while any(seen.get(i, [""])[-1] != "succeeded" for i in ids):
+            event = json.loads(tail.stdout.readline())  # the test's timeout bounds this wait
+            assert event["customer"] == "tail-co", event
+            seen.setdefault(event["id"], []).append(event["status"])
+        assert all(seen[i][0] in ("queued", "running") for i in ids), seen
+        tail.send_signal(signal.SIGINT)  # Ctrl-C
+        assert tail.wait(30) == 130
+        assert "Traceback" not in tail.stderr.read()
+    finally:
+        tail.kill()
+        tail.wait()
+
+    shown = _cli(hookcore, "executions", "show", ids[0])
+    assert shown.returncode == 0, shown.stderr
+    assert "logs (1):" in shown.stdout and "plain flow ran in a thread" in shown.stdout, shown.stdout
+    assert "steps (" in shown.stdout
+
+    first = _cli(hookcore, "executions", "list", "--customer", "tail-co", "--limit", "2")
+    assert first.returncode == 0, first.stderr
+    assert [line.split()[0] for line in first.stdout.splitlines()] == ids[:0:-1]
+    cursor = re.search(r"more: add --cursor (\S+)", first.stderr)
+    assert cursor and cursor.group(1) == ids[1], first.stderr
+    rest = _cli(hookcore, "executions", "list", "--customer", "tail-co", "--limit", "2", "--cursor", ids[1])
+    assert rest.returncode == 0, rest.stderr
+    assert [line.split()[0] for line in rest.stdout.splitlines()] == ids[:1]
+    assert "more:" not in rest.stderr
