@@ -257,7 +257,9 @@ class ControlPlane:
                 await transport.send_bytes(b": following executions\n\n")
                 while not gone.done():
                     change = asyncio.ensure_future(feed.next())
-                    await asyncio.wait({change, gone}, timeout=KEEPALIVE_SECONDS, return_when="FIRST_COMPLETED")
+                    await asyncio.wait(
+                        {change, gone}, timeout=KEEPALIVE_SECONDS, return_when="FIRST_COMPLETED"
+                    )
                     if change.done():
                         await transport.send_bytes(b"data: " + msgspec.json.encode(change.result()) + b"\n\n")
                     else:

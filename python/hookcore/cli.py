@@ -14,9 +14,8 @@ from typing import Any
 from rich_argparse import RawDescriptionRichHelpFormatter
 
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
-from hookcore.client import ApiError
 from hookcore.config import Settings, describe, env_name
-from hookcore.errors import HookcoreError
+from hookcore.errors import ApiError, HookcoreError
 from hookcore.remote import add_target_args, run_deploy, run_executions, run_instances
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -29,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per CLI request
     try:
         return int(args.run(args) or 0)
     except ApiError as e:  # the server's answer: its message and code

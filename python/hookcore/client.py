@@ -17,30 +17,14 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, connect_sse
 
-from hookcore.control import ControlFileError, control_path, read_control
-from hookcore.errors import HookcoreError
+from hookcore.control import control_path, read_control
+from hookcore.errors import ApiError, ControlFileError, HookcoreError, Unreachable
 
 URL_ENV = "HOOKCORE_URL"
 TOKEN_ENV = "HOOKCORE_ADMIN_TOKEN"
 CONNECT_TIMEOUT = 5.0
 """Seconds to open a connection: a CLI with no server to reach gives up well within 10 s."""
 READ_TIMEOUT = 60.0
-
-
-class ApiError(HookcoreError):
-    """The server answered an ``/api`` call with an error: its message and code."""
-
-    def __init__(self, message: str, code: str, status: int) -> None:
-        super().__init__(f"{message} ({code})")
-        self.message = message
-        self.code = code
-        self.status = status
-
-
-class Unreachable(HookcoreError):
-    """No hookcore to talk to: no URL known, or nothing answered at it."""
-
-    code = "unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +51,10 @@ def resolve(url: str | None, token: str | None, data_dir: str, env: dict[str, st
     except ControlFileError as e:
         missing = " and ".join(
             name
-            for name, given in (("--url/$HOOKCORE_URL", given_url), ("--token/$HOOKCORE_ADMIN_TOKEN", given_token))
+            for name, given in (
+                ("--url/$HOOKCORE_URL", given_url),
+                ("--token/$HOOKCORE_ADMIN_TOKEN", given_token),
+            )
             if not given
         )
         raise Unreachable(f"no hookcore to talk to: {missing} not given, and {e}") from None
@@ -111,7 +98,7 @@ class Api:
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request; an error answer raises `ApiError`, no answer `Unreachable`."""
-        if "params" in kwargs and kwargs["params"]:
+        if kwargs.get("params"):
             kwargs["params"] = {k: v for k, v in kwargs["params"].items() if v is not None}
         try:
             response = self._http.request(method, path, **kwargs)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from hookcore.errors import HookcoreError
+from hookcore.errors import ControlFileError
 
 CONTROL_FILE = "control.json"
 
@@ -27,12 +27,6 @@ class ControlFile(msgspec.Struct, rename="camel", frozen=True):
     admin_token: str
     pid: int
     """The `hookcore up` process that wrote the file."""
-
-
-class ControlFileError(HookcoreError):
-    """The control file is missing, unreadable, or left by an `up` that is no longer running."""
-
-    code = "control_file_error"
 
 
 def control_path(data_dir: Path) -> Path:

@@ -22,7 +22,9 @@ REPLAY_PAGE = 500
 
 def add_target_args(parser: argparse.ArgumentParser) -> None:
     """``--url``, ``--token`` and ``--data-dir``: which hookcore to talk to."""
-    where = parser.add_argument_group("which hookcore (flag, else environment, else the running `up`)")
+    where = parser.add_argument_group(
+        "connection", "each from its flag, else the environment, else the `hookcore up` running on --data-dir"
+    )
     where.add_argument("--url", help="hookcore's base URL (default $HOOKCORE_URL)")
     where.add_argument("--token", help="the admin token (default $HOOKCORE_ADMIN_TOKEN)")
     where.add_argument(

@@ -55,7 +55,7 @@ def curl_lines(view: dict[str, Any]) -> Iterator[str]:
         header = f" --header {shlex.quote('Api-Key: ' + key)}" if key else ""
         yield (
             f"curl {shlex.quote(url)}{header} --header 'Content-Type: application/json' "
-            f"--data '{{\"hello\":\"world\"}}'"
+            f'--data \'{{"hello":"world"}}\''
         )
 
 

@@ -221,5 +221,7 @@ def _print_cli_setup(local: str, token: str, data_dir_flag: str, integrations: l
     ]
     if integrations:
         lines += ["", "Deploy an integration for a customer (prints its webhook URLs and curl lines):", ""]
-        lines += [f"  hookcore deploy --integration {shlex.quote(n)} --customer CUSTOMER_ID" for n in integrations]
+        lines += [
+            f"  hookcore deploy --integration {shlex.quote(n)} --customer CUSTOMER_ID" for n in integrations
+        ]
     print("\n".join(lines), flush=True)

@@ -38,13 +38,14 @@ def _help(*args: str) -> str:
 def test_every_verb_has_help_with_an_example() -> None:
     out = _help()
     verbs = ["up", "serve", "worker", "deploy", "instances", "executions"]
+    assert "\x1b[" not in out, "colour only on a terminal"
     # each verb is listed as a command (at the start of a line of the commands list)
     listed = re.findall(r"^ {4}([a-z]+)\b", out, flags=re.MULTILINE)
     assert listed == verbs, out
     assert "HOOKCORE_NATS_URL" in out
     for verb in verbs:
         help_text = _help(verb)
-        assert help_text.startswith(f"usage: hookcore {verb}"), help_text
+        assert help_text.startswith(f"Usage: hookcore {verb}"), help_text
         example = help_text.split("example:", 1)[1]
         assert f"hookcore {verb}" in example, (verb, example)
 
@@ -139,32 +140,31 @@ def test_errors_are_one_clear_line(hookcore: Hookcore, args: list[str], message:
 def test_show_list_pages_and_tail(hookcore: Hookcore) -> None:
     instance = hookcore.deploy("tail-co")
     plain = instance["webhookUrls"]["Plain"]
-    tail = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "hookcore", "executions", "tail", "--customer", "tail-co", "--json"],
         env={**hookcore.env, "HOOKCORE_URL": hookcore.base},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert tail.stderr is not None and tail.stdout is not None
-        assert "following executions" in tail.stderr.readline()  # subscribed before the first request
-        hookcore.deploy("someone-else")  # not this follower's customer
-        ids = [hookcore.client.post(plain).json()["executionId"] for _ in range(3)]
-        for execution_id in ids:
-            assert hookcore.wait_final(execution_id)["status"] == "succeeded"
-        seen: dict[str, list[str]] = {}
-        while any(seen.get(i, [""])[-1] != "succeeded" for i in ids):
-            event = json.loads(tail.stdout.readline())  # the test's timeout bounds this wait
-            assert event["customer"] == "tail-co", event
-            seen.setdefault(event["id"], []).append(event["status"])
-        assert all(seen[i][0] in ("queued", "running") for i in ids), seen
-        tail.send_signal(signal.SIGINT)  # Ctrl-C
-        assert tail.wait(30) == 130
-        assert "Traceback" not in tail.stderr.read()
-    finally:
-        tail.kill()
-        tail.wait()
+    ) as tail:
+        try:
+            assert tail.stderr is not None and tail.stdout is not None
+            assert "following executions" in tail.stderr.readline()  # subscribed before any request
+            other = hookcore.client.post(hookcore.deploy("someone-else")["webhookUrls"]["Plain"])
+            ids = [hookcore.client.post(plain).json()["executionId"] for _ in range(3)]
+            for execution_id in ids:
+                assert hookcore.wait_final(execution_id)["status"] == "succeeded"
+            seen: dict[str, list[str]] = {}
+            while any(seen.get(i, [""])[-1] != "succeeded" for i in ids):
+                event = json.loads(tail.stdout.readline())  # the test's timeout bounds this wait
+                assert event["customer"] == "tail-co", (event, other.text)
+                seen.setdefault(event["id"], []).append(event["status"])
+            assert all(seen[i][0] in ("queued", "running") for i in ids), seen
+            tail.send_signal(signal.SIGINT)  # Ctrl-C
+            assert tail.wait(30) == 130
+            assert "Traceback" not in tail.stderr.read()
+        finally:
+            tail.kill()
 
     shown = _cli(hookcore, "executions", "show", ids[0])
     assert shown.returncode == 0, shown.stderr

@@ -41,6 +41,7 @@ FLOWS = textwrap.dedent(
     """
 )
 CLI_TIMEOUT = 60
+UP = [sys.executable, "-m", "hookcore", "up"]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -74,8 +75,7 @@ def _up(workdir: Path, data_dir: Path, port: int) -> Iterator[tuple[subprocess.P
     out = workdir / "up.out"
     with out.open("w") as sink:
         up = subprocess.Popen(
-            [sys.executable, "-m", "hookcore", "up", "--app", "myflows:app"]
-            + ["--data-dir", str(data_dir), "--port", str(port)],
+            [*UP, "--app", "myflows:app", "--data-dir", str(data_dir), "--port", str(port)],
             cwd=workdir,
             env=_clean_env(),
             stdout=sink,
@@ -176,12 +176,16 @@ def test_the_first_hour(tmp_path: Path, discovery: str) -> None:
         instances = {}
         for customer in ("acme", "globex"):
             text = cli("deploy", "--integration", "acme-erp", "--customer", customer, "--config", "k=v")
-            assert f"acme-erp for customer {customer}" in text and "k=\"v\"" in text, text
-            assert "curl 'http://127.0.0.1:" in text, text
+            assert f"acme-erp for customer {customer}" in text and 'k="v"' in text, text
+            pasted = text.split("# Order failed\n", 1)[1].splitlines()[0]  # the curl line printed for it
+            assert pasted.lstrip().startswith("curl http://127.0.0.1:"), text
             instances[customer] = json.loads(cli("instances", "list", "--customer", customer, "--json"))[
                 "items"
             ][0]
         acme, globex = instances["acme"], instances["globex"]
+        _wait_routed(globex["webhookUrls"]["Order failed"])
+        answer = subprocess.run(pasted, shell=True, capture_output=True, text=True, timeout=30, check=True)
+        assert _wait_final(url, token, json.loads(answer.stdout)["executionId"])["status"] == "dead"
         assert acme["webhookUrls"]["Order created"] != globex["webhookUrls"]["Order created"]
         shown = cli("instances", "show", acme["id"])
         assert acme["webhookUrls"]["Order created"] in shown and "customer acme" in shown
@@ -236,7 +240,9 @@ def _maybe_bystander(tmp: Path, discovery: str) -> Iterator[str | None]:
 def test_no_server_to_reach_fails_fast_saying_what_was_tried(tmp_path: Path) -> None:
     port = free_port()
     started = time.monotonic()
-    refused = _cli(tmp_path, _clean_env(), "instances", "list", "--url", f"http://127.0.0.1:{port}", "--token", "t")
+    refused = _cli(
+        tmp_path, _clean_env(), "instances", "list", "--url", f"http://127.0.0.1:{port}", "--token", "t"
+    )
     assert time.monotonic() - started < 10
     assert refused.returncode == 1 and refused.stdout == ""
     assert f"cannot reach hookcore at http://127.0.0.1:{port} (URL from --url; token from --token)" in (
