@@ -166,7 +166,10 @@ class _progress:
         from rich.console import Console
         from rich.progress import Progress
 
-        self._bar = Progress(console=Console(stderr=True), transient=True)
+        # Lines printed meanwhile go above the bar when stdout is the same terminal, else to stdout.
+        self._bar = Progress(
+            console=Console(stderr=True), transient=True, redirect_stdout=sys.stdout.isatty()
+        )
         self._bar.start()
         task = self._bar.add_task("replaying", total=self._total)
         return lambda: self._bar.advance(task)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import re
 import signal
 import subprocess
@@ -89,6 +92,7 @@ def test_deploy_instances_and_executions(hookcore: Hookcore) -> None:
     replayed = _cli(hookcore, "executions", "replay", "--status", "dead", "--customer", "cli-co", "--all")
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 1 executions" in replayed.stderr
+    assert "replaying" not in replayed.stderr, "a progress bar only on a terminal"
     assert replayed.stdout.count("->") == 1, replayed.stdout
     old_id, new_id = (part.strip() for part in replayed.stdout.split("->"))
     assert old_id == failed and new_id > failed
@@ -180,3 +184,25 @@ def test_show_list_pages_and_tail(hookcore: Hookcore) -> None:
     assert rest.returncode == 0, rest.stderr
     assert [line.split()[0] for line in rest.stdout.splitlines()] == ids[:1]
     assert "more:" not in rest.stderr
+
+    # replay --all draws a progress bar on a terminal (stderr here is a pseudo-terminal)
+    controller, terminal = pty.openpty()
+    try:
+        bar = subprocess.run(
+            [sys.executable, "-m", "hookcore", "executions", "replay", "--all", "--customer", "tail-co"],
+            env={**hookcore.env, "HOOKCORE_URL": hookcore.base},
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+    drawn = b""
+    with contextlib.suppress(OSError):  # EIO once everything written is read
+        while chunk := os.read(controller, 65536):
+            drawn += chunk
+    os.close(controller)
+    assert bar.returncode == 0
+    assert bar.stdout.count("->") >= 3, (bar.stdout, drawn)
+    assert b"replaying" in drawn and b"replayed" in drawn, drawn
