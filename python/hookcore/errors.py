@@ -165,3 +165,9 @@ class ApiError(HookcoreError):
         self.message = message
         self.code = code
         self.status = status
+
+
+class NatsUnreachable(HookcoreError, ConnectionError):
+    """A process's first connection to NATS failed or got no answer in time (`hookcore.queue.connect`)."""
+
+    code = "nats_unreachable"

@@ -27,7 +27,7 @@ from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from hookcore.config import Settings, env_name
-from hookcore.errors import ConfigError, QueueUnavailable, StorageFull
+from hookcore.errors import ConfigError, NatsUnreachable, QueueUnavailable, StorageFull
 
 log = logging.getLogger("hookcore.queue")
 
@@ -139,7 +139,7 @@ async def connect(settings: Settings, name: str) -> JetStream:
         with contextlib.suppress(Exception):
             await nc.close()
         reason = f"no answer within {CONNECT_DEADLINE:g}s" if isinstance(e, TimeoutError) else str(e)
-        raise QueueUnavailable(
+        raise NatsUnreachable(
             f"cannot connect to NATS at {settings.nats_url} ({reason}); is nats-server running "
             f"there with JetStream enabled (`nats-server -js`)? (setting {env_name('nats_url')})"
         ) from e

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from hookcore.embedded import free_port, nats_server_binary
-from support import kill_group
+from support import APPS_DIR, kill_group
 
 FLOWS = textwrap.dedent(
     """
@@ -264,3 +264,20 @@ def test_no_server_to_reach_fails_fast_saying_what_was_tried(tmp_path: Path) -> 
     stale = _cli(tmp_path, _clean_env(), "executions", "list")
     assert stale.returncode == 1
     assert f"left by a `hookcore up` (pid {gone.pid}) that is no longer running" in stale.stderr
+
+
+def test_a_worker_with_no_nats_to_reach_fails_naming_it(tmp_path: Path) -> None:
+    nats_url = f"nats://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    worker = _cli(
+        tmp_path,
+        _clean_env(PYTHONPATH=str(APPS_DIR)),
+        "worker",
+        "--app",
+        "basic_app:app",
+        "--nats",
+        nats_url,
+    )
+    assert time.monotonic() - started < 30  # the connect deadline is 10 s
+    assert worker.returncode == 1
+    assert f"hookcore: error: cannot connect to NATS at {nats_url} (" in worker.stderr, worker.stderr
