@@ -113,8 +113,11 @@ async def connect(settings: Settings, name: str) -> JetStream:
     async def on_reconnect() -> None:
         log.warning("reconnected to NATS")
 
+    last_error: list[Exception] = []
+
     async def on_error(e: Exception) -> None:
         log.debug("NATS connection error: %s", e)
+        last_error[:] = [e]
 
     nc = NatsClient()
     try:
@@ -138,7 +141,10 @@ async def connect(settings: Settings, name: str) -> JetStream:
     except Exception as e:
         with contextlib.suppress(Exception):
             await nc.close()
-        reason = f"no answer within {CONNECT_DEADLINE:g}s" if isinstance(e, TimeoutError) else str(e)
+        reason = str(e) or type(e).__name__
+        if isinstance(e, TimeoutError):
+            last = f"; last error: {str(last_error[0]) or type(last_error[0]).__name__}" if last_error else ""
+            reason = f"not connected within {CONNECT_DEADLINE:g}s{last}"
         raise NatsUnreachable(
             f"cannot connect to NATS at {settings.nats_url} ({reason}); is nats-server running "
             f"there with JetStream enabled (`nats-server -js`)? (setting {env_name('nats_url')})"
