@@ -209,13 +209,13 @@ def _local_base(host: str, port: int) -> str:
 def _print_cli_setup(local: str, token: str, data_dir_flag: str, integrations: list[str]) -> None:
     """How the CLI finds this hookcore, and the deploy command of each loaded integration."""
     found = (
-        "from this directory finds this hookcore by itself (in .hookcore/control.json)"
+        "run from this directory finds this hookcore by itself (through .hookcore/control.json)"
         if data_dir_flag == ".hookcore"
         else f"finds this hookcore with --data-dir {shlex.quote(data_dir_flag)}"
     )
     lines = [
         "",
-        f"The CLI (hookcore deploy, instances, executions) {found}; anywhere else, first:",
+        f"The CLI (hookcore deploy, instances, executions) {found}; from anywhere else, first:",
         "",
         f"  export HOOKCORE_URL={local} HOOKCORE_ADMIN_TOKEN={token}",
     ]

@@ -206,3 +206,11 @@ def test_show_list_pages_and_tail(hookcore: Hookcore) -> None:
     assert bar.returncode == 0
     assert bar.stdout.count("->") >= 3, (bar.stdout, drawn)
     assert b"replaying" in drawn and b"replayed" in drawn, drawn
+
+
+def test_tail_route_checks_its_filters_and_the_token(hookcore: Hookcore) -> None:
+    bad = hookcore.admin.get("/api/executions/tail", params={"status": "done"})
+    assert bad.status_code == 400 and bad.headers["hookcore-error-code"] == ErrorCode.BAD_REQUEST
+    assert "status must be one of queued, running, succeeded, failed, dead" in bad.json()["error"]
+    anonymous = hookcore.client.get("/api/executions/tail")
+    assert anonymous.status_code == 401
