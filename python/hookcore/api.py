@@ -169,7 +169,8 @@ class ControlPlane:
                 args = [s for p, s in zip(pattern, segments, strict=True) if p == "*"]
                 if route_method == method:
                     return handler, args, []
-                allowed.append(route_method)
+                if route_method not in allowed:  # /api/executions/tail also matches {id}
+                    allowed.append(route_method)
         return None, [], allowed
 
     def _authorized(self, header: str | None) -> bool:
