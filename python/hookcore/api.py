@@ -15,7 +15,7 @@ from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
 from hookcore.executions import MAX_LIMIT, STATUSES, Executions
-from hookcore.follow import ExecutionFilter, following
+from hookcore.follow import ExecutionFilter, following, on_stop_signals
 from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
 from hookcore.instances import Instances
 from hookcore.integration import InstanceConfig
@@ -75,6 +75,8 @@ class ControlPlane:
         self.records = Records(jet)
         self.executions = Executions(jet, publisher)
         self._token = settings.admin_token.encode()
+        self._stopping = asyncio.Event()
+        """Set when the process is asked to stop: open ``/api/executions/tail`` streams end."""
         # (method, path segments with "*" for a value) -> handler
         self._routes: dict[tuple[str, tuple[str, ...]], Handler] = {
             ("POST", ("api", "instances")): self._deploy,
@@ -90,6 +92,10 @@ class ControlPlane:
             ("POST", ("api", "executions", "*", "replay")): self._replay_execution,
             ("GET", ("api", "executions", "*", "result")): self._execution_result,
         }
+
+    def end_streams_on_stop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """End the open tail streams when the process is asked to stop (else it waits for them)."""
+        on_stop_signals(loop, self._stopping.set)
 
     async def handle(self, scope: Any, proto: Any) -> None:
         path: str = scope.path
@@ -254,23 +260,25 @@ class ControlPlane:
                 200, [("content-type", "text/event-stream"), ("cache-control", "no-store")]
             )
             gone = asyncio.ensure_future(proto.client_disconnect())
+            stopping = asyncio.ensure_future(self._stopping.wait())
             try:
                 await transport.send_bytes(b": following executions\n\n")
-                while not gone.done():
+                while not (gone.done() or stopping.done()):
                     change = asyncio.ensure_future(feed.next())
                     await asyncio.wait(
-                        {change, gone}, timeout=KEEPALIVE_SECONDS, return_when="FIRST_COMPLETED"
+                        {change, gone, stopping}, timeout=KEEPALIVE_SECONDS, return_when="FIRST_COMPLETED"
                     )
                     if change.done():
                         await transport.send_bytes(b"data: " + msgspec.json.encode(change.result()) + b"\n\n")
                     else:
                         change.cancel()
-                        if not gone.done():
+                        if not (gone.done() or stopping.done()):
                             await transport.send_bytes(b": still following\n\n")
             except OSError:  # the follower went away mid-write
                 pass
             finally:
                 gone.cancel()
+                stopping.cancel()
 
     async def _replay_execution(self, scope: Any, proto: Any, args: list[str]) -> None:
         new_id = await self.executions.replay(args[0])

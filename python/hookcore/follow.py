@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NatsClient
@@ -95,3 +98,25 @@ async def following(nc: NatsClient, wanted: ExecutionFilter) -> AsyncIterator[Ex
     finally:
         for subscription in subscriptions:
             await subscription.unsubscribe()
+
+
+def on_stop_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    """Also call ``stop`` (on ``loop``) when this process gets SIGINT or SIGTERM.
+
+    Granian lets a worker process exit only once its open responses have ended,
+    and a follower's stream never ends by itself. The handlers are chained at the
+    Python level: whatever the event loop does on these signals (Granian's own
+    shutdown, through the loop's wakeup fd) is unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers; streams then end with the process
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(stop)
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(sig, handler)

@@ -223,6 +223,22 @@ def test_the_first_hour(tmp_path: Path, discovery: str) -> None:
             varz = httpx.get(f"{monitor}/varz").json()
             assert varz["total_connections"] == 0, "the CLI connected to a NATS server"
         assert up.poll() is None
+        # a follower still attached when `up` stops neither holds it up nor hangs itself
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "hookcore", "executions", "tail", *where],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert follower.stderr is not None
+        assert "following executions" in follower.stderr.readline()
+        stop_started = time.monotonic()
+    with follower:
+        assert follower.wait(30) == 1
+        assert "ended the stream of executions" in follower.stderr.read()
+    assert time.monotonic() - stop_started < 25  # `up` kills a child only after 30 s
     assert up.returncode == 0, out.read_text()
     assert not control.exists(), "a clean stop removes the control file"
 
