@@ -34,8 +34,14 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _connected(work: Callable[[Api, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _connected(
+    work: Callable[[Api, argparse.Namespace], int],
+    check: Callable[[argparse.Namespace], None] = lambda args: None,
+) -> Callable[[argparse.Namespace], int]:
+    """A verb: ``check`` its arguments, then ``work`` against the hookcore the flags name."""
+
     def run(args: argparse.Namespace) -> int:
+        check(args)
         api = Api(resolve(args.url, args.token, args.data_dir, dict(os.environ)))
         try:
             return work(api, args)
@@ -64,17 +70,20 @@ def _deploy(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
-def _instances(api: Api, args: argparse.Namespace) -> int:
+def _check_instances(args: argparse.Namespace) -> None:
     if args.action != "list" and not args.id:
         raise HookcoreError(f"`hookcore instances {args.action}` needs an instance id")
+    if args.action == "add-key" and not args.flow:
+        raise HookcoreError("`hookcore instances add-key ID` needs --flow NAME")
+
+
+def _instances(api: Api, args: argparse.Namespace) -> int:
     path = f"/api/instances/{quote(args.id or '', safe='')}"
     if args.action == "remove":
         api.delete(path)
         print(f"Removed instance {args.id}; its URLs now answer 404")
         return 0
     if args.action == "add-key":
-        if not args.flow:
-            raise HookcoreError("`hookcore instances add-key ID` needs --flow NAME")
         answer = api.post(f"{path}/api-keys", {"flow": args.flow})
         print(render.dump(answer) if args.json else answer["apiKey"])
         return 0
@@ -95,11 +104,14 @@ def _instances(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
-def _executions(api: Api, args: argparse.Namespace) -> int:
+def _check_executions(args: argparse.Namespace) -> None:
     if args.action in ("show", "result") and not args.id:
         raise HookcoreError(f"`hookcore executions {args.action}` needs an execution id")
     if args.action == "replay" and bool(args.id) == args.all:
         raise HookcoreError("`hookcore executions replay` needs an execution id or --all (with filters)")
+
+
+def _executions(api: Api, args: argparse.Namespace) -> int:
     filters = {"flow": args.flow, "customer": args.customer, "status": args.status}
     if args.action == "tail":
         return _tail(api, args, filters)
@@ -110,6 +122,8 @@ def _executions(api: Api, args: argparse.Namespace) -> int:
             return 0
         for view in page["items"]:
             print(render.execution_line(view))
+        if not page["items"]:
+            print("no executions match", file=sys.stderr)
         if page["next"]:
             print(f"more: add --cursor {page['next']}", file=sys.stderr)
         return 0
@@ -207,5 +221,5 @@ def parse_config(items: list[str]) -> InstanceConfig:
 
 
 run_deploy = _connected(_deploy)
-run_instances = _connected(_instances)
-run_executions = _connected(_executions)
+run_instances = _connected(_instances, _check_instances)
+run_executions = _connected(_executions, _check_executions)
