@@ -14,6 +14,7 @@ from typing import Any
 from rich_argparse import RawDescriptionRichHelpFormatter
 
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
+from hookcore.client import TOKEN_ENV, URL_ENV
 from hookcore.config import Settings, describe, env_name
 from hookcore.errors import ApiError, HookcoreError
 from hookcore.remote import add_target_args, run_deploy, run_executions, run_instances
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hookcore",
         description="Webhook trigger ingress: accept, store durably in NATS JetStream, run Python flows.",
         epilog="Start everything on one machine:  hookcore up\n"
+        "deploy, instances and executions call a running hookcore's /api: --url/--token, else\n"
+        f"  {URL_ENV}/{TOKEN_ENV}, else the `hookcore up` running on --data-dir (default .hookcore)\n"
         "Settings (flags win over these environment variables):\n"
         + "\n".join(f"  {env:<32} {doc} (default {default})" for env, default, doc in describe()),
         formatter_class=RawDescriptionRichHelpFormatter,
