@@ -14,7 +14,8 @@ from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
-from hookcore.executions import MAX_LIMIT, Executions
+from hookcore.executions import MAX_LIMIT, STATUSES, Executions
+from hookcore.follow import ExecutionFilter, following, on_stop_signals
 from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
 from hookcore.instances import Instances
 from hookcore.integration import InstanceConfig
@@ -27,6 +28,9 @@ from hookcore.store import Records
 log = logging.getLogger("hookcore.api")
 
 MAX_API_BODY = 1024 * 1024
+KEEPALIVE_SECONDS = 15.0
+"""A comment line on a quiet ``/api/executions/tail`` this often: proxies keep the stream open,
+and a follower that left is noticed."""
 
 
 class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,6 +75,8 @@ class ControlPlane:
         self.records = Records(jet)
         self.executions = Executions(jet, publisher)
         self._token = settings.admin_token.encode()
+        self._stopping = asyncio.Event()
+        """Set when the process is asked to stop: open ``/api/executions/tail`` streams end."""
         # (method, path segments with "*" for a value) -> handler
         self._routes: dict[tuple[str, tuple[str, ...]], Handler] = {
             ("POST", ("api", "instances")): self._deploy,
@@ -80,10 +86,16 @@ class ControlPlane:
             ("POST", ("api", "instances", "*", "api-keys")): self._add_api_key,
             ("DELETE", ("api", "instances", "*", "api-keys", "*")): self._delete_api_key,
             ("GET", ("api", "executions")): self._list_executions,
+            # before ("api", "executions", "*"): "tail" is not an execution id
+            ("GET", ("api", "executions", "tail")): self._tail_executions,
             ("GET", ("api", "executions", "*")): self._show_execution,
             ("POST", ("api", "executions", "*", "replay")): self._replay_execution,
             ("GET", ("api", "executions", "*", "result")): self._execution_result,
         }
+
+    def end_streams_on_stop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """End the open tail streams when the process is asked to stop (else it waits for them)."""
+        on_stop_signals(loop, self._stopping.set)
 
     async def handle(self, scope: Any, proto: Any) -> None:
         path: str = scope.path
@@ -163,7 +175,8 @@ class ControlPlane:
                 args = [s for p, s in zip(pattern, segments, strict=True) if p == "*"]
                 if route_method == method:
                     return handler, args, []
-                allowed.append(route_method)
+                if route_method not in allowed:  # /api/executions/tail also matches {id}
+                    allowed.append(route_method)
         return None, [], allowed
 
     def _authorized(self, header: str | None) -> bool:
@@ -233,6 +246,39 @@ class ControlPlane:
             cursor=_single(query, "cursor"),
         )
         send_json(proto, 200, page)
+
+    async def _tail_executions(self, scope: Any, proto: Any, args: list[str]) -> None:
+        """Server-sent events: one ``data:`` line (an execution's JSON) per change (`hookcore.follow`)."""
+        query = _core.parse_query(scope.query_string)
+        wanted = ExecutionFilter(
+            customer=_single(query, "customer"), flow=_single(query, "flow"), status=_single(query, "status")
+        )
+        if wanted.status is not None and wanted.status not in STATUSES:
+            raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {wanted.status!r}.")
+        async with following(self._jet.nc, wanted) as feed:
+            transport = proto.response_stream(
+                200, [("content-type", "text/event-stream"), ("cache-control", "no-store")]
+            )
+            gone = asyncio.ensure_future(proto.client_disconnect())
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await transport.send_bytes(b": following executions\n\n")
+                while not (gone.done() or stopping.done()):
+                    change = asyncio.ensure_future(feed.next())
+                    await asyncio.wait(
+                        {change, gone, stopping}, timeout=KEEPALIVE_SECONDS, return_when="FIRST_COMPLETED"
+                    )
+                    if change.done():
+                        await transport.send_bytes(b"data: " + msgspec.json.encode(change.result()) + b"\n\n")
+                    else:
+                        change.cancel()
+                        if not (gone.done() or stopping.done()):
+                            await transport.send_bytes(b": still following\n\n")
+            except OSError:  # the follower went away mid-write
+                pass
+            finally:
+                gone.cancel()
+                stopping.cancel()
 
     async def _replay_execution(self, scope: Any, proto: Any, args: list[str]) -> None:
         new_id = await self.executions.replay(args[0])

@@ -8,18 +8,16 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import msgspec
+from rich_argparse import RawDescriptionRichHelpFormatter
 
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
+from hookcore.client import TOKEN_ENV, URL_ENV
 from hookcore.config import Settings, describe, env_name
-from hookcore.errors import HookcoreError
-from hookcore.integration import InstanceConfig
-
-if TYPE_CHECKING:
-    from hookcore.executions import Executions
+from hookcore.errors import ApiError, HookcoreError
+from hookcore.remote import add_target_args, run_deploy, run_executions, run_instances
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -31,13 +29,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per CLI request
     try:
         return int(args.run(args) or 0)
+    except ApiError as e:  # the server's answer: its message and code
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except HookcoreError as e:
         print(f"hookcore: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
+    except KeyboardInterrupt:  # Ctrl-C in a verb without its own handling (`up` and the servers have one)
+        print(file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,9 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hookcore",
         description="Webhook trigger ingress: accept, store durably in NATS JetStream, run Python flows.",
         epilog="Start everything on one machine:  hookcore up\n"
+        "deploy, instances and executions call a running hookcore's /api: --url/--token, else\n"
+        f"  {URL_ENV}/{TOKEN_ENV}, else the `hookcore up` running on --data-dir (default .hookcore)\n"
         "Settings (flags win over these environment variables):\n"
         + "\n".join(f"  {env:<32} {doc} (default {default})" for env, default, doc in describe()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionRichHelpFormatter,
     )
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -95,13 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     deploy = _verb(
         verbs,
         "deploy",
-        "deploy an integration for a customer and print its webhook URLs",
-        "hookcore deploy --app myflows:app --customer acme-42 --config region=eu --json",
+        "deploy an integration for a customer (through the running hookcore's /api) and print its URLs",
+        "hookcore deploy --integration acme-erp --customer acme-42 --config region=eu\n"
+        "  hookcore deploy --app myflows:app --customer acme-42 --replace --json",
     )
-    _app_args(deploy, required=True)
-    _nats_arg(deploy)
+    which = deploy.add_mutually_exclusive_group(required=True)
+    which.add_argument("--integration", help="the integration's name (as the server runs it)")
+    which.add_argument(
+        "--app", metavar="MODULE:ATTR", help="or: the integration this module defines (imported for its name)"
+    )
     deploy.add_argument("--customer", required=True, help="the customer's external id (created if new)")
-    deploy.add_argument("--integration", help="integration name, when --app loads several")
     deploy.add_argument(
         "--config",
         action="append",
@@ -110,49 +118,57 @@ def build_parser() -> argparse.ArgumentParser:
         help="a config value of the instance (repeatable; a key given twice: a list, for a rotated secret)",
     )
     deploy.add_argument("--name", help="instance name")
-    deploy.add_argument("--public-url", help="base of handed-out URLs")
+    deploy.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the customer's instance of a shared-endpoint integration (else: 409)",
+    )
+    add_target_args(deploy)
     _json_arg(deploy)
-    deploy.set_defaults(run=_run_deploy)
+    deploy.set_defaults(run=run_deploy)
 
     instances = _verb(
         verbs,
         "instances",
         "list, show or remove deployed instances, or add an API key",
-        "hookcore instances --nats nats://127.0.0.1:4222\n  hookcore instances show ID --json\n"
-        "  hookcore instances remove ID --app myflows:app\n"
+        "hookcore instances\n  hookcore instances list --customer acme-42\n"
+        "  hookcore instances show ID --json\n  hookcore instances remove ID\n"
         "  hookcore instances add-key ID --flow 'Order created'",
     )
     instances.add_argument("action", nargs="?", default="list", choices=["list", "show", "remove", "add-key"])
     instances.add_argument("id", nargs="?", help="instance id (show, remove, add-key)")
     instances.add_argument("--flow", help="the flow a new API key is for (add-key)")
     instances.add_argument("--customer", help="only this customer's instances (list)")
-    _app_args(instances, required=False, help_extra=" (remove: runs its on_instance_remove)")
-    _nats_arg(instances)
-    instances.add_argument("--public-url", help="base of handed-out URLs")
+    add_target_args(instances)
     _json_arg(instances)
-    instances.set_defaults(run=_run_instances)
+    instances.set_defaults(run=run_instances)
 
     executions = _verb(
         verbs,
         "executions",
-        "list, show or replay executions, or print a result",
-        "hookcore executions list --status dead\n  hookcore executions show 01937c2e-... --json\n"
-        "  hookcore executions result 01937c2e-...\n  hookcore executions replay --status dead --all",
+        "list, show, follow or replay executions, or print a result",
+        "hookcore executions list --status dead\n  hookcore executions list --cursor 01937c2e-...\n"
+        "  hookcore executions show 01937c2e-... --json\n  hookcore executions result 01937c2e-...\n"
+        "  hookcore executions tail --customer acme-42\n  hookcore executions replay --status dead --all",
     )
-    executions.add_argument("action", choices=["list", "show", "result", "replay"])
+    executions.add_argument("action", choices=["list", "show", "result", "replay", "tail"])
     executions.add_argument("id", nargs="?", help="execution id (show, result, replay one)")
-    executions.add_argument("--flow", help="only this flow (list, replay --all)")
-    executions.add_argument("--customer", help="only this customer (list, replay --all)")
+    executions.add_argument("--flow", help="only this flow (list, tail, replay --all)")
+    executions.add_argument("--customer", help="only this customer (list, tail, replay --all)")
     executions.add_argument(
         "--status",
         choices=["queued", "running", "succeeded", "failed", "dead"],
-        help="only this status (list, replay --all)",
+        help="only this status (list, tail, replay --all)",
     )
     executions.add_argument("--limit", type=int, default=50, help="executions per page (list; default 50)")
+    executions.add_argument("--cursor", help="the page after this one (list; the 'more:' line names it)")
     executions.add_argument("--all", action="store_true", help="replay every matching execution")
-    _nats_arg(executions)
+    executions.add_argument(
+        "--again", action="store_true", help="replay --all: also those replayed before (skipped otherwise)"
+    )
+    add_target_args(executions)
     _json_arg(executions)
-    executions.set_defaults(run=_run_executions)
+    executions.set_defaults(run=run_executions)
     return parser
 
 
@@ -162,18 +178,18 @@ def _verb(verbs: Any, name: str, help_text: str, example: str) -> argparse.Argum
         help=help_text,
         description=help_text[0].upper() + help_text[1:] + ".",
         epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionRichHelpFormatter,
     )
 
 
-def _app_args(parser: argparse.ArgumentParser, required: bool, help_extra: str = "") -> None:
+def _app_args(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument(
         "--app",
         action="append",
         default=[],
         required=required,
         metavar="MODULE:ATTR",
-        help=f"an Integration to load, e.g. myflows:app (repeatable){help_extra}",
+        help="an Integration to load, e.g. myflows:app (repeatable)",
     )
 
 
@@ -182,7 +198,7 @@ def _nats_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _json_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of text")
 
 
 def _settings(args: argparse.Namespace, default_public_url: str | None = None) -> Settings:
@@ -249,172 +265,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
-
-
-def _with_jetstream(args: argparse.Namespace, work: Callable[[Any], Awaitable[int]]) -> int:
-    from hookcore.queue import connect
-
-    async def run() -> int:
-        jet = await connect(_settings(args), name="hookcore-cli")
-        try:
-            return await work(jet)
-        finally:
-            await jet.close()
-
-    return asyncio.run(run())
-
-
-def _run_deploy(args: argparse.Namespace) -> int:
-    from hookcore.instances import Instances
-
-    apps = load_apps(args.app)
-    integration = args.integration or (next(iter(apps)) if len(apps) == 1 else None)
-    if integration is None:
-        raise HookcoreError(f"--app loads {len(apps)} integrations; choose one with --integration")
-    config = _config(args.config)
-
-    async def work(jet: Any) -> int:
-        instances = Instances(jet, apps, _settings(args))
-        view = await instances.view(*await instances.deploy(integration, args.customer, config, args.name))
-        if args.json:
-            _print_json(view)
-        else:
-            print(f"Deployed {view.integration} for {view.customer}: instance {view.id}")
-            for flow, url in view.webhook_urls.items():
-                print(f"  {flow}: {url}")
-        return 0
-
-    return _with_jetstream(args, work)
-
-
-def _run_instances(args: argparse.Namespace) -> int:
-    from hookcore.apps import Apps
-    from hookcore.instances import Instances
-
-    if args.action in ("show", "remove", "add-key") and not args.id:
-        raise HookcoreError(f"`hookcore instances {args.action}` needs an instance id")
-    apps = load_apps(args.app) if args.app else Apps([])
-
-    async def work(jet: Any) -> int:
-        instances = Instances(jet, apps, _settings(args))
-        if args.action == "add-key":
-            if not args.flow:
-                raise HookcoreError("`hookcore instances add-key ID` needs --flow NAME")
-            key = await instances.add_api_key(args.id, args.flow)
-            print(msgspec.json.encode({"apiKey": key}).decode() if args.json else key)
-            return 0
-        if args.action == "remove":
-            await instances.remove(args.id)
-            print(f"Removed instance {args.id}")
-            return 0
-        records = (
-            [await instances.get(args.id)] if args.action == "show" else await instances.list(args.customer)
-        )
-        views = [await instances.view(r) for r in records]
-        if args.json:
-            _print_json(views[0] if args.action == "show" else {"items": views, "next": None})
-        else:
-            for v in views:
-                print(f"{v.id}  {v.integration}  customer={v.customer}  flows={len(v.webhook_urls)}")
-                for flow, url in v.webhook_urls.items():
-                    print(f"    {flow}: {url}")
-        return 0
-
-    return _with_jetstream(args, work)
-
-
-def _run_executions(args: argparse.Namespace) -> int:
-    from hookcore.executions import Executions
-    from hookcore.publisher import Publisher
-    from hookcore.store import Records
-
-    if args.action in ("show", "result") and not args.id:
-        raise HookcoreError(f"`hookcore executions {args.action}` needs an execution id")
-    if args.action == "replay" and bool(args.id) == args.all:
-        raise HookcoreError("`hookcore executions replay` needs an execution id or --all (with filters)")
-
-    async def work(jet: Any) -> int:
-        records = Records(jet)
-        if args.action == "result":
-            data, _ = await records.result(args.id)
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-            return 0
-        if args.action == "show":
-            record = await records.get(args.id)
-            if args.json:
-                _print_json(record.view())
-            else:
-                print(f"{record.id}  {record.status}  flow={record.flow!r}  attempts={record.attempts}")
-                if record.error:
-                    print(f"  error: {record.error}")
-            return 0
-        settings = _settings(args)
-        publisher = Publisher(settings.nats_url, timeout=10, name="hookcore-cli", auth=settings.nats_auth)
-        await publisher.start()
-        try:
-            return await _list_or_replay(args, Executions(jet, publisher))
-        finally:
-            await publisher.stop()
-
-    return _with_jetstream(args, work)
-
-
-async def _list_or_replay(args: argparse.Namespace, executions: Executions) -> int:
-    filters = {"flow": args.flow, "customer": args.customer, "status": args.status}
-    if args.action == "list":
-        page = await executions.list(**filters, limit=args.limit)
-        if args.json:
-            _print_json(page)
-        else:
-            for r in page.items:
-                print(f"{r.id}  {r.status:<9}  {r.customer}  {r.flow!r}  attempts={r.attempts}")
-        return 0
-    if args.id:
-        print(await executions.replay(args.id))
-        return 0
-    targets = []
-    cursor = None
-    while True:
-        page = await executions.list(**filters, limit=500, cursor=cursor)
-        targets += [r.id for r in page.items]
-        if page.next is None:
-            break
-        cursor = page.next
-    for done, execution_id in enumerate(targets, 1):
-        new_id = await executions.replay(execution_id)
-        print(f"{execution_id} -> {new_id}")
-        _progress("replaying", done, len(targets))
-    print(f"\rreplayed {len(targets)} executions{' ' * 40}", file=sys.stderr)
-    return 0
-
-
-def _progress(what: str, done: int, total: int, width: int = 30) -> None:
-    """A one-line progress bar on stderr, redrawn in place."""
-    filled = width * done // max(total, 1)
-    bar = "#" * filled + "." * (width - filled)
-    print(f"\r{what} [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
-
-
-def _config(items: list[str]) -> InstanceConfig:
-    """``--config KEY=VALUE`` values; a key given twice holds a list (a secret being rotated)."""
-    config: InstanceConfig = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise HookcoreError(f"--config needs KEY=VALUE, got {item!r}")
-        earlier = config.get(key)
-        if earlier is None:
-            config[key] = value
-        elif isinstance(earlier, list):
-            earlier.append(value)
-        else:
-            config[key] = [earlier, value]
-    return config
-
-
-def _print_json(value: Any) -> None:
-    print(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
 
 
 __all__ = ["DEFAULT_APP", "main"]

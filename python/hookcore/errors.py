@@ -142,3 +142,32 @@ class EmbeddedServerError(HookcoreError, RuntimeError):
     """The embedded nats-server could not be found or did not start."""
 
     code = "embedded_server_error"
+
+
+class ControlFileError(HookcoreError):
+    """The control file `hookcore up` keeps in its data dir is missing, unreadable, or left
+    by an `up` that no longer runs (`hookcore.control`)."""
+
+    code = "control_file_error"
+
+
+class Unreachable(HookcoreError, ConnectionError):
+    """The CLI has no hookcore to talk to: no URL known, or nothing answered at it."""
+
+    code = "unreachable"
+
+
+class ApiError(HookcoreError):
+    """A hookcore's ``/api`` answered with an error: its message and ``hookcore-error-code``."""
+
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(f"{message} ({code})")
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class NatsUnreachable(HookcoreError, ConnectionError):
+    """A process's first connection to NATS failed or got no answer in time (`hookcore.queue.connect`)."""
+
+    code = "nats_unreachable"

@@ -77,6 +77,7 @@ class Ingress:
     # Granian's RSGI hooks: run once per worker process, before and after serving.
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.start())
+        self.control.end_streams_on_stop(loop)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self.stop())

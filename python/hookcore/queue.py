@@ -5,6 +5,8 @@ Resource names are fixed so every process of a deployment agrees on them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -27,7 +29,7 @@ from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from hookcore.config import Settings, env_name
-from hookcore.errors import ConfigError, QueueUnavailable, StorageFull
+from hookcore.errors import ConfigError, NatsUnreachable, QueueUnavailable, StorageFull
 
 log = logging.getLogger("hookcore.queue")
 
@@ -45,6 +47,8 @@ DELIVERIES_BUCKET = "hookcore_deliveries"
 its flow's dedup window (`hookcore.deliveries`)."""
 STATE_BUCKET = "hookcore_state"
 """Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
+CONNECT_DEADLINE = 10.0
+"""Seconds a process waits for its first NATS connection before it gives up, naming the server."""
 MESSAGE_HEADER_ROOM = 1024
 """Bytes of a message's max_payload kept for its NATS headers (``Nats-Msg-Id`` and the like)."""
 OBJECTS_BUCKET = "hookcore_objects"
@@ -112,9 +116,11 @@ async def connect(settings: Settings, name: str) -> JetStream:
         log.warning("reconnected to NATS")
 
     refused = ""
+    last_error: list[Exception] = []
 
     async def on_error(e: Exception) -> None:
         nonlocal refused
+        last_error[:] = [e]
         text = str(e)
         if isinstance(e, AuthorizationError | ssl.SSLError) or "Authorization Violation" in text:
             if text != refused:  # retried forever: say it once
@@ -131,24 +137,34 @@ async def connect(settings: Settings, name: str) -> JetStream:
 
     nc = NatsClient()
     try:
-        await nc.connect(
-            servers,
-            name=name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25,  # type: ignore[arg-type]  # annotated int; nats-py sleeps this many seconds
-            connect_timeout=5,
-            allow_reconnect=True,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
-            error_cb=on_error,
-            # Every subject hookcore publishes to is built from ids it made itself.
-            skip_subject_validation=True,
-            **settings.nats_auth.nats_py_options(),
+        # nats-py retries a first connection forever when reconnecting is allowed: bound it.
+        await asyncio.wait_for(
+            nc.connect(
+                servers,
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.25,  # type: ignore[arg-type]  # annotated int; nats-py sleeps this many seconds
+                connect_timeout=5,
+                allow_reconnect=True,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+                # Every subject hookcore publishes to is built from ids it made itself.
+                skip_subject_validation=True,
+                **settings.nats_auth.nats_py_options(),
+            ),
+            CONNECT_DEADLINE,
         )
     except Exception as e:
-        raise QueueUnavailable(
-            f"cannot connect to NATS at {settings.nats_url} ({e}); is nats-server running "
-            "with JetStream enabled (`nats-server -js`)?"
+        with contextlib.suppress(Exception):
+            await nc.close()
+        reason = str(e) or type(e).__name__
+        if isinstance(e, TimeoutError):
+            last = f"; last error: {str(last_error[0]) or type(last_error[0]).__name__}" if last_error else ""
+            reason = f"not connected within {CONNECT_DEADLINE:g}s{last}"
+        raise NatsUnreachable(
+            f"cannot connect to NATS at {settings.nats_url} ({reason}); is nats-server running "
+            f"there with JetStream enabled (`nats-server -js`)? (setting {env_name('nats_url')})"
         ) from e
     js = nc.jetstream(timeout=10)
     try:

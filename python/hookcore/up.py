@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.config import Settings
+from hookcore.control import remove_control, write_control
 from hookcore.embedded import EmbeddedNats
 from hookcore.errors import HookcoreError
 from hookcore.nats_roles import RoleKeys
@@ -33,7 +35,7 @@ READY_TIMEOUT = 60.0
 
 def run_up(args: argparse.Namespace) -> int:
     apps = args.app or [DEFAULT_APP]
-    load_apps(apps)  # fail fast with a clear message
+    integrations = list(load_apps(apps))  # fail fast with a clear message
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("HOOKCORE_ADMIN_TOKEN") or _stored_token(data_dir)
@@ -81,9 +83,12 @@ def run_up(args: argparse.Namespace) -> int:
         _wait_ready(base, children, lambda: stopping)
         if stopping:
             return 0
+        local = _local_base(args.host, args.port)
+        write_control(data_dir, local, token)
         demo = _demo_instance(base, token) if not args.app else None
         nats_admin = f"HOOKCORE_NATS_URL={nats.url} HOOKCORE_NATS_NKEY_SEED={keys.seed_path('admin')}"
         _print_banner(public_url, token, data_dir, demo, nats_admin)
+        _print_cli_setup(local, token, args.data_dir, [] if demo else integrations)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
@@ -95,6 +100,7 @@ def run_up(args: argparse.Namespace) -> int:
         print("\nStopping…", file=sys.stderr)
         return 0
     finally:
+        remove_control(data_dir)
         for _, child in children:
             _stop(child)
         nats.stop()
@@ -178,7 +184,7 @@ def _print_banner(
         "",
         f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
         f"Admin token (Authorization: Bearer …): {token}",
-        f"NATS as admin (for the CLI): {nats_admin}",
+        f"NATS as admin (for NATS tools; the CLI uses /api): {nats_admin}",
     ]
     if demo:
         echo = demo["webhookUrls"]["Echo"]
@@ -199,5 +205,35 @@ def _print_banner(
             "",
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID",
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID/result",
+        ]
+    print("\n".join(lines), flush=True)
+
+
+def _local_base(host: str, port: int) -> str:
+    """The URL the CLI on this machine reaches the ingress at (a wildcard address is loopback)."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _print_cli_setup(local: str, token: str, data_dir_flag: str, integrations: list[str]) -> None:
+    """How the CLI finds this hookcore, and the deploy command of each loaded integration."""
+    found = (
+        "run from this directory finds this hookcore by itself (through .hookcore/control.json)"
+        if data_dir_flag == ".hookcore"
+        else f"finds this hookcore with --data-dir {shlex.quote(data_dir_flag)}"
+    )
+    lines = [
+        "",
+        f"The CLI (hookcore deploy, instances, executions) {found}; from anywhere else, first:",
+        "",
+        f"  export HOOKCORE_URL={local} HOOKCORE_ADMIN_TOKEN={token}",
+    ]
+    if integrations:
+        lines += ["", "Deploy an integration for a customer (prints its webhook URLs and curl lines):", ""]
+        lines += [
+            f"  hookcore deploy --integration {shlex.quote(n)} --customer CUSTOMER_ID" for n in integrations
         ]
     print("\n".join(lines), flush=True)
