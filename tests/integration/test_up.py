@@ -196,7 +196,12 @@ def _refused_up(data_dir: Path, port: int) -> str:
     """Run a second `hookcore up`, which must exit non-zero within 10 s; its stderr."""
     command = [sys.executable, "-m", "hookcore", "up", "--port", str(port), "--data-dir", str(data_dir)]
     second = subprocess.Popen(
-        command, env=_up_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        env=_up_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         out, err = second.communicate(timeout=10)
