@@ -39,6 +39,9 @@ class Envelope(msgspec.Struct, rename="camel", frozen=True):
     """Multipart index found by the ingress: (name, filename, content type, start, end)."""
     payload: bytes | None = None
     """A payload rewritten by ``on_trigger`` (msgpack of `hookcore.Payload`), used as is."""
+    replay_of: str | None = None
+    """The execution this one replays (`hookcore.executions.Executions.replay` sets it; the
+    Rust core never writes it)."""
 
 
 _decoder = msgspec.msgpack.Decoder(Envelope)

@@ -15,7 +15,7 @@ from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.context import DeployContext
-from hookcore.errors import BadRequest, NotFound
+from hookcore.errors import ApiKeysNotEnabled, BadRequest, InstanceExists, NotFound
 from hookcore.integration import EndpointKind, InstanceConfig, Integration, LifecycleHook
 from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
 from hookcore.queue import JetStream
@@ -96,14 +96,36 @@ class Instances:
         )
 
     async def deploy(
-        self, integration: str, customer: str, config: InstanceConfig | None = None, name: str | None = None
+        self,
+        integration: str,
+        customer: str,
+        config: InstanceConfig | None = None,
+        name: str | None = None,
+        *,
+        replace: bool = False,
     ) -> tuple[InstanceRecord, Any]:
         """Create an instance of ``integration`` for ``customer`` (created if new), run its deploy
-        hook and return the record and the hook's state."""
+        hook and return the record and the hook's state.
+
+        A customer has at most one instance of a shared-endpoint integration (the endpoint
+        routes by customer): a second is `InstanceExists`, unless ``replace``, which removes
+        the one there (its hook runs; its API keys stop working) once the new one is stored.
+        """
         app = self._integration(integration)
         if not customer or not isinstance(customer, str):
             raise BadRequest('"customer" must be a non-empty string (the customer\'s external id).')
         config = _check_config(config)
+        replaced = []
+        if app.endpoint is EndpointKind.SHARED:
+            replaced = [r for r in await self.list(customer) if r.integration == app.name]
+            if replaced and not replace:
+                ids = ", ".join(r.id for r in replaced)
+                raise InstanceExists(
+                    f"Customer {customer!r} already has an instance of {app.name} ({ids}), whose "
+                    'shared endpoint routes to it; send "replace": true to replace it (its API keys '
+                    "stop working) or DELETE /api/instances/" + replaced[0].id + " first.",
+                    replaced[0].id,
+                )
         now = datetime.now(UTC)
         instance_id = _core.new_id()
         record = InstanceRecord(
@@ -133,6 +155,8 @@ class Instances:
                     flow=flow_name if app.endpoint is EndpointKind.INSTANCE_AND_FLOW else None,
                 )
                 await self._jet.config.put(ENDPOINT_PREFIX + eid, encode(route))
+        for old in replaced:  # the newest instance already has the routing: no gap
+            await self.remove(old.id)
         return record, state
 
     async def get(self, instance_id: str) -> InstanceRecord:
@@ -173,8 +197,10 @@ class Instances:
             app = self._apps.get(record.integration)
             declared = app.flows.get(flow) if app is not None else None
             if declared is not None and not declared.api_keys:
-                raise BadRequest(
-                    f"Flow {flow!r} of {record.integration} takes no API keys (it lacks api_keys=True)."
+                raise ApiKeysNotEnabled(
+                    f"Flow {flow!r} of {record.integration} takes no API keys: its requests are not "
+                    "checked for one, so a key would protect nothing. Declare the flow with "
+                    "@app.flow(..., api_keys=True) to require keys."
                 )
             key = self._add_key(record, flow)
             if await self._replace(record, revision):
