@@ -36,6 +36,9 @@ ENDPOINT_PREFIX = "endpoints."
 SHARED_PREFIX = "shared."
 INSTANCE_PREFIX = "instances."
 CUSTOMER_PREFIX = "customers."
+SHARED_INSTANCE_PREFIX = "shared-instances."
+"""+ ``{integration}.{customer token}``: the id of the customer's one instance of a
+shared-endpoint integration (`hookcore.instances.Instances.deploy` claims it)."""
 
 
 class EndpointRecord(msgspec.Struct, rename="camel", frozen=True):
@@ -125,8 +128,16 @@ def encode(record: msgspec.Struct) -> bytes:
 
 def customer_key(external_id: str) -> str:
     """KV key of a customer: external ids may hold any character, keys may not."""
-    token = base64.urlsafe_b64encode(external_id.encode()).decode().rstrip("=")
-    return CUSTOMER_PREFIX + (token or "_")
+    return CUSTOMER_PREFIX + _customer_token(external_id)
+
+
+def shared_instance_key(integration: str, external_id: str) -> str:
+    """KV key naming a customer's instance of a shared-endpoint integration."""
+    return f"{SHARED_INSTANCE_PREFIX}{integration}.{_customer_token(external_id)}"
+
+
+def _customer_token(external_id: str) -> str:
+    return base64.urlsafe_b64encode(external_id.encode()).decode().rstrip("=") or "_"
 
 
 class Records:

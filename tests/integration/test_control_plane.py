@@ -4,6 +4,7 @@ and the identity a flow sees — against a real server and JetStream."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,22 @@ def test_a_second_shared_instance_for_a_customer_is_409_unless_replaced(hookcore
     accepted = paid(new_key)
     assert accepted.status_code == 200, accepted.text
     assert hookcore.wait_final(accepted.json()["executionId"])["instance"] == second["id"]
+
+
+def test_of_concurrent_deploys_for_one_customer_one_wins(hookcore: Hookcore) -> None:
+    deploy = {"integration": "acme-shared", "customer": "cp-race"}
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: hookcore.admin.post("/api/instances", json=deploy), range(6)))
+    created = [a for a in answers if a.status_code == 201]
+    assert len(created) == 1, [(a.status_code, a.text) for a in answers]
+    winner = created[0].json()["id"]
+    for refused in (a for a in answers if a.status_code != 201):
+        _error(refused, 409, ErrorCode.INSTANCE_EXISTS, winner)
+    listed = hookcore.admin.get("/api/instances", params={"customer": "cp-race"}).json()["items"]
+    assert [i["id"] for i in listed] == [winner]
+    # Removed, the customer may have one again.
+    assert hookcore.admin.delete(f"/api/instances/{winner}").status_code == 204
+    assert hookcore.admin.post("/api/instances", json=deploy).status_code == 201
 
 
 def test_a_replay_is_linked_both_ways(hookcore: Hookcore, instance: dict) -> None:
