@@ -169,9 +169,9 @@ class Instances:
             holder, revision = (entry.value or b"").decode(), int(entry.revision or 0)
         except KeyNotFoundError:  # never claimed, or released by a removal
             holder, revision = "", 0
-        # Instances deployed before the claim key existed are found by listing.
-        existing = [r.id for r in await self.list(customer) if r.integration == app.name]
-        if holder and holder not in existing:
+        # One read, not a listing: tenants onboard by the thousand.
+        existing: list[str] = []
+        if holder:
             if await self._exists(holder):
                 existing.append(holder)
             elif _age(holder) < DEPLOY_GRACE:  # its deploy is still running its hook
