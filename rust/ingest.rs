@@ -14,7 +14,9 @@ use crate::envelope::{self, EnvelopeFields, PartIndex};
 use crate::error_code::ErrorCode;
 use crate::ids;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
-use crate::route::{self, EndpointKind, EndpointSpec, IntegrationSpec, Resolved, Router};
+use crate::route::{
+    self, EndpointKind, EndpointSpec, IntegrationSpec, Resolved, RouteBody, Router,
+};
 use crate::senders::{self, Stop};
 use crate::throttle::{Limiter, Rate, Verdict};
 
@@ -288,7 +290,12 @@ pub fn ingest(
     // Kept past routing (which takes the integration) only where an unknown customer must be
     // refused like a forgery: an Arc clone, on signing shared endpoints alone.
     let signing = signed.then(|| integration.clone());
-    let resolved = match route::resolve(router, endpoint, integration, &headers, json_body) {
+    let route_body = match (json_body, body.is_empty()) {
+        (Some(json), _) => RouteBody::Json(json),
+        (None, true) => RouteBody::Empty,
+        (None, false) => RouteBody::NotJson(content_type),
+    };
+    let resolved = match route::resolve(router, endpoint, integration, &headers, route_body) {
         Ok(resolved) => resolved,
         Err(rejection) => {
             let spec = signing.as_ref().and_then(|i| i.senders.verify.as_ref());

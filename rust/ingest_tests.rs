@@ -279,6 +279,33 @@ fn shared_endpoint_routes_by_header_and_body_and_checks_keys() {
 }
 
 #[test]
+fn a_body_rule_that_finds_nothing_says_why_the_body_was_not_read() {
+    let body = br#"{"event":{"type":"order.created"}}"#;
+    let account = ("x-account", "c1");
+    let (status, message) = rejected(run("POST", "S", &[account], body));
+    assert_eq!(status, 400);
+    assert!(
+        message.contains(r#"body field \"/event/type\" (flow) is missing: the request has no Content-Type header"#)
+            && message.contains("send Content-Type: application/json"),
+        "{message}"
+    );
+    let (_, message) = rejected(run(
+        "POST",
+        "S",
+        &[account, ("content-type", "text/plain")],
+        body,
+    ));
+    assert!(
+        message.contains(r#"its Content-Type is \"text/plain\""#),
+        "{message}"
+    );
+    let (_, message) = rejected(run("POST", "S", &[account, JSON], b""));
+    assert!(message.contains("(the request has no body)"), "{message}");
+    let (_, message) = rejected(run("POST", "S", &[account, JSON], br#"{"event":{}}"#));
+    assert!(message.contains("in a JSON body"), "{message}");
+}
+
+#[test]
 fn removed_instance_makes_its_endpoint_unknown() {
     let router = router();
     assert!(router.remove_instance("i2"));

@@ -13,7 +13,15 @@ import msgspec
 from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
-from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
+from hookcore.errors import (
+    ApiKeysNotEnabled,
+    BadRequest,
+    ErrorCode,
+    InstanceExists,
+    NotFound,
+    NotStarted,
+    QueueUnavailable,
+)
 from hookcore.executions import MAX_LIMIT, STATUSES, Executions
 from hookcore.follow import ExecutionFilter, following, on_stop_signals
 from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
@@ -40,6 +48,8 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
     customer: str
     config: InstanceConfig | None = None
     name: str | None = None
+    replace: bool = False
+    """Replace the customer's instance of a shared-endpoint integration instead of a 409."""
 
 
 class AddKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -125,6 +135,16 @@ class ControlPlane:
                 code=ErrorCode.NOT_FOUND,
             )
             return
+        if not self._token:
+            send_error(
+                proto,
+                403,
+                "The control plane is disabled: this server was started without an admin token. "
+                "Set HOOKCORE_ADMIN_TOKEN (any long random string) in the environment of "
+                "`hookcore serve` and restart it; then send 'Authorization: Bearer <token>'.",
+                code=ErrorCode.CONTROL_PLANE_DISABLED,
+            )
+            return
         if not self._authorized(scope.headers.get("authorization")):
             send_error(
                 proto,
@@ -154,8 +174,14 @@ class ControlPlane:
             send_error(proto, 404, str(e), code=ErrorCode.NOT_FOUND)
         except BodyTooLarge as e:
             send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
+        except ApiKeysNotEnabled as e:
+            send_error(proto, 400, str(e), code=ErrorCode.API_KEYS_NOT_ENABLED)
         except BadRequest as e:
             send_error(proto, 400, str(e), code=ErrorCode.BAD_REQUEST)
+        except InstanceExists as e:
+            send_error(proto, 409, str(e), code=ErrorCode.INSTANCE_EXISTS)
+        except NotStarted as e:
+            send_error(proto, 409, str(e), code=ErrorCode.EXECUTION_NOT_STARTED)
         except msgspec.ValidationError as e:
             send_error(proto, 400, f"Invalid request body: {e}.", code=ErrorCode.BAD_REQUEST)
         except msgspec.DecodeError as e:
@@ -180,7 +206,7 @@ class ControlPlane:
         return None, [], allowed
 
     def _authorized(self, header: str | None) -> bool:
-        if not self._token or not header or not header.startswith("Bearer "):
+        if not header or not header.startswith("Bearer "):
             return False
         return hmac.compare_digest(header[7:].strip().encode(), self._token)
 
@@ -203,7 +229,7 @@ class ControlPlane:
         body = await read_body(proto, scope.headers.get("content-length"), MAX_API_BODY)
         request = _decode_deploy(body)
         record, state = await self.instances.deploy(
-            request.integration, request.customer, request.config, request.name
+            request.integration, request.customer, request.config, request.name, replace=request.replace
         )
         send_json(proto, 201, await self.instances.view(record, state))
 

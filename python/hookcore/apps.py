@@ -55,6 +55,7 @@ def load_app(spec: str) -> Integration:
         raise AppLoadError(f"module {module_name!r} has no attribute {attr!r} (--app {spec})") from None
     if not isinstance(app, Integration):
         raise AppLoadError(f"--app {spec} is a {type(app).__name__}, expected a hookcore.Integration")
+    app.check_routing()
     return app
 
 

@@ -56,7 +56,7 @@ def unstorable(value: Any) -> str | None:
     """Why ``value`` cannot be stored as JSON, or None when it can."""
     try:
         _json.encode(value)
-    except (TypeError, ValueError, msgspec.EncodeError) as e:  # UnicodeEncodeError is a ValueError
+    except Exception as e:  # TypeError, UnicodeEncodeError, RecursionError (a cycle), a raising hook…
         return f"{type(e).__name__}: {e}"
     return None
 
@@ -69,17 +69,18 @@ def encode_within(record: ExecutionRecord, limit: int) -> bytes:
     """
     try:
         data = _json.encode(record)
-    except (TypeError, ValueError, msgspec.EncodeError):  # UnicodeEncodeError is a ValueError
+    except Exception:  # as `unstorable`: whatever a flow's value makes the encoder raise
         record = _repaired(record)
         data = _json.encode(record)
     if len(data) <= limit:
         return data
     error = None if record.error is None else truncated(record.error, limit // 4)
+    tb = None if record.traceback is None else truncated(record.traceback, limit // 8)
     logs = [
         msgspec.structs.replace(line, message=truncated(line.message, limit // 16)) for line in record.logs
     ]
     steps = [_cut_step(step, limit // 8) for step in record.steps]
-    trimmed = msgspec.structs.replace(record, error=error, logs=logs, steps=steps)
+    trimmed = msgspec.structs.replace(record, error=error, traceback=tb, logs=logs, steps=steps)
     data = _json.encode(trimmed)
     keep_logs, keep_steps = len(logs), len(steps)
     while len(data) > limit and (keep_logs > 1 or keep_steps > 1):
@@ -96,6 +97,7 @@ def encode_within(record: ExecutionRecord, limit: int) -> bytes:
         trimmed = msgspec.structs.replace(
             trimmed,
             error=None if error is None else truncated(error, limit // 16),
+            traceback=None if tb is None else truncated(tb, limit // 16),
             logs=_thin(logs, 0, _lines_marker),
             steps=_thin(steps, 0, _steps_marker),
         )
@@ -145,4 +147,5 @@ def _repaired(record: ExecutionRecord) -> ExecutionRecord:
         result = step.result if problem is None else f"[not storable: {utf8(problem)}]"
         steps.append(msgspec.structs.replace(step, name=utf8(str(step.name)), result=result))
     error = None if record.error is None else utf8(record.error)
-    return msgspec.structs.replace(record, error=error, logs=logs, steps=steps)
+    tb = None if record.traceback is None else utf8(record.traceback)
+    return msgspec.structs.replace(record, error=error, traceback=tb, logs=logs, steps=steps)

@@ -224,7 +224,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     settings.require_signing_key()
     if not settings.admin_token:
         logging.getLogger("hookcore").warning(
-            "HOOKCORE_ADMIN_TOKEN is not set: /api/* answers 401 to everyone"
+            "HOOKCORE_ADMIN_TOKEN is not set: the control plane is disabled (/api/* answers 403)"
         )
     os.environ.update(settings.to_env())
     os.environ[APPS_ENV] = ",".join(args.app)

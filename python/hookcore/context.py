@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from hookcore.instances import InstanceLinks
 
 _logger = logging.getLogger("hookcore.flow")
+
+T = TypeVar("T")
 
 
 class LogLine(msgspec.Struct, rename="camel"):
@@ -112,6 +116,7 @@ class FlowContext:
         self.webhook_api_keys = webhook_api_keys
         self.log = log or FlowLog(execution_id)
         self.steps: list[StepRecord] = []
+        self._unawaited: dict[int, tuple[str, Coroutine[Any, Any, Any], Awaitable[Any]]] = {}
         self._instance_state = instance_state
         self._flow_state = flow_state
 
@@ -154,14 +159,67 @@ class FlowContext:
             raise RuntimeError("flow_state is available in flows run by a worker, not in the ingress")
         return self._flow_state
 
+    @overload
+    def step(self, name: str, fn: Callable[..., Awaitable[T]], *args: Any) -> Awaitable[T]: ...
+    @overload
+    def step(self, name: str, fn: Callable[..., T], *args: Any) -> T: ...
     def step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` as a named step and record its result and timings."""
+        """Run ``fn(*args)`` as a named step and record its result and timings.
+
+        A plain function's value is returned (and recorded) at once. An ``async def``
+        function (anything returning an awaitable) gives an awaitable instead:
+        ``await ctx.step(name, fn)`` runs it and records the value it ends with. A
+        step that is never awaited fails the run. Plain ``def`` flows run in a thread,
+        without an event loop: they take plain functions only.
+        """
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         result = fn(*args)
-        finished = started.fromtimestamp(started.timestamp() + time.perf_counter() - t0, UTC)
-        self.steps.append(StepRecord(name=str(name), result=result, started_at=started, finished_at=finished))
+        if inspect.isawaitable(result):
+            return self._awaited_step(str(name), result, started, t0)
+        self._record_step(str(name), result, started, t0)
         return result
+
+    def _awaited_step(self, name: str, pending: Awaitable[Any], started: datetime, t0: float) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if inspect.iscoroutine(pending):
+                pending.close()
+            raise TypeError(
+                f"step {name!r} is async, and this flow is a plain def (run in a thread, without an "
+                "event loop): pass a plain function, or make the flow async def and "
+                f"`await ctx.step({name!r}, ...)`"
+            ) from None
+
+        async def run() -> Any:
+            del self._unawaited[key]
+            value = await pending
+            self._record_step(name, value, started, t0)
+            return value
+
+        step = run()
+        key = id(step)
+        self._unawaited[key] = (name, step, pending)
+        return step
+
+    def _record_step(self, name: str, result: Any, started: datetime, t0: float) -> None:
+        finished = started.fromtimestamp(started.timestamp() + time.perf_counter() - t0, UTC)
+        self.steps.append(StepRecord(name=name, result=result, started_at=started, finished_at=finished))
+
+    def check_awaited(self) -> None:
+        """`TypeError` naming an async step the flow never awaited (the run fails, an attempt)."""
+        if not self._unawaited:
+            return
+        names = [name for name, _, _ in self._unawaited.values()]
+        for _, step, pending in self._unawaited.values():
+            step.close()  # no "never awaited" warnings: the error says so
+            if inspect.iscoroutine(pending):
+                pending.close()
+        self._unawaited.clear()
+        raise TypeError(
+            f"step {names[0]!r} is async and was never awaited: write `await ctx.step({names[0]!r}, ...)`"
+        )
 
 
 class DeployContext:

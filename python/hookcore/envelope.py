@@ -40,6 +40,9 @@ class Envelope(msgspec.Struct, rename="camel", frozen=True):
     the ingress sends it from the buffer it arrived in, after the rest."""
     payload: bytes | None = None
     """A payload rewritten by ``on_trigger`` (msgpack of `hookcore.Payload`), used as is."""
+    replay_of: str | None = None
+    """The execution this one replays (`hookcore.executions.Executions.replay` sets it; the
+    Rust core never writes it)."""
 
 
 _decoder = msgspec.msgpack.Decoder(Envelope)

@@ -47,7 +47,11 @@ class ErrorCode(StrEnum):
     # control plane and signed result URLs
     NOT_FOUND = "not_found"
     ADMIN_TOKEN_INVALID = "admin_token_invalid"
+    CONTROL_PLANE_DISABLED = "control_plane_disabled"
     BAD_REQUEST = "bad_request"
+    API_KEYS_NOT_ENABLED = "api_keys_not_enabled"
+    INSTANCE_EXISTS = "instance_exists"
+    EXECUTION_NOT_STARTED = "execution_not_started"
     RESULT_URL_INVALID = "result_url_invalid"
     RESULT_URL_EXPIRED = "result_url_expired"
     INTERNAL_ERROR = "internal_error"
@@ -136,6 +140,28 @@ class BadRequest(HookcoreError, ValueError):
     """A control-plane request is malformed; the message says which field and why."""
 
     code = "bad_request"
+
+
+class ApiKeysNotEnabled(BadRequest):
+    """An API key was asked for a flow that takes none (no ``api_keys=True``)."""
+
+    code = "api_keys_not_enabled"
+
+
+class InstanceExists(HookcoreError):
+    """The customer already has an instance of this shared-endpoint integration."""
+
+    code = "instance_exists"
+
+    def __init__(self, message: str, instance_id: str) -> None:
+        super().__init__(message)
+        self.instance_id = instance_id
+
+
+class NotStarted(HookcoreError):
+    """An execution no worker has started yet cannot be replayed: it has no record to link from."""
+
+    code = "execution_not_started"
 
 
 class EmbeddedServerError(HookcoreError, RuntimeError):

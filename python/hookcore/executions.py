@@ -11,10 +11,10 @@ from nats.js.errors import NoKeysError
 
 from hookcore import _core
 from hookcore.envelope import encode_envelope
-from hookcore.errors import BadRequest
+from hookcore.errors import BadRequest, NotStarted
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
-from hookcore.store import ExecutionRecord, ExecutionView, Records, body_object
+from hookcore.store import ExecutionRecord, ExecutionView, Records, RecordWriter, body_object
 
 MAX_LIMIT = 500
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")
@@ -30,6 +30,9 @@ class Executions:
         self._jet = jet
         self._records = Records(jet)
         self._publisher = publisher
+        # Linking a replay adds one id to a record its worker wrote within max_record_bytes:
+        # the records bucket's own limit bounds it.
+        self._writer = RecordWriter(jet, publisher, jet.max_inline)
 
     async def list(
         self,
@@ -75,18 +78,33 @@ class Executions:
         return ExecutionPage(items=[r.view() for r in items], next=items[-1].id if items and more else None)
 
     async def replay(self, execution_id: str) -> str:
-        """A new execution of the same flow from the stored request; returns its id."""
+        """A new execution of the same flow from the stored request; returns its id.
+
+        The new execution's record says ``replay_of`` the original, whose record lists
+        it in ``replayed_as``. An execution no worker has started has no record to
+        link from: `NotStarted`.
+        """
         envelope = await self._records.request(execution_id)
+        if await self._records.find(execution_id) is None:
+            raise NotStarted(
+                f"Execution {execution_id} has not started yet (it waits for a worker); "
+                "replay it once it has run."
+            )
         new_id = _core.new_id()
         if envelope.body_in_object_store:
             stored = await self._jet.objects.get(body_object(execution_id))
             await self._jet.objects.put(body_object(new_id), stored.data or b"")
         replayed = msgspec.structs.replace(
-            envelope, id=new_id, received_at=int(time.time() * 1_000_000), reply=None
+            envelope,
+            id=new_id,
+            received_at=int(time.time() * 1_000_000),
+            reply=None,
+            replay_of=execution_id,
         )
         await self._publisher.publish(
             f"{EXECUTIONS_SUBJECT_PREFIX}.{new_id}", encode_envelope(replayed), msg_id=new_id
         )
+        await self._writer.add_replay(execution_id, new_id)
         return new_id
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.context import DeployContext
-from hookcore.errors import BadRequest, NotFound
+from hookcore.errors import ApiKeysNotEnabled, BadRequest, InstanceExists, NotFound
 from hookcore.integration import EndpointKind, InstanceConfig, Integration, LifecycleHook
 from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
 from hookcore.queue import JetStream
@@ -29,6 +31,7 @@ from hookcore.store import (
     InstanceRecord,
     customer_key,
     encode,
+    shared_instance_key,
     valid_token,
 )
 
@@ -96,16 +99,28 @@ class Instances:
         )
 
     async def deploy(
-        self, integration: str, customer: str, config: InstanceConfig | None = None, name: str | None = None
+        self,
+        integration: str,
+        customer: str,
+        config: InstanceConfig | None = None,
+        name: str | None = None,
+        *,
+        replace: bool = False,
     ) -> tuple[InstanceRecord, Any]:
         """Create an instance of ``integration`` for ``customer`` (created if new), run its deploy
-        hook and return the record and the hook's state."""
+        hook and return the record and the hook's state.
+
+        A customer has at most one instance of a shared-endpoint integration (the endpoint
+        routes by customer): a second is `InstanceExists`, unless ``replace``, which removes
+        the one there (its hook runs; its API keys stop working) once the new one is stored.
+        """
         app = self._integration(integration)
         if not customer or not isinstance(customer, str):
             raise BadRequest('"customer" must be a non-empty string (the customer\'s external id).')
         config = _check_config(config)
         now = datetime.now(UTC)
         instance_id = _core.new_id()
+        replaced = await self._claim(app, customer, instance_id, replace)
         record = InstanceRecord(
             id=instance_id,
             integration=app.name,
@@ -117,7 +132,12 @@ class Instances:
         )
         for flow in (f for f in app.flows.values() if f.api_keys):
             self._add_key(record, flow.name)
-        state = await _run_hook(app.deploy_hook, self._deploy_context(record), record)
+        try:
+            state = await _run_hook(app.deploy_hook, self._deploy_context(record), record)
+        except BaseException:
+            if app.endpoint is EndpointKind.SHARED:  # the customer is free again at once
+                await self._release(shared_instance_key(app.name, customer), instance_id)
+            raise
         await self._jet.state.put(instance_state_key(instance_id), encode(state))
         await self._ensure_customer(customer, now)
         # The instance first, then its endpoints: a URL never points at a missing instance.
@@ -133,7 +153,59 @@ class Instances:
                     flow=flow_name if app.endpoint is EndpointKind.INSTANCE_AND_FLOW else None,
                 )
                 await self._jet.config.put(ENDPOINT_PREFIX + eid, encode(route))
+        for old in replaced:  # the newest instance already has the routing: no gap
+            await self.remove(old)
         return record, state
+
+    async def _claim(self, app: Integration, customer: str, instance_id: str, replace: bool) -> list[str]:
+        """Make ``instance_id`` the customer's one instance of a shared-endpoint integration;
+        the ids it replaces. Compare-and-set on `shared_instance_key`, so of two deploys at
+        once one wins and the other is `InstanceExists`."""
+        if app.endpoint is not EndpointKind.SHARED:
+            return []
+        key = shared_instance_key(app.name, customer)
+        try:
+            entry = await self._jet.config.get(key)
+            holder, revision = (entry.value or b"").decode(), int(entry.revision or 0)
+        except KeyNotFoundError:  # never claimed, or released by a removal
+            holder, revision = "", 0
+        # One read, not a listing: tenants onboard by the thousand.
+        existing: list[str] = []
+        if holder:
+            if await self._exists(holder):
+                existing.append(holder)
+            elif _age(holder) < DEPLOY_GRACE:  # its deploy is still running its hook
+                raise self._exists_error(app, customer, holder)
+            # else a deploy that failed or died: its claim is void
+        if existing and not replace:
+            raise self._exists_error(app, customer, existing[0])
+        try:
+            if revision:
+                await self._jet.config.update(key, instance_id.encode(), last=revision)
+            else:
+                await self._jet.config.create(key, instance_id.encode())
+        except Exception as e:  # another deploy claimed the customer first
+            if not isinstance(e, KeyWrongLastSequenceError) and "wrong last sequence" not in str(e).lower():
+                raise
+            winner = (await self._jet.config.get(key)).value or b""
+            raise self._exists_error(app, customer, winner.decode()) from None
+        return existing
+
+    @staticmethod
+    def _exists_error(app: Integration, customer: str, instance_id: str) -> InstanceExists:
+        return InstanceExists(
+            f"Customer {customer!r} already has an instance of {app.name}, {instance_id}, to which "
+            'its shared endpoint routes; send "replace": true to replace it (its API keys stop '
+            f"working), or DELETE /api/instances/{instance_id} first.",
+            instance_id,
+        )
+
+    async def _exists(self, instance_id: str) -> bool:
+        try:
+            await self._get(instance_id)
+        except NotFound:
+            return False
+        return True
 
     async def get(self, instance_id: str) -> InstanceRecord:
         return (await self._get(instance_id))[0]
@@ -161,6 +233,18 @@ class Instances:
                 await self._jet.config.delete(ENDPOINT_PREFIX + endpoint_id)
         await self._jet.config.delete(INSTANCE_PREFIX + instance_id)
         await self._jet.state.delete(instance_state_key(instance_id))
+        if app is not None and app.endpoint is EndpointKind.SHARED:
+            await self._release(shared_instance_key(app.name, record.customer), instance_id)
+
+    async def _release(self, key: str, instance_id: str) -> None:
+        """Delete the customer's claim if it still names ``instance_id`` (not a replacement's)."""
+        try:
+            entry = await self._jet.config.get(key)
+        except KeyNotFoundError:
+            return
+        if entry.value == instance_id.encode():
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                await self._jet.config.delete(key, last=entry.revision)
 
     async def add_api_key(self, instance_id: str, flow: Any) -> str:
         """A new API key for ``flow``; the old ones stay valid until deleted."""
@@ -173,8 +257,10 @@ class Instances:
             app = self._apps.get(record.integration)
             declared = app.flows.get(flow) if app is not None else None
             if declared is not None and not declared.api_keys:
-                raise BadRequest(
-                    f"Flow {flow!r} of {record.integration} takes no API keys (it lacks api_keys=True)."
+                raise ApiKeysNotEnabled(
+                    f"Flow {flow!r} of {record.integration} takes no API keys: its requests are not "
+                    "checked for one, so a key would protect nothing. Declare the flow with "
+                    "@app.flow(..., api_keys=True) to require keys."
                 )
             key = self._add_key(record, flow)
             if await self._replace(record, revision):
@@ -281,6 +367,20 @@ class Instances:
         except Exception as e:  # the customer already exists
             if "wrong last sequence" not in str(e).lower():
                 raise
+
+
+# Seconds a claimed customer's instance may take to appear (its deploy hook runs first);
+# after that a claim naming no instance is void (that deploy failed or died).
+DEPLOY_GRACE = 120.0
+
+
+def _age(instance_id: str) -> float:
+    """Seconds since ``instance_id`` was made: a UUIDv7 starts with its Unix time in ms."""
+    try:
+        made_ms = int(instance_id.replace("-", "")[:12], 16)
+    except ValueError:
+        return float("inf")
+    return time.time() - made_ms / 1000
 
 
 def _check_config(config: Any) -> InstanceConfig:

@@ -256,6 +256,21 @@ class Integration:
             return None
         return Dedup(source, window)
 
+    def check_routing(self) -> None:
+        """`ConfigError` when ``flow_from``'s mapping names a flow this integration does not have.
+
+        Called when the integration is loaded (``--app``), once every flow is registered:
+        a typo there would otherwise refuse each request it maps, at the sender's expense.
+        """
+        mapping = self.flow_from.mapping if self.flow_from is not None else None
+        bad = {value: flow for value, flow in (mapping or {}).items() if flow not in self.flows}
+        if bad:
+            pairs = ", ".join(f"{value!r} -> {flow!r}" for value, flow in bad.items())
+            raise ConfigError(
+                f"integration {self.name!r}: flow_from's mapping names flows it does not have "
+                f"({pairs}); its flows are {', '.join(repr(f) for f in self.flows) or 'none'}"
+            )
+
     def on_instance_deploy(self, fn: LifecycleHook) -> LifecycleHook:
         """Run ``fn(ctx, instance)`` when an instance is deployed; its return value is the state."""
         self.deploy_hook = fn

@@ -36,6 +36,9 @@ ENDPOINT_PREFIX = "endpoints."
 SHARED_PREFIX = "shared."
 INSTANCE_PREFIX = "instances."
 CUSTOMER_PREFIX = "customers."
+SHARED_INSTANCE_PREFIX = "shared-instances."
+"""+ ``{integration}.{customer token}``: the id of the customer's one instance of a
+shared-endpoint integration (`hookcore.instances.Instances.deploy` claims it)."""
 
 
 class EndpointRecord(msgspec.Struct, rename="camel", frozen=True):
@@ -90,8 +93,18 @@ class ExecutionView(msgspec.Struct, rename="camel"):
     finished_at: datetime | None = None
     attempts: int = 0
     error: str | None = None
+    """The message of the last failure (what a synchronous caller was answered)."""
+    error_type: str | None = None
+    """The type of the exception behind ``error`` (``KeyError``, ``myflows.Refused``); None when
+    the failure was no exception of the flow's (its worker kept dying, say)."""
+    traceback: str | None = None
+    """The traceback of that exception, from the flow's code on."""
     steps: list[StepRecord] = msgspec.field(default_factory=list)
     logs: list[LogLine] = msgspec.field(default_factory=list)
+    replay_of: str | None = None
+    """The execution this one replays (None: a request received from a sender)."""
+    replayed_as: list[str] = msgspec.field(default_factory=list)
+    """Executions that replay this one, oldest first."""
 
 
 class ExecutionRecord(ExecutionView):
@@ -115,8 +128,16 @@ def encode(record: msgspec.Struct) -> bytes:
 
 def customer_key(external_id: str) -> str:
     """KV key of a customer: external ids may hold any character, keys may not."""
-    token = base64.urlsafe_b64encode(external_id.encode()).decode().rstrip("=")
-    return CUSTOMER_PREFIX + (token or "_")
+    return CUSTOMER_PREFIX + _customer_token(external_id)
+
+
+def shared_instance_key(integration: str, external_id: str) -> str:
+    """KV key naming a customer's instance of a shared-endpoint integration."""
+    return f"{SHARED_INSTANCE_PREFIX}{integration}.{_customer_token(external_id)}"
+
+
+def _customer_token(external_id: str) -> str:
+    return base64.urlsafe_b64encode(external_id.encode()).decode().rstrip("=") or "_"
 
 
 class Records:
@@ -253,11 +274,31 @@ class RecordWriter:
             current, last = await self._records.find_revision(record.id)
             if current is None:
                 continue
+            record.replayed_as = current.replayed_as  # a replay's link (`add_replay`) is kept
             mine = record.started_at is not None and current.started_at == record.started_at
             if current.status in FINAL_STATUSES or (record.status not in FINAL_STATUSES and not mine):
                 return current
             await asyncio.sleep(0.01 * attempt)  # a replica behind the leader catches up
         raise WriteConflict(f"the record of execution {record.id} kept changing over {SETTLE_TRIES} writes")
+
+    async def add_replay(self, execution_id: str, replay_id: str) -> None:
+        """Add ``replay_id`` to the ``replayed_as`` of ``execution_id``'s record.
+
+        Written after the revision read, like every record write: a worker writing
+        the record meanwhile makes this read and write again, and a worker whose
+        write this one beat carries the link forward (`settle`).
+        """
+        for attempt in range(SETTLE_TRIES):
+            current, last = await self._records.find_revision(execution_id)
+            if current is None:
+                raise NotFound(f"Execution {execution_id} has no record.")
+            current.replayed_as.append(replay_id)
+            if await self.put(current, last) is not None:
+                return
+            await asyncio.sleep(0.01 * attempt)
+        raise WriteConflict(
+            f"the record of execution {execution_id} kept changing over {SETTLE_TRIES} writes"
+        )
 
     async def put_result(self, record: ExecutionRecord, data: bytes, content_type: str) -> None:
         """Store the result (in the object store when too big for KV) and note it in ``record``."""
@@ -290,6 +331,7 @@ def queued_record(envelope: Envelope) -> ExecutionRecord:
         instance=envelope.instance,
         customer=envelope.customer,
         received_at=from_micros(envelope.received_at),
+        replay_of=envelope.replay_of,
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.config import Settings
 from hookcore.control import remove_control, write_control
+from hookcore.datadir import claim
 from hookcore.embedded import EmbeddedNats
 from hookcore.errors import HookcoreError
 from hookcore.nats_roles import RoleKeys
@@ -34,10 +35,11 @@ READY_TIMEOUT = 60.0
 
 
 def run_up(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    # First of all: a second `up` on this data dir or port stops here, having changed nothing.
+    lock = claim(data_dir, args.host, args.port)
     apps = args.app or [DEFAULT_APP]
     integrations = list(load_apps(apps))  # fail fast with a clear message
-    data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("HOOKCORE_ADMIN_TOKEN") or _stored_token(data_dir)
     public_url = args.public_url or f"http://{args.host}:{args.port}"
 
@@ -104,6 +106,7 @@ def run_up(args: argparse.Namespace) -> int:
         for _, child in children:
             _stop(child)
         nats.stop()
+        lock.release()
 
 
 def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -157,7 +157,7 @@ class Worker:
         record.status = "running"
         record.attempts += 1
         record.started_at = datetime.now(UTC)
-        record.error = None
+        record.error = record.error_type = record.traceback = None
         running_write = self._writer.put_soon(record, last)
         heartbeat = asyncio.create_task(self._keep_alive(msg, record.id))
         try:
@@ -262,6 +262,7 @@ class Worker:
                 value = await flow.fn(ctx, payload)
             else:
                 value = await asyncio.to_thread(flow.fn, ctx, payload)
+            ctx.check_awaited()
             data, content_type = encode_result(value)
             _check_steps(ctx)
         except Exception as e:
@@ -281,6 +282,8 @@ class Worker:
     def _failed(self, record: ExecutionRecord, error: Exception, attempts: int, final: str) -> None:
         record.failures += 1
         message = truncated(_describe(error), self._writer.max_record_bytes // 4)
+        record.error_type = _type_name(error)
+        record.traceback = truncated(_flow_traceback(error), self._writer.max_record_bytes // 4)
         log.warning(
             "execution %s (%s) failed on attempt %d/%d: %s\n%s",
             record.id,
@@ -288,7 +291,7 @@ class Worker:
             record.failures,
             attempts,
             message,
-            truncated("".join(traceback.format_exception(error)), self._writer.max_record_bytes // 4),
+            record.traceback,
         )
         if record.failures >= attempts:
             self._finish(record, final, error=message)
@@ -342,6 +345,30 @@ def _check_steps(ctx: FlowContext) -> None:
                 f"step {step.name!r} returned a {type(step.result).__name__} that cannot be stored "
                 f"as JSON ({problem}); return JSON-compatible data"
             )
+
+
+def _type_name(error: BaseException) -> str:
+    """``KeyError`` for builtins, ``module.Name`` for the others."""
+    kind = type(error)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+# Frames of these modules before the flow's own code are left out of a flow's traceback.
+_RUNNER_MODULES = ("hookcore.worker", "asyncio.", "concurrent.futures.", "threading")
+
+
+def _flow_traceback(error: BaseException) -> str:
+    """The traceback from the flow's code on: the worker's and the thread pool's frames left out."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if not (module == "hookcore.worker" or module.startswith(_RUNNER_MODULES)):
+            break
+        tb = tb.tb_next
+    try:
+        return "".join(traceback.format_exception(type(error), error, tb))
+    except Exception:  # a __str__ that raises
+        return f"{_type_name(error)} (its message cannot be shown)\n"
 
 
 def _describe(error: BaseException) -> str:

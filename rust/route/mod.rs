@@ -10,7 +10,7 @@ mod resolve;
 pub mod spec;
 mod table;
 
-pub use resolve::{resolve, Resolved, RouteRejection};
+pub use resolve::{resolve, Resolved, RouteBody, RouteRejection};
 pub use spec::{
     ConfigValue, DedupSource, DedupSpec, EndpointKind, EndpointSpec, FlowSpec, InstanceSpec,
     IntegrationSpec, RuleSource, RuleSpec, Senders,

@@ -35,6 +35,45 @@ impl Resolved {
     }
 }
 
+/// The request body as routing sees it: body rules read only a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteBody<'a> {
+    /// A valid JSON body (sent with a JSON `Content-Type`).
+    Json(&'a [u8]),
+    /// No body.
+    Empty,
+    /// A body not read as JSON, and its `Content-Type` (None: the header is absent).
+    NotJson(Option<&'a str>),
+}
+
+impl<'a> RouteBody<'a> {
+    fn json(self) -> Option<&'a [u8]> {
+        match self {
+            RouteBody::Json(body) => Some(body),
+            _ => None,
+        }
+    }
+
+    /// Why a body rule found nothing, after "… is missing".
+    fn why_missing(self) -> String {
+        match self {
+            RouteBody::Json(_) => {
+                " (it must be a string, number or boolean in a JSON body)".to_owned()
+            }
+            RouteBody::Empty => " (the request has no body)".to_owned(),
+            RouteBody::NotJson(None) => {
+                ": the request has no Content-Type header, so its body was not read \
+                 as JSON (send Content-Type: application/json)"
+                    .to_owned()
+            }
+            RouteBody::NotJson(Some(content_type)) => format!(
+                ": the body was not read as JSON because its Content-Type is {content_type:?} \
+                 (send Content-Type: application/json)"
+            ),
+        }
+    }
+}
+
 /// Why a request cannot be routed: an HTTP status, its error code and the message for `{"error": …}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteRejection {
@@ -78,13 +117,13 @@ impl Router {
 
 /// Pick the instance and flow, then check the flow's API key.
 ///
-/// `headers` are lower-cased; `json_body` is the body when it is (valid) JSON.
+/// `headers` are lower-cased; `body` says whether the body is (valid) JSON, and why not.
 pub fn resolve(
     router: &Router,
     endpoint: Arc<EndpointSpec>,
     integration: Arc<IntegrationSpec>,
     headers: &[(String, String)],
-    json_body: Option<&[u8]>,
+    body: RouteBody<'_>,
 ) -> Result<Resolved, RouteRejection> {
     let instance = {
         let tables = router.read();
@@ -100,7 +139,7 @@ pub fn resolve(
                         ),
                     )
                 })?;
-                let customer = extract(rule, "customer", headers, json_body)?;
+                let customer = extract(rule, "customer", headers, body)?;
                 let key = (integration.name.clone(), customer);
                 tables.by_customer.get(&key).cloned().ok_or_else(|| {
                     let mut rejection = RouteRejection::new(
@@ -144,7 +183,7 @@ pub fn resolve(
                     ),
                 )
             })?;
-            let flow = extract(rule, "flow", headers, json_body)?;
+            let flow = extract(rule, "flow", headers, body)?;
             if !integration.flows.contains_key(&flow) {
                 return Err(RouteRejection::new(
                     400,
@@ -217,18 +256,19 @@ fn extract(
     rule: &RuleSpec,
     what: &str,
     headers: &[(String, String)],
-    json_body: Option<&[u8]>,
+    body: RouteBody<'_>,
 ) -> Result<String, RouteRejection> {
     let raw: Option<String> = match rule.source {
         RuleSource::Header => header(headers, &rule.selector).map(str::to_owned),
-        RuleSource::Body => json_body
-            .and_then(|body| json_pointer(body, &rule.selector))
+        RuleSource::Body => body
+            .json()
+            .and_then(|json| json_pointer(json, &rule.selector))
             .map(|scalar| scalar.as_text().to_owned()),
     };
     let Some(raw) = raw.filter(|v| !v.is_empty()) else {
         let hint = match rule.source {
-            RuleSource::Header => "",
-            RuleSource::Body => " (it must be a string, number or boolean in a JSON body)",
+            RuleSource::Header => String::new(),
+            RuleSource::Body => body.why_missing(),
         };
         return Err(RouteRejection::new(
             400,

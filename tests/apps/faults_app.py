@@ -66,3 +66,54 @@ async def crash(ctx: Any, payload: Any) -> None:
     """Kills the worker running it, every time."""
     _mark(payload.execution_id, "run")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def _count_run(ctx: Any) -> int:
+    """Count this run in the flow's state; the runs so far."""
+    return int(await ctx.flow_state.update(lambda runs: (runs or 0) + 1))
+
+
+@app.flow("Cyclic result", attempts=2)
+async def cyclic_result(ctx: Any, payload: Any) -> list[Any]:
+    """Returns a list that holds itself: no JSON can store it."""
+    await _count_run(ctx)
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    return cycle
+
+
+@app.flow("Cyclic step", attempts=2)
+async def cyclic_step(ctx: Any, payload: Any) -> str:
+    """A step whose value holds itself."""
+    await _count_run(ctx)
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    ctx.step("cycle", lambda: cycle)
+    return "unreachable: the step cannot be stored"
+
+
+async def _lookup(order: str) -> dict[str, str]:
+    await asyncio.sleep(0)
+    return {"order": order, "state": "paid"}
+
+
+@app.flow("Async step", attempts=2)
+async def async_step(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Awaits an ``async def`` step; returns its value and the runs counted."""
+    runs = await _count_run(ctx)
+    found = await ctx.step("lookup", _lookup, "A-1")
+    return {"found": found, "runs": runs}
+
+
+@app.flow("Unawaited step", attempts=2)
+async def unawaited_step(ctx: Any, payload: Any) -> str:
+    """Forgets to await an ``async def`` step."""
+    await _count_run(ctx)
+    ctx.step("lookup", _lookup, "A-1")
+    return "the step never ran"
+
+
+@app.flow("KeyError", attempts=1)
+async def key_error(ctx: Any, payload: Any) -> Any:
+    """Reads a field the body lacks: the record keeps the KeyError's type and traceback."""
+    return payload.body.data["data"]

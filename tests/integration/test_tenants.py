@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
+import pytest
 
+from hookcore.embedded import free_port
 from hookcore.errors import ErrorCode
-from support import Hookcore, running_hookcore, running_nats
+from support import APPS_DIR, Hookcore, running_hookcore, running_nats
 
 SHARED = "acme-shared"
 
@@ -79,6 +84,19 @@ def test_unroutable_shared_requests_say_what_is_missing(hookcore: Hookcore) -> N
             'body field "/event/type" (flow) is missing',
         ),
         ({"x-acme-account": "tenant-3"}, b"not json", "(flow) is missing"),
+        # JSON sent without its Content-Type: the content type is the cause, and the message says so
+        (
+            {"x-acme-account": "tenant-3"},
+            _event("order.created"),
+            'body field "/event/type" (flow) is missing: the request has no Content-Type header, so its '
+            "body was not read as JSON (send Content-Type: application/json)",
+        ),
+        (
+            {"x-acme-account": "tenant-3", "content-type": "text/plain"},
+            _event("order.created"),
+            'the body was not read as JSON because its Content-Type is "text/plain"',
+        ),
+        ({**JSON, "x-acme-account": "tenant-3"}, b"", "(the request has no body)"),
     ]
     for headers, body, message in cases:
         response = hookcore.client.post(url, content=body, headers=headers)
@@ -226,3 +244,24 @@ def test_concurrent_flow_state_updates_lose_nothing(hookcore: Hookcore) -> None:
     ids = asyncio.run(fire())
     assert [hookcore.wait_final(i)["status"] for i in ids] == ["succeeded"] * 100
     assert sorted(int(hookcore.result(i).text) for i in ids) == list(range(1, 101))
+
+
+@pytest.mark.parametrize("verb", ["serve", "worker"])
+def test_a_routing_map_naming_no_flow_fails_when_the_integration_loads(verb: str, tmp_path: Path) -> None:
+    """A typo in flow_from's mapping stops the process at start, before any request meets it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKCORE_")}
+    env["PYTHONPATH"] = str(APPS_DIR)
+    nowhere = f"nats://127.0.0.1:{free_port()}"  # never reached: the app is refused first
+    done = subprocess.run(
+        [sys.executable, "-m", "hookcore", verb, "--app", "typo_app:app", "--nats", nowhere],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done
+    assert done.stderr.strip() == (
+        "hookcore: error: integration 'typo': flow_from's mapping names flows it does not have "
+        "('order.cancelled' -> 'Order canceled'); its flows are 'Order created', 'Order cancelled'"
+    )

@@ -211,8 +211,12 @@ def test_execution_record_shape(hookcore: Hookcore, instance: dict) -> None:
         "finishedAt",
         "attempts",
         "error",
+        "errorType",
+        "traceback",
         "steps",
         "logs",
+        "replayOf",
+        "replayedAs",
     }
     assert record["id"] == execution_id
     assert record["flow"] == "Quick"

@@ -55,12 +55,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _up_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKCORE_")}
+    env["PYTHONPATH"] = str(APPS_DIR)
+    return env
+
+
 class Up:
     """A `hookcore up` process; `interrupt` is Ctrl-C and records what happened for the test."""
 
     def __init__(self, data_dir: Path, port: int, app: str | None) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKCORE_")}
-        env["PYTHONPATH"] = str(APPS_DIR)
+        env = _up_env()
         command = [sys.executable, "-m", "hookcore", "up", "--port", str(port), "--data-dir", str(data_dir)]
         if app:
             command += ["--app", app]
@@ -224,3 +229,64 @@ def test_up_nats_lets_in_only_its_roles(tmp_path: Path) -> None:
         asyncio.run(check())
     up.assert_stopped_cleanly()
     assert f"HOOKCORE_NATS_NKEY_SEED={seeds['admin']}" in up.out
+
+
+def _refused_up(data_dir: Path, port: int) -> str:
+    """Run a second `hookcore up`, which must exit non-zero within 10 s; its stderr."""
+    command = [sys.executable, "-m", "hookcore", "up", "--port", str(port), "--data-dir", str(data_dir)]
+    second = subprocess.Popen(
+        command,
+        env=_up_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = second.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        kill_group(second.pid)
+        out, err = second.communicate()
+        raise AssertionError(f"the second hookcore up still ran after 10 s: {out}{err}") from None
+    assert second.returncode != 0, (out, err)
+    assert "Traceback" not in err, err
+    return err
+
+
+def _nats_servers_of(data_dir: Path) -> list[int]:
+    """Live nats-server processes started with this data dir's configuration."""
+    conf = str(data_dir / "nats" / "nats-server.conf").encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if conf in (proc / "cmdline").read_bytes().split(b"\0") and _alive(int(proc.name)):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_second_up_on_a_data_dir_or_a_port_in_use_is_refused(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    with running_up(data_dir, port, app="basic_app:app") as first:
+        conf = data_dir / "nats" / "nats-server.conf"
+        written = conf.read_bytes()
+        assert len(_nats_servers_of(data_dir)) == 1
+
+        # The same data dir, another port: refused, naming the owner's pid.
+        err = _refused_up(data_dir, free_port())
+        assert f"the data dir {data_dir} is in use" in err and f"pid {first.process.pid}" in err, err
+        assert conf.read_bytes() == written
+        assert len(_nats_servers_of(data_dir)) == 1
+
+        # Another data dir, the same port: refused before anything is written there.
+        elsewhere = tmp_path / "elsewhere"
+        err = _refused_up(elsewhere, port)
+        assert f"port {port} on 127.0.0.1 is already in use" in err, err
+        assert not elsewhere.exists()
+
+        # The first one serves on, alone.
+        assert first.admin.get("/api/instances").status_code == 200
+        created = first.admin.post("/api/instances", json={"integration": "testapp", "customer": "c1"})
+        assert created.status_code == 201, created.text
+    first.assert_stopped_cleanly()

@@ -74,3 +74,12 @@ def test_load_app_errors(spec: str, message: str) -> None:
 def test_bundled_example_loads() -> None:
     app = load_app("hookcore.examples.quickstart:app")
     assert set(app.flows) == {"Echo", "Order created"}
+
+
+def test_a_routing_map_naming_no_flow_is_refused_at_load() -> None:
+    app = Integration("maps", endpoint="instance", flow_from=body("/t", {"a": "A", "b": "Bee"}))
+    app.flow("A")(lambda ctx, payload: None)
+    with pytest.raises(ConfigError, match=r"\('b' -> 'Bee'\); its flows are 'A'"):
+        app.check_routing()
+    app.flow("Bee")(lambda ctx, payload: None)
+    app.check_routing()
