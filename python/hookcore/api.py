@@ -13,6 +13,7 @@ import msgspec
 from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
+from hookcore.console import Console
 from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
 from hookcore.executions import MAX_LIMIT, Executions
 from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
@@ -70,6 +71,7 @@ class ControlPlane:
         self.instances = Instances(jet, apps, settings)
         self.records = Records(jet)
         self.executions = Executions(jet, publisher)
+        self.console = Console(settings, apps, jet, self.instances, self.records, self.executions)
         self._token = settings.admin_token.encode()
         # (method, path segments with "*" for a value) -> handler
         self._routes: dict[tuple[str, tuple[str, ...]], Handler] = {
@@ -103,6 +105,9 @@ class ControlPlane:
             return
         if path.startswith(RESULTS_PREFIX) and method == "GET":
             await self._signed_result(scope, proto, path[len(RESULTS_PREFIX) :])
+            return
+        if path == "/console" or path.startswith("/console/"):
+            await self.console.handle(scope, proto)
             return
         segments = [s for s in path.split("/") if s]
         if not segments or segments[0] != "api":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from nats.js.errors import NoKeysError
@@ -17,6 +19,7 @@ from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
 from hookcore.store import ExecutionRecord, ExecutionView, Records, body_object
 
 MAX_LIMIT = 500
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 
 
@@ -39,10 +42,13 @@ class Executions:
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        after: str | None = None,
     ) -> ExecutionPage:
-        """Newest first; ``cursor`` is the ``next`` of the previous page.
+        """Newest first; ``cursor`` is the ``next`` of the previous page; ``after``: only ids
+        above it (`id_at` turns a time into such a bound).
 
         Lists executions a worker has started (records); queued ones appear once picked up.
+        Reads every key of the records bucket: see "Listing executions" in docs/architecture.md.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
@@ -50,12 +56,7 @@ class Executions:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
         if cursor and not _is_execution_id(cursor):
             raise BadRequest(f"cursor must be the 'next' of a previous page, got {cursor!r}.")
-        try:
-            ids = sorted(await self._jet.records.keys(), reverse=True)
-        except NoKeysError:
-            ids = []
-        if cursor:
-            ids = [i for i in ids if i < cursor]
+        ids = await self._ids(cursor, after)
         items: list[ExecutionRecord] = []
         position = 0
         while position < len(ids) and len(items) < limit:
@@ -74,6 +75,36 @@ class Executions:
         more = position < len(ids) or len(items) == limit
         return ExecutionPage(items=[r.view() for r in items], next=items[-1].id if items and more else None)
 
+    async def counts(
+        self,
+        *,
+        flow: str | None = None,
+        customer: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> dict[str, int]:
+        """How many executions (with records) of each status match the filters; reads every record."""
+        ids = await self._ids(before, after)
+        counts = dict.fromkeys(STATUSES, 0)
+        for start in range(0, len(ids), MAX_LIMIT):
+            found = await asyncio.gather(*(self._records.find(i) for i in ids[start : start + MAX_LIMIT]))
+            for record in found:
+                if (
+                    record is not None
+                    and (flow is None or record.flow == flow)
+                    and (customer is None or record.customer == customer)
+                ):
+                    counts[record.status] += 1
+        return counts
+
+    async def _ids(self, before: str | None, after: str | None) -> Sequence[str]:
+        """Execution ids with records, newest first, between the bounds (both excluded)."""
+        try:
+            ids = sorted(await self._jet.records.keys(), reverse=True)
+        except NoKeysError:
+            return []
+        return [i for i in ids if (not before or i < before) and (not after or i > after)]
+
     async def replay(self, execution_id: str) -> str:
         """A new execution of the same flow from the stored request; returns its id."""
         envelope = await self._records.request(execution_id)
@@ -88,6 +119,13 @@ class Executions:
             f"{EXECUTIONS_SUBJECT_PREFIX}.{new_id}", encode_envelope(replayed), msg_id=new_id
         )
         return new_id
+
+
+def id_at(moment: datetime) -> str:
+    """The smallest execution id (UUIDv7) of ``moment``'s millisecond: ids of executions received
+    before it sort below it, later ones above."""
+    millis = min(max((moment - EPOCH) // timedelta(milliseconds=1), 0), 2**48 - 1)
+    return str(uuid.UUID(int=millis << 80 | 0x7 << 76 | 0x2 << 62))
 
 
 def _is_execution_id(value: str) -> bool:
