@@ -7,10 +7,11 @@ real `hookcore serve`, worker and nats-server.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -298,3 +299,49 @@ def test_instances_page_manages_api_keys(session: httpx.Client, responses: dict[
     assert set(re.findall(r'name="key" value="([^"]+)"', section.split("</section>", 1)[0])) == keys - {
         new_key
     }
+
+
+def _feed(
+    session: httpx.Client, last_event_id: str | None = None, on_open: Callable[[], None] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The (event id, data) of each execution event of one whole feed; ``on_open`` runs once it is open."""
+    headers = {"last-event-id": last_event_id} if last_event_id else {}
+    events = []
+    with session.stream("GET", "/console/events", headers=headers) as feed:
+        assert feed.status_code == 200
+        assert feed.headers["content-type"] == "text/event-stream"
+        if on_open is not None:
+            on_open()
+        event_id = None
+        for line in feed.iter_lines():
+            if line.startswith("id: "):
+                event_id = line[4:]
+            elif line.startswith("data: "):
+                assert event_id is not None
+                events.append((event_id, json.loads(line[6:])))
+    return events
+
+
+def test_a_reconnecting_feed_misses_no_write(
+    hookcore: Hookcore, session: httpx.Client, instance: dict[str, Any]
+) -> None:
+    """Feeds end after a few seconds (so that they never hold a shutdown); the browser comes back
+    with the last event id it saw and gets what was written in between."""
+    sent: list[str] = []
+
+    def send() -> None:
+        answer = hookcore.client.post(instance["webhookUrls"]["Quick"], json={})
+        sent.append(answer.json()["executionId"])
+
+    first = _feed(session, on_open=send)
+    assert first and first[0][1]["id"] == sent[0] and f'id="x-{sent[0]}"' in first[0][1]["row"]
+    send()  # while no feed is open
+    hookcore.wait_final(sent[0])
+    hookcore.wait_final(sent[1])
+    resumed = _feed(session, first[-1][0])
+    # The records bucket keeps each record's latest write only: a resumed feed brings the
+    # record as it now stands, which is what the page shows.
+    for execution_id in sent:
+        statuses = [event["status"] for _, event in first + resumed if event["id"] == execution_id]
+        assert statuses and statuses[-1] == "succeeded", (execution_id, first, resumed)
+    assert sent[1] in {event["id"] for _, event in resumed}

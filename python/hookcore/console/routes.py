@@ -260,7 +260,8 @@ class Console:
                 and (after is None or record.id > after)
             )
 
-        await feed(request.proto, self._jet, SECURITY_HEADERS, matches, pages.execution_row)
+        last = request.scope.headers.get("last-event-id")
+        await feed(request.proto, self._jet, last, SECURITY_HEADERS, matches, pages.execution_row)
 
     async def _show(self, request: Request) -> None:
         execution_id = request.args[0]

@@ -9,7 +9,11 @@
   const state = document.getElementById("live-state");
   const source = new EventSource(url);
   source.onopen = function () { if (state) state.textContent = "Live: new executions appear as they run."; };
-  source.onerror = function () { if (state) state.textContent = "Live updates paused; reconnecting…"; };
+  // Each feed lasts a few seconds and the browser reconnects where it left off; only a refused
+  // reconnection (the session expired, say) stops the updates.
+  source.onerror = function () {
+    if (state && source.readyState === EventSource.CLOSED) state.textContent = "Live updates stopped; reload the page.";
+  };
   function bump(status, by) {
     const count = document.getElementById("count-" + status);
     if (count) count.textContent = String(Number(count.textContent) + by);
