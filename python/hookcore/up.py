@@ -167,6 +167,7 @@ def _print_banner(public_url: str, token: str, data_dir: Path, demo: dict[str, A
         "",
         f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
         f"Admin token (Authorization: Bearer …): {token}",
+        f"Console (log in with the admin token): {public_url}/console/",
     ]
     if demo:
         echo = demo["webhookUrls"]["Echo"]

@@ -262,6 +262,8 @@ def test_filters_and_pages(hookcore: Hookcore, session: httpx.Client, instance: 
     assert shown == sorted(shown, reverse=True)  # newest first
     count = re.search(r'id="count-dead">(\d+)<', dead)
     assert count and int(count.group(1)) == len(shown) and "count-succeeded" not in dead
+    page = session.get(f"/console/executions/{ids[0]}").text
+    assert "The widget requested is not in the database" in page.split('<pre class="error">', 1)[1], page
     # A page of older ones: everything before the newest of them.
     older = session.get("/console/", params={"flow": "Fail", "cursor": ids[-1]}).text
     assert ids[-1] not in older and {ids[0], ids[1]} <= set(UUID.findall(older))

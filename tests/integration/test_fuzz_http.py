@@ -614,6 +614,34 @@ def test_console_never_answers_a_server_error(
 
 
 @pytest.mark.parametrize(
+    ("method", "target", "status"),
+    [
+        ("GET", "/console/executions/%C3%A9", 404),
+        ("GET", "/console/executions/a.", 404),
+        ("GET", "/console/executions/" + "0" * 5000, 404),
+        ("GET", "/console/executions/%C2%B2/body", 404),
+        ("POST", "/console/executions/%C2%B2/replay", 404),
+        ("POST", "/console/instances/%C3%A9/api-keys", 404),
+        ("POST", "/console/instances/%C3%A9/api-keys/revoke", 404),
+        ("GET", "/console/?cursor=%C2%B2", 400),
+        ("GET", "/console/?until=%C2%B2", 400),
+        ("PUT", "/console/", 405),
+    ],
+)
+def test_console_hostile_ids(
+    hookcore: Hookcore, console_session: dict[str, str], method: str, target: str, status: int
+) -> None:
+    response = hookcore.client.request(
+        method,
+        target,
+        content=f"csrf={console_session['csrf']}&flow=Keyed&key=x".encode(),
+        headers={"cookie": console_session["cookie"], "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == status, response.text
+    _check(response)
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "status=nope",

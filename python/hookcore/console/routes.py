@@ -127,7 +127,7 @@ class Console:
         csrf = None if session is None else self.sessions.csrf_token(session)
         try:
             if segments == ["login"]:
-                await self._login(scope, proto, method)
+                await self._login(scope, proto, method, session)
                 return
             if session is None:
                 # Nothing is read or shown without a session: the login form, whatever was asked.
@@ -190,9 +190,12 @@ class Console:
 
     # ------------------------------------------------------------------ session
 
-    async def _login(self, scope: Any, proto: Any, method: str) -> None:
+    async def _login(self, scope: Any, proto: Any, method: str, session: Session | None) -> None:
         if method == "GET":
-            _send(proto, 200, pages.login())
+            if session is None:
+                _send(proto, 200, pages.login())
+            else:
+                _redirect(proto, PREFIX + "/")
             return
         if method != "POST":
             raise ConsoleError(
