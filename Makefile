@@ -23,10 +23,11 @@ dev: $(PY) ## editable install with test and bench extras
 run: install ## run hookcore on its embedded default: nats-server, ingress, worker, example
 	$(VENV)/bin/hookcore up
 
-# Tools the tests run (a missing one fails its tests: skips count as failures).
-TEST_TOOLS := curl openssl
+# Tools the tests run (a missing one fails its tests: skips count as failures); each is also
+# the Debian package that provides it. chromium: the console's browser tests (playwright drives it).
+TEST_TOOLS := curl openssl chromium
 
-test: $(PY) ## install what the tests need (curl, openssl, Python extras), run the Rust and Python tests, report coverage
+test: $(PY) ## install what the tests need (curl, openssl, chromium, Python extras), run the Rust and Python tests, report coverage
 	@missing=$$(for t in $(TEST_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

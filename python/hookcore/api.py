@@ -13,6 +13,7 @@ import msgspec
 from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
+from hookcore.console import Console
 from hookcore.errors import (
     ApiKeysNotEnabled,
     BadRequest,
@@ -84,6 +85,7 @@ class ControlPlane:
         self.instances = Instances(jet, apps, settings)
         self.records = Records(jet)
         self.executions = Executions(jet, publisher)
+        self.console = Console(settings, apps, jet, self.instances, self.records, self.executions)
         self._token = settings.admin_token.encode()
         self._stopping = asyncio.Event()
         """Set when the process is asked to stop: open ``/api/executions/tail`` streams end."""
@@ -125,6 +127,9 @@ class ControlPlane:
             return
         if path.startswith(RESULTS_PREFIX) and method == "GET":
             await self._signed_result(scope, proto, path[len(RESULTS_PREFIX) :])
+            return
+        if path == "/console" or path.startswith("/console/"):
+            await self.console.handle(scope, proto)
             return
         segments = [s for s in path.split("/") if s]
         if not segments or segments[0] != "api":

@@ -55,6 +55,9 @@ class ErrorCode(StrEnum):
     RESULT_URL_INVALID = "result_url_invalid"
     RESULT_URL_EXPIRED = "result_url_expired"
     INTERNAL_ERROR = "internal_error"
+    # the console (/console/)
+    LOGIN_REQUIRED = "login_required"
+    CSRF_INVALID = "csrf_invalid"
 
 
 class HookcoreError(Exception):

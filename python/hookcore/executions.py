@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from nats.js.errors import NoKeysError
@@ -17,6 +19,7 @@ from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
 from hookcore.store import ExecutionRecord, ExecutionView, Records, RecordWriter, body_object
 
 MAX_LIMIT = 500
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 
 
@@ -25,9 +28,18 @@ class ExecutionPage(msgspec.Struct):
     next: str | None
 
 
+class _Summary(msgspec.Struct):
+    """The fields of an execution record that `Executions.counts` reads."""
+
+    status: str
+    flow: str
+    customer: str
+
+
 class Executions:
     def __init__(self, jet: JetStream, publisher: Publisher) -> None:
         self._jet = jet
+        self._decode_summary = msgspec.json.Decoder(_Summary).decode
         self._records = Records(jet)
         self._publisher = publisher
         # Linking a replay adds one id to a record its worker wrote within max_record_bytes:
@@ -42,10 +54,13 @@ class Executions:
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        after: str | None = None,
     ) -> ExecutionPage:
-        """Newest first; ``cursor`` is the ``next`` of the previous page.
+        """Newest first; ``cursor`` is the ``next`` of the previous page; ``after``: only ids
+        above it (`id_at` turns a time into such a bound).
 
         Lists executions a worker has started (records); queued ones appear once picked up.
+        Reads every key of the records bucket: see "Listing executions" in docs/architecture.md.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
@@ -53,12 +68,7 @@ class Executions:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
         if cursor and not _is_execution_id(cursor):
             raise BadRequest(f"cursor must be the 'next' of a previous page, got {cursor!r}.")
-        try:
-            ids = sorted(await self._jet.records.keys(), reverse=True)
-        except NoKeysError:
-            ids = []
-        if cursor:
-            ids = [i for i in ids if i < cursor]
+        ids = await self._ids(cursor, after)
         items: list[ExecutionRecord] = []
         position = 0
         while position < len(ids) and len(items) < limit:
@@ -76,6 +86,46 @@ class Executions:
                     items.append(record)
         more = position < len(ids) or len(items) == limit
         return ExecutionPage(items=[r.view() for r in items], next=items[-1].id if items and more else None)
+
+    async def counts(
+        self,
+        *,
+        flow: str | None = None,
+        customer: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> dict[str, int]:
+        """How many executions (with records) of each status match the filters.
+
+        Reads every record, in one stream of the bucket's latest values (a KV watch) rather
+        than a get per record: see "Listing executions" in docs/architecture.md.
+        """
+        counts = dict.fromkeys(STATUSES, 0)
+        watcher = await self._jet.records.watchall(ignore_deletes=True)
+        try:
+            async for entry in watcher:
+                if entry is None:  # every current value has been delivered
+                    break
+                if (before and entry.key >= before) or (after and entry.key <= after) or not entry.value:
+                    continue
+                record = self._decode_summary(entry.value)
+                if (
+                    record.status in counts
+                    and (flow is None or record.flow == flow)
+                    and (customer is None or record.customer == customer)
+                ):
+                    counts[record.status] += 1
+        finally:
+            await watcher.stop()
+        return counts
+
+    async def _ids(self, before: str | None, after: str | None) -> Sequence[str]:
+        """Execution ids with records, newest first, between the bounds (both excluded)."""
+        try:
+            ids = sorted(await self._jet.records.keys(), reverse=True)
+        except NoKeysError:
+            return []
+        return [i for i in ids if (not before or i < before) and (not after or i > after)]
 
     async def replay(self, execution_id: str) -> str:
         """A new execution of the same flow from the stored request; returns its id.
@@ -106,6 +156,13 @@ class Executions:
         )
         await self._writer.add_replay(execution_id, new_id)
         return new_id
+
+
+def id_at(moment: datetime) -> str:
+    """The smallest execution id (UUIDv7) of ``moment``'s millisecond: ids of executions received
+    before it sort below it, later ones above."""
+    millis = min(max((moment - EPOCH) // timedelta(milliseconds=1), 0), 2**48 - 1)
+    return str(uuid.UUID(int=millis << 80 | 0x7 << 76 | 0x2 << 62))
 
 
 def _is_execution_id(value: str) -> bool:

@@ -403,10 +403,13 @@ async def _kv_get(kv: KeyValue, key: str) -> bytes | None:
 
 
 _TOKEN = re.compile(r"[-_=A-Za-z0-9]+(?:\.[-_=A-Za-z0-9]+)*")
+MAX_TOKEN = 1024
+"""Longest id looked up: a subject of ~4 KiB makes nats-server refuse the protocol line and
+close the connection, which every request of the process shares."""
 
 
 def valid_token(key: str) -> bool:
-    """Whether an id from a URL can be part of a KV key and a subject: ASCII letters, digits and
-    ``-_=``, in dot-separated non-empty parts (``str.isalnum`` would also accept "²" and "é",
-    which NATS refuses)."""
-    return _TOKEN.fullmatch(key) is not None
+    """Whether an id from a URL can be part of a KV key and a subject: at most `MAX_TOKEN` ASCII
+    letters, digits and ``-_=``, in dot-separated non-empty parts (``str.isalnum`` would also
+    accept "²" and "é", which NATS refuses)."""
+    return len(key) <= MAX_TOKEN and _TOKEN.fullmatch(key) is not None

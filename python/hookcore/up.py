@@ -188,6 +188,7 @@ def _print_banner(
         f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
         f"Admin token (Authorization: Bearer …): {token}",
         f"NATS as admin (for NATS tools; the CLI uses /api): {nats_admin}",
+        f"Console (log in with the admin token): {public_url}/console/",
     ]
     if demo:
         echo = demo["webhookUrls"]["Echo"]

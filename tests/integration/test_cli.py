@@ -97,6 +97,13 @@ def test_deploy_instances_and_executions(hookcore: Hookcore) -> None:
     old_id, new_id = (part.strip() for part in replayed.stdout.split("->"))
     assert old_id == failed and new_id > failed
     assert hookcore.wait_final(new_id, timeout=60)["status"] == "dead"
+    assert hookcore.execution(failed)["replayedAs"] == [new_id]
+    assert hookcore.execution(new_id)["replayOf"] == failed
+    # Run again, it replays only what was not replayed yet: the replay, not the original.
+    again = _cli(hookcore, "executions", "replay", "--status", "dead", "--customer", "cli-co", "--all")
+    assert again.returncode == 0, again.stderr
+    assert "skipped 1 already replayed" in again.stderr, again.stderr
+    assert again.stdout.count("->") == 1 and again.stdout.split("->")[0].strip() == new_id, again.stdout
 
     ok = hookcore.client.post(instance["webhookUrls"]["Plain"]).json()["executionId"]
     assert hookcore.wait_final(ok)["status"] == "succeeded"

@@ -3,7 +3,8 @@
 A real `hookcore serve` and worker against a real nats-server. The only 5xx
 allowed are 503 with ``Retry-After`` (the queue is unavailable) and 504 for a
 synchronous execution that did not finish in time. Every 4xx is
-``{"error": str}`` with a ``hookcore-error-code`` header.
+``{"error": str}`` with a ``hookcore-error-code`` header (the console's are HTML
+pages, with the header).
 """
 
 from __future__ import annotations
@@ -91,8 +92,11 @@ def _check(response: httpx.Response, *, trigger: bool = False) -> None:
             assert trigger and set(response.json()) == {"error", "executionId"}, where
             assert response.headers["hookcore-execution-id"] == response.json()["executionId"], where
         return
+    console = request.url.path.startswith("/console")
     if 400 <= status < 500:
-        if request.method != "HEAD":
+        if console:  # pages for people: the message in HTML
+            assert response.headers["content-type"].startswith("text/html"), where
+        elif request.method != "HEAD":
             body = response.json()
             assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"], where
         assert response.headers.get(ERROR_CODE_HEADER) in set(ErrorCode), where
@@ -101,7 +105,9 @@ def _check(response: httpx.Response, *, trigger: bool = False) -> None:
         return
     if "executionId" in response.text and response.headers.get("content-type") == "application/json":
         assert response.headers.get("hookcore-execution-id") == response.json()["executionId"], where
-    if status == 303:
+    if status == 303 and console:
+        assert response.headers["location"].startswith("/console/"), where
+    elif status == 303:
         assert response.headers["location"].startswith(
             f"{request.url.scheme}://{request.url.netloc.decode()}/results/"
         )
@@ -463,6 +469,9 @@ def test_api_without_the_token_is_401(
         ("POST", "/api/instances/%C3%A9/api-keys", 404),
         ("GET", "/api/executions/%C3%A9", 404),
         ("GET", "/api/executions/a.", 404),
+        # a key so long that its subject's protocol line made nats-server close the shared connection
+        ("GET", "/api/executions/" + "0" * 5000, 404),
+        ("GET", "/api/instances/" + "0" * 5000, 404),
         ("GET", "/api/executions/%C3%A9/result", 404),
         ("POST", "/api/executions/%C2%B2/replay", 404),
     ],
@@ -483,6 +492,177 @@ def test_api_body_over_1_mib_is_413(hookcore: Hookcore, path: str) -> None:
         response = hookcore.admin.post(path, content=content, headers={"content-type": "application/json"})
         assert response.status_code == 413, response.text
         _check(response)
+
+
+# ---------------------------------------------------------------- /console
+
+console_paths = st.sampled_from(
+    [
+        "/console",
+        "/console/",
+        "/console/login",
+        "/console/logout",
+        "/console/executions",
+        "/console/executions/{execution}",
+        "/console/executions/{junk}",
+        "/console/executions/{execution}/body",
+        "/console/executions/{junk}/body",
+        "/console/executions/{execution}/replay",
+        "/console/executions/{junk}/replay",
+        "/console/instances",
+        "/console/instances/{instance}/api-keys",
+        "/console/instances/{junk}/api-keys",
+        "/console/instances/{instance}/api-keys/revoke",
+        "/console/instances/{junk}/api-keys/revoke",
+        "/console/static/console.css",
+        "/console/static/{junk}",
+        "/console/{junk}",
+    ]
+)
+console_queries = st.dictionaries(
+    st.sampled_from(["customer", "flow", "status", "since", "until", "cursor"]),
+    st.one_of(
+        hostile_text,
+        st.sampled_from(
+            [
+                "failed",
+                "Quick",
+                "fz-basic",
+                "2026-01-01T00:00",
+                "9999-12-31T23:59:59",
+                "0001-01-01T00:00:00+14:00",
+                "2026-01-01T00:00:00Z",
+                "00000000-0000-7000-8000-000000000000",
+            ]
+        ),
+    ),
+    max_size=3,
+)
+console_methods = st.sampled_from(["GET", "GET", "GET", "POST", "POST", "HEAD", "DELETE", "PUT", "OPTIONS"])
+
+
+@pytest.fixture(scope="module")
+def console_session(hookcore: Hookcore) -> dict[str, str]:
+    """A console session's cookie and CSRF token (logged in without the shared client's cookie jar)."""
+    login = httpx.post(f"{hookcore.base}/console/login", data={"token": ADMIN_TOKEN}, timeout=30)
+    assert login.status_code == 303, login.text
+    cookie = login.headers["set-cookie"].split(";", 1)[0]
+    page = httpx.get(f"{hookcore.base}/console/instances", headers={"cookie": cookie}, timeout=30).text
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return {"cookie": cookie, "csrf": csrf}
+
+
+@FUZZ
+@given(
+    data=st.data(),
+    method=console_methods,
+    path=console_paths,
+    junk=hostile_text,
+    query=console_queries,
+    form=st.dictionaries(
+        st.sampled_from(["csrf", "flow", "key", "token"]),
+        st.one_of(hostile_text, st.sampled_from(["Keyed", "Quick", ADMIN_TOKEN])),
+        max_size=3,
+    ),
+    raw=st.one_of(st.none(), st.binary(max_size=100)),
+    cookie=st.sampled_from(["valid", "none", "junk", "forged", "expired", "doubled", "latin-1"]),
+)
+def test_console_never_answers_a_server_error(
+    hookcore: Hookcore,
+    world: dict[str, Any],
+    console_session: dict[str, str],
+    data: st.DataObject,
+    method: str,
+    path: str,
+    junk: str,
+    query: dict[str, str],
+    form: dict[str, str],
+    raw: bytes | None,
+    cookie: str,
+) -> None:
+    target = path.format(
+        instance=data.draw(st.sampled_from(world["instance_ids"]), label="instance"),
+        execution=world["execution_id"],
+        junk=(_quote(junk).replace("/", "%2F") if junk.strip(".") else junk.replace(".", "%2E")) or "x",
+    )
+    if query:
+        target += "?" + "&".join(f"{k}={_quote(v)}" for k, v in query.items())
+    valid = console_session["cookie"]
+    cookies: dict[str, str | bytes | None] = {
+        "valid": valid,
+        "none": None,
+        "junk": "hookcore_console=" + _quote(junk),
+        "forged": valid[:-4] + "AAAA",
+        "expired": "hookcore_console=1." + valid.split(".", 2)[1] + ".x",
+        "doubled": f"{valid}; hookcore_console=x",
+        # UTF-8 bytes, which the server reads as Latin-1 (no control characters: h11 sends none)
+        "latin-1": "".join(c for c in f"hookcore_console={junk}" if c >= " " and c != "\x7f")
+        .strip()
+        .encode(),
+    }
+    headers: dict[str, Any] = {"content-type": "application/x-www-form-urlencoded"}
+    if cookies[cookie] is not None:
+        headers["cookie"] = cookies[cookie]
+    if data.draw(st.booleans(), label="the session's CSRF token"):
+        form = {**form, "csrf": console_session["csrf"]}
+    body = raw if raw is not None else urllib.parse.urlencode(form).encode()
+    response = hookcore.client.request(method, target, content=body, headers=headers)
+    _check(response)
+    if (
+        cookie != "valid"
+        and not path.startswith(("/console/static", "/console/login"))
+        and path != "/console"
+    ):
+        assert response.status_code == 401, response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "status"),
+    [
+        ("GET", "/console/executions/%C3%A9", 404),
+        ("GET", "/console/executions/a.", 404),
+        ("GET", "/console/executions/" + "0" * 5000, 404),
+        ("GET", "/console/executions/%C2%B2/body", 404),
+        ("POST", "/console/executions/%C2%B2/replay", 404),
+        ("POST", "/console/instances/%C3%A9/api-keys", 404),
+        ("POST", "/console/instances/%C3%A9/api-keys/revoke", 404),
+        ("GET", "/console/?cursor=%C2%B2", 400),
+        ("GET", "/console/?until=%C2%B2", 400),
+        ("PUT", "/console/", 405),
+    ],
+)
+def test_console_hostile_ids(
+    hookcore: Hookcore, console_session: dict[str, str], method: str, target: str, status: int
+) -> None:
+    response = hookcore.client.request(
+        method,
+        target,
+        content=f"csrf={console_session['csrf']}&flow=Keyed&key=x".encode(),
+        headers={"cookie": console_session["cookie"], "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == status, response.text
+    _check(response)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=nope",
+        "status=%C2%B2",
+        "since=yesterday",
+        "until=2026-13-01",
+        "since=" + "9" * 5000,
+        "flow=" + "f" * 500,
+    ],
+)
+@pytest.mark.parametrize("path", ["/console/", "/console/events"])
+def test_console_filters_that_are_not_filters_are_400(
+    hookcore: Hookcore, console_session: dict[str, str], path: str, query: str
+) -> None:
+    response = hookcore.client.get(f"{path}?{query}", headers={"cookie": console_session["cookie"]})
+    assert response.status_code == 400, response.text
+    assert response.headers[ERROR_CODE_HEADER] == "bad_request"
+    _check(response)
 
 
 # ---------------------------------------------------------------- health, metrics, anything else
