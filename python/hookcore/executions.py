@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Annotated
 
 import msgspec
 from nats.js.errors import NoKeysError
@@ -17,12 +18,24 @@ from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
 from hookcore.store import ExecutionRecord, ExecutionView, Records, body_object
 
 MAX_LIMIT = 500
+ExecutionId = Annotated[
+    str, msgspec.Meta(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+"""An execution id as hookcore writes it: a UUID in canonical form (`_core.new_id`)."""
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 
 
 class ExecutionPage(msgspec.Struct):
+    """``GET /api/executions``: newest first; ``next`` is the cursor of the following page."""
+
     items: list[ExecutionView]
     next: str | None
+
+
+class Replayed(msgspec.Struct, rename="camel"):
+    """``POST /api/executions/{id}/replay``: the new execution."""
+
+    execution_id: str
 
 
 class Executions:
@@ -48,7 +61,7 @@ class Executions:
             raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
         if status is not None and status not in STATUSES:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
-        if cursor and not _is_execution_id(cursor):
+        if cursor is not None and not _is_execution_id(cursor):
             raise BadRequest(f"cursor must be the 'next' of a previous page, got {cursor!r}.")
         try:
             ids = sorted(await self._jet.records.keys(), reverse=True)

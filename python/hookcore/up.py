@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -25,7 +26,10 @@ from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats
 from hookcore.errors import HookcoreError
+from hookcore.logs import LogFormat
 from hookcore.nats_roles import RoleKeys
+
+log = logging.getLogger("hookcore.up")
 
 DEMO_CUSTOMER = "demo"
 READY_TIMEOUT = 60.0
@@ -83,16 +87,18 @@ def run_up(args: argparse.Namespace) -> int:
             return 0
         demo = _demo_instance(base, token) if not args.app else None
         nats_admin = f"HOOKCORE_NATS_URL={nats.url} HOOKCORE_NATS_NKEY_SEED={keys.seed_path('admin')}"
-        _print_banner(public_url, token, data_dir, demo, nats_admin)
+        banner = _banner(public_url, token, data_dir, demo, nats_admin)
+        if settings.log_format is LogFormat.JSON:
+            log.info("%s", banner.strip())
+        else:
+            print(banner, flush=True)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
-                    print(
-                        f"hookcore: the {name} exited with code {child.returncode}; stopping", file=sys.stderr
-                    )
+                    log.error("the %s exited with code %d; stopping", name, child.returncode)
                     return 1
             time.sleep(0.2)
-        print("\nStopping…", file=sys.stderr)
+        log.info("stopping the ingress, the worker, then nats-server")
         return 0
     finally:
         for _, child in children:
@@ -171,9 +177,7 @@ def _demo_instance(base: str, token: str) -> dict[str, Any]:
     )
 
 
-def _print_banner(
-    public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None, nats_admin: str
-) -> None:
+def _banner(public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None, nats_admin: str) -> str:
     lines = [
         "",
         f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
@@ -200,4 +204,4 @@ def _print_banner(
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID",
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID/result",
         ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)
