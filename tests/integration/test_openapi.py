@@ -47,6 +47,7 @@ def test_api_keeps_to_its_openapi_document(
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=tmp_path,  # its cache (.schemathesis/) too
     )
     assert run.returncode == 0, run.stdout + run.stderr
 
