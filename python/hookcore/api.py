@@ -16,7 +16,15 @@ from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
 from hookcore.executions import MAX_LIMIT, ExecutionId, ExecutionPage, Executions, Replayed
-from hookcore.http import ERROR_CODE_HEADER, EXECUTION_ID, BodyTooLarge, read_body, send_error, send_json
+from hookcore.http import (
+    ERROR_CODE_HEADER,
+    EXECUTION_ID,
+    JSON_HEADERS,
+    BodyTooLarge,
+    read_body,
+    send_error,
+    send_json,
+)
 from hookcore.instances import InstancePage, Instances, InstanceView, NewApiKey
 from hookcore.integration import InstanceConfig
 from hookcore.metrics import Metrics
@@ -383,7 +391,7 @@ class ControlPlane:
         send_json(proto, 202, Replayed(new_id), [(EXECUTION_ID, new_id)])
 
     async def _openapi(self, scope: Any, proto: Any, args: list[str]) -> None:
-        proto.response_bytes(200, [("content-type", "application/json")], self._openapi_document)
+        proto.response_bytes(200, list(JSON_HEADERS), self._openapi_document)
 
     async def _signed_result(self, scope: Any, proto: Any, execution_id: str) -> None:
         query = _core.parse_query(scope.query_string)
