@@ -6,10 +6,11 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
+import hookcore
 from hookcore import _core
 from hookcore.apps import Apps
 from hookcore.config import Settings
@@ -23,16 +24,25 @@ from hookcore.errors import (
     NotStarted,
     QueueUnavailable,
 )
-from hookcore.executions import MAX_LIMIT, STATUSES, Executions
+from hookcore.executions import MAX_LIMIT, STATUSES, ExecutionId, ExecutionPage, Executions, Replayed
 from hookcore.follow import ExecutionFilter, following, on_stop_signals
-from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body, send_error, send_json
-from hookcore.instances import Instances
+from hookcore.http import (
+    ERROR_CODE_HEADER,
+    EXECUTION_ID,
+    JSON_HEADERS,
+    BodyTooLarge,
+    read_body,
+    send_error,
+    send_json,
+)
+from hookcore.instances import InstancePage, Instances, InstanceView, NewApiKey
 from hookcore.integration import InstanceConfig
 from hookcore.metrics import Metrics
+from hookcore.openapi import Operation, Query, document
 from hookcore.publisher import Publisher
 from hookcore.queue import JetStream
 from hookcore.signing import RESULTS_PREFIX, check_result_url
-from hookcore.store import Records
+from hookcore.store import ExecutionView, Records, Status
 
 log = logging.getLogger("hookcore.api")
 
@@ -46,7 +56,8 @@ class DeployRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of ``POST /api/instances``."""
 
     integration: str
-    customer: str
+    """One of the integrations this server runs (the document lists them)."""
+    customer: Annotated[str, msgspec.Meta(min_length=1)]
     config: InstanceConfig | None = None
     name: str | None = None
     replace: bool = False
@@ -63,6 +74,167 @@ _decode_deploy = msgspec.json.Decoder(DeployRequest).decode
 _decode_add_key = msgspec.json.Decoder(AddKeyRequest).decode
 
 Handler = Callable[[Any, Any, list[str]], Awaitable[None]]
+
+ROUTES: tuple[tuple[str, Operation], ...] = (
+    # (handler, what it takes and answers): routes requests and makes GET /api/openapi.json.
+    (
+        "_deploy",
+        Operation(
+            "deployInstance",
+            "POST",
+            "/api/instances",
+            "Deploy an integration for a customer (created if new); runs its on_instance_deploy.",
+            201,
+            InstanceView,
+            body=DeployRequest,
+            errors=(400, 409, 413),
+        ),
+    ),
+    (
+        "_list_instances",
+        Operation(
+            "listInstances",
+            "GET",
+            "/api/instances",
+            "Every instance, newest first.",
+            200,
+            InstancePage,
+            query=(Query("customer", str, "Only this customer's instances (its external id)."),),
+        ),
+    ),
+    (
+        "_show_instance",
+        Operation(
+            "getInstance",
+            "GET",
+            "/api/instances/{instanceId}",
+            "One instance.",
+            200,
+            InstanceView,
+            errors=(404,),
+        ),
+    ),
+    (
+        "_remove_instance",
+        Operation(
+            "removeInstance",
+            "DELETE",
+            "/api/instances/{instanceId}",
+            "Run the instance's on_instance_remove, then delete it: its URLs answer 404.",
+            204,
+            errors=(404,),
+        ),
+    ),
+    (
+        "_add_api_key",
+        Operation(
+            "addApiKey",
+            "POST",
+            "/api/instances/{instanceId}/api-keys",
+            "A new API key for a flow declared with api_keys=True; the old keys stay valid.",
+            201,
+            NewApiKey,
+            body=AddKeyRequest,
+            errors=(400, 404, 413),
+        ),
+    ),
+    (
+        "_delete_api_key",
+        Operation(
+            "deleteApiKey",
+            "DELETE",
+            "/api/instances/{instanceId}/api-keys/{apiKey}",
+            "Revoke an API key.",
+            204,
+            errors=(404,),
+        ),
+    ),
+    (
+        "_list_executions",
+        Operation(
+            "listExecutions",
+            "GET",
+            "/api/executions",
+            "Executions a worker has started, newest first, a page at a time.",
+            200,
+            ExecutionPage,
+            errors=(400,),
+            query=(
+                Query("flow", str, "Only this flow."),
+                Query("customer", str, "Only this customer (its external id)."),
+                Query("status", Status, "Only executions in this status."),
+                Query(
+                    "limit",
+                    Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)],
+                    "Executions per page (default 50).",
+                ),
+                Query("cursor", ExecutionId, "The `next` of the previous page."),
+            ),
+        ),
+    ),
+    (
+        # before getExecution: "tail" is not an execution id
+        "_tail_executions",
+        Operation(
+            "tailExecutions",
+            "GET",
+            "/api/executions/tail",
+            "Follow executions as they are stored and change status: server-sent events, one "
+            "`data:` line of JSON per change, a comment line every 15 s; never ends by itself.",
+            200,
+            Any,
+            media="text/event-stream",
+            errors=(400,),
+            query=(
+                Query("customer", str, "Only this customer (its external id)."),
+                Query("flow", str, "Only this flow."),
+                Query("status", Status, "Only changes to this status."),
+            ),
+        ),
+    ),
+    (
+        "_show_execution",
+        Operation(
+            "getExecution",
+            "GET",
+            "/api/executions/{executionId}",
+            "One execution (queued ones too).",
+            200,
+            ExecutionView,
+            errors=(404,),
+        ),
+    ),
+    (
+        "_replay_execution",
+        Operation(
+            "replayExecution",
+            "POST",
+            "/api/executions/{executionId}/replay",
+            "Run the flow again from the stored request, as a new execution.",
+            202,
+            Replayed,
+            errors=(404, 409),
+            headers=((EXECUTION_ID, "The new execution's id."),),
+        ),
+    ),
+    (
+        "_execution_result",
+        Operation(
+            "getExecutionResult",
+            "GET",
+            "/api/executions/{executionId}/result",
+            "What the flow returned, with the content type it was stored with.",
+            200,
+            Any,
+            media="*/*",
+            errors=(404,),
+        ),
+    ),
+    (
+        "_openapi",
+        Operation("getOpenApi", "GET", "/api/openapi.json", "This OpenAPI document.", 200, dict[str, Any]),
+    ),
+)
 
 
 class ControlPlane:
@@ -91,19 +263,15 @@ class ControlPlane:
         """Set when the process is asked to stop: open ``/api/executions/tail`` streams end."""
         # (method, path segments with "*" for a value) -> handler
         self._routes: dict[tuple[str, tuple[str, ...]], Handler] = {
-            ("POST", ("api", "instances")): self._deploy,
-            ("GET", ("api", "instances")): self._list_instances,
-            ("GET", ("api", "instances", "*")): self._show_instance,
-            ("DELETE", ("api", "instances", "*")): self._remove_instance,
-            ("POST", ("api", "instances", "*", "api-keys")): self._add_api_key,
-            ("DELETE", ("api", "instances", "*", "api-keys", "*")): self._delete_api_key,
-            ("GET", ("api", "executions")): self._list_executions,
-            # before ("api", "executions", "*"): "tail" is not an execution id
-            ("GET", ("api", "executions", "tail")): self._tail_executions,
-            ("GET", ("api", "executions", "*")): self._show_execution,
-            ("POST", ("api", "executions", "*", "replay")): self._replay_execution,
-            ("GET", ("api", "executions", "*", "result")): self._execution_result,
+            (op.method, op.pattern): getattr(self, handler) for handler, op in ROUTES
         }
+        self._openapi_document = msgspec.json.encode(
+            document(
+                tuple(op for _, op in ROUTES),
+                hookcore.__version__,
+                choices={("DeployRequest", "integration"): sorted(apps)},
+            )
+        )
 
     def end_streams_on_stop(self, loop: asyncio.AbstractEventLoop) -> None:
         """End the open tail streams when the process is asked to stop (else it waits for them)."""
@@ -242,7 +410,7 @@ class ControlPlane:
         customer = _single(_core.parse_query(scope.query_string), "customer")
         records = await self.instances.list(customer)
         views = await asyncio.gather(*(self.instances.view(r) for r in records))
-        send_json(proto, 200, {"items": views, "next": None})
+        send_json(proto, 200, InstancePage(items=list(views)))
 
     async def _show_instance(self, scope: Any, proto: Any, args: list[str]) -> None:
         send_json(proto, 200, await self.instances.view(await self.instances.get(args[0])))
@@ -254,7 +422,7 @@ class ControlPlane:
     async def _add_api_key(self, scope: Any, proto: Any, args: list[str]) -> None:
         body = await read_body(proto, scope.headers.get("content-length"), MAX_API_BODY)
         request = _decode_add_key(body)
-        send_json(proto, 201, {"apiKey": await self.instances.add_api_key(args[0], request.flow)})
+        send_json(proto, 201, NewApiKey(await self.instances.add_api_key(args[0], request.flow)))
 
     async def _delete_api_key(self, scope: Any, proto: Any, args: list[str]) -> None:
         await self.instances.delete_api_key(args[0], args[1])
@@ -265,7 +433,9 @@ class ControlPlane:
 
     async def _list_executions(self, scope: Any, proto: Any, args: list[str]) -> None:
         query = _core.parse_query(scope.query_string)
-        limit = _single(query, "limit") or "50"
+        limit = _single(query, "limit")
+        if limit is None:
+            limit = "50"
         # ASCII digits only ("²".isdigit() too), and not so many that int() refuses them.
         if not (limit.isascii() and limit.isdigit() and len(limit) <= 9):
             raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {limit[:40]!r}.")
@@ -313,7 +483,10 @@ class ControlPlane:
 
     async def _replay_execution(self, scope: Any, proto: Any, args: list[str]) -> None:
         new_id = await self.executions.replay(args[0])
-        send_json(proto, 202, {"executionId": new_id}, [("hookcore-execution-id", new_id)])
+        send_json(proto, 202, Replayed(new_id), [(EXECUTION_ID, new_id)])
+
+    async def _openapi(self, scope: Any, proto: Any, args: list[str]) -> None:
+        proto.response_bytes(200, list(JSON_HEADERS), self._openapi_document)
 
     async def _signed_result(self, scope: Any, proto: Any, execution_id: str) -> None:
         query = _core.parse_query(scope.query_string)

@@ -13,13 +13,14 @@ from typing import Any
 
 from rich_argparse import RawDescriptionRichHelpFormatter
 
+from hookcore import logs
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.client import TOKEN_ENV, URL_ENV
 from hookcore.config import Settings, describe, env_name
 from hookcore.errors import ApiError, HookcoreError
 from hookcore.remote import add_target_args, run_deploy, run_executions, run_instances
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+log = logging.getLogger("hookcore.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    log_format = _configure_logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per CLI request
     try:
         return int(args.run(args) or 0)
@@ -36,11 +37,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except HookcoreError as e:
-        print(f"hookcore: error: {e}", file=sys.stderr)
+        if log_format is logs.LogFormat.JSON:
+            log.error("%s", e)
+        else:
+            print(f"hookcore: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C in a verb without its own handling (`up` and the servers have one)
         print(file=sys.stderr)
         return 130
+
+
+def _configure_logging() -> logs.LogFormat:
+    """Logging as HOOKCORE_LOG_FORMAT and HOOKCORE_LOG_LEVEL say (the defaults while a
+    setting is wrong: the verb then says which)."""
+    try:
+        settings = Settings.load()
+    except HookcoreError:
+        settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return settings.log_format
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,15 +232,14 @@ def _run_up(args: argparse.Namespace) -> int:
 
 def _run_serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
+    from granian.log import LogLevels
     from granian.server import Server
 
     settings = _settings(args, default_public_url=f"http://{args.host}:{args.port}")
     load_apps(args.app)  # fail here, with a clear message, rather than in every worker process
     settings.require_signing_key()
     if not settings.admin_token:
-        logging.getLogger("hookcore").warning(
-            "HOOKCORE_ADMIN_TOKEN is not set: the control plane is disabled (/api/* answers 403)"
-        )
+        log.warning("HOOKCORE_ADMIN_TOKEN is not set: the control plane is disabled (/api/* answers 403)")
     os.environ.update(settings.to_env())
     os.environ[APPS_ENV] = ",".join(args.app)
     Server(
@@ -235,7 +249,10 @@ def _run_serve(args: argparse.Namespace) -> int:
         interface=Interfaces.RSGI,
         workers=args.workers,
         factory=True,
-        log_access=False,
+        log_level=LogLevels(settings.log_level.lower()),
+        log_dictconfig=logs.dict_config(settings.log_format, settings.log_level),
+        log_access=settings.access_log,
+        log_access_format=logs.ACCESS_FORMAT,
     ).serve()
     return 0
 

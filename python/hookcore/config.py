@@ -5,15 +5,19 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from hookcore.errors import ConfigError
+from hookcore.logs import LogFormat, LogLevel
 from hookcore.nats_auth import NatsAuth
 
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 DAY = 24 * 60 * 60
+
+_E = TypeVar("_E", bound=Enum)
 
 
 def _doc(text: str, **kwargs: Any) -> Any:
@@ -145,6 +149,22 @@ class Settings:
         "JetStream replicas of hookcore's streams and buckets (1 single server, 3 or 5 cluster).",
         default=1,
     )
+    # field() rather than _doc(): ruff's RUF009 knows field() returns no shared default.
+    log_format: LogFormat = field(
+        default=LogFormat.TEXT,
+        metadata={
+            "doc": "How processes write their log on stderr: 'text' lines, or 'json', one object per "
+            "line with execution_id, customer, flow and endpoint fields where they apply."
+        },
+    )
+    log_level: LogLevel = field(
+        default=LogLevel.INFO,
+        metadata={"doc": "Least severe log level written: DEBUG, INFO, WARNING, ERROR or CRITICAL."},
+    )
+    access_log: bool = _doc(
+        "Log every HTTP request the ingress answers (Granian's access log, in HOOKCORE_LOG_FORMAT).",
+        default=False,
+    )
 
     def __post_init__(self) -> None:
         _check_range("max_body", self.max_body, 1, 1024 * MIB)
@@ -173,6 +193,8 @@ class Settings:
         _check_range("retention_days", self.retention_days, 1 / 86400, 3650)
         if self.replicas not in (1, 3, 5):
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
+        object.__setattr__(self, "log_format", _choice("log_format", LogFormat, self.log_format))
+        object.__setattr__(self, "log_level", _choice("log_level", LogLevel, str(self.log_level).upper()))
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         _ = self.nats_auth  # credentials that do not fit together fail here, at start
@@ -245,7 +267,14 @@ def env_name(field_name: str) -> str:
 
 def describe() -> list[tuple[str, str, str]]:
     """(environment variable, default, meaning) for every setting, for docs and --help."""
-    return [(env_name(f.name), repr(f.default), f.metadata["doc"]) for f in fields(Settings)]
+    return [
+        (
+            env_name(f.name),
+            repr(f.default.value if isinstance(f.default, Enum) else f.default),
+            f.metadata["doc"],
+        )
+        for f in fields(Settings)
+    ]
 
 
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
@@ -269,3 +298,11 @@ def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+
+
+def _choice(name: str, kind: type[_E], value: Any) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in kind)
+        raise ConfigError(f"{name} must be one of {allowed}, got {value!r}") from None

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import msgspec
 from nats.js.errors import NoKeysError
@@ -20,10 +21,16 @@ from hookcore.store import ExecutionRecord, ExecutionView, Records, RecordWriter
 
 MAX_LIMIT = 500
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ExecutionId = Annotated[
+    str, msgspec.Meta(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
+"""An execution id as hookcore writes it: a UUID in canonical form (`_core.new_id`)."""
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 
 
 class ExecutionPage(msgspec.Struct):
+    """``GET /api/executions``: newest first; ``next`` is the cursor of the following page."""
+
     items: list[ExecutionView]
     next: str | None
 
@@ -34,6 +41,12 @@ class _Summary(msgspec.Struct):
     status: str
     flow: str
     customer: str
+
+
+class Replayed(msgspec.Struct, rename="camel"):
+    """``POST /api/executions/{id}/replay``: the new execution."""
+
+    execution_id: str
 
 
 class Executions:
@@ -66,7 +79,7 @@ class Executions:
             raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
         if status is not None and status not in STATUSES:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
-        if cursor and not _is_execution_id(cursor):
+        if cursor is not None and not _is_execution_id(cursor):
             raise BadRequest(f"cursor must be the 'next' of a previous page, got {cursor!r}.")
         ids = await self._ids(cursor, after)
         items: list[ExecutionRecord] = []

@@ -14,8 +14,16 @@ JSON = "application/json"
 JSON_HEADERS = [("content-type", JSON)]
 # KEEP IN SYNC with `ERROR_CODE_HEADER` in rust/error_code.rs.
 ERROR_CODE_HEADER = "hookcore-error-code"
+EXECUTION_ID = "hookcore-execution-id"
 
 _encoder = msgspec.json.Encoder()
+
+
+class ErrorAnswer(msgspec.Struct):
+    """The body of every error answer (with the ``hookcore-error-code`` header)."""
+
+    error: str
+    """What went wrong and what was expected, for a person."""
 
 
 class Responder(Protocol):
@@ -27,7 +35,7 @@ class Responder(Protocol):
 
 
 def error_body(message: str) -> bytes:
-    return _encoder.encode({"error": message})
+    return _encoder.encode(ErrorAnswer(message))
 
 
 def send_json(

@@ -27,6 +27,7 @@ from hookcore.deliveries import Deliveries
 from hookcore.errors import ErrorCode, QueueUnavailable
 from hookcore.http import (
     ERROR_CODE_HEADER,
+    EXECUTION_ID,
     JSON,
     BodyDeadlines,
     BodyTooLarge,
@@ -47,7 +48,6 @@ from hookcore.triggers import TriggerHooks, TriggerRefused
 log = logging.getLogger("hookcore.ingress")
 
 TRIGGER_PREFIX = "/trigger/"
-EXECUTION_ID = "hookcore-execution-id"
 DUPLICATE = "hookcore-duplicate"
 
 
@@ -210,7 +210,7 @@ class Ingress:
         try:
             first = await self.deliveries.claim(key, execution_id, window)
         except Exception as e:  # NATS unavailable: nothing was stored
-            self._unavailable(proto, e)
+            self._unavailable(proto, e, execution_id)
             return
         if first is not None:  # a copy of a delivery already stored
             self.metrics.trigger_responses[200] += 1
@@ -303,15 +303,17 @@ class Ingress:
             else:
                 await self.publisher.publish(accepted.subject, envelope, msg_id=accepted.execution_id)
         except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
-            return Stored.MAYBE if self._unavailable(proto, e).maybe_stored else Stored.NO
+            return (
+                Stored.MAYBE if self._unavailable(proto, e, accepted.execution_id).maybe_stored else Stored.NO
+            )
         return Stored.YES
 
-    def _unavailable(self, proto: Any, error: Exception) -> QueueUnavailable:
+    def _unavailable(self, proto: Any, error: Exception, execution_id: str) -> QueueUnavailable:
         """Answer 503 for a request JetStream did not (or may not have) stored."""
         failure = storage_error(error)
         self.metrics.trigger_responses[503] += 1
         self.metrics.publish_failures += 1
-        log.warning("answering 503: %s", failure)
+        log.warning("answering 503: %s", failure, extra={"execution_id": execution_id})
         send_error(
             proto,
             503,
@@ -407,6 +409,6 @@ def rate_table_path(settings: Settings) -> Path | None:
 
 
 def create_app() -> Ingress:
-    """Granian factory (``hookcore.ingress:create_app``): settings and apps from the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Granian factory (``hookcore.ingress:create_app``): settings and apps from the environment
+    (Granian has set up logging already, with the configuration `hookcore serve` gave it)."""
     return Ingress(Settings.load(), load_apps(specs_from_env()))

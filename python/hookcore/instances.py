@@ -51,6 +51,19 @@ class InstanceView(msgspec.Struct, rename="camel"):
     created_at: datetime
 
 
+class InstancePage(msgspec.Struct):
+    """``GET /api/instances``: every instance (``next`` is for paging to come; always null)."""
+
+    items: list[InstanceView]
+    next: str | None = None
+
+
+class NewApiKey(msgspec.Struct, rename="camel"):
+    """``POST /api/instances/{id}/api-keys``: the new key (shown once; only its hash is stored)."""
+
+    api_key: str
+
+
 def new_endpoint_id() -> str:
     """128 random bits, URL-safe base64 without padding (22 characters)."""
     return secrets.token_urlsafe(16)

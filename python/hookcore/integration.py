@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 
@@ -14,8 +14,8 @@ from hookcore.errors import ConfigError
 from hookcore.handshake import Handshake
 from hookcore.verify import Scheme, Verifier
 
-InstanceConfig: TypeAlias = dict[str, str | list[str]]
-"""An instance's config values: strings, or a list of strings for a secret being rotated."""
+InstanceConfig: TypeAlias = dict[str, str | Annotated[list[str], msgspec.Meta(min_length=1)]]
+"""An instance's config values: strings, or a (non-empty) list of strings for a secret being rotated."""
 
 DEFAULT_DEDUP_WINDOW = 86_400
 """Seconds a delivery id is remembered (SPEC section 8); see docs/verification.md for retry schedules."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from hookcore import _core
+from hookcore import _core, logs
 from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.context import FlowContext
@@ -70,6 +70,13 @@ class TriggerHooks:
     ) -> Outcome:
         app = self._apps[integration]
         envelope = decode_envelope(envelope_bytes)
+        # For the rest of this request's task: what its hooks and the ingress log carry these.
+        logs.bind(
+            execution_id=envelope.id,
+            customer=envelope.customer,
+            flow=flow_name,
+            endpoint=envelope.endpoint,
+        )
         instance = self._view.instances.get(envelope.instance)
         if instance is None:
             raise TriggerRefused(404, "Endpoint not found.", ErrorCode.ENDPOINT_NOT_FOUND)
@@ -92,6 +99,7 @@ class TriggerHooks:
                 )
             self._check_api_key(app.flows[flow_name], instance.api_key_hashes.get(flow_name, []), api_key)
             ctx.flow = payload.flow = flow_name
+            logs.bind(flow=flow_name)
         flow = app.flows[flow_name]
         response = flow.response
         picked = envelope.flow != flow_name  # preprocess picked it: the envelope must say so

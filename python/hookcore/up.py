@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shlex
@@ -28,7 +29,10 @@ from hookcore.control import remove_control, write_control
 from hookcore.datadir import claim
 from hookcore.embedded import EmbeddedNats
 from hookcore.errors import HookcoreError
+from hookcore.logs import LogFormat
 from hookcore.nats_roles import RoleKeys
+
+log = logging.getLogger("hookcore.up")
 
 DEMO_CUSTOMER = "demo"
 READY_TIMEOUT = 60.0
@@ -89,17 +93,19 @@ def run_up(args: argparse.Namespace) -> int:
         write_control(data_dir, local, token)
         demo = _demo_instance(base, token) if not args.app else None
         nats_admin = f"HOOKCORE_NATS_URL={nats.url} HOOKCORE_NATS_NKEY_SEED={keys.seed_path('admin')}"
-        _print_banner(public_url, token, data_dir, demo, nats_admin)
-        _print_cli_setup(local, token, args.data_dir, [] if demo else integrations)
+        banner = _banner(public_url, token, data_dir, demo, nats_admin)
+        banner += _cli_setup(local, token, args.data_dir, [] if demo else integrations)
+        if settings.log_format is LogFormat.JSON:
+            log.info("%s", banner.strip())
+        else:
+            print(banner, flush=True)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
-                    print(
-                        f"hookcore: the {name} exited with code {child.returncode}; stopping", file=sys.stderr
-                    )
+                    log.error("the %s exited with code %d; stopping", name, child.returncode)
                     return 1
             time.sleep(0.2)
-        print("\nStopping…", file=sys.stderr)
+        log.info("stopping the ingress, the worker, then nats-server")
         return 0
     finally:
         remove_control(data_dir)
@@ -180,9 +186,7 @@ def _demo_instance(base: str, token: str) -> dict[str, Any]:
     )
 
 
-def _print_banner(
-    public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None, nats_admin: str
-) -> None:
+def _banner(public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None, nats_admin: str) -> str:
     lines = [
         "",
         f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
@@ -210,7 +214,7 @@ def _print_banner(
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID",
             f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID/result",
         ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)
 
 
 def _local_base(host: str, port: int) -> str:
@@ -222,7 +226,7 @@ def _local_base(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _print_cli_setup(local: str, token: str, data_dir_flag: str, integrations: list[str]) -> None:
+def _cli_setup(local: str, token: str, data_dir_flag: str, integrations: list[str]) -> str:
     """How the CLI finds this hookcore, and the deploy command of each loaded integration."""
     found = (
         "run from this directory finds this hookcore by itself (through .hookcore/control.json)"
@@ -240,4 +244,4 @@ def _print_cli_setup(local: str, token: str, data_dir_flag: str, integrations: l
         lines += [
             f"  hookcore deploy --integration {shlex.quote(n)} --customer CUSTOMER_ID" for n in integrations
         ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)

@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from hookcore import logs
 from hookcore.apps import Apps
 from hookcore.bounds import truncated, unstorable
 from hookcore.completion import Completion, encode_completion
@@ -129,12 +130,19 @@ class Worker:
             log.exception("could not process message %s; it will be redelivered", msg.subject)
 
     async def _execute(self, msg: Msg) -> None:
+        """Run one delivery (in a task of its own: what it logs carries the execution's fields)."""
         delivered = msg.metadata.num_delivered
         try:
             envelope = decode_envelope(msg.data)
         except Exception as e:  # cannot run: say so rather than have it redelivered forever
             await self._unreadable(msg, e)
             return
+        logs.bind(
+            execution_id=envelope.id,
+            customer=envelope.customer,
+            flow=envelope.flow,
+            endpoint=envelope.endpoint,
+        )
         previous, last = await self._records.find_revision(envelope.id) if delivered > 1 else (None, 0)
         if previous is not None and previous.status in FINAL_STATUSES:
             await self._announce(envelope, previous)  # the first announcement may have been lost
@@ -197,6 +205,7 @@ class Worker:
     async def _unreadable(self, msg: Msg, error: Exception) -> None:
         """End an execution whose stored request cannot be decoded as ``dead``."""
         execution_id = msg.subject.rpartition(".")[2]
+        logs.bind(execution_id=execution_id)
         log.error("execution %s: the stored request cannot be read (%s); it is dead", execution_id, error)
         record = ExecutionRecord(
             id=execution_id,

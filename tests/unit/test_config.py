@@ -4,6 +4,7 @@ import pytest
 
 from hookcore.config import Settings
 from hookcore.errors import ConfigError
+from hookcore.logs import LogFormat, LogLevel
 
 
 def test_precedence_explicit_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -16,7 +17,9 @@ def test_precedence_explicit_then_env_then_default(monkeypatch: pytest.MonkeyPat
 
 
 def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings.load(nats_url="nats://127.0.0.1:1", max_body=123, ack_wait=2.5, admin_token="t")
+    settings = Settings.load(
+        nats_url="nats://127.0.0.1:1", max_body=123, ack_wait=2.5, admin_token="t", log_format="json"
+    )
     for name, value in settings.to_env().items():
         monkeypatch.setenv(name, value)
     assert Settings.load() == settings
@@ -37,6 +40,8 @@ def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
         ("max_object_bytes", -1, "max_object_bytes must be between 65536"),
         ("max_publish_buffer", 1024, "max_publish_buffer must be between 1048576"),
         ("duplicate_window", 0.5, "duplicate_window must be between 1"),
+        ("log_format", "yaml", "log_format must be one of 'text', 'json', got 'yaml'"),
+        ("log_level", "loud", "log_level must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'"),
     ],
 )
 def test_invalid_values_name_the_allowed_range(field: str, value: object, message: str) -> None:
@@ -82,3 +87,11 @@ def test_the_duplicate_window_covers_the_publish_timeout() -> None:
         ConfigError, match=r"duplicate_window \(15s\) must be at least publish_timeout \(30s\)"
     ):
         Settings.load(publish_timeout=30)
+
+
+def test_log_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().log_format, Settings().log_level) == (LogFormat.TEXT, LogLevel.INFO)
+    monkeypatch.setenv("HOOKCORE_LOG_FORMAT", "json")
+    monkeypatch.setenv("HOOKCORE_LOG_LEVEL", "warning")  # any case
+    settings = Settings.load()
+    assert (settings.log_format, settings.log_level) == (LogFormat.JSON, LogLevel.WARNING)
