@@ -2,7 +2,8 @@
 
 Per trigger request Python does: read the body, one call into ``_core``,
 one pipelined JetStream publish, one answer. The answer is 2xx/3xx only after
-JetStream acknowledged the envelope; otherwise 503 and nothing is half-recorded.
+JetStream acknowledged the envelope; otherwise 503 (saying so when the request may
+still have been stored: the ack did not come in time).
 Flows with hooks (preprocess, on_trigger, a static response) and synchronous
 executions take the slower paths in `triggers` and `completion`.
 """
