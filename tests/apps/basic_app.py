@@ -50,6 +50,17 @@ async def slow(ctx: Any, payload: Any) -> dict[str, Any]:
     return {"slept": True}
 
 
+@app.flow("Gated", rate_limit=1_000_000)  # fault tests: not rate limited
+async def gated(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Holds its execution until the test opens the gate: ``?gate=DIR`` gets ``DIR/<id>.started``
+    when the flow starts, and the flow returns once ``DIR/open`` exists."""
+    gate = Path(payload.query_parameters["gate"])
+    (gate / f"{payload.execution_id}.started").touch()  # noqa: ASYNC240 (test marker)
+    while not (gate / "open").exists():  # noqa: ASYNC240 (test marker)
+        await asyncio.sleep(0.05)
+    return {"gated": True}
+
+
 @app.flow("Fail")
 async def fail(ctx: Any, payload: Any) -> None:
     raise RuntimeError("The widget requested is not in the database")

@@ -180,7 +180,7 @@ def _pause(pid: int) -> None:
     """SIGSTOP and wait until the process is stopped (the signal is delivered asynchronously)."""
     os.kill(pid, signal.SIGSTOP)
     stat = Path(f"/proc/{pid}/stat")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
         assert time.monotonic() < deadline, f"process {pid} did not stop"
         time.sleep(0.01)
