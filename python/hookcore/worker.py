@@ -111,7 +111,9 @@ class Worker:
                     task = asyncio.create_task(self._handle(msg))
                     self._running.add(task)
                     task.add_done_callback(self._running.discard)
-            log.info("worker stopping: fetches no more, finishing the %d executions in hand", len(self._running))
+            log.info(
+                "worker stopping: fetches no more, finishing the %d executions in hand", len(self._running)
+            )
         finally:
             stopping.cancel()
             if self._running:

@@ -84,7 +84,7 @@ def _client_node(cluster: NatsCluster, name: str, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while True:
         for node, port in enumerate(cluster.monitor_ports):
-            connections = httpx.get(f"http://127.0.0.1:{port}/connz", timeout=5).json()["connections"]
+            connections = httpx.get(f"http://127.0.0.1:{port}/connz", timeout=30).json()["connections"]
             if any(c.get("name") == name for c in connections or ()):
                 return node
         assert time.monotonic() < deadline, f"no node has a client called {name}"

@@ -125,7 +125,9 @@ def test_one_flooding_tenant_does_not_starve_another(hookcore: Hookcore) -> None
             try:
                 # Wait on the condition, not a time: the flood has used up the flooder's share.
                 await asyncio.wait_for(refused.wait(), timeout=120)
-                calm_answers = await _burst([url], SHARED_BURST, {**json_headers, "x-acme-account": "calm"}, body)
+                calm_answers = await _burst(
+                    [url], SHARED_BURST, {**json_headers, "x-acme-account": "calm"}, body
+                )
                 during = len(flooded)  # the flood went on while the calm tenant was answered
                 # ...and goes on a little after it, so the calm requests were sent in the middle of it
                 target[0] = during + 40
