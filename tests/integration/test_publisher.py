@@ -340,7 +340,7 @@ def test_a_full_write_buffer_fails_at_once(own_nats: EmbeddedNats) -> None:
             assert "bytes wait to be sent" in str(refused)
             assert not refused.maybe_stored
             assert "nothing was stored" in refused.answer
-            assert time.monotonic() - started < 10
+            assert time.monotonic() - started < 30  # the cap, not the 60 s timeout
         finally:
             os.kill(own_nats.process.pid, signal.SIGCONT)
             await publisher.stop()
