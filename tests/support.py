@@ -37,6 +37,7 @@ TEST_APPS = [
     "faults_app:app",
     "limits_app:limited",
     "limits_app:wide",
+    "limits_app:shared",
     "senders_app:github",
     "senders_app:events",
     "senders_app:slack",
@@ -234,7 +235,7 @@ class Hookcore:
         self.wait_for_routes(instance["webhookUrls"].values())
         return instance
 
-    def wait_for_routes(self, urls: Any, timeout: float = 30, client: httpx.Client | None = None) -> None:
+    def wait_for_routes(self, urls: Any, timeout: float = 60, client: httpx.Client | None = None) -> None:
         """Deploys reach the routing table through a KV watch: wait until they are in."""
         for url in urls:
             deadline = time.monotonic() + timeout
@@ -247,7 +248,7 @@ class Hookcore:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    def wait_final(self, execution_id: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_final(self, execution_id: str, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             record = self.execution(execution_id)

@@ -96,11 +96,12 @@ class Worker:
         )
         sub = await jet.js.pull_subscribe_bind(WORKER_CONSUMER, stream=EXECUTIONS_STREAM)
         log.info("worker ready (concurrency %d)", self.concurrency)
+        stopping = asyncio.ensure_future(stop.wait())  # wakes a worker whose every slot is busy
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
                 if free == 0:
-                    await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait({*self._running, stopping}, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 try:
                     msgs = await sub.fetch(free, timeout=1.0)
@@ -114,7 +115,11 @@ class Worker:
                     task = asyncio.create_task(self._handle(msg))
                     self._running.add(task)
                     task.add_done_callback(self._running.discard)
+            log.info(
+                "worker stopping: fetches no more, finishing the %d executions in hand", len(self._running)
+            )
         finally:
+            stopping.cancel()
             if self._running:
                 await asyncio.wait(self._running)
             await view.stop()

@@ -50,6 +50,18 @@ async def slow(ctx: Any, payload: Any) -> dict[str, Any]:
     return {"slept": True}
 
 
+@app.flow("Gated", rate_limit=1_000_000)  # fault tests: not rate limited
+async def gated(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Holds its execution until the test opens the gate: with ``?gate=DIR`` each run adds a line
+    to ``DIR/<id>.started`` when it starts, and returns once ``DIR/open`` exists."""
+    gate = Path(payload.query_parameters["gate"])
+    with (gate / f"{payload.execution_id}.started").open("a") as runs:
+        runs.write("run\n")
+    while not (gate / "open").exists():  # noqa: ASYNC110 (the gate is another process's file)
+        await asyncio.sleep(0.05)
+    return {"gated": True}
+
+
 @app.flow("Fail")
 async def fail(ctx: Any, payload: Any) -> None:
     raise RuntimeError("The widget requested is not in the database")

@@ -84,7 +84,7 @@ def _client_node(cluster: NatsCluster, name: str, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while True:
         for node, port in enumerate(cluster.monitor_ports):
-            connections = httpx.get(f"http://127.0.0.1:{port}/connz", timeout=5).json()["connections"]
+            connections = httpx.get(f"http://127.0.0.1:{port}/connz", timeout=30).json()["connections"]
             if any(c.get("name") == name for c in connections or ()):
                 return node
         assert time.monotonic() < deadline, f"no node has a client called {name}"
@@ -180,7 +180,7 @@ def _pause(pid: int) -> None:
     """SIGSTOP and wait until the process is stopped (the signal is delivered asynchronously)."""
     os.kill(pid, signal.SIGSTOP)
     stat = Path(f"/proc/{pid}/stat")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
         assert time.monotonic() < deadline, f"process {pid} did not stop"
         time.sleep(0.01)

@@ -168,22 +168,28 @@ def test_paging_ends_with_next_null(hookcore: Hookcore) -> None:
     assert hookcore.admin.get("/api/executions", params={"customer": "cp-pages"}).json()["next"] is None
 
 
-def test_queued_then_running_then_succeeded(hookcore: Hookcore, instance: dict) -> None:
-    # Fill the worker's 16 slots with sleepers; the 17th request waits in the stream.
-    slow = instance["webhookUrls"]["Slow"] + "?sleep=5"  # long enough for all 16 to start first
-    sleepers = [hookcore.client.post(slow).json()["executionId"] for _ in range(16)]
-    deadline = time.monotonic() + 40
-    while any(hookcore.execution(i)["status"] != "running" for i in sleepers):
-        assert time.monotonic() < deadline, "the sleepers never all ran"
-        time.sleep(0.05)
-    waiting = hookcore.client.post(instance["webhookUrls"]["Quick"]).json()["executionId"]
-    queued = hookcore.execution(waiting)
-    assert queued["status"] == "queued", queued
-    assert queued["startedAt"] is None and queued["finishedAt"] is None and queued["attempts"] == 0
-    assert (queued["flow"], queued["customer"], queued["instance"]) == ("Quick", "acme", instance["id"])
-    running = hookcore.execution(sleepers[0])
-    assert running["status"] == "running", running
-    assert running["startedAt"] is not None and running["finishedAt"] is None and running["attempts"] == 1
+def test_queued_then_running_then_succeeded(hookcore: Hookcore, instance: dict, tmp_path: Path) -> None:
+    # Fill the worker's 16 slots with flows that hold until the gate opens; the 17th request
+    # waits in the stream however slowly the machine starts them.
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    held = instance["webhookUrls"]["Gated"] + f"?gate={gate}"
+    try:
+        sleepers = [hookcore.client.post(held).json()["executionId"] for _ in range(16)]
+        deadline = time.monotonic() + 120
+        while any(hookcore.execution(i)["status"] != "running" for i in sleepers):
+            assert time.monotonic() < deadline, "the held flows never all ran"
+            time.sleep(0.05)
+        waiting = hookcore.client.post(instance["webhookUrls"]["Quick"]).json()["executionId"]
+        queued = hookcore.execution(waiting)
+        assert queued["status"] == "queued", queued
+        assert queued["startedAt"] is None and queued["finishedAt"] is None and queued["attempts"] == 0
+        assert (queued["flow"], queued["customer"], queued["instance"]) == ("Quick", "acme", instance["id"])
+        running = hookcore.execution(sleepers[0])
+        assert running["status"] == "running", running
+        assert running["startedAt"] is not None and running["finishedAt"] is None and running["attempts"] == 1
+    finally:
+        (gate / "open").touch()  # pass or fail, the worker's slots are freed for the next tests
     record = hookcore.wait_final(waiting, timeout=60)
     assert record["status"] == "succeeded" and record["attempts"] == 1
     assert record["receivedAt"] <= record["startedAt"] <= record["finishedAt"]

@@ -73,8 +73,8 @@ def test_routes_gauge_follows_deploys(hookcore: Hookcore) -> None:
     urls = deployed["webhookUrls"]
     assert _metrics(hookcore)["hookcore_routes"] == before + len(set(urls.values()))
     assert hookcore.admin.delete(f"/api/instances/{deployed['id']}").status_code == 204
-    # the gauge drops back once the removal is in (a KV watch: well under the 10 s allowed)
-    deadline = time.monotonic() + 10
+    # the gauge drops back once the removal is in (a KV watch: well under the 60 s allowed)
+    deadline = time.monotonic() + 60
     while _metrics(hookcore)["hookcore_routes"] != before:
         assert time.monotonic() < deadline, "the routes gauge did not drop after a removal"
         time.sleep(0.05)

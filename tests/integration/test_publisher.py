@@ -107,13 +107,13 @@ def test_acks_give_the_sequence_and_expected_sequences_hold(nats: EmbeddedNats) 
 
 def test_a_subject_without_stream_fails_at_once(nats: EmbeddedNats) -> None:
     async def run() -> None:
-        publisher = Publisher(nats.url, timeout=5, name="test")
+        publisher = Publisher(nats.url, timeout=60, name="test")
         await publisher.start()
         try:
             started = time.monotonic()
             with pytest.raises(QueueUnavailable, match="no JetStream stream answered"):
                 await publisher.publish("nowhere.at.all", b"{}")
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 30  # the answer, not the 60 s timeout
         finally:
             await publisher.stop()
 
@@ -135,7 +135,7 @@ def _pause(pid: int) -> None:
     """Stop the process and wait until it is stopped (the signal is delivered asynchronously)."""
     os.kill(pid, signal.SIGSTOP)
     stat = Path(f"/proc/{pid}/stat")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
         assert time.monotonic() < deadline, f"process {pid} did not stop"
         time.sleep(0.01)
@@ -163,7 +163,7 @@ def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: 
             with pytest.raises(QueueUnavailable):
                 await publisher.publish(subject, b"while down")
             await asyncio.to_thread(own_nats.start)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while True:
                 try:
                     await publisher.publish(subject, b"back")
@@ -190,12 +190,12 @@ def test_a_silent_server_is_left_for_another_connection(
         assert own_nats.process is not None
         try:
             _pause(own_nats.process.pid)
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while publisher.connected:
                 assert time.monotonic() < deadline, "the silent connection was kept"
                 await asyncio.sleep(0.05)
             os.kill(own_nats.process.pid, signal.SIGCONT)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while not publisher.connected:
                 assert time.monotonic() < deadline, "the publisher did not reconnect"
                 await asyncio.sleep(0.05)
@@ -215,7 +215,7 @@ def _plain_server(*args: str) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -340,7 +340,7 @@ def test_a_full_write_buffer_fails_at_once(own_nats: EmbeddedNats) -> None:
             assert "bytes wait to be sent" in str(refused)
             assert not refused.maybe_stored
             assert "nothing was stored" in refused.answer
-            assert time.monotonic() - started < 10
+            assert time.monotonic() - started < 30  # the cap, not the 60 s timeout
         finally:
             os.kill(own_nats.process.pid, signal.SIGCONT)
             await publisher.stop()

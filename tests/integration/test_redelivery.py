@@ -15,13 +15,11 @@ from support import running_hookcore, running_nats
 
 
 def test_a_killed_workers_execution_is_redelivered_and_recorded_once(tmp_path: Path) -> None:
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    with (
-        running_nats(tmp_path) as server,
-        running_hookcore(server, tmp_path, env={"HOOKCORE_TEST_MARKER_DIR": str(markers)}) as hc,
-    ):
-        url = hc.deploy("redelivered")["webhookUrls"]["Slow"] + "?sleep=3"  # the kill lands well within
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path) as hc:
+        # The flow holds until the gate opens (after the kill): the kill always lands mid-execution.
+        url = hc.deploy("redelivered")["webhookUrls"]["Gated"] + f"?gate={gate}"
 
         async def run() -> tuple[str, list[dict]]:
             nc = await nats.connect(server.url)
@@ -36,8 +34,8 @@ def test_a_killed_workers_execution_is_redelivered_and_recorded_once(tmp_path: P
             # The fault while work is in flight: the flow has started (its marker) and its
             # `running` record reached JetStream (the write goes out beside the flow) when the
             # worker dies, so the redelivery knows it is the second attempt.
-            deadline = time.monotonic() + 30
-            while not (markers / execution_id).exists() or not any(
+            deadline = time.monotonic() + 60
+            while not (gate / f"{execution_id}.started").exists() or not any(
                 w["id"] == execution_id and w["status"] == "running" for w in writes
             ):
                 assert time.monotonic() < deadline, "the flow never started"
@@ -45,6 +43,7 @@ def test_a_killed_workers_execution_is_redelivered_and_recorded_once(tmp_path: P
             victim = hc.workers[0]
             victim.kill()
             assert victim.popen.returncode == -9
+            (gate / "open").touch()
             await asyncio.to_thread(hc.start_worker)
             record = await asyncio.to_thread(hc.wait_final, execution_id, 60)
             await asyncio.sleep(0.5)  # any late duplicate write would arrive by now
@@ -53,9 +52,9 @@ def test_a_killed_workers_execution_is_redelivered_and_recorded_once(tmp_path: P
             return execution_id, [w for w in writes if w["id"] == execution_id]
 
         execution_id, writes = asyncio.run(run())
-        assert (markers / execution_id).read_text().count("run") == 2  # ran, killed, ran again
+        assert (gate / f"{execution_id}.started").read_text().count("run") == 2  # ran, killed, ran again
         final = [w for w in writes if w["status"] in ("succeeded", "failed", "dead")]
         assert len(final) == 1, [w["status"] for w in writes]
         assert final[0]["attempts"] == 2
         assert hc.execution(execution_id)["attempts"] == 2
-        assert hc.result(execution_id).json() == {"slept": True}
+        assert hc.result(execution_id).json() == {"gated": True}

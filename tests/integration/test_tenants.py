@@ -219,10 +219,10 @@ def test_deploy_state_and_removal_on_two_ingress_processes(tmp_path: Path) -> No
             assert first.admin.delete(f"/api/instances/{instance['id']}").status_code == 204
             # The removal reaches each process through its KV watch: expected within ~0.1 s.
             for hc in (first, other):
-                deadline = time.monotonic() + 10
+                deadline = time.monotonic() + 60
                 while (gone := hc.client.post(url_path)).status_code != 404:
                     assert gone.status_code == 200, gone.text
-                    assert time.monotonic() < deadline, "removed instance still answers after 10 s"
+                    assert time.monotonic() < deadline, "removed instance still answers after 60 s"
                     time.sleep(0.02)
                 assert gone.json() == {"error": "Endpoint not found."}
                 assert gone.headers["hookcore-error-code"] == ErrorCode.ENDPOINT_NOT_FOUND

@@ -9,8 +9,9 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +63,10 @@ def _up_env() -> dict[str, str]:
 
 
 class Up:
-    """A `hookcore up` process; `interrupt` is Ctrl-C and records what happened for the test."""
+    """A `hookcore up` process; `interrupt` is Ctrl-C and records what happened for the test.
+
+    Its stderr (its children's logs too) goes to a file beside the data dir, so a test can
+    wait for a log line while it runs."""
 
     def __init__(self, data_dir: Path, port: int, app: str | None) -> None:
         env = _up_env()
@@ -75,42 +79,59 @@ class Up:
         self.left_behind: list[int] = []
         self.returncode: int | None = None
         self.out = self.err = ""
-        self.process = subprocess.Popen(
-            command,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        fd, name = tempfile.mkstemp(prefix="up-", suffix=".stderr", dir=data_dir.parent)
+        self.err_path = Path(name)
+        with os.fdopen(fd, "w") as err:
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                start_new_session=True,
+            )
         self.admin = httpx.Client(base_url=self.base, timeout=30)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # past up's own 60 s: its message, not ours, says why
         while True:
-            assert self.process.poll() is None, f"hookcore up exited: {self.process.communicate()}"
+            assert self.process.poll() is None, f"hookcore up exited: {self.err_path.read_text()}"
             try:
                 if httpx.get(f"{self.base}/readyz").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "hookcore up not ready after 60 s"
+            assert time.monotonic() < deadline, "hookcore up not ready after 120 s"
             time.sleep(0.1)
         self.token = (self.data_dir / "admin-token").read_text().strip()
         self.admin.headers["authorization"] = f"Bearer {self.token}"
 
-    def interrupt(self) -> None:
-        """Ctrl-C; whatever happens, nothing it started is left running afterwards."""
+    def wait_for_log(self, line: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while line not in self.err_path.read_text():
+            assert self.process.poll() is None, f"hookcore up exited: {self.err_path.read_text()}"
+            assert time.monotonic() < deadline, f"no {line!r} in hookcore up's log after {timeout:g} s"
+            time.sleep(0.05)
+
+    def interrupt(self, while_stopping: Callable[[], None] | None = None) -> None:
+        """Ctrl-C, then `while_stopping` (if given) while it stops; whatever happens, nothing
+        it started is left running afterwards."""
         if self.returncode is not None:
             return
         self.family = _descendants(self.process.pid)
         self.process.send_signal(signal.SIGINT)
         try:
-            self.out, self.err = self.process.communicate(timeout=60)
+            if while_stopping:
+                while_stopping()
+            self.out, _ = self.process.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             kill_group(self.process.pid)
-            self.out, self.err = self.process.communicate()
+            self.out, _ = self.process.communicate()
         finally:
+            if self.process.poll() is None:  # while_stopping failed: stop it anyway
+                kill_group(self.process.pid)
+                self.out, _ = self.process.communicate()
+            self.err = self.err_path.read_text()
             self.admin.close()
             self.returncode = self.process.returncode
             deadline = time.monotonic() + 5
@@ -155,7 +176,7 @@ def test_up_runs_the_bundled_example_and_stops_cleanly(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         url = items[0]["webhookUrls"]["Echo"]
-        response = httpx.post(url + "/my/custom/path?param-one=One", json={"quantity": 123})
+        response = httpx.post(url + "/my/custom/path?param-one=One", json={"quantity": 123}, timeout=30)
         assert response.status_code == 200
     up.assert_stopped_cleanly()
     assert "curl" in up.out and up.token in up.out
@@ -164,37 +185,65 @@ def test_up_runs_the_bundled_example_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_accepted_work_finishes_after_a_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    gate = tmp_path / "gate"
+    gate.mkdir()
     port = free_port()
+    total = 40  # more than the worker holds at once (`hookcore up`'s default concurrency, 16)
+
+    def started() -> set[str]:
+        return {p.name.removesuffix(".started") for p in gate.glob("*.started")}
+
     with running_up(data_dir, port, app="basic_app:app") as up:
-        created = up.admin.post("/api/instances", json={"integration": "testapp", "customer": "c1"})
-        assert created.status_code == 201, created.text
-        # 60 executions of 1 s each: far more than the worker finishes before Ctrl-C stops it
-        url = created.json()["webhookUrls"]["Slow"] + "?sleep=1"
-        deadline = time.monotonic() + 30
-        while httpx.head(url).status_code == 404:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        answers = [httpx.post(url) for _ in range(60)]
-        assert [a.status_code for a in answers] == [200] * 60
-        ids = [a.json()["executionId"] for a in answers]
+        try:
+            created = up.admin.post("/api/instances", json={"integration": "testapp", "customer": "c1"})
+            assert created.status_code == 201, created.text
+            # Each execution holds until the test opens the gate: none can finish before Ctrl-C.
+            url = created.json()["webhookUrls"]["Gated"] + f"?gate={gate}"
+            deadline = time.monotonic() + 60
+            while httpx.head(url, timeout=30).status_code == 404:
+                assert time.monotonic() < deadline, "the new instance's route never reached the ingress"
+                time.sleep(0.05)
+            answers = [httpx.post(url, timeout=30) for _ in range(total)]
+            assert [a.status_code for a in answers] == [200] * total
+            ids = {a.json()["executionId"] for a in answers}
+            assert len(ids) == total
+            deadline = time.monotonic() + 60
+            while not started():  # the worker holds some: Ctrl-C hits executions in flight
+                assert time.monotonic() < deadline, "the worker started no execution in 60 s"
+                time.sleep(0.05)
+
+            def release_once_the_worker_stops_fetching() -> None:
+                up.wait_for_log("worker stopping")
+                (gate / "open").touch()
+
+            up.interrupt(while_stopping=release_once_the_worker_stops_fetching)
+        finally:
+            (gate / "open").touch()  # a failing test does not leave the worker waiting for it
     up.assert_stopped_cleanly()
+    in_flight = started()
+    queued = ids - in_flight
+    # Work was still queued at Ctrl-C: the worker held at most its concurrency, no more.
+    assert in_flight <= ids
+    assert queued, f"every execution had started before Ctrl-C: {len(in_flight)} of {total}"
 
     restarted_at = datetime.now(UTC)
     with running_up(data_dir, port, app="basic_app:app") as up:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         records: dict[str, dict] = {}
         while len(records) < len(ids):
             assert time.monotonic() < deadline, f"{len(ids) - len(records)} executions never finished"
-            for execution_id in set(ids) - set(records):
+            for execution_id in ids - set(records):
                 record = up.admin.get(f"/api/executions/{execution_id}").json()
                 if record["status"] in ("succeeded", "failed", "dead"):
                     records[execution_id] = record
             time.sleep(0.2)
+        results = [up.admin.get(f"/api/executions/{i}/result").json() for i in sorted(queued)]
     up.assert_stopped_cleanly()
     assert {r["status"] for r in records.values()} == {"succeeded"}
-    # Work was still queued at Ctrl-C: some executions only started after the restart.
-    started_after = [r for r in records.values() if datetime.fromisoformat(r["startedAt"]) > restarted_at]
-    assert started_after, "every execution had finished before Ctrl-C: the restart was not tested"
+    assert results == [{"gated": True}] * len(queued)
+    # What was queued at Ctrl-C ran after the restart.
+    started_after = {i for i, r in records.items() if datetime.fromisoformat(r["startedAt"]) > restarted_at}
+    assert queued <= started_after, sorted(queued - started_after)
 
 
 def test_up_nats_lets_in_only_its_roles(tmp_path: Path) -> None:
