@@ -4,36 +4,22 @@
 
 Each checkout needs its own ``.venv`` with hookcore installed (``make install``
 there). Every round starts, for each checkout in turn, a fresh nats-server
-(pinned to CPU 1, sharing it with wrk) and ``hookcore serve`` from that
-checkout (pinned to CPU 0), deploys the bench integration and measures 1 KB
-JSON POSTs at 64 connections, as ``benches.load`` does; it prints each run and
-the medians. Use it to tell whether a change made the hot path slower: the
-machine's speed drifts between runs by more than the changes being measured.
+(pinned to the load CPU, sharing it with wrk) and ``hookcore serve`` from that
+checkout (pinned to the server CPU), deploys the bench integration and
+measures 1 KB JSON POSTs at 64 connections, as ``make bench``'s durable ingest
+run does; it prints each run and the medians. Use it to tell whether a change
+made the hot path slower: the machine's speed drifts between runs by more
+than the changes being measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from benches.load.__main__ import BODY, TOKEN, _pin, _serve, _wrk, deploy_bench
-from hookcore.embedded import EmbeddedNats, free_port
-
-
-def _start(checkout: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    env = {"HOOKCORE_NATS_URL": nats_url, "HOOKCORE_PUBLIC_URL": public, "HOOKCORE_ADMIN_TOKEN": TOKEN}
-    python = str(checkout / ".venv" / "bin" / "python")
-    command = [python, "-m", "hookcore", "serve", "--app", "benches.load.bench_app:app", "--port", str(port)]
-    server = _serve(command, env, port, "/readyz", cwd=checkout)
-    url = deploy_bench(public)["Load"]
-    time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
-    return server, url
+from benches.load import wrk
+from benches.load.servers import APPS, deploy, hookcore_serve, nats_server, wait_routable
 
 
 def main() -> int:
@@ -48,28 +34,25 @@ def main() -> int:
     args = parser.parse_args()
     results: dict[Path, list[float]] = {c: [] for c in args.checkouts}
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "post.lua"
-        script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = {json.dumps(BODY.decode())}\n"
-        )
+        lua = wrk.script(Path(tmp) / "post.lua")
         for round_no in range(args.rounds):
             for i, checkout in enumerate(args.checkouts):
-                nats = EmbeddedNats(Path(tmp) / f"nats-{round_no}-{i}")
-                nats.start()
-                _pin(nats.process.pid, "1")  # type: ignore[union-attr]
-                server, url = _start(checkout.resolve(), nats.url)
-                try:
-                    _wrk(url, script, 2, 64)  # warm-up
-                    r = _wrk(url, script, args.duration, 64)
-                finally:
-                    server.terminate()
-                    server.wait(20)
-                    nats.stop()
-                results[checkout].append(r["rps"])
+                work = Path(tmp) / f"{round_no}-{i}"
+                work.mkdir()
+                python = str(checkout.resolve() / ".venv" / "bin" / "python")
+                with (
+                    nats_server(work / "nats") as nats_url,
+                    # an older checkout's bench app may lack the shared integration
+                    hookcore_serve(nats_url, work, python, checkout.resolve(), APPS[:1]) as base,
+                ):
+                    url = deploy(base)["Load"]
+                    wait_routable(url, {"content-type": "application/json"}, wrk.BODY)
+                    wrk.run(url, lua, 2, 64)  # warm-up
+                    r = wrk.run(url, lua, args.duration, 64)
+                results[checkout].append(r.rps)
                 print(
-                    f"round {round_no + 1} {checkout}: {r['rps']:.0f} req/s "
-                    f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms",
+                    f"round {round_no + 1} {checkout}: {r.rps:.0f} req/s "
+                    f"p50 {r.p50_ms:.2f} ms p99 {r.p99_ms:.2f} ms",
                     flush=True,
                 )
     medians = {c: sorted(v)[len(v) // 2] for c, v in results.items()}
