@@ -51,7 +51,7 @@ def compare(base_path: Path, new_path: Path, threshold: float) -> int:
     print("ratios: hookcore against a same-run baseline, higher is better")
     print(f"flagged: a fall of more than {threshold:.0%}\n")
     worse = []
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for key in sorted(old_ratios.keys() & new_ratios.keys()):
         old, now = old_ratios[key], new_ratios[key]
         change = now / old - 1

@@ -106,6 +106,8 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
     for bench in output_json["benchmarks"]:
         groups.setdefault(bench["group"], []).append(bench)
     for members in groups.values():
+        if any("rows" in b["extra_info"] for b in members):
+            continue  # a load run: its ratios come with it
         subjects = [b for b in members if b["extra_info"].get("subject")]
         if len(subjects) != 1:
             continue

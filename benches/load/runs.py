@@ -107,10 +107,9 @@ def shared_endpoint(settings: Settings, work: Path) -> LoadRun:
         per_instance = deploy(base)["Load"]
         shared = deploy(base, "bench-shared", "c0")["shared"]
         started = time.perf_counter()
-        deploy_customers(base, "bench-shared", range(1, settings.customers))
-        last = {"content-type": "application/json", "x-customer": f"c{settings.customers - 1}"}
-        wait_routable(shared, last, wrk.BODY)
-        wait_routable(per_instance, last, wrk.BODY)
+        last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
+        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        wait_routable(per_instance, {"content-type": "application/json"}, wrk.BODY)
         run.settings["deploy_seconds"] = round(time.perf_counter() - started, 1)
         _alternate(run, settings, {PER_INSTANCE: (per_instance, lua), subject: (shared, lua)})
     return run
