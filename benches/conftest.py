@@ -92,7 +92,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["versions"] = {
         **{name: _version(name) for name in PACKAGES},
         "nats-server": _tool([str(nats_server_binary()), "--version"]),
-        "wrk": _tool(["wrk", "--version"]),
+        "wrk": (_tool(["wrk", "--version"]) or "").split(" Copyright")[0] or None,
         "rustc": _tool(["rustc", "--version"]),
         "openssl (Python's ssl)": ssl.OPENSSL_VERSION,
     }

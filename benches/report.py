@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -104,29 +105,25 @@ def _environment(run: dict[str, Any], machine: dict[str, Any], commit: dict[str,
 
 
 def _method(load: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "Micro benches: pytest-benchmark, each bench warmed up (1000 calls) before its rounds are",
-        "sized; times are per call. In each group hookcore's function is the subject and the",
-        "last column is another member's median over the subject's (how many times faster",
-        "hookcore is).",
+    paragraphs = [
+        "Micro benches: pytest-benchmark, each bench warmed up (1000 calls) before its rounds are "
+        "sized; times are per call. In each group hookcore's function is the subject and the last "
+        "column is another member's median over the subject's (how many times faster hookcore is)."
     ]
     if load:
-        settings = load[0]["extra_info"]["settings"]
-        lines += [
-            "",
-            "Load runs: one benchmark round each (its time is the whole run's and means nothing);",
-            "the figures are what the run measured. Each run starts a fresh nats-server (JetStream,",
-            "file storage) and its servers once, then alternates the targets round by round: a",
-            f"{settings['warmup']:g} s warm-up and a {settings['duration']:g} s measured run of wrk",
-            f"(one thread, {settings['connections']} connections, 1 KB JSON POSTs to 127.0.0.1) per",
-            f"target and round, {settings['rounds']} round(s); each target's best round counts. Every",
-            "server is one process. The end-to-end run sends requests for",
-            f"{settings['e2e_duration']:g} s per round and waits for the worker to ack the last; the shared",
-            "endpoint has",
-            f"{settings['customers']:,} customers.",
-            "The ratio column is each target's figure over the run's baseline.",
-        ]
-    return lines
+        s = load[0]["extra_info"]["settings"]
+        paragraphs.append(
+            "Load runs: one benchmark round each (its time is the whole run's and means nothing); the "
+            "figures are what the run measured. Each run starts a fresh nats-server (JetStream, file "
+            "storage) and its servers once, then alternates the targets round by round: a "
+            f"{s['warmup']:g} s warm-up and a {s['duration']:g} s measured run of wrk (one thread, "
+            f"{s['connections']} connections, 1 KB JSON POSTs to 127.0.0.1) per target and round, "
+            f"{s['rounds']} round(s); each target's best round counts. Every server is one process. "
+            f"The end-to-end run sends requests for {s['e2e_duration']:g} s per round and waits for the "
+            f"worker to ack the last; the shared endpoint has {s['customers']:,} customers. The ratio "
+            "column is each target's figure over the run's baseline."
+        )
+    return "\n\n".join(textwrap.fill(p, 90) for p in paragraphs).split("\n")
 
 
 def _load_table(bench: dict[str, Any], commit: dict[str, Any]) -> list[str]:
@@ -169,7 +166,7 @@ def _load_table(bench: dict[str, Any], commit: dict[str, Any]) -> list[str]:
     ]
     if "deploy_seconds" in settings:
         lines.append(
-            f"Deploying the customers through the control plane took {settings['deploy_seconds']:g} s."
+            f"Deploying the customers (as `hookcore deploy` does) took {settings['deploy_seconds']:g} s."
         )
     return lines
 

@@ -21,10 +21,9 @@ class Row:
 class LoadRun:
     """The rounds of one load run; ``subject`` is hookcore's figure, ``baseline`` its same-run peer.
 
-    ``ratios`` name the (numerator, denominator) targets compared across runs
-    (higher is better for hookcore); by default the subject over every other
-    target. ``spec_ratio`` is SPEC section 7's floor for subject / baseline,
-    ``spec_value`` its floor for the subject's own figure.
+    The ratios compared across runs are the subject over every other target
+    (higher is better for hookcore). ``spec_ratio`` is SPEC section 7's floor
+    for subject / baseline, ``spec_value`` its floor for the subject's own figure.
     """
 
     unit: str
@@ -33,7 +32,6 @@ class LoadRun:
     settings: dict[str, Any]
     spec_ratio: float | None = None
     spec_value: float | None = None
-    extra_pairs: list[tuple[str, str]] = field(default_factory=list)
     rounds: list[Row] = field(default_factory=list)
 
     def add(self, row: Row) -> None:
@@ -50,7 +48,6 @@ class LoadRun:
     def extra_info(self) -> dict[str, Any]:
         best = self.best()
         subject, baseline = best[self.subject], best[self.baseline]
-        pairs = [(self.subject, t) for t in best if t != self.subject] + self.extra_pairs
         return {
             "unit": self.unit,
             "subject": self.subject,
@@ -62,7 +59,11 @@ class LoadRun:
             "ratio": subject.value / baseline.value,
             "spec_ratio": self.spec_ratio,
             "spec_value": self.spec_value,
-            "ratios": {f"{a} / {b}": best[a].value / best[b].value for a, b in pairs},
+            "ratios": {
+                f"{self.subject} / {t}": subject.value / row.value
+                for t, row in best.items()
+                if row is not subject
+            },
             "rows": [
                 {
                     **asdict(row),
