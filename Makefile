@@ -68,7 +68,7 @@ bench-tools: ## install wrk, the load generator, when missing (apt-get as root)
 	  fi; \
 	}
 
-bench: dev bench-tools ## micro benches and load runs (~12 min), saved in benches/.results; regenerates benches/RESULTS.md (BENCH_ARGS='--load-duration 5' to change a run)
+bench: dev bench-tools ## micro benches and load runs (~7 min after the build), saved in benches/.results; regenerates benches/RESULTS.md (BENCH_ARGS='--load-duration 5' to change a run)
 	$(VENV)/bin/pytest benches -p no:cacheprovider --benchmark-only --benchmark-group-by=group \
 	  --benchmark-storage=file://$(BENCH_STORAGE) --benchmark-autosave $(BENCH_ARGS)
 	$(PY) -m benches.report

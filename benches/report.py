@@ -108,7 +108,8 @@ def _method(load: list[dict[str, Any]]) -> list[str]:
     paragraphs = [
         "Micro benches: pytest-benchmark, each bench warmed up (1000 calls) before its rounds are "
         "sized; times are per call. In each group hookcore's function is the subject and the last "
-        "column is another member's median over the subject's (how many times faster hookcore is)."
+        "column is another member's minimum time over the subject's (how many times faster "
+        "hookcore is; minimums, since a neighbour's load moves medians far more)."
     ]
     if load:
         s = load[0]["extra_info"]["settings"]
@@ -184,7 +185,7 @@ def _micro_table(group: str, members: list[dict[str, Any]], commit: dict[str, An
         if bench is subject:
             speedup = "subject"
         elif subject is not None:
-            speedup = f"{stats['median'] / subject['stats']['median']:.2f}x"
+            speedup = f"{stats['min'] / subject['stats']['min']:.2f}x"
         else:
             speedup = ""
         times = f"{_time(stats['median'])} | {_time(stats['min'])}"

@@ -27,6 +27,8 @@ def resolve(ref: str) -> Path:
     run number or name prefix such as ``0003``."""
     saved = runs()
     if ref == "committed":
+        if not COMMITTED.is_file():
+            raise SystemExit(f"no {COMMITTED} yet: `make bench` writes it (commit it with RESULTS.md)")
         return COMMITTED
     if ref in ("latest", "previous"):
         wanted = 1 if ref == "latest" else 2
