@@ -137,6 +137,9 @@ def _load_table(bench: dict[str, Any], commit: dict[str, Any]) -> list[str]:
             f"SPEC section 7: subject / baseline at least {info['spec_ratio']:g} "
             f"({met}: {info['ratio']:.2f})."
         )
+    if info.get("spec_p99_ms"):
+        met = "met" if info["p99_ms"] <= info["spec_p99_ms"] else "**not met**"
+        spec.append(f"p99 at most {info['spec_p99_ms']:g} ms ({met}: {info['p99_ms']:.2f} ms).")
     if info.get("spec_value"):
         met = "met" if info["value"] >= info["spec_value"] else "**not met**"
         spec.append(

@@ -3,8 +3,8 @@
 The benchmark's time is the whole run's and means nothing; what a run
 measured (req/s or executions/s, p50/p99, the ratio to its same-run
 baseline, every round) is in ``extra_info``, see benches/load/figures.py.
-Under ``--benchmark-disable`` each run is short (a few hundred requests per
-target): it proves the run works, and fails if any request failed.
+Under ``--benchmark-disable`` each run is short (one second per target at
+four connections): it proves the run works, and fails if any request failed.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ class LoadRun:
 
     The ratios compared across runs are the subject over every other target
     (higher is better for hookcore). ``spec_ratio`` is SPEC section 7's floor
-    for subject / baseline, ``spec_value`` its floor for the subject's own figure.
+    for subject / baseline, ``spec_value`` its floor for the subject's own
+    figure, ``spec_p99_ms`` its ceiling for the subject's p99.
     """
 
     unit: str
@@ -32,6 +33,7 @@ class LoadRun:
     settings: dict[str, Any]
     spec_ratio: float | None = None
     spec_value: float | None = None
+    spec_p99_ms: float | None = None
     rounds: list[Row] = field(default_factory=list)
 
     def add(self, row: Row) -> None:
@@ -59,6 +61,7 @@ class LoadRun:
             "ratio": subject.value / baseline.value,
             "spec_ratio": self.spec_ratio,
             "spec_value": self.spec_value,
+            "spec_p99_ms": self.spec_p99_ms,
             "ratios": {
                 f"{self.subject} / {t}": subject.value / row.value
                 for t, row in best.items()
