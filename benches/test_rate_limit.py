@@ -33,6 +33,7 @@ def test_rust_bucket_in_process(benchmark: Any) -> None:
 
 def test_rust_bucket_shared_memory(benchmark: Any, tmp_path: Any) -> None:
     benchmark.group = "rate-limit decision"
+    benchmark.extra_info["subject"] = True  # hookcore's side of the group
     limiter = _core.RateLimiter(table=tmp_path / "rates")
     assert benchmark(limiter.check, "endpoint-id", 1e9, 1000)[0]
 
@@ -58,6 +59,7 @@ HEADERS = [("content-type", "application/json")]
 
 def test_ingest_with_rate_limiting(benchmark: Any) -> None:
     benchmark.group = "ingest 1 KB JSON, rate limiting on vs off"
+    benchmark.extra_info["subject"] = True  # hookcore's side of the group
     core = _ingress(rate_limits=True)
     assert benchmark(core.ingest, "POST", "E", "", HEADERS, BODY)[0] == 200
 

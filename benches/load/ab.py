@@ -4,57 +4,49 @@
 
 Each checkout needs its own ``.venv`` with hookcore installed (``make install``
 there). Every round starts, for each checkout in turn, a fresh nats-server
-(pinned to CPU 1, sharing it with wrk) and ``hookcore serve`` from that
-checkout (pinned to CPU 0), deploys the bench integration and measures 1 KB
-JSON POSTs at 64 connections, as ``benches.load`` does; it prints each run and
-the medians. Use it to tell whether a change made the hot path slower: the
-machine's speed drifts between runs by more than the changes being measured.
+(pinned to the load CPU, sharing it with wrk) and ``hookcore serve`` from that
+checkout (pinned to the server CPU), deploys the bench integration and
+measures 1 KB JSON POSTs at 64 connections, as ``make bench``'s durable ingest
+run does; it prints each run and the medians. Use it to tell whether a change
+made the hot path slower: the machine's speed drifts between runs by more
+than the changes being measured.
 
 Besides req/s it reports the CPU time each side spent per request during the
-measured run (``/proc``'s utime + stime of hookcore's process tree and of
-nats-server, divided by the requests wrk counted): a cost that holds up on a
+measured run (``/proc``'s utime + stime of nats-server and of hookcore's
+process tree, divided by the requests wrk counted): a cost that holds up on a
 busy machine, where req/s mostly measures the neighbours.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from benches.load.__main__ import BODY, TOKEN, _pin, _serve, _wrk, deploy_bench
-from hookcore.embedded import EmbeddedNats, free_port
+from benches.load import wrk
+from benches.load.servers import APPS, deploy, hookcore_serve, nats_server, wait_routable
 
 
-def _start(checkout: Path, nats_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    env = {"HOOKCORE_NATS_URL": nats_url, "HOOKCORE_PUBLIC_URL": public, "HOOKCORE_ADMIN_TOKEN": TOKEN}
-    python = str(checkout / ".venv" / "bin" / "python")
-    command = [python, "-m", "hookcore", "serve", "--app", "benches.load.bench_app:app", "--port", str(port)]
-    server = _serve(command, env, port, "/readyz", cwd=checkout)
-    url = deploy_bench(public)["Load"]
-    time.sleep(0.5)  # the deploy reaches the routing table through the KV watch
-    return server, url
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of ``pid`` and its descendants so far; 0 for one that is gone."""
-    total = 0.0
+def _cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of this process's live descendants: nats-server's
+    and the rest's (hookcore's process tree; wrk runs only while measured, then is gone)."""
     tick = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                total += _cpu_seconds(int(child))
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return total
+    spent = {"nats": 0.0, "hookcore": 0.0}
+    todo = [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            if pid == os.getpid():
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            side = "nats" if Path(f"/proc/{pid}/comm").read_text().strip() == "nats-server" else "hookcore"
+            spent[side] += (int(fields[11]) + int(fields[12])) / tick
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return spent
 
 
 def main() -> int:
@@ -70,34 +62,30 @@ def main() -> int:
     results: dict[Path, list[float]] = {c: [] for c in args.checkouts}
     costs: dict[Path, list[tuple[float, float]]] = {c: [] for c in args.checkouts}
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "post.lua"
-        script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = {json.dumps(BODY.decode())}\n"
-        )
+        lua = wrk.script(Path(tmp) / "post.lua")
         for round_no in range(args.rounds):
             for i, checkout in enumerate(args.checkouts):
-                nats = EmbeddedNats(Path(tmp) / f"nats-{round_no}-{i}")
-                nats.start()
-                _pin(nats.process.pid, "1")  # type: ignore[union-attr]
-                server, url = _start(checkout.resolve(), nats.url)
-                pids = {"hookcore": server.pid, "nats": nats.process.pid}  # type: ignore[union-attr]
-                try:
-                    _wrk(url, script, 2, 64)  # warm-up
-                    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
-                    r = _wrk(url, script, args.duration, 64)
-                    spent = {name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-                finally:
-                    server.terminate()
-                    server.wait(20)
-                    nats.stop()
-                results[checkout].append(r["rps"])
-                requests = r["rps"] * args.duration
-                cost = (spent["hookcore"] / requests * 1e6, spent["nats"] / requests * 1e6)
-                costs[checkout].append(cost)
+                work = Path(tmp) / f"{round_no}-{i}"
+                work.mkdir()
+                python = str(checkout.resolve() / ".venv" / "bin" / "python")
+                with (
+                    nats_server(work / "nats") as nats_url,
+                    # an older checkout's bench app may lack the shared integration
+                    hookcore_serve(nats_url, work, python, checkout.resolve(), APPS[:1]) as base,
+                ):
+                    url = deploy(base)["Load"]
+                    wait_routable(url, {"content-type": "application/json"}, wrk.BODY)
+                    wrk.run(url, lua, 2, 64)  # warm-up
+                    before = _cpu_seconds()
+                    r = wrk.run(url, lua, args.duration, 64)
+                    after = _cpu_seconds()
+                results[checkout].append(r.rps)
+                requests = r.rps * args.duration
+                cost = tuple((after[side] - before[side]) / requests * 1e6 for side in ("hookcore", "nats"))
+                costs[checkout].append(cost)  # type: ignore[arg-type]
                 print(
-                    f"round {round_no + 1} {checkout}: {r['rps']:.0f} req/s "
-                    f"p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms, CPU per request: "
+                    f"round {round_no + 1} {checkout}: {r.rps:.0f} req/s "
+                    f"p50 {r.p50_ms:.2f} ms p99 {r.p99_ms:.2f} ms, CPU per request: "
                     f"hookcore {cost[0]:.1f} µs, nats-server {cost[1]:.1f} µs",
                     flush=True,
                 )

@@ -1,4 +1,4 @@
-"""Baseline (a): the cheapest Granian RSGI app — read the body, answer 200."""
+"""Baseline: the cheapest Granian RSGI app — read the body, answer 200."""
 
 from __future__ import annotations
 

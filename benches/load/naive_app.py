@@ -1,4 +1,4 @@
-"""Baseline (c): the naive design — decode the body in Python, await each JetStream publish.
+"""Peer: the naive design — decode the body in Python, await each JetStream publish.
 
 The floor hookcore's ingress has to beat; not a design to copy.
 """
@@ -19,7 +19,7 @@ HEADERS = [("content-type", "application/json")]
 class NaiveApp:
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         async def start() -> None:
-            self.nc = await nats.connect(os.environ["NAIVE_NATS_URL"])
+            self.nc = await nats.connect(os.environ["PEER_NATS_URL"])
             self.js = self.nc.jetstream()
             await self.js.add_stream(name="NAIVE", subjects=["naive.>"])
 

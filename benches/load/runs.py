@@ -1,0 +1,200 @@
+"""The load runs of SPEC section 7, each against its baseline measured in the same run.
+
+Every run starts a fresh nats-server (JetStream, file storage) and its servers
+once, then alternates the targets round by round (a warm-up wrk run, then the
+measured one), so the machine's drift hits every target alike. The best round
+of each target counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import nats
+
+from benches.load import wrk
+from benches.load.figures import LoadRun, Row
+from benches.load.pinning import describe
+from benches.load.servers import (
+    SECRET,
+    deploy,
+    deploy_customers,
+    granian,
+    hookcore_serve,
+    hookcore_worker,
+    nats_server,
+    uvicorn,
+    wait_routable,
+)
+from hookcore.queue import EXECUTIONS_STREAM, WORKER_CONSUMER
+
+BARE = "bare Granian RSGI (200, no I/O)"
+NAIVE = "naive Granian RSGI + nats-py (publish, await ack)"
+FASTAPI = "FastAPI + uvicorn + nats-py (publish, await ack)"
+HOOKCORE = "hookcore ingress (durable, JetStream file)"
+SIGNED = "hookcore ingress, verify.github (signed requests)"
+PER_INSTANCE = "hookcore, instance_and_flow endpoint (one customer)"
+DRAIN_TIMEOUT = 600.0  # seconds for one worker to finish what was queued
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how hard the load runs go."""
+
+    duration: float = 8.0  # seconds per measured wrk run
+    warmup: float = 2.0  # seconds of wrk before each measured run
+    connections: int = 64
+    rounds: int = 2  # alternating rounds per target; the best counts
+    customers: int = 20_000  # customers with an instance on the shared endpoint
+    e2e_duration: float = 4.0  # seconds of requests per end-to-end round (then the backlog drains)
+    worker_concurrency: int = 64
+
+    @classmethod
+    def short(cls) -> Settings:
+        """One second per target at four connections: proves every run works, measures nothing."""
+        return cls(duration=1, warmup=0, connections=4, rounds=1, customers=50, e2e_duration=1)
+
+
+def durable_ingest(settings: Settings, work: Path) -> LoadRun:
+    """1 KB JSON POSTs: hookcore's ingress (and with signatures checked) vs bare Granian and two
+    naive ingresses that publish each request to JetStream and await the ack."""
+    run = LoadRun("req/s", HOOKCORE, BARE, _settings(settings), spec_ratio=0.8, spec_p99_ms=10.0)
+    signature = hmac.new(SECRET.encode(), wrk.BODY, hashlib.sha256).hexdigest()
+    plain = wrk.script(work / "post.lua")
+    signed = wrk.script(work / "signed.lua", headers={"X-Hub-Signature-256": f"sha256={signature}"})
+    with ExitStack() as stack:
+        nats_url = stack.enter_context(nats_server(work / "nats"))
+        peer_env = {"PEER_NATS_URL": nats_url}
+        hookcore = stack.enter_context(hookcore_serve(nats_url, work))
+        urls = deploy(hookcore)
+        json_headers = {"content-type": "application/json"}
+        wait_routable(urls["Load"], json_headers, wrk.BODY)
+        wait_routable(
+            urls["Signed"], {**json_headers, "x-hub-signature-256": f"sha256={signature}"}, wrk.BODY
+        )
+        targets = {
+            BARE: (stack.enter_context(granian("benches.load.bare_app:app", work)) + "/trigger/x", plain),
+            NAIVE: (
+                stack.enter_context(granian("benches.load.naive_app:app", work, peer_env)) + "/trigger/x",
+                plain,
+            ),
+            FASTAPI: (
+                stack.enter_context(uvicorn("benches.load.fastapi_app:app", work, peer_env)) + "/trigger/x",
+                plain,
+            ),
+            HOOKCORE: (urls["Load"], plain),
+            SIGNED: (urls["Signed"], signed),
+        }
+        _alternate(run, settings, targets)
+    return run
+
+
+def shared_endpoint(settings: Settings, work: Path) -> LoadRun:
+    """The shared endpoint with ``customers`` customers (each request names a random one) vs an
+    instance_and_flow endpoint, one ingress process."""
+    subject = f"hookcore, shared endpoint ({settings.customers} customers)"
+    run = LoadRun("req/s", subject, PER_INSTANCE, _settings(settings), spec_ratio=0.9)
+    lua = wrk.script(work / "customers.lua", random_customers=settings.customers)
+    with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
+        per_instance = deploy(base)["Load"]
+        shared = deploy(base, "bench-shared", "c0")["shared"]
+        started = time.perf_counter()
+        last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
+        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        wait_routable(per_instance, {"content-type": "application/json"}, wrk.BODY)
+        run.settings["deploy_seconds"] = round(time.perf_counter() - started, 1)
+        _alternate(run, settings, {PER_INSTANCE: (per_instance, lua), subject: (shared, lua)})
+    return run
+
+
+def end_to_end(settings: Settings, work: Path) -> LoadRun:
+    """Executions completed per second, first request to last ack: 1 KB JSON POSTs to a trivial
+    flow for ``e2e_duration`` seconds, one ingress and one worker process, until the worker has
+    acked the last; the baseline is the same ingress accepting alone (no worker running)."""
+    subject = "end to end: ingress + one worker, first request to last ack"
+    accepting = "the same ingress, no worker running (accepting only)"
+    draining = "one worker draining what was queued (no requests arriving)"
+    run = LoadRun("executions/s", subject, accepting, _settings(settings), spec_value=10_000)
+    lua = wrk.script(work / "post.lua")
+    seconds = settings.e2e_duration
+    with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
+        url = deploy(base)["Noop"]
+        wait_routable(url, {"content-type": "application/json"}, wrk.BODY)
+        for _ in range(settings.rounds):
+            before = asyncio.run(_stored(nats_url))
+            result = wrk.run(url, lua, seconds, settings.connections)
+            queued = asyncio.run(_stored(nats_url)) - before
+            run.add(Row(accepting, queued / result.seconds, result.p50_ms, result.p99_ms, result.non_2xx))
+            with hookcore_worker(nats_url, work, settings.worker_concurrency):
+                started = time.perf_counter()
+                asyncio.run(_drained(nats_url))
+                run.add(Row(draining, queued / (time.perf_counter() - started)))
+                before = asyncio.run(_stored(nats_url))
+                started = time.perf_counter()
+                result = wrk.run(url, lua, seconds, settings.connections)
+                asyncio.run(_drained(nats_url))
+                done = asyncio.run(_stored(nats_url)) - before
+                elapsed = time.perf_counter() - started
+                run.add(Row(subject, done / elapsed, result.p50_ms, result.p99_ms, result.non_2xx))
+    return run
+
+
+def sync_round_trip(settings: Settings, work: Path) -> LoadRun:
+    """POST to a synchronous trivial flow at concurrency 1 until the 303 (the execution done, one
+    worker) vs bare Granian's 200, requests per second at concurrency 1 (1 / latency)."""
+    subject = "hookcore, synchronous flow, request → 303 (execution done)"
+    run = LoadRun("req/s", subject, BARE, _settings(settings))
+    lua = wrk.script(work / "post.lua")
+    one = replace(settings, connections=1)
+    with ExitStack() as stack:
+        nats_url = stack.enter_context(nats_server(work / "nats"))
+        hookcore = stack.enter_context(hookcore_serve(nats_url, work))
+        stack.enter_context(hookcore_worker(nats_url, work, settings.worker_concurrency))
+        sync = deploy(hookcore)["Sync"]
+        wait_routable(sync, {"content-type": "application/json"}, wrk.BODY)
+        bare = stack.enter_context(granian("benches.load.bare_app:app", work)) + "/trigger/x"
+        _alternate(run, one, {BARE: (bare, lua), subject: (sync, lua)})
+    return run
+
+
+def _alternate(run: LoadRun, settings: Settings, targets: dict[str, tuple[str, Path]]) -> None:
+    for _ in range(settings.rounds):
+        for name, (url, lua) in targets.items():
+            if settings.warmup:
+                wrk.run(url, lua, settings.warmup, settings.connections)
+            result = wrk.run(url, lua, settings.duration, settings.connections)
+            run.add(Row(name, result.rps, result.p50_ms, result.p99_ms, result.non_2xx))
+
+
+async def _stored(nats_url: str) -> int:
+    nc = await nats.connect(nats_url)
+    try:
+        return int((await nc.jetstream().stream_info(EXECUTIONS_STREAM)).state.last_seq)
+    finally:
+        await nc.close()
+
+
+async def _drained(nats_url: str) -> None:
+    """Until the workers' consumer has nothing pending or unacked."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            info = await js.consumer_info(EXECUTIONS_STREAM, WORKER_CONSUMER)
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                return
+            await asyncio.sleep(0.01)
+        raise RuntimeError(f"executions still pending after {DRAIN_TIMEOUT:g}s")
+    finally:
+        await nc.close()
+
+
+def _settings(settings: Settings) -> dict[str, object]:
+    return {**asdict(settings), **describe()}

@@ -1,0 +1,55 @@
+"""Load runs (SPEC section 7) as benchmarks: one round of each, its figures in ``extra_info``.
+
+The benchmark's time is the whole run's and means nothing; what a run
+measured (req/s or executions/s, p50/p99, the ratio to its same-run
+baseline, every round) is in ``extra_info``, see benches/load/figures.py.
+Under ``--benchmark-disable`` each run is short (one second per target at
+four connections): it proves the run works, and fails if any request failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benches.load import runs
+from benches.load.figures import LoadRun
+
+pytestmark = pytest.mark.timeout(1800)  # a full run is minutes; each stops by itself well before
+
+
+def _measure(
+    benchmark: Any, group: str, run: Callable[[runs.Settings, Path], LoadRun], *args: Any
+) -> LoadRun:
+    benchmark.group = group
+    result: LoadRun = benchmark.pedantic(run, args=args, rounds=1, iterations=1)
+    benchmark.extra_info.update(result.extra_info())
+    failed = {row.target: row.non_2xx for row in result.rounds if row.non_2xx}
+    assert not failed, f"requests answered with a status other than 2xx or 3xx: {failed}"
+    return result
+
+
+def test_durable_ingest(benchmark: Any, load_settings: runs.Settings, tmp_path: Path) -> None:
+    run = _measure(benchmark, "load: durable ingest, 1 KB JSON", runs.durable_ingest, load_settings, tmp_path)
+    assert set(run.best()) == {runs.BARE, runs.NAIVE, runs.FASTAPI, runs.HOOKCORE, runs.SIGNED}
+
+
+def test_shared_endpoint(benchmark: Any, load_settings: runs.Settings, tmp_path: Path) -> None:
+    group = "load: shared endpoint, many customers"
+    run = _measure(benchmark, group, runs.shared_endpoint, load_settings, tmp_path)
+    assert len(run.best()) == 2
+
+
+def test_end_to_end(benchmark: Any, load_settings: runs.Settings, tmp_path: Path) -> None:
+    group = "load: end to end, one worker"
+    run = _measure(benchmark, group, runs.end_to_end, load_settings, tmp_path)
+    assert all(row.value > 0 for row in run.rounds)
+
+
+def test_sync_round_trip(benchmark: Any, load_settings: runs.Settings, tmp_path: Path) -> None:
+    group = "load: synchronous round trip, concurrency 1"
+    run = _measure(benchmark, group, runs.sync_round_trip, load_settings, tmp_path)
+    assert len(run.best()) == 2
