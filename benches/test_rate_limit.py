@@ -61,10 +61,10 @@ def test_ingest_with_rate_limiting(benchmark: Any) -> None:
     benchmark.group = "ingest 1 KB JSON, rate limiting on vs off"
     benchmark.extra_info["subject"] = True  # hookcore's side of the group
     core = _ingress(rate_limits=True)
-    assert benchmark(core.ingest, "POST", "E", "", HEADERS, BODY)[0] == 200
+    assert isinstance(benchmark(core.ingest, "POST", "E", "", HEADERS, BODY, 1), _core.Accepted)
 
 
 def test_ingest_without_rate_limiting(benchmark: Any) -> None:
     benchmark.group = "ingest 1 KB JSON, rate limiting on vs off"
     core = _ingress(rate_limits=False)
-    assert benchmark(core.ingest, "POST", "E", "", HEADERS, BODY)[0] == 200
+    assert isinstance(benchmark(core.ingest, "POST", "E", "", HEADERS, BODY, 1), _core.Accepted)
