@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -194,6 +195,16 @@ class _progress:
 
 
 def _tail(api: Api, args: argparse.Namespace, filters: dict[str, str | None]) -> int:
+    def stop(signum: int, frame: object) -> None:
+        # Ctrl-C while the stream waits: leave at once. A KeyboardInterrupt unwinding through
+        # the HTTP client can stop inside its connection pool's lock, and closing the client
+        # then waits for that lock for ever (a tail ignored Ctrl-C for 30 s in a CI run).
+        sys.stdout.flush()
+        print(file=sys.stderr, flush=True)
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, stop)
+
     def opened() -> None:
         print(f"following executions at {api.target.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
 
