@@ -103,7 +103,8 @@ def _check(response: httpx.Response, *, trigger: bool = False) -> None:
         if status == 405:
             assert response.headers.get("allow"), where
         return
-    answer = response.json() if response.headers.get("content-type") == "application/json" else None
+    json_answer = response.content and response.headers.get("content-type") == "application/json"
+    answer = response.json() if json_answer else None  # (a HEAD's answer has no body)
     if isinstance(answer, dict) and "executionId" in answer:  # an answer naming the execution it made
         assert response.headers.get("hookcore-execution-id") == answer["executionId"], where
     if status == 303 and console:
