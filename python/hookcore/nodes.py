@@ -106,9 +106,10 @@ class NodeRegistry:
         while True:
             await asyncio.sleep(self._heartbeat)
             try:
-                await self._beat()
-            except Exception as e:  # NATS outage: keep the last count until it is back
-                log.debug("node heartbeat failed: %s", e)
+                # A beat never waits for ever (a KV key listing that stalls): the next one retries.
+                await asyncio.wait_for(self._beat(), max(self._ttl, 2 * self._heartbeat))
+            except Exception as e:  # NATS outage or a stalled beat: keep the last count until it is back
+                log.debug("node heartbeat failed: %r", e)
 
     async def _beat(self) -> None:
         beat = NodeBeat(host=socket.gethostname(), at=self._clock())
