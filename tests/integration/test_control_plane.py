@@ -4,7 +4,9 @@ and the identity a flow sees — against a real server and JetStream."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,33 +170,39 @@ def test_paging_ends_with_next_null(hookcore: Hookcore) -> None:
     assert hookcore.admin.get("/api/executions", params={"customer": "cp-pages"}).json()["next"] is None
 
 
-def test_queued_then_running_then_succeeded(hookcore: Hookcore, instance: dict, tmp_path: Path) -> None:
-    # Fill the worker's 16 slots with flows that hold until the gate opens; the 17th request
-    # waits in the stream however slowly the machine starts them.
-    gate = tmp_path / "gate"
+@contextmanager
+def _worker_full(hookcore: Hookcore, instance: dict, gate: Path) -> Iterator[list[str]]:
+    """Fill the worker's 16 slots with flows that hold until ``gate/open`` exists (the ids):
+    the next request waits in the stream however slowly the machine starts them. The gate
+    opens on the way out, pass or fail, so the next tests get the slots back."""
     gate.mkdir()
     held = instance["webhookUrls"]["Gated"] + f"?gate={gate}"
     try:
-        sleepers = [hookcore.client.post(held).json()["executionId"] for _ in range(16)]
+        holders = [hookcore.client.post(held).json()["executionId"] for _ in range(16)]
         deadline = time.monotonic() + 120
-        while any(hookcore.execution(i)["status"] != "running" for i in sleepers):
+        while any(hookcore.execution(i)["status"] != "running" for i in holders):
             assert time.monotonic() < deadline, "the held flows never all ran"
             time.sleep(0.05)
+        yield holders
+    finally:
+        (gate / "open").touch()
+
+
+def test_queued_then_running_then_succeeded(hookcore: Hookcore, instance: dict, tmp_path: Path) -> None:
+    with _worker_full(hookcore, instance, tmp_path / "gate") as holders:
         waiting = hookcore.client.post(instance["webhookUrls"]["Quick"]).json()["executionId"]
         queued = hookcore.execution(waiting)
         assert queued["status"] == "queued", queued
         assert queued["startedAt"] is None and queued["finishedAt"] is None and queued["attempts"] == 0
         assert (queued["flow"], queued["customer"], queued["instance"]) == ("Quick", "acme", instance["id"])
-        running = hookcore.execution(sleepers[0])
+        running = hookcore.execution(holders[0])
         assert running["status"] == "running", running
         assert running["startedAt"] is not None and running["finishedAt"] is None and running["attempts"] == 1
-    finally:
-        (gate / "open").touch()  # pass or fail, the worker's slots are freed for the next tests
     record = hookcore.wait_final(waiting, timeout=60)
     assert record["status"] == "succeeded" and record["attempts"] == 1
     assert record["receivedAt"] <= record["startedAt"] <= record["finishedAt"]
     assert all(t.endswith("Z") for t in (record["receivedAt"], record["startedAt"], record["finishedAt"]))
-    assert [hookcore.wait_final(i, timeout=60)["status"] for i in sleepers] == ["succeeded"] * 16
+    assert [hookcore.wait_final(i, timeout=60)["status"] for i in holders] == ["succeeded"] * 16
 
 
 def test_the_flow_sees_the_execution_id_it_was_answered(hookcore: Hookcore, instance: dict) -> None:
@@ -304,16 +312,12 @@ def test_a_replay_is_linked_both_ways(hookcore: Hookcore, instance: dict) -> Non
     assert [by_id[r]["replayOf"] for r in replays] == [original, original]
 
 
-def test_an_execution_no_worker_started_is_not_replayed(hookcore: Hookcore, instance: dict) -> None:
-    # Fill the worker's 16 slots; the 17th request waits in the stream, without a record.
-    slow = instance["webhookUrls"]["Slow"] + "?sleep=3"
-    sleepers = [hookcore.client.post(slow).json()["executionId"] for _ in range(16)]
-    deadline = time.monotonic() + 40
-    while any(hookcore.execution(i)["status"] != "running" for i in sleepers):
-        assert time.monotonic() < deadline, "the sleepers never all ran"
-        time.sleep(0.05)
-    waiting = hookcore.client.post(instance["webhookUrls"]["Quick"]).json()["executionId"]
-    answer = hookcore.admin.post(f"/api/executions/{waiting}/replay")
-    _error(answer, 409, ErrorCode.EXECUTION_NOT_STARTED, "has not started yet")
+def test_an_execution_no_worker_started_is_not_replayed(
+    hookcore: Hookcore, instance: dict, tmp_path: Path
+) -> None:
+    with _worker_full(hookcore, instance, tmp_path / "gate"):  # the next request waits, without a record
+        waiting = hookcore.client.post(instance["webhookUrls"]["Quick"]).json()["executionId"]
+        answer = hookcore.admin.post(f"/api/executions/{waiting}/replay")
+        _error(answer, 409, ErrorCode.EXECUTION_NOT_STARTED, "has not started yet")
     record = hookcore.wait_final(waiting, timeout=60)
     assert record["status"] == "succeeded" and record["replayedAs"] == []
