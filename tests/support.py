@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,6 +145,22 @@ class Process:
                 raise RuntimeError(f"{self.name} exited with {self.popen.returncode}:\n{self.log()}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name}: no {text!r} in its log after {timeout}s:\n{self.log()}")
+            time.sleep(0.05)
+
+
+def wait_listening(
+    port: int, process: subprocess.Popen[bytes], timeout: float, log: Path | None = None
+) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:``port`` (listening is enough:
+    a server may say nothing before TLS); fails when ``process`` exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, log.read_text() if log and log.exists() else f"{process.args} exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listened on port {port} within {timeout:g} s"
             time.sleep(0.05)
 
 

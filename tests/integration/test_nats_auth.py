@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from hookcore.errors import QueueUnavailable
 from hookcore.nats_auth import NatsAuth
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, connect
-from support import ROOT
+from support import ROOT, wait_listening
 
 MAKE_CERTS = ROOT / "deploy" / "tls" / "make-certs.sh"
 
@@ -180,16 +179,7 @@ def _server(directory: Path, config: str) -> Iterator[int]:
         start_new_session=True,
     )
     try:
-        # Listening is enough: with handshake_first the server says nothing before TLS.
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text() if log.exists() else "nats-server exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nats-server did not listen within 30 s"
-                time.sleep(0.05)
+        wait_listening(port, process, 30, log)  # with handshake_first the server says nothing before TLS
         yield port
     finally:
         process.terminate()

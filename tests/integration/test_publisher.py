@@ -9,7 +9,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from hookcore.queue import (
     storage_error,
 )
 from hookcore.store import expect_last
-from support import running_hookcore, running_nats
+from support import running_hookcore, running_nats, wait_listening
 
 
 def test_server_urls() -> None:
@@ -215,14 +214,7 @@ def _plain_server(*args: str) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nats-server did not start"
-                time.sleep(0.05)
+        wait_listening(port, server, 60)
         yield port
     finally:
         server.terminate()
@@ -365,15 +357,7 @@ class _Server:
         self.process = subprocess.Popen(
             [str(nats_server_binary()), "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 20
-        while True:
-            assert self.process.poll() is None, (root / f"{name}.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nats-server did not start"
-                time.sleep(0.05)
+        wait_listening(self.port, self.process, 20, root / f"{name}.log")
 
     def stop(self) -> None:
         if self.process.poll() is None:
