@@ -25,6 +25,7 @@ from benches.load.pinning import LOAD_CPU, SERVER_CPU, pin, pinned
 from hookcore.apps import load_apps
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port
+from hookcore.ingress import rate_table_file
 from hookcore.instances import Instances
 from hookcore.queue import connect
 
@@ -47,6 +48,8 @@ def nats_server(work: Path) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+        # the rate-limit table (in /dev/shm) of the ingresses this server's deployment ran
+        rate_table_file(Settings.load(nats_url=server.url)).unlink(missing_ok=True)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from hookcore.control import remove_control, write_control
 from hookcore.datadir import claim
 from hookcore.embedded import EmbeddedNats
 from hookcore.errors import HookcoreError
+from hookcore.ingress import rate_table_file
 from hookcore.logs import LogFormat
 from hookcore.nats_roles import RoleKeys
 
@@ -112,6 +113,9 @@ def run_up(args: argparse.Namespace) -> int:
         for _, child in children:
             _stop(child)
         nats.stop()
+        # The ingress's machine-wide rate-limit table (in /dev/shm) belongs to this deployment,
+        # whose nats-server gets a new port each start: left behind, each start would add one.
+        rate_table_file(settings).unlink(missing_ok=True)
         lock.release()
 
 
