@@ -28,7 +28,7 @@ run: install ## run hookcore on its embedded default: nats-server, ingress, work
 # wrk: the load benches' one untimed pass.
 TEST_TOOLS := curl openssl chromium wrk
 
-test: $(PY) ## install what the tests need (curl, openssl, chromium, wrk, Python extras), run the Rust tests, every bench once (short, untimed), the Python tests, report coverage
+test: $(PY) ## install what the tests need (curl, openssl, chromium, wrk, Python extras), lint, run the Rust tests, every bench once (short, untimed), the Python tests, report coverage
 	@missing=$$(for t in $(TEST_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -39,6 +39,7 @@ test: $(PY) ## install what the tests need (curl, openssl, chromium, wrk, Python
 	  fi; \
 	fi
 	$(PIP) install --quiet -e '.[test,bench]'
+	@$(MAKE) --no-print-directory lint
 	cargo test --quiet
 	$(VENV)/bin/pytest benches --benchmark-disable -p no:cacheprovider -q
 	rm -f .coverage .coverage.*
@@ -52,10 +53,14 @@ test-rust: ## Rust unit and property tests only
 test-python: ## Python tests only (after `make dev` or `make test`)
 	$(VENV)/bin/pytest
 
-lint: ## ruff, cargo fmt --check, cargo clippy
-	$(VENV)/bin/ruff check python tests benches examples
+LINTED := python tests benches examples
+
+lint: ## ruff (check and format), mypy --strict, cargo fmt --check, cargo clippy -D warnings
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy python/hookcore
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --quiet --all-targets -- -D warnings
 
 BENCH_STORAGE := benches/.results
 BENCH_ARGS ?=

@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from rich_argparse import RawDescriptionRichHelpFormatter
 
@@ -187,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _verb(verbs: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+def _verb(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str, example: str
+) -> argparse.ArgumentParser:
     return verbs.add_parser(
         name,
         help=help_text,

@@ -129,7 +129,7 @@ class Executions:
                 ):
                     counts[record.status] += 1
         finally:
-            await watcher.stop()
+            await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
         return counts
 
     async def _ids(self, before: str | None, after: str | None) -> Sequence[str]:

@@ -71,7 +71,8 @@ async def read_body(proto: Any, content_length: str | None, limit: int) -> bytes
         # The HTTP server has already rejected a Content-Length that is not a number.
         if int(content_length) > limit:
             raise BodyTooLarge(limit)
-        return await proto()
+        body: bytes = await proto()
+        return body
     chunks: list[bytes] = []
     size = 0
     async for chunk in proto:

@@ -201,7 +201,7 @@ class Ingress:
             self.metrics.trigger_responses[decision.status] += 1
             proto.response_bytes(decision.status, decision.headers, decision.body)
             return
-        accepted: _core.Accepted = decision  # type: ignore[assignment]
+        accepted = decision  # an Accepted from here on
         dedup = accepted.dedup
         if dedup is None:
             await self._store(proto, headers, body, accepted)

@@ -411,7 +411,7 @@ class Publisher:
                 )
                 if upgraded is None:
                     raise QueueUnavailable("the TLS handshake with NATS failed")
-                connection.transport = upgraded  # type: ignore[assignment]
+                connection.transport = upgraded
             options: dict[str, Any] = {
                 "verbose": False,
                 "pedantic": False,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from granian.rsgi import ProtocolClosed
+from granian._granian import RSGIProtocolClosed as ProtocolClosed
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
