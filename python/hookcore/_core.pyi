@@ -137,7 +137,7 @@ class Ingress:
         a request that does not fit even then is refused (413). With
         ``rate_limits`` off no bucket is checked and no RateLimit header sent.
         ``rate_table`` is the file whose rate-limit buckets every process mapping
-        it shares (``OSError`` when it cannot be mapped); None keeps them in this
+        it shares (``hookcore.errors.RateTableError`` when it cannot be mapped); None keeps them in this
         process."""
 
     def set_rate_share(self, machines: int) -> None:
@@ -149,7 +149,7 @@ class Ingress:
     def set_endpoint(self, endpoint_id: str, record: bytes) -> None:
         """Insert or replace an endpoint (JSON of ``hookcore.store.EndpointRecord``).
 
-        Raises ``ValueError`` when the record is malformed or names another endpoint."""
+        Raises ``hookcore.errors.RecordUnreadable`` when the record is malformed or names another endpoint."""
 
     def remove_endpoint(self, endpoint_id: str) -> bool:
         """Remove an endpoint; True when it existed."""
@@ -205,11 +205,11 @@ class NatsWire:
 
         With ``msg_id``, an ``HPUB`` frame whose ``Nats-Msg-Id`` header carries it:
         JetStream stores one message per id within the stream's duplicate window
-        and acks a second copy as a duplicate. ``ValueError`` when ``msg_id`` is
+        and acks a second copy as a duplicate. ``hookcore.errors.NatsProtocolError`` when ``msg_id`` is
         empty or holds control characters (it would break the header block).
 
         With ``headers`` (a NATS header block: ``NATS/1.0\\r\\n``, ``Name: value\\r\\n``
-        lines, ``\\r\\n``) an ``HPUB`` frame; ``ValueError`` when it is not one, or
+        lines, ``\\r\\n``) an ``HPUB`` frame; ``NatsProtocolError`` when it is not one, or
         when both are given."""
 
     def feed(self, data: bytes) -> tuple[list[tuple[int, int]], list[tuple[str, int, str]]]:
@@ -223,14 +223,14 @@ class NatsWire:
         ``("pong", 0, "")``,
         ``("info", 0, json)`` or ``("error", 0, message)`` (the server's
         ``-ERR``). A frame cut short waits for the next call. Raises
-        ``ValueError`` when the bytes are not the NATS protocol.
+        ``hookcore.errors.NatsProtocolError`` when the bytes are not the NATS protocol.
         """
 
 @final
 class RateLimiter:
     """Token buckets (GCRA) keyed by string, as the ingress uses them.
 
-    ``table`` maps a file shared with every process that maps it (``OSError`` when
+    ``table`` maps a file shared with every process that maps it (``RateTableError`` when
     it cannot); without it the buckets live in this process. ``slots`` bounds the
     keys tracked at once (rounded up to a power of two)."""
 
@@ -249,7 +249,7 @@ def check_rate_table(path: str | os.PathLike[str], slots: int = ...) -> None:
     """Create the shared rate-limit table at ``path`` (mode 0600, complete before it
     appears under its name) or check the one there: a regular file of this user's,
     not readable or writable by others, of the expected size, magic, version and
-    slot count. Raises ``OSError`` saying why the file cannot be used."""
+    slot count. Raises ``hookcore.errors.RateTableError`` saying why the file cannot be used."""
 
 def new_id() -> str:
     """A new time-sortable id (UUIDv7, lower-case hyphenated)."""
@@ -276,8 +276,8 @@ def parse_body(
       then ``note`` says why (otherwise ``note`` is None).
 
     ``parts`` is the multipart index the ingress found; without it the body is
-    parsed. Raises ``ValueError`` (with the reason) for malformed JSON or multipart,
-    and for JSON with a number longer than ``JSON_MAX_INT_DIGITS`` digits.
+    parsed. Raises ``hookcore.errors.MalformedJson`` or ``MalformedMultipart`` (with the reason),
+    the former also for JSON with a number longer than ``JSON_MAX_INT_DIGITS`` digits.
     """
 
 def verify_signature(
@@ -297,7 +297,7 @@ def verify_signature(
     Returns None when the request verifies, else ``(code, message)`` with
     ``code`` one of ``signature_missing``, ``signature_invalid``,
     ``timestamp_out_of_tolerance``, ``secret_not_configured``. Raises
-    ``ValueError`` for a malformed ``spec``. Bodies of 16 KiB or more are
+    ``hookcore.errors.RecordUnreadable`` for a malformed ``spec``. Bodies of 16 KiB or more are
     checked with the GIL released."""
 
 def answer_handshake(
@@ -314,5 +314,5 @@ def answer_handshake(
     query string without ``?``. Returns ``(status, content_type, body,
     headers)`` to answer, ``(code, message)`` when refused
     (``handshake_refused``: 403; ``secret_not_configured``: 401), or None when
-    the request is not a handshake (the flow runs). Raises ``ValueError`` for a
-    malformed ``spec``."""
+    the request is not a handshake (the flow runs). Raises
+    ``hookcore.errors.RecordUnreadable`` for a malformed ``spec``."""

@@ -18,6 +18,7 @@ from hookcore.console import Console
 from hookcore.errors import (
     ApiKeysNotEnabled,
     BadRequest,
+    BodyTooLarge,
     ErrorCode,
     InstanceExists,
     NotFound,
@@ -30,7 +31,6 @@ from hookcore.http import (
     ERROR_CODE_HEADER,
     EXECUTION_ID,
     JSON_HEADERS,
-    BodyTooLarge,
     read_body,
     send_error,
     send_json,

@@ -1,4 +1,11 @@
-"""Errors: one root, a stable snake_case ``code`` per kind, messages that say what to do."""
+"""Errors: one root, a stable snake_case ``code`` per kind, messages that say what to do.
+
+Every exception hookcore raises on purpose is a `HookcoreError`, the Rust core's
+included: ``hookcore._core`` raises the classes of this module (PyO3's
+``import_exception!``), never bare builtins, so one ``except HookcoreError``
+catches them all. Each class keeps the builtin base callers would expect
+(`ConfigError` is a ``ValueError``, `RateTableError` an ``OSError``).
+"""
 
 from __future__ import annotations
 
@@ -64,6 +71,70 @@ class HookcoreError(Exception):
     """Root of every error hookcore raises on purpose."""
 
     code = "hookcore_error"
+
+
+class BodyTooLarge(HookcoreError):
+    """A request's body is over its limit (HTTP 413)."""
+
+    code = ErrorCode.BODY_TOO_LARGE
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Request body is larger than the limit of {limit} bytes.")
+        self.limit = limit
+
+
+class TriggerRefused(HookcoreError):
+    """A flow's ingress hook refused the request: answer ``status``, ``{"error": message}``, ``code``."""
+
+    code: ErrorCode
+
+    def __init__(self, status: int, message: str, code: ErrorCode) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class ResultError(HookcoreError, TypeError):
+    """A flow returned (or a step produced) something hookcore cannot store: the run fails, an attempt."""
+
+    code = "result_unstorable"
+
+
+class MalformedBody(HookcoreError, ValueError):
+    """A body does not parse as its content type says (`hookcore.parse_body`). The ingress
+    refuses such requests with 400, so a flow's payload never holds one."""
+
+    code = "malformed_body"
+
+
+class MalformedJson(MalformedBody):
+    code = ErrorCode.MALFORMED_JSON
+
+
+class MalformedMultipart(MalformedBody):
+    code = ErrorCode.MALFORMED_MULTIPART
+
+
+class RecordUnreadable(HookcoreError, ValueError):
+    """An endpoint record or a signature spec read from the config bucket cannot be decoded:
+    written by another hookcore version, or damaged. The endpoint is left out of the routing table."""
+
+    code = "record_unreadable"
+
+
+class NatsProtocolError(HookcoreError, ValueError):
+    """A frame could not be written (a subject or header NATS would refuse), or the server sent
+    bytes that are not the NATS protocol (``_core.NatsWire``); the publisher reconnects."""
+
+    code = "nats_protocol_error"
+
+
+class RateTableError(HookcoreError, OSError):
+    """The machine-wide rate-limit table (``/dev/shm/hookcore-<uid>-<deployment>.rates``) cannot be
+    trusted, created or mapped: someone else's file at its name, or a directory without room.
+    The ingress then keeps its rate-limit buckets in its own memory and logs why."""
+
+    code = "rate_table_unavailable"
 
 
 class ConfigError(HookcoreError, ValueError):

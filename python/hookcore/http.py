@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from hookcore.errors import ErrorCode
+from hookcore.errors import BodyTooLarge, ErrorCode
 
 JSON = "application/json"
 JSON_HEADERS = [("content-type", JSON)]
@@ -56,13 +56,6 @@ def send_error(
     proto.response_bytes(
         status, [*JSON_HEADERS, (ERROR_CODE_HEADER, code), *(headers or ())], error_body(message)
     )
-
-
-class BodyTooLarge(Exception):
-    """The body is over its limit (HTTP 413, `ErrorCode.BODY_TOO_LARGE`)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"Request body is larger than the limit of {limit} bytes.")
 
 
 async def read_body(proto: Any, content_length: str | None, limit: int) -> bytes:

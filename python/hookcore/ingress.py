@@ -25,13 +25,12 @@ from hookcore.apps import Apps, load_apps, specs_from_env
 from hookcore.completion import CompletionWaiter
 from hookcore.config import Settings
 from hookcore.deliveries import Deliveries
-from hookcore.errors import ErrorCode, QueueUnavailable
+from hookcore.errors import BodyTooLarge, ErrorCode, QueueUnavailable, RateTableError, TriggerRefused
 from hookcore.http import (
     ERROR_CODE_HEADER,
     EXECUTION_ID,
     JSON,
     BodyDeadlines,
-    BodyTooLarge,
     read_body,
     send_error,
     send_json,
@@ -44,7 +43,7 @@ from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storag
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, Records, body_object
-from hookcore.triggers import TriggerHooks, TriggerRefused
+from hookcore.triggers import TriggerHooks
 
 log = logging.getLogger("hookcore.ingress")
 
@@ -395,7 +394,7 @@ def rate_table_path(settings: Settings) -> Path | None:
     path = rate_table_file(settings)
     try:
         _core.check_rate_table(path)
-    except OSError as e:
+    except RateTableError as e:
         log.warning(
             "rate-limit table %s is not used (%s); this process keeps its own rate-limit buckets, so "
             "ingress processes of this machine do not share them (with --workers N each enforces "

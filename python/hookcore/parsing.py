@@ -60,7 +60,7 @@ def parse_body(
     JSON -> parsed value; multipart -> name -> `Part` (repeated names -> list);
     urlencoded form -> like `parse_query`; text -> str; anything else -> bytes;
     no body -> None. ``parts`` is the index the ingress found (saves a re-parse).
-    Raises `ValueError` for a body the ingress would have refused.
+    Raises `hookcore.errors.MalformedBody` (a ``ValueError``) for a body the ingress would have refused.
     """
     return parse_body_noted(body, content_type, parts)[0]
 

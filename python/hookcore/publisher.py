@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hookcore import __version__, _core
-from hookcore.errors import QueueUnavailable, StorageFull, WriteConflict
+from hookcore.errors import NatsProtocolError, QueueUnavailable, StorageFull, WriteConflict
 from hookcore.nats_auth import NatsAuth
 
 log = logging.getLogger("hookcore.publisher")
@@ -579,7 +579,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             acks, events = self.wire.feed(data)
-        except ValueError as e:
+        except NatsProtocolError as e:
             log.warning("closing the publisher's NATS connection: %s", e)
             self.close()
             return

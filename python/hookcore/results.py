@@ -7,13 +7,10 @@ from typing import Any
 
 import msgspec
 
+from hookcore.errors import ResultError
 from hookcore.integration import HttpResponse
 
 _encoder = msgspec.json.Encoder()
-
-
-class ResultError(TypeError):
-    """The flow returned something hookcore cannot store as its result."""
 
 
 def encode_result(value: Any) -> tuple[bytes, str]:

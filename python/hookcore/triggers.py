@@ -23,7 +23,7 @@ from hookcore.apps import Apps
 from hookcore.config import Settings
 from hookcore.context import FlowContext
 from hookcore.envelope import decode_envelope, encode_envelope
-from hookcore.errors import ErrorCode
+from hookcore.errors import ErrorCode, TriggerRefused
 from hookcore.instances import instance_links
 from hookcore.integration import Flow, HttpResponse, TriggerResult
 from hookcore.payload import build_payload, encode_payload
@@ -31,15 +31,6 @@ from hookcore.store import ConfigView
 
 API_KEY_HEADERS = frozenset({"api-key"})
 """The header a flow's API key comes in (lower case, as the envelope's headers are)."""
-
-
-class TriggerRefused(Exception):
-    """A hook refused the request: answer ``status`` with ``{"error": message}`` and ``code``."""
-
-    def __init__(self, status: int, message: str, code: ErrorCode) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ from hookcore.completion import Completion, encode_completion
 from hookcore.config import Settings
 from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
+from hookcore.errors import ResultError
 from hookcore.instances import instance_links
 from hookcore.payload import build_payload
 from hookcore.publisher import Publisher
@@ -38,7 +39,7 @@ from hookcore.queue import (
     WORKER_CONSUMER,
     connect,
 )
-from hookcore.results import ResultError, encode_result
+from hookcore.results import encode_result
 from hookcore.state import State, flow_state_key, instance_state_key
 from hookcore.store import (
     FINAL_STATUSES,

@@ -5,8 +5,6 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
-
 use crate::error_code::{ErrorCode, ERROR_CODE_HEADER};
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
 use crate::nats_wire::frame_head;
@@ -14,6 +12,7 @@ use crate::parse::MultipartLimits;
 use crate::route::{RecordError, Router};
 use crate::throttle::{Limiter, Table, Verdict};
 
+use super::errors::{NatsProtocolError, RateTableError, RecordUnreadable};
 use super::throttle::RATE_TABLE_SLOTS;
 
 /// Bodies at least this big are checked without holding the GIL.
@@ -76,7 +75,7 @@ pub struct Accepted {
 }
 
 fn record_error(e: RecordError) -> PyErr {
-    PyValueError::new_err(e.to_string())
+    RecordUnreadable::new_err(e.to_string())
 }
 
 #[pymethods]
@@ -100,7 +99,7 @@ impl Ingress {
             (false, _) => None,
             (true, Some(path)) => Some(
                 Table::shared(&path, RATE_TABLE_SLOTS)
-                    .map_err(|e| PyOSError::new_err(e.to_string()))?,
+                    .map_err(|e| RateTableError::new_err(e.to_string()))?,
             ),
             (true, None) => Some(Table::in_process(RATE_TABLE_SLOTS)),
         };
@@ -238,7 +237,7 @@ impl Ingress {
             Some(&a.execution_id),
             a.envelope_head.len() + inline.len(),
         )
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(|e| NatsProtocolError::new_err(e.to_string()))?;
         let separate = inline.len() >= SEPARATE_BODY_BYTES;
         let frame = if separate {
             head.extend_from_slice(&a.envelope_head);

@@ -1,6 +1,7 @@
 //! The PyO3 layer: thin wrappers that convert Python values and call the
 //! pure-Rust modules. Nothing here decides anything.
 
+pub mod errors;
 pub mod ingress;
 pub mod parse;
 pub mod publish;

@@ -2,8 +2,8 @@
 
 use std::sync::Mutex;
 
+use super::errors::{MalformedJson, MalformedMultipart};
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits, UrlencodedPairs};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
@@ -53,7 +53,7 @@ pub fn parse_body<'py>(
     match kind {
         BodyKind::Json => {
             parse::validate_json(bytes).map_err(|e| {
-                PyValueError::new_err(format!("Received malformed JSON payload: {e}"))
+                MalformedJson::new_err(format!("Received malformed JSON payload: {e}"))
             })?;
             Ok((BODY_JSON, py.None().into_bound(py), None))
         }
@@ -88,7 +88,7 @@ fn multipart_parts<'py>(
     if let Some(index) = index {
         for (name, filename, content_type, start, end) in index {
             let data = body.get(start..end).ok_or_else(|| {
-                PyValueError::new_err(format!(
+                MalformedMultipart::new_err(format!(
                     "multipart part {name:?} lies outside the body ({start}..{end} of {})",
                     body.len()
                 ))
@@ -104,12 +104,14 @@ fn multipart_parts<'py>(
         return Ok(list);
     }
     let boundary = ct.boundary().ok_or_else(|| {
-        PyValueError::new_err(
+        MalformedMultipart::new_err(
             "Received malformed multipart payload: the Content-Type has no boundary parameter",
         )
     })?;
     let parts = parse::parse_multipart(body, boundary.as_bytes(), &MultipartLimits::default())
-        .map_err(|e| PyValueError::new_err(format!("Received malformed multipart payload: {e}")))?;
+        .map_err(|e| {
+            MalformedMultipart::new_err(format!("Received malformed multipart payload: {e}"))
+        })?;
     for part in &parts {
         let (filename, content_type) = (part.filename.as_deref(), part.content_type.as_deref());
         append_part(&list, &part.name, filename, content_type, part.bytes(body))?;

@@ -1,7 +1,7 @@
 //! `hookcore._core.NatsWire`: the protocol state of the publisher's NATS
 //! connection (see `crate::nats_wire`); `hookcore.publisher` owns the socket.
 
-use pyo3::exceptions::PyValueError;
+use super::errors::NatsProtocolError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -46,15 +46,15 @@ impl NatsWire {
             (_, None) => self
                 .wire
                 .publish(subject, token, payload, msg_id)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+                .map_err(|e| NatsProtocolError::new_err(e.to_string()))?,
             (Some(_), Some(_)) => {
-                return Err(PyValueError::new_err(
+                return Err(NatsProtocolError::new_err(
                     "give msg_id or a header block, not both",
                 ))
             }
             // A malformed block would make the server close the connection every publish shares.
             (None, Some(h)) if !(h.starts_with(b"NATS/1.0\r\n") && h.ends_with(b"\r\n\r\n")) => {
-                return Err(PyValueError::new_err(
+                return Err(NatsProtocolError::new_err(
                     "headers must be a NATS header block: NATS/1.0\\r\\n, lines, \\r\\n",
                 ))
             }
@@ -68,7 +68,7 @@ impl NatsWire {
         self.events.clear();
         self.wire
             .feed(data, &mut self.events)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            .map_err(|e| NatsProtocolError::new_err(e.to_string()))?;
         let mut acks = Vec::new();
         let mut others = Vec::new();
         for event in self.events.drain(..) {

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::PyValueError;
+
+use super::errors::RateTableError;
 use pyo3::prelude::*;
 
 use crate::throttle::{now_us as now_us_clock, Rate, Table};
@@ -25,7 +27,7 @@ impl RateLimiter {
         }
         let table = match table {
             Some(path) => {
-                Table::shared(&path, slots).map_err(|e| PyOSError::new_err(e.to_string()))?
+                Table::shared(&path, slots).map_err(|e| RateTableError::new_err(e.to_string()))?
             }
             None => Table::in_process(slots),
         };
@@ -79,7 +81,7 @@ fn check_rate_table(py: Python<'_>, path: PathBuf, slots: usize) -> PyResult<()>
         return Err(PyValueError::new_err("slots must be at least 1"));
     }
     py.detach(|| Table::shared(&path, slots).map(drop))
-        .map_err(|e| PyOSError::new_err(e.to_string()))
+        .map_err(|e| RateTableError::new_err(e.to_string()))
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use pyo3::exceptions::PyValueError;
+use super::errors::RecordUnreadable;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -28,7 +28,7 @@ pub enum Handshake {
 }
 
 fn bad_spec(what: &str, e: &serde_json::Error) -> PyErr {
-    PyValueError::new_err(format!("malformed {what} spec: {e}"))
+    RecordUnreadable::new_err(format!("malformed {what} spec: {e}"))
 }
 
 /// A spec's JSON and the spec parsed from it.

@@ -47,8 +47,8 @@ def _run(hookcore: Hookcore, customer: str, flow: str) -> tuple[dict[str, Any], 
 @pytest.mark.parametrize(
     ("flow", "error_type", "error"),
     [
-        ("Cyclic result", "hookcore.results.ResultError", "the flow returned a list that cannot be stored"),
-        ("Cyclic step", "hookcore.results.ResultError", "step 'cycle' returned a dict that cannot be stored"),
+        ("Cyclic result", "hookcore.errors.ResultError", "the flow returned a list that cannot be stored"),
+        ("Cyclic step", "hookcore.errors.ResultError", "step 'cycle' returned a dict that cannot be stored"),
         ("Unawaited step", "TypeError", "step 'lookup' is async and was never awaited"),
     ],
 )

@@ -25,9 +25,9 @@ from hookcore.config import Settings
 from hookcore.console import pages
 from hookcore.console.live import feed
 from hookcore.console.session import Session, Sessions
-from hookcore.errors import BadRequest, ErrorCode, NotFound, QueueUnavailable
+from hookcore.errors import BadRequest, BodyTooLarge, ErrorCode, HookcoreError, NotFound, QueueUnavailable
 from hookcore.executions import STATUSES, Executions, id_at
-from hookcore.http import ERROR_CODE_HEADER, BodyTooLarge, read_body
+from hookcore.http import ERROR_CODE_HEADER, read_body
 from hookcore.instances import Instances
 from hookcore.queue import JetStream
 from hookcore.store import ExecutionRecord, Records, body_object
@@ -56,7 +56,7 @@ HTML = [("content-type", "text/html; charset=utf-8"), *SECURITY_HEADERS]
 STATIC_TYPES = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
 
 
-class ConsoleError(Exception):
+class ConsoleError(HookcoreError):
     """An answer other than the page: ``status``, a message for the page and its error code."""
 
     def __init__(
