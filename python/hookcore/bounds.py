@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 if TYPE_CHECKING:
-    from hookcore.context import LogLine, StepRecord
+    from hookcore.steps import LogLine, StepRecord
     from hookcore.store import ExecutionRecord
 
 _json = msgspec.json.Encoder()

@@ -11,32 +11,18 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-import msgspec
-
 from hookcore.bounds import dropped_lines, truncated
 from hookcore.integration import InstanceConfig
 from hookcore.state import State
+from hookcore.steps import LogLine, StepRecord
 
 if TYPE_CHECKING:
     from hookcore.envelope import Envelope
-    from hookcore.instances import InstanceLinks
+    from hookcore.payload import InstanceLinks
 
 _logger = logging.getLogger("hookcore.flow")
 
 T = TypeVar("T")
-
-
-class LogLine(msgspec.Struct, rename="camel"):
-    at: datetime
-    level: str
-    message: str
-
-
-class StepRecord(msgspec.Struct, rename="camel"):
-    name: str
-    result: Any
-    started_at: datetime
-    finished_at: datetime
 
 
 class FlowLog:

@@ -6,6 +6,8 @@ msgpack bytes. KEEP IN SYNC with ``rust/envelope.rs`` (field names and order).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import msgspec
 
 
@@ -52,3 +54,8 @@ encode_envelope = msgspec.msgpack.Encoder().encode
 def decode_envelope(data: bytes) -> Envelope:
     """Decode envelope bytes; raises ``msgspec.DecodeError`` naming the bad field."""
     return _decoder.decode(data)
+
+
+def from_micros(micros: int) -> datetime:
+    """An aware UTC datetime from microseconds since the epoch (``Envelope.received_at``)."""
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)

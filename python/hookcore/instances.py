@@ -20,6 +20,7 @@ from hookcore.context import DeployContext
 from hookcore.errors import ApiKeysNotEnabled, BadRequest, InstanceExists, NotFound
 from hookcore.integration import EndpointKind, InstanceConfig, Integration, LifecycleHook
 from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
+from hookcore.payload import InstanceLinks
 from hookcore.queue import JetStream
 from hookcore.state import instance_state_key
 from hookcore.store import (
@@ -422,14 +423,6 @@ async def _run_hook(hook: LifecycleHook | None, ctx: DeployContext, record: Inst
     if inspect.iscoroutinefunction(hook):
         return await hook(ctx, record)
     return await asyncio.to_thread(hook, ctx, record)
-
-
-class InstanceLinks(msgspec.Struct, frozen=True):
-    """What a flow knows about its own instance's URLs and keys."""
-
-    webhook_urls: dict[str, str]
-    webhook_api_keys: dict[str, list[str]]
-    invoke_url: str | None
 
 
 def instance_links(record: InstanceRecord, app: Integration | None, settings: Settings) -> InstanceLinks:

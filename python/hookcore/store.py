@@ -15,11 +15,9 @@ from nats.js.errors import KeyNotFoundError, NotFoundError, ObjectNotFoundError
 from nats.js.kv import KeyValue
 
 from hookcore.bounds import encode_within
-from hookcore.context import LogLine, StepRecord
-from hookcore.envelope import Envelope, decode_envelope
+from hookcore.envelope import Envelope, decode_envelope, from_micros
 from hookcore.errors import NotFound, WriteConflict
 from hookcore.integration import InstanceConfig
-from hookcore.payload import from_micros
 from hookcore.publisher import Publisher
 from hookcore.queue import (
     EXECUTIONS_STREAM,
@@ -29,6 +27,7 @@ from hookcore.queue import (
     JetStream,
     kv_subject,
 )
+from hookcore.steps import LogLine, StepRecord
 
 log = logging.getLogger("hookcore.store")
 

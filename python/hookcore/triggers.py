@@ -26,7 +26,7 @@ from hookcore.envelope import decode_envelope, encode_envelope
 from hookcore.errors import ErrorCode, TriggerRefused
 from hookcore.instances import instance_links
 from hookcore.integration import Flow, HttpResponse, TriggerResult
-from hookcore.payload import build_payload, encode_payload
+from hookcore.payload_codec import build_payload, encode_payload
 from hookcore.store import ConfigView
 
 API_KEY_HEADERS = frozenset({"api-key"})

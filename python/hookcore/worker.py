@@ -31,7 +31,7 @@ from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import ResultError
 from hookcore.instances import instance_links
-from hookcore.payload import build_payload
+from hookcore.payload_codec import build_payload
 from hookcore.publisher import Publisher
 from hookcore.queue import (
     EXECUTIONS_STREAM,

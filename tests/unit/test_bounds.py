@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hookcore.bounds import encode_within, truncated, unstorable, utf8
-from hookcore.context import FlowLog, LogLine, StepRecord
+from hookcore.context import FlowLog
+from hookcore.steps import LogLine, StepRecord
 from hookcore.store import ExecutionRecord
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

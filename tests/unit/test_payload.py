@@ -10,7 +10,8 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookcore.payload import Body, Part, Payload, RawBody, decode_payload, encode_payload
+from hookcore.payload import Body, Part, Payload, RawBody
+from hookcore.payload_codec import decode_payload, encode_payload
 
 
 def _payload(data: Any) -> Payload:
