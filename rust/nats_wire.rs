@@ -120,6 +120,20 @@ impl Wire {
         Ok(out)
     }
 
+    /// The start of a frame whose `payload_len`-byte payload the caller
+    /// writes after it from its own buffer, then CRLF (see `frame_head`).
+    pub fn publish_head(
+        &self,
+        subject: &str,
+        token: u64,
+        payload_len: usize,
+        msg_id: Option<&str>,
+    ) -> Result<Vec<u8>, WireError> {
+        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + 128);
+        frame_head(&mut out, subject, &self.inbox, token, msg_id, payload_len)?;
+        Ok(out)
+    }
+
     /// The frame publishing `payload` with the header block `headers`
     /// (`NATS/1.0\r\n`, `Name: value\r\n` lines, `\r\n`): `HPUB subject
     /// reply header_len total_len`, the headers, the payload, CRLF.

@@ -167,6 +167,20 @@ proptest! {
     }
 
     #[test]
+    fn a_head_then_its_payload_is_the_whole_frame(
+        payload in prop::collection::vec(any::<u8>(), 0..512),
+        token in any::<u64>(),
+        with_id in any::<bool>(),
+    ) {
+        let wire = Wire::new(INBOX);
+        let id = with_id.then_some("0199-id");
+        let mut framed = wire.publish_head("$O.b.C.n", token, payload.len(), id).unwrap();
+        framed.extend_from_slice(&payload);
+        framed.extend_from_slice(b"\r\n");
+        prop_assert_eq!(framed, wire.publish("$O.b.C.n", token, &payload, id).unwrap());
+    }
+
+    #[test]
     fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let mut wire = Wire::new(INBOX);
         let mut events = Vec::new();

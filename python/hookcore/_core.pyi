@@ -212,6 +212,11 @@ class NatsWire:
         lines, ``\\r\\n``) an ``HPUB`` frame; ``NatsProtocolError`` when it is not one, or
         when both are given."""
 
+    def publish_head(self, subject: str, token: int, payload_len: int, msg_id: str | None = None) -> bytes:
+        """The head of the frame `publish` would make for a ``payload_len``-byte payload
+        (same ``msg_id`` rule): the caller writes the payload from its own buffer after
+        it, then ``\\r\\n``, so a large payload is never copied into a frame."""
+
     def feed(self, data: bytes) -> tuple[list[tuple[int, int]], list[tuple[str, int, str]]]:
         """Parse bytes read from the socket: ``((token, stream sequence) of each ack, other events)``.
 

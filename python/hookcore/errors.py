@@ -122,6 +122,12 @@ class RecordUnreadable(HookcoreError, ValueError):
     code = "record_unreadable"
 
 
+class ObjectDamaged(HookcoreError):
+    """A stored body or result cannot be read back whole: chunks missing or not matching its digest."""
+
+    code = "object_damaged"
+
+
 class NatsProtocolError(HookcoreError, ValueError):
     """A frame could not be written (a subject or header NATS would refuse), or the server sent
     bytes that are not the NATS protocol (``_core.NatsWire``); the publisher reconnects."""

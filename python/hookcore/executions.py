@@ -15,9 +15,10 @@ from nats.js.errors import NoKeysError
 from hookcore import _core
 from hookcore.envelope import encode_envelope
 from hookcore.errors import BadRequest, NotStarted
+from hookcore.objects import body_object, copy_object
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
-from hookcore.store import ExecutionRecord, ExecutionView, Records, RecordWriter, body_object
+from hookcore.store import ExecutionRecord, ExecutionView, Records, RecordWriter
 
 MAX_LIMIT = 500
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -155,8 +156,7 @@ class Executions:
             )
         new_id = _core.new_id()
         if envelope.body_in_object_store:
-            stored = await self._jet.objects.get(body_object(execution_id))
-            await self._jet.objects.put(body_object(new_id), stored.data or b"")
+            await copy_object(self._jet, self._publisher, body_object(execution_id), body_object(new_id))
         replayed = msgspec.structs.replace(
             envelope,
             id=new_id,

@@ -38,11 +38,12 @@ from hookcore.http import (
 from hookcore.integration import HttpResponse
 from hookcore.metrics import Metrics
 from hookcore.nodes import NodeRegistry
+from hookcore.objects import body_object, put_object
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
-from hookcore.store import ConfigView, Records, body_object
+from hookcore.store import ConfigView, Records
 from hookcore.triggers import TriggerHooks
 
 log = logging.getLogger("hookcore.ingress")
@@ -296,7 +297,7 @@ class Ingress:
         """Store the request (with ``envelope`` when a hook rewrote it); on failure answer 503."""
         try:
             if accepted.spill:
-                await self._jet.objects.put(body_object(accepted.execution_id), body)  # type: ignore[union-attr]
+                await put_object(self._jet, self.publisher, body_object(accepted.execution_id), body)  # type: ignore[arg-type]
             # The execution id is the Nats-Msg-Id: a frame the publisher sends again is stored once.
             if envelope is None:
                 await self.publisher.send(accepted.token, accepted.frame, accepted.body)

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Literal
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from hookcore.bounds import encode_within
 from hookcore.envelope import Envelope, decode_envelope, from_micros
 from hookcore.errors import NotFound, WriteConflict
 from hookcore.integration import InstanceConfig
+from hookcore.objects import get_object, put_object, result_object
 from hookcore.publisher import Publisher
 from hookcore.queue import (
     EXECUTIONS_STREAM,
@@ -199,8 +200,8 @@ class Records:
             raise NotFound(f"Execution {execution_id} has no result: its status is {record.status}.")
         if record.result_in_object_store:
             try:
-                data = (await self._jet.objects.get(result_object(execution_id))).data
-            except ObjectNotFoundError:
+                data: bytes | None = await get_object(self._jet, result_object(execution_id))
+            except NotFound:
                 data = None
         else:
             data = await _kv_get(self._jet.results, execution_id)
@@ -304,19 +305,9 @@ class RecordWriter:
         record.result_content_type = content_type
         record.result_in_object_store = len(data) > self._jet.max_inline
         if record.result_in_object_store:
-            await self._jet.objects.put(result_object(record.id), data)
+            await put_object(self._jet, self._publisher, result_object(record.id), data)
         else:
             await self._publisher.publish(kv_subject(RESULTS_BUCKET, record.id), data)
-
-
-def body_object(execution_id: str) -> str:
-    """Object-store name of a request body too big for its envelope."""
-    return f"body.{execution_id}"
-
-
-def result_object(execution_id: str) -> str:
-    """Object-store name of a result too big for the results bucket."""
-    return f"result.{execution_id}"
 
 
 def queued_record(envelope: Envelope) -> ExecutionRecord:

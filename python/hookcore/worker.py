@@ -31,6 +31,7 @@ from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import ResultError
 from hookcore.instances import instance_links
+from hookcore.objects import body_object, get_object
 from hookcore.payload_codec import build_payload
 from hookcore.publisher import Publisher
 from hookcore.queue import (
@@ -47,7 +48,6 @@ from hookcore.store import (
     ExecutionRecord,
     Records,
     RecordWriter,
-    body_object,
     queued_record,
 )
 
@@ -255,7 +255,7 @@ class Worker:
             return
         body = envelope.body
         if envelope.body_in_object_store:
-            body = (await self._jet.objects.get(body_object(envelope.id))).data
+            body = await get_object(self._jet, body_object(envelope.id))
         body = body or b""
         links = instance_links(instance, app, self.settings)
         loop = asyncio.get_running_loop()

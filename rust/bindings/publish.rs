@@ -63,6 +63,24 @@ impl NatsWire {
         Ok(PyBytes::new(py, &frame))
     }
 
+    /// The head of the frame `publish` would make for a `payload_len`-byte
+    /// payload: the caller writes the payload from its own buffer, then CRLF.
+    #[pyo3(signature = (subject, token, payload_len, msg_id=None))]
+    fn publish_head<'py>(
+        &self,
+        py: Python<'py>,
+        subject: &str,
+        token: u64,
+        payload_len: usize,
+        msg_id: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let head = self
+            .wire
+            .publish_head(subject, token, payload_len, msg_id)
+            .map_err(|e| NatsProtocolError::new_err(e.to_string()))?;
+        Ok(PyBytes::new(py, &head))
+    }
+
     /// Parse bytes read from the server: `((token, stream sequence) of each ack, other events)`.
     fn feed(&mut self, data: &[u8]) -> PyResult<(Vec<Acked>, Vec<OtherEvent>)> {
         self.events.clear();

@@ -129,6 +129,12 @@ def test_body_above_the_message_limit_goes_through_the_object_store(
         ),
     )
     assert bytes.fromhex(seen["rawBody"]) == big
+    # a replay stores the body again under its own execution and runs on the same bytes
+    replay = hookcore.admin.post(f"/api/executions/{seen['executionId']}/replay")
+    assert replay.status_code == 202, replay.text
+    again = hookcore.wait_final(replay.json()["executionId"])
+    assert again["status"] == "succeeded", again
+    assert bytes.fromhex(hookcore.result(again["id"]).json()["rawBody"]) == big
 
 
 def test_malformed_json_is_refused_without_an_execution(hookcore: Hookcore, instance: dict) -> None:

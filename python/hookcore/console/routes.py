@@ -17,7 +17,6 @@ from importlib import resources
 from typing import Any
 
 import msgspec
-from nats.js.errors import ObjectNotFoundError
 
 from hookcore import _core
 from hookcore.apps import Apps
@@ -29,8 +28,9 @@ from hookcore.errors import BadRequest, BodyTooLarge, ErrorCode, HookcoreError, 
 from hookcore.executions import STATUSES, Executions, id_at
 from hookcore.http import ERROR_CODE_HEADER, read_body
 from hookcore.instances import Instances
+from hookcore.objects import body_object, get_object
 from hookcore.queue import JetStream
-from hookcore.store import ExecutionRecord, Records, body_object
+from hookcore.store import ExecutionRecord, Records
 
 log = logging.getLogger("hookcore.console")
 
@@ -293,8 +293,8 @@ class Console:
         if not in_object_store:
             return inline or b""
         try:
-            return (await self._jet.objects.get(body_object(execution_id))).data or b""
-        except ObjectNotFoundError:
+            return await get_object(self._jet, body_object(execution_id))
+        except NotFound:
             return None
 
     async def _body(self, request: Request) -> None:
