@@ -9,8 +9,10 @@ is in flight at once, each written to the socket from the value's own buffer
 (no copy into a frame), and the meta follows only when JetStream has
 acknowledged every chunk, so a reader never finds a meta whose chunks are
 missing. Each chunk carries a message id, so the publisher resends it after a
-failover and JetStream stores it once. Reading joins the chunks once (nats-py's
-``get`` appends each chunk to a growing ``bytes``: quadratic in the chunks).
+failover and JetStream stores it once. Reading fetches every chunk with one
+request of a pull consumer and joins them once (nats-py's ``get`` receives them
+on an ordered push consumer, which stalls on flow control, and appends each to
+a growing ``bytes``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from hookcore.errors import NotFound, ObjectDamaged
@@ -99,22 +103,43 @@ async def get_object(jet: JetStream, name: str, timeout: float = 60.0) -> bytes:
         raise NotFound(f"object {name} does not exist (it expires with its execution)") from None
     if not info.size:
         return b""
-    subscription = await jet.js.subscribe(_chunks_subject(info.nuid), ordered_consumer=True)
+    # A pull consumer of the object's chunks, all fetched in one request (nats-py's ordered
+    # push consumer stalls on flow control: 550 ms for 10 MB here, against 40 ms).
+    stream, consumer = f"OBJ_{OBJECTS_BUCKET}", f"get-{uuid.uuid4().hex}"
+    await jet.js.add_consumer(
+        stream,
+        ConsumerConfig(
+            name=consumer,
+            filter_subject=_chunks_subject(info.nuid),
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            inactive_threshold=timeout,
+            mem_storage=True,
+        ),
+    )
     chunks: list[bytes] = []
     digest = hashlib.sha256()
     try:
-        async with asyncio.timeout(timeout):
-            async for msg in subscription.messages:
-                chunks.append(msg.data)
-                digest.update(msg.data)
-                if msg.metadata.num_pending == 0:
-                    break
-    except TimeoutError:
-        raise ObjectDamaged(
-            f"object {name}: {len(chunks)} of its {info.chunks} chunks arrived within {timeout:g}s"
-        ) from None
+        subscription = await jet.js.pull_subscribe_bind(
+            consumer, stream=stream, pending_bytes_limit=max(2 * info.size, 64 * 1024 * 1024)
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                pending = info.chunks or 0
+                while pending:  # the consumer's count of chunks not yet delivered
+                    for msg in await subscription.fetch(pending, timeout=timeout):
+                        chunks.append(msg.data)
+                        digest.update(msg.data)
+                        pending = msg.metadata.num_pending
+        except (TimeoutError, NatsTimeout):
+            raise ObjectDamaged(
+                f"object {name}: {len(chunks)} of its {info.chunks} chunks arrived within {timeout:g}s"
+            ) from None
+        finally:
+            await subscription.unsubscribe()
     finally:
-        await subscription.unsubscribe()
+        with contextlib.suppress(Exception):  # else it goes after inactive_threshold
+            await jet.js.delete_consumer(stream, consumer)
     expected = base64.urlsafe_b64decode((info.digest or "").removeprefix(_DIGEST))
     if digest.digest() != expected or len(chunks) != info.chunks:
         raise ObjectDamaged(f"object {name}: its {len(chunks)} chunks do not match its meta's digest")
