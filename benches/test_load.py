@@ -49,6 +49,13 @@ def test_end_to_end(benchmark: Any, load_settings: runs.Settings, tmp_path: Path
     assert all(row.value > 0 for row in run.rounds)
 
 
+@pytest.mark.parametrize("size", [100 * 1024, 1024 * 1024, 4 * 1024 * 1024], ids=["100KB", "1MB", "4MB"])
+def test_large_bodies(benchmark: Any, load_settings: runs.Settings, tmp_path: Path, size: int) -> None:
+    group = f"load: large bodies, {size // 1024} KB JSON"
+    run = _measure(benchmark, group, runs.large_bodies, load_settings, tmp_path, size)
+    assert len(run.best()) == 3
+
+
 def test_sync_round_trip(benchmark: Any, load_settings: runs.Settings, tmp_path: Path) -> None:
     group = "load: synchronous round trip, concurrency 1"
     run = _measure(benchmark, group, runs.sync_round_trip, load_settings, tmp_path)

@@ -24,7 +24,8 @@ class LoadRun:
     The ratios compared across runs are the subject over every other target
     (higher is better for hookcore). ``spec_ratio`` is SPEC section 7's floor
     for subject / baseline, ``spec_value`` its floor for the subject's own
-    figure, ``spec_p99_ms`` its ceiling for the subject's p99.
+    figure, ``spec_p99_ms`` its ceiling for the subject's p99; ``target_source``
+    says where those targets are written.
     """
 
     unit: str
@@ -34,6 +35,7 @@ class LoadRun:
     spec_ratio: float | None = None
     spec_value: float | None = None
     spec_p99_ms: float | None = None
+    target_source: str = "SPEC section 7"
     rounds: list[Row] = field(default_factory=list)
 
     def add(self, row: Row) -> None:
@@ -62,6 +64,7 @@ class LoadRun:
             "spec_ratio": self.spec_ratio,
             "spec_value": self.spec_value,
             "spec_p99_ms": self.spec_p99_ms,
+            "target_source": self.target_source,
             "ratios": {
                 f"{self.subject} / {t}": subject.value / row.value
                 for t, row in best.items()

@@ -163,6 +163,89 @@ def sync_round_trip(settings: Settings, work: Path) -> LoadRun:
     return run
 
 
+RAW = "raw JetStream publish (nats-py, 32 in flight)"
+RAW_IN_FLIGHT = 32
+RAW_CHUNK = 900 * 1024  # the raw publisher's message size for bodies over the 1 MB max_payload
+LARGE_CONNECTIONS = 8
+MIB = 1024 * 1024
+
+
+def large_bodies(settings: Settings, work: Path, size: int) -> LoadRun:
+    """JSON bodies of ``size`` bytes: hookcore's durable ingest in MB/s vs a pipelined nats-py
+    publisher storing the same bytes on the same nats-server. hookcore runs against a server with
+    NATS's default max_payload (1 MB: bodies above ~960 KB go to the object store) and one with
+    max_payload raised to 8 MB (bodies inline in their envelope): the message-size policy
+    (docs/architecture.md, "Large bodies") rests on this comparison."""
+    subject = "hookcore ingress, nats-server max_payload 1 MB (NATS's default)"
+    inline = "hookcore ingress, nats-server max_payload 8 MB (bodies inline)"
+    run = LoadRun(
+        "MB/s",
+        subject,
+        RAW,
+        {**_settings(settings), "connections": LARGE_CONNECTIONS, "body_bytes": size},
+        spec_ratio=0.8 if size <= MIB else 0.7,
+        target_source="issue 20",
+    )
+    lua = wrk.script(work / f"large-{size}.lua", body=_json_body(size))
+    with ExitStack() as stack:
+        default = stack.enter_context(nats_server(work / "nats"))
+        raised = stack.enter_context(nats_server(work / "nats8", extra_config=f"max_payload: {8 * MIB}\n"))
+        urls = {
+            subject: deploy(stack.enter_context(hookcore_serve(default, work)))["Noop"],
+            inline: deploy(stack.enter_context(hookcore_serve(raised, work)))["Noop"],
+        }
+        for url in urls.values():
+            wait_routable(url, {"content-type": "application/json"}, wrk.BODY)
+        asyncio.run(_raw_stream(default))
+        for _ in range(settings.rounds):
+            mb_per_s = asyncio.run(_raw_publish(default, size, settings.duration))
+            run.add(Row(RAW, mb_per_s))
+            for name, url in urls.items():
+                if settings.warmup:
+                    wrk.run(url, lua, settings.warmup, LARGE_CONNECTIONS)
+                result = wrk.run(url, lua, settings.duration, LARGE_CONNECTIONS)
+                run.add(Row(name, result.rps * size / 1e6, result.p50_ms, result.p99_ms, result.non_2xx))
+    return run
+
+
+def _json_body(size: int) -> bytes:
+    """A JSON object of exactly ``size`` bytes."""
+    head = b'{"event":"push","pad":"'
+    return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+async def _raw_stream(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().add_stream(name="BENCH_RAW", subjects=["bench.raw"])
+    finally:
+        await nc.close()
+
+
+async def _raw_publish(nats_url: str, size: int, seconds: float) -> float:
+    """MB/s that ``RAW_IN_FLIGHT`` concurrent nats-py publishers store in ``seconds``, each message
+    ``size`` bytes (``RAW_CHUNK`` when ``size`` is over the server's max_payload)."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    payload = b"x" * (size if size <= nc.max_payload - 64 * 1024 else RAW_CHUNK)
+    stored = 0
+    deadline = time.perf_counter() + seconds
+
+    async def publisher() -> None:
+        nonlocal stored
+        while time.perf_counter() < deadline:
+            await js.publish("bench.raw", payload)
+            stored += len(payload)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(publisher() for _ in range(RAW_IN_FLIGHT)))
+        return stored / (time.perf_counter() - started) / 1e6
+    finally:
+        await js.purge_stream("BENCH_RAW")
+        await nc.close()
+
+
 def _alternate(run: LoadRun, settings: Settings, targets: dict[str, tuple[str, Path]]) -> None:
     for _ in range(settings.rounds):
         for name, (url, lua) in targets.items():

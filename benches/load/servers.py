@@ -39,9 +39,10 @@ WORKER_READY = "worker ready"  # the worker's log line once it fetches (hookcore
 
 
 @contextmanager
-def nats_server(work: Path) -> Iterator[str]:
-    """A fresh JetStream server (file storage under ``work``) on the load CPU; yields its URL."""
-    server = EmbeddedNats(work)
+def nats_server(work: Path, extra_config: str = "") -> Iterator[str]:
+    """A fresh JetStream server (file storage under ``work``, ``extra_config`` added to its
+    configuration) on the load CPU; yields its URL."""
+    server = EmbeddedNats(work, extra_config=extra_config)
     server.start()
     try:
         pin(server.process.pid, LOAD_CPU)  # type: ignore[union-attr]

@@ -93,8 +93,9 @@ class Settings:
     )
     max_publish_buffer: int = _doc(
         "Most bytes waiting to be sent on the publisher's NATS connection; a request that would "
-        "queue behind more gets 503 at once (nothing stored) instead of waiting on a stalled server.",
-        default=8 * MIB,
+        "queue behind more gets 503 at once (nothing stored) instead of waiting on a stalled server. "
+        "Keep it several times max_body: a few large bodies in flight are that many bytes.",
+        default=64 * MIB,
     )
     duplicate_window: float = _doc(
         "Seconds JetStream remembers a request's id (Nats-Msg-Id) so a frame resent after a "
