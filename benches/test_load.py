@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benches.load import runs
+from benches.load import memory, runs
 from benches.load.figures import LoadRun
 
 pytestmark = pytest.mark.timeout(1800)  # a full run is minutes; each stops by itself well before
@@ -60,3 +60,10 @@ def test_sync_round_trip(benchmark: Any, load_settings: runs.Settings, tmp_path:
     group = "load: synchronous round trip, concurrency 1"
     run = _measure(benchmark, group, runs.sync_round_trip, load_settings, tmp_path)
     assert len(run.best()) == 2
+
+
+def test_the_memory_run_works(tmp_path: Path) -> None:
+    """`python -m benches.load.memory` (run by hand; its figures are in docs/architecture.md),
+    small enough to prove it works."""
+    idle, peak = memory.measure(tmp_path, uploads=2, size=2 * 1024 * 1024, rounds=1)
+    assert idle.keys() == peak.keys() and all(peak[pid] >= idle[pid] > 0 for pid in idle)
