@@ -200,9 +200,8 @@ class _Version(argparse.Action):
         )
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        parser.exit(
-            message=f"hookcore {__version__}\nnats-server for `hookcore up`: {nats_server_version()}\n"
-        )
+        print(f"hookcore {__version__}\nnats-server for `hookcore up`: {nats_server_version()}")
+        parser.exit()
 
 
 def _verb(verbs: Any, name: str, help_text: str, example: str) -> argparse.ArgumentParser:
