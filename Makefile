@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
 .DEFAULT_GOAL := help
-.PHONY: help venv wheel install dev run test test-rust test-python lint bench bench-compare bench-tools clean
+.PHONY: help venv wheel install dev run test test-rust test-python docs-check lint bench bench-compare bench-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ test-rust: ## Rust unit and property tests only
 
 test-python: ## Python tests only (after `make dev` or `make test`)
 	$(VENV)/bin/pytest
+
+docs-check: ## run the code blocks of README.md and docs/*.md that can run on one machine (after `make dev` or `make test`; make test runs them too)
+	$(VENV)/bin/pytest -p no:cacheprovider tests/unit/test_docs_blocks.py tests/unit/test_cli_docs.py \
+	  tests/integration/test_docs_on_a_server.py
 
 lint: ## ruff, cargo fmt --check, cargo clippy
 	$(VENV)/bin/ruff check python tests benches examples
