@@ -14,10 +14,10 @@ $(PY):
 
 venv: $(PY) ## create the virtualenv in .venv
 
-# The wheel operators install (docs/operations.md): manylinux_2_28, so it runs on any x86_64 or
-# aarch64 Linux with glibc 2.28 or newer whatever glibc built it: zig (the `ziglang` wheel) links
-# against glibc 2.28's symbols, and auditwheel checks the tag the wheel claims. The version in
-# its name is Cargo.toml's.
+# The wheel operators install (docs/operations.md): manylinux_2_28, so it runs on any Linux of
+# this machine's architecture with glibc 2.28 or newer, whatever glibc built it: zig (the
+# `ziglang` wheel) links against glibc 2.28's symbols, and auditwheel checks the tag the wheel
+# claims. The version in its name is Cargo.toml's.
 WHEEL_TOOLS := 'maturin[zig]>=1.9,<2' 'auditwheel>=6'
 WHEEL_PLATFORM := manylinux_2_28
 # A shell glob (make's $(wildcard) would not see the file a recipe just made); `wheel`
