@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install dev run test test-rust test-python lint bench bench-compare bench-tools clean
+.PHONY: help venv wheel install dev run test test-rust test-python docs-check lint bench bench-compare bench-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -14,8 +14,30 @@ $(PY):
 
 venv: $(PY) ## create the virtualenv in .venv
 
-install: $(PY) ## install hookcore (release build of the Rust core) into .venv
-	$(PIP) install --quiet .
+# The wheel operators install (docs/operations.md): manylinux_2_28, so it runs on any Linux of
+# this machine's architecture with glibc 2.28 or newer, whatever glibc built it: zig (the
+# `ziglang` wheel) links against glibc 2.28's symbols, and auditwheel checks the tag the wheel
+# claims. The version in its name is Cargo.toml's.
+WHEEL_TOOLS := 'maturin[zig]>=1.9,<2' 'auditwheel>=6'
+WHEEL_PLATFORM := manylinux_2_28
+# A shell glob (make's $(wildcard) would not see the file a recipe just made); `wheel`
+# leaves exactly one in dist/.
+WHEEL := dist/hookcore-*-$(WHEEL_PLATFORM)_*.whl
+
+wheel: $(PY) ## build the manylinux wheel (release build of the Rust core) into dist/ and check its platform tag
+	$(PIP) install --quiet $(WHEEL_TOOLS)
+	rm -f dist/hookcore-*.whl
+	PATH="$(abspath $(VENV))/bin:$$PATH" maturin build --release --compatibility $(WHEEL_PLATFORM) --zig --out dist
+	@$(VENV)/bin/auditwheel show $(WHEEL) | tr -s ' \n' ' ' \
+	  | grep -q 'consistent with the following platform tag: "$(WHEEL_PLATFORM)_' \
+	  || { $(VENV)/bin/auditwheel show dist/hookcore-*.whl; echo "dist/ holds no $(WHEEL_PLATFORM) wheel" >&2; exit 1; }
+	@echo "built" $(WHEEL) "(auditwheel: $(WHEEL_PLATFORM))"
+
+# `pip uninstall` first: an editable install of the same version (`make dev`) would otherwise
+# count as already satisfying the wheel.
+install: wheel ## install that wheel into .venv
+	$(PIP) uninstall -qq --yes hookcore
+	$(PIP) install --quiet $(WHEEL)
 
 dev: $(PY) ## editable install with test and bench extras
 	$(PIP) install --quiet -e '.[test,bench]'
@@ -28,7 +50,7 @@ run: install ## run hookcore on its embedded default: nats-server, ingress, work
 # wrk: the load benches' one untimed pass.
 TEST_TOOLS := curl openssl chromium wrk
 
-test: $(PY) ## install what the tests need (curl, openssl, chromium, wrk, Python extras), lint, run the Rust tests, every bench once (short, untimed), the Python tests, report coverage
+test: wheel ## build the wheel, install it and what the tests need (curl, openssl, chromium, wrk, Python extras) into .venv, lint, run the Rust tests, every bench once (short, untimed), the Python tests, report coverage
 	@missing=$$(for t in $(TEST_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -38,7 +60,8 @@ test: $(PY) ## install what the tests need (curl, openssl, chromium, wrk, Python
 	    echo "the tests need: $$missing (install them, e.g. sudo apt-get install $$missing)" >&2; exit 1; \
 	  fi; \
 	fi
-	$(PIP) install --quiet -e '.[test,bench]'
+	$(PIP) uninstall -qq --yes hookcore
+	$(PIP) install --quiet "$$(echo $(WHEEL))[test,bench]"
 	@$(MAKE) --no-print-directory lint
 	cargo test --quiet
 	$(VENV)/bin/pytest benches --benchmark-disable -p no:cacheprovider -q
@@ -52,6 +75,10 @@ test-rust: ## Rust unit and property tests only
 
 test-python: ## Python tests only (after `make dev` or `make test`)
 	$(VENV)/bin/pytest
+
+docs-check: ## run the code blocks of README.md and docs/*.md that can run on one machine (after `make dev` or `make test`; make test runs them too)
+	$(VENV)/bin/pytest -p no:cacheprovider tests/unit/test_docs_blocks.py tests/unit/test_cli_docs.py \
+	  tests/integration/test_docs_on_a_server.py
 
 LINTED := python tests benches examples
 
@@ -84,4 +111,4 @@ bench-compare: ## what moved from BASE (a run number such as 0003, a path, or `c
 	$(PY) -m benches.compare --times $(BASE)
 
 clean: ## remove build output and the virtualenv
-	rm -rf target $(VENV) .pytest_cache .hypothesis python/hookcore/*.so .coverage .coverage.* htmlcov
+	rm -rf target dist $(VENV) .pytest_cache .hypothesis python/hookcore/*.so .coverage .coverage.* htmlcov

@@ -43,6 +43,10 @@ TEST_APPS = [
     "senders_app:events",
     "senders_app:slack",
     "senders_app:handshakes",
+    *(
+        f"docs_app:{name}"
+        for name in ("standard_webhooks", "github", "stripe", "slack", "shopify", "acme_github")
+    ),
 ]
 APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 

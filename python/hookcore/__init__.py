@@ -5,6 +5,8 @@ microseconds, stores it durably in NATS JetStream, answers, and runs the
 matching customer's flow on Python workers.
 """
 
+from importlib.metadata import version
+
 from hookcore import handshake, verify
 from hookcore.context import DeployContext, FlowContext
 from hookcore.errors import HookcoreError
@@ -21,7 +23,7 @@ from hookcore.integration import (
 from hookcore.parsing import parse_body, parse_query
 from hookcore.payload import Body, Part, Payload, RawBody
 
-__version__ = "0.1.0"
+__version__ = version("hookcore")  # Cargo.toml's version: maturin writes it into the metadata
 
 __all__ = [
     "Body",

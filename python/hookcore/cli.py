@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 
 from rich_argparse import RawDescriptionRichHelpFormatter
 
-from hookcore import logs
+from hookcore import __version__, logs
 from hookcore.apps import APPS_ENV, DEFAULT_APP, load_apps
 from hookcore.client import TOKEN_ENV, URL_ENV
 from hookcore.config import Settings, describe, env_name
+from hookcore.embedded import nats_server_version
 from hookcore.errors import ApiError, HookcoreError
 from hookcore.remote import add_target_args, run_deploy, run_executions, run_instances
 
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Settings (flags win over these environment variables):\n"
         + "\n".join(f"  {env:<32} {doc} (default {default})" for env, default, doc in describe()),
         formatter_class=RawDescriptionRichHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=_Version, help="print hookcore's version and the nats-server `up` would start"
     )
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -184,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     _json_arg(executions)
     executions.set_defaults(run=run_executions)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: looks nats-server up only when asked (building the parser runs nothing)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"hookcore {__version__}\nnats-server for `hookcore up`: {nats_server_version()}")
+        parser.exit()
 
 
 def _verb(

@@ -38,6 +38,22 @@ def nats_server_binary() -> Path:
     )
 
 
+def nats_server_version() -> str:
+    """What ``nats-server --version`` of `nats_server_binary` says, with its path (or why there
+    is none): the server `hookcore up` would start."""
+    try:
+        binary = nats_server_binary()
+    except EmbeddedServerError as e:
+        return str(e)
+    try:
+        said = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"{binary} does not run: {e}"
+    return f"{said} ({binary})"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))

