@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -231,9 +232,7 @@ def _run_up(args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from granian.constants import Interfaces
-    from granian.log import LogLevels
-    from granian.server import Server
+    from hookcore.metrics import COUNTERS_ENV, counters_block
 
     settings = _settings(args, default_public_url=f"http://{args.host}:{args.port}")
     load_apps(args.app)  # fail here, with a clear message, rather than in every worker process
@@ -242,19 +241,45 @@ def _run_serve(args: argparse.Namespace) -> int:
         log.warning("HOOKCORE_ADMIN_TOKEN is not set: the control plane is disabled (/api/* answers 403)")
     os.environ.update(settings.to_env())
     os.environ[APPS_ENV] = ",".join(args.app)
+    with counters_block(settings) as block:
+        os.environ[COUNTERS_ENV] = str(block)  # every process of this server counts into it
+        admin = None
+        if settings.admin_port:
+            # The admin port is a Granian server of its own (one process), started like this one.
+            admin = multiprocessing.get_context("spawn").Process(
+                target=_granian,
+                args=("hookcore.ingress:create_admin_app", settings.admin_host, settings.admin_port, 1),
+                name="hookcore-admin",
+            )
+            admin.start()
+        try:
+            _granian("hookcore.ingress:create_app", args.host, args.port, args.workers)
+        finally:
+            if admin is not None:
+                admin.terminate()
+                admin.join()
+    return 0
+
+
+def _granian(target: str, host: str, port: int, workers: int) -> None:
+    """Serve the RSGI app ``target`` on ``host:port`` until told to stop (settings from the env)."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    settings = Settings.load()
     Server(
-        "hookcore.ingress:create_app",
-        address=args.host,
-        port=args.port,
+        target,
+        address=host,
+        port=port,
         interface=Interfaces.RSGI,
-        workers=args.workers,
+        workers=workers,
         factory=True,
         log_level=LogLevels(settings.log_level.lower()),
         log_dictconfig=logs.dict_config(settings.log_format, settings.log_level),
         log_access=settings.access_log,
         log_access_format=logs.ACCESS_FORMAT,
     ).serve()
-    return 0
 
 
 def _run_worker(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 //! pure-Rust modules. Nothing here decides anything.
 
 pub mod ingress;
+pub mod metrics;
 pub mod parse;
 pub mod publish;
 pub mod throttle;
