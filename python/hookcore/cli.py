@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -243,22 +244,38 @@ def _run_serve(args: argparse.Namespace) -> int:
     os.environ[APPS_ENV] = ",".join(args.app)
     with counters_block(settings) as block:
         os.environ[COUNTERS_ENV] = str(block)  # every process of this server counts into it
-        admin = None
-        if settings.admin_port:
-            # The admin port is a Granian server of its own (one process), started like this one.
-            admin = multiprocessing.get_context("spawn").Process(
-                target=_granian,
-                args=("hookcore.ingress:create_admin_app", settings.admin_host, settings.admin_port, 1),
-                name="hookcore-admin",
-            )
-            admin.start()
+        if not settings.admin_port:
+            _granian("hookcore.ingress:create_app", args.host, args.port, args.workers)
+            return 0
+        # The admin port is a Granian server of its own (one process), started like this one.
+        admin = multiprocessing.get_context("spawn").Process(
+            target=_granian,
+            args=("hookcore.ingress:create_admin_app", settings.admin_host, settings.admin_port, 1),
+            name="hookcore-admin",
+        )
+        admin.start()
+        stopping, admin_ended = threading.Event(), threading.Event()
+        threading.Thread(target=_stop_with, args=(admin, stopping, admin_ended), daemon=True).start()
         try:
             _granian("hookcore.ingress:create_app", args.host, args.port, args.workers)
         finally:
-            if admin is not None:
-                admin.terminate()
-                admin.join()
-    return 0
+            stopping.set()
+            admin.terminate()
+            admin.join()
+        return 1 if admin_ended.is_set() else 0
+
+
+def _stop_with(
+    admin: multiprocessing.process.BaseProcess, stopping: threading.Event, ended: threading.Event
+) -> None:
+    """Stop this server when its admin port's server ends on its own (it could not bind, say)."""
+    admin.join()
+    if not stopping.is_set():
+        ended.set()
+        log.error(
+            "the admin port's server (HOOKCORE_ADMIN_PORT) exited with code %s; stopping", admin.exitcode
+        )
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _granian(target: str, host: str, port: int, workers: int) -> None:

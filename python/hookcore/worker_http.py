@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from hookcore.errors import ErrorCode
+from hookcore.errors import ConfigError, ErrorCode
 from hookcore.http import ERROR_CODE_HEADER, JSON
 from hookcore.metrics import CONTENT_TYPE, WorkerMetrics
 
@@ -31,7 +31,13 @@ class WorkerHttp:
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_REQUEST_HEAD)
+        try:
+            self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_REQUEST_HEAD)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot serve the worker's metrics on {host}:{port} ({e.strerror or e}): set "
+                "HOOKCORE_WORKER_PORT to a free port (each worker of a machine needs its own), or 0"
+            ) from e
         log.info("worker metrics and health on http://%s:%d/metrics and /healthz", host, port)
 
     async def stop(self) -> None:
