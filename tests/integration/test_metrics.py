@@ -19,7 +19,7 @@ import hookcore
 from hookcore.embedded import EmbeddedNats, free_port
 from hookcore.errors import ErrorCode
 from hookcore.metrics import COUNTERS_ENV
-from support import ADMIN_TOKEN, Hookcore, running_hookcore
+from support import ADMIN_TOKEN, Hookcore, running_hookcore, running_nats
 
 ACCEPTED = 40
 UNKNOWN = 20
@@ -267,3 +267,19 @@ def test_serve_removes_its_counters_block_when_it_stops(split: Hookcore) -> None
     assert block.is_file()
     split.ingress.stop()
     assert not block.parent.exists()
+
+
+def test_worker_health_says_when_its_nats_connection_is_down(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "logs").mkdir()
+    health = f"http://127.0.0.1:{port}/healthz"
+    with (
+        running_nats(tmp_path) as nats,
+        running_hookcore(nats, tmp_path / "logs", env={"HOOKCORE_WORKER_PORT": str(port)}),
+    ):
+        assert httpx.get(health).json() == {"status": "ok"}
+        nats.kill()  # SIGKILL: the worker's connection drops; it keeps reconnecting
+        wait_for(lambda: httpx.get(health).status_code == 503, "the worker's /healthz answering 503")
+        down = httpx.get(health)
+        assert down.headers["hookcore-error-code"] == ErrorCode.QUEUE_UNAVAILABLE
+        assert down.json()["status"] == "unavailable"
