@@ -197,12 +197,13 @@ def admin_port() -> int:
 def split(
     nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory, admin_port: int
 ) -> Iterator[Hookcore]:
-    """`serve --workers 2` with HOOKCORE_ADMIN_PORT: its admin client talks to the admin port."""
+    """`serve --workers 2` with HOOKCORE_ADMIN_PORT (its admin client talks to the admin port),
+    counting one customer by name."""
     with running_hookcore(
         nats,
         tmp_path_factory.mktemp("logs"),
         workers=0,
-        env={"HOOKCORE_ADMIN_PORT": str(admin_port)},
+        env={"HOOKCORE_ADMIN_PORT": str(admin_port), "HOOKCORE_METRICS_CUSTOMERS": "1"},
         serve_workers=2,
     ) as hc:
         hc.admin = httpx.Client(
@@ -233,6 +234,14 @@ def test_admin_port_serves_api_metrics_console_and_public_port_does_not(
     after = scrape(admin + "/metrics")  # counted by the public port's processes
     status = 'hookcore_trigger_responses_total{status="200"}'
     assert after[status] - before.get(status, 0) == 5
+    # HOOKCORE_METRICS_CUSTOMERS=1: the first customer seen has a series, the next one counts as other
+    later = hc.deploy(f"{CUSTOMER}-later")["webhookUrls"]["Quick"]
+    assert send_all([later] * 3) == [200] * 3
+    customers = {k: v for k, v in scrape(admin + "/metrics").items() if "customer_requests_total" in k}
+    assert customers == {
+        f'hookcore_customer_requests_total{{customer="{CUSTOMER}-split"}}': 5,
+        "hookcore_other_customer_requests_total": 3,
+    }
 
     auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
     for path in ("/api/instances", "/api/openapi.json", "/metrics", "/console/login", "/console"):
