@@ -63,18 +63,38 @@ def ingress_counters(settings: Settings) -> _core.IngressCounters:
     return _core.IngressCounters(Path(block) if block else None, customers=settings.metrics_customers)
 
 
+BLOCK_PREFIX = "hookcore-metrics-"
+
+
 @contextmanager
 def counters_block(settings: Settings) -> Iterator[Path]:
     """A new counters block for the processes of one `hookcore serve`, in a directory only this
-    user can enter (under /dev/shm: memory, not disk); removed on the way out."""
+    user can enter (under /dev/shm: memory, not disk); removed on the way out. Blocks that
+    servers killed before they could remove theirs left behind go first."""
     shm = Path("/dev/shm")
-    directory = Path(tempfile.mkdtemp(prefix="hookcore-metrics-", dir=shm if shm.is_dir() else None))
+    parent = shm if shm.is_dir() else Path(tempfile.gettempdir())
+    _remove_orphaned_blocks(parent)
+    directory = Path(tempfile.mkdtemp(prefix=f"{BLOCK_PREFIX}{os.getpid()}-", dir=parent))
     try:
         path = directory / "counters"
         _core.IngressCounters(path, customers=settings.metrics_customers, create=True)
         yield path
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_orphaned_blocks(parent: Path) -> None:
+    """Remove this user's blocks whose `hookcore serve` (the pid in the name) is gone."""
+    for directory in parent.glob(f"{BLOCK_PREFIX}*-*"):
+        pid = directory.name[len(BLOCK_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or directory.lstat().st_uid != os.geteuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except OSError:  # alive and someone else's, or gone meanwhile
+            continue
 
 
 class IngressMetrics(Collector):

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import hookcore
 from hookcore.embedded import EmbeddedNats, free_port
 from hookcore.errors import ErrorCode
-from hookcore.metrics import COUNTERS_ENV
+from hookcore.metrics import BLOCK_PREFIX
 from support import ADMIN_TOKEN, Hookcore, running_hookcore, running_nats
 
 ACCEPTED = 40
@@ -259,23 +259,34 @@ def test_admin_port_serves_api_metrics_console_and_public_port_does_not(
     assert "public port" in webhook_on_admin.json()["error"]
 
 
+def counters_block_of(hc: Hookcore) -> Path:
+    """The counters block of ``hc``'s `hookcore serve` (its directory is named after the pid)."""
+    assert hc.ingress is not None
+    blocks = list(Path("/dev/shm").glob(f"{BLOCK_PREFIX}{hc.ingress.popen.pid}-*/counters"))
+    assert len(blocks) == 1, blocks
+    return blocks[0]
+
+
 def test_serve_removes_its_counters_block_when_it_stops(split: Hookcore) -> None:
     assert split.ingress is not None
-    pid = split.ingress.popen.pid
-    # the admin port's process (spawned: a new program) got the block's path in its environment
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    prefix = f"{COUNTERS_ENV}=".encode()
-    blocks = {
-        Path(entry[len(prefix) :].decode())
-        for child in children
-        for entry in Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
-        if entry.startswith(prefix)
-    }
-    assert len(blocks) == 1, blocks
-    block = blocks.pop()
-    assert block.is_file()
+    block = counters_block_of(split)
     split.ingress.stop()
     assert not block.parent.exists()
+
+
+def test_the_block_of_a_killed_serve_is_removed_by_the_next_one(nats: EmbeddedNats, tmp_path: Path) -> None:
+    killed = Hookcore(nats, tmp_path)
+    try:
+        killed.start_ingress()
+        block = counters_block_of(killed)
+        assert killed.ingress is not None
+        killed.ingress.kill()  # SIGKILL: no chance to remove it
+        assert block.exists()
+    finally:
+        killed.stop()
+    with running_hookcore(nats, tmp_path, workers=0) as after:
+        assert not block.parent.exists()
+        assert counters_block_of(after).exists()
 
 
 def test_worker_health_says_when_its_nats_connection_is_down(tmp_path: Path) -> None:
