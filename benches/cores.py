@@ -24,6 +24,7 @@ def bench_ingress(*integrations: Integration, rate_limits: bool = True) -> Any:
         max_header_bytes=65536,
         max_parts=1000,
         max_part_header_bytes=16384,
+        counters=_core.IngressCounters(customers=100),
         rate_limits=rate_limits,
     )
     for app in integrations:

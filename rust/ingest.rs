@@ -89,6 +89,8 @@ pub struct Accepted {
     pub limit: Option<Verdict>,
     /// Claim this delivery key before storing: a copy of it is a duplicate.
     pub dedup: Option<DeliveryKey>,
+    /// The customer (external id) of the instance the request was routed to.
+    pub customer: String,
 }
 
 /// A delivery's key in the deliveries bucket and how long it is remembered.
@@ -486,6 +488,7 @@ fn accept(
     subject.push('.');
     subject.push_str(&execution_id);
     let response = format!("{{\"executionId\":\"{execution_id}\"}}").into_bytes();
+    let customer = resolved.instance.customer.clone();
     Ok(Accepted {
         execution_id,
         subject,
@@ -497,6 +500,7 @@ fn accept(
         python,
         limit,
         dedup,
+        customer,
     })
 }
 

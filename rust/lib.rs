@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod bindings;
+pub mod counters;
 pub mod envelope;
 pub mod error_code;
 /// The fuzz targets' properties, also run by `cargo test` (see `fuzz/`).
@@ -22,6 +23,7 @@ pub mod verify;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bindings::ingress::init_pymodule(m)?;
+    bindings::metrics::init_pymodule(m)?;
     bindings::parse::init_pymodule(m)?;
     bindings::publish::init_pymodule(m)?;
     bindings::throttle::init_pymodule(m)?;

@@ -21,7 +21,9 @@ __all__ = [
     "RATE_TABLE_SLOTS",
     "Accepted",
     "Answer",
+    "CountersSnapshot",
     "Ingress",
+    "IngressCounters",
     "NatsWire",
     "RateLimiter",
     "answer_handshake",
@@ -126,6 +128,7 @@ class Ingress:
         max_header_bytes: int,
         max_parts: int,
         max_part_header_bytes: int,
+        counters: IngressCounters,
         rate_limits: bool = True,
         rate_table: str | os.PathLike[str] | None = None,
     ) -> Ingress:
@@ -138,7 +141,7 @@ class Ingress:
         ``rate_limits`` off no bucket is checked and no RateLimit header sent.
         ``rate_table`` is the file whose rate-limit buckets every process mapping
         it shares (``hookcore.errors.RateTableError`` when it cannot be mapped); None keeps them in this
-        process."""
+        process. Each accepted request counts for its customer in ``counters``."""
 
     def set_rate_share(self, machines: int) -> None:
         """Enforce ``1/machines`` of every rate limit (the other machines enforce the rest)."""
@@ -230,6 +233,46 @@ class NatsWire:
         ``-ERR``). A frame cut short waits for the next call. Raises
         ``hookcore.errors.NatsProtocolError`` when the bytes are not the NATS protocol.
         """
+
+@final
+class IngressCounters:
+    """The ingress's metrics: answers per status, an ingest latency histogram, publish
+    failures, duplicates, accepted requests per customer. Atomic words, in this process's
+    memory or in a file every process mapping it adds into."""
+
+    def __new__(
+        cls, path: str | os.PathLike[str] | None = None, *, customers: int, create: bool = False
+    ) -> IngressCounters:
+        """Counters of this process (``path`` None), or the block at ``path``: made there
+        (``create``; the file must not exist) or mapped (``hookcore.errors.MetricsFileError``
+        when it is missing or has another layout). The first ``customers`` customers seen are counted by name
+        (at most 100000; ids longer than 224 bytes never are), the later ones together."""
+
+    def answered(self, status: int, started_ns: int) -> None:
+        """One answer to a trigger request received at ``started_ns`` (``time.monotonic_ns()``)."""
+
+    def publish_failed(self) -> None: ...
+    def duplicate(self) -> None: ...
+    def snapshot(self) -> CountersSnapshot:
+        """The counters now (each word read once; a scrape racing requests may see an answer
+        in its status counter before its latency bucket)."""
+
+@final
+class CountersSnapshot:
+    statuses: list[tuple[int, int]]
+    """(status, answers), by status; only statuses answered at least once."""
+    publish_failures: int
+    duplicates: int
+    latency_bounds: list[float]
+    """Upper bounds (seconds, inclusive) of the latency buckets."""
+    latency_buckets: list[int]
+    """Answers per bucket, not cumulative: one per bound, then one for the slower ones."""
+    latency_sum: float
+    """Seconds, all answers together."""
+    customers: list[tuple[str, int]]
+    """(customer, accepted requests), by customer."""
+    other_customers: int
+    """Accepted requests of customers counted without a name."""
 
 @final
 class RateLimiter:

@@ -37,7 +37,8 @@ from hookcore.http import (
 )
 from hookcore.instances import InstancePage, Instances, InstanceView, NewApiKey
 from hookcore.integration import InstanceConfig
-from hookcore.metrics import Metrics
+from hookcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from hookcore.metrics import IngressMetrics
 from hookcore.openapi import Operation, Query, document
 from hookcore.publisher import Publisher
 from hookcore.queue import JetStream
@@ -245,7 +246,7 @@ class ControlPlane:
         settings: Settings,
         apps: Apps,
         jet: JetStream,
-        metrics: Metrics,
+        metrics: IngressMetrics,
         core: _core.Ingress,
         publisher: Publisher,
     ) -> None:
@@ -287,11 +288,7 @@ class ControlPlane:
             await self._ready(proto)
             return
         if path == "/metrics":
-            proto.response_bytes(
-                200,
-                [("content-type", "text/plain; version=0.0.4")],
-                self._metrics.render(self._core.endpoint_count()),
-            )
+            proto.response_bytes(200, [("content-type", METRICS_CONTENT_TYPE)], self._metrics.render())
             return
         if path.startswith(RESULTS_PREFIX) and method == "GET":
             await self._signed_result(scope, proto, path[len(RESULTS_PREFIX) :])

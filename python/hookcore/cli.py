@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from rich_argparse import RawDescriptionRichHelpFormatter
@@ -249,9 +251,7 @@ def _run_up(args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from granian.constants import Interfaces
-    from granian.log import LogLevels
-    from granian.server import Server
+    from hookcore.metrics import COUNTERS_ENV, counters_block
 
     settings = _settings(args, default_public_url=f"http://{args.host}:{args.port}")
     load_apps(args.app)  # fail here, with a clear message, rather than in every worker process
@@ -260,19 +260,61 @@ def _run_serve(args: argparse.Namespace) -> int:
         log.warning("HOOKCORE_ADMIN_TOKEN is not set: the control plane is disabled (/api/* answers 403)")
     os.environ.update(settings.to_env())
     os.environ[APPS_ENV] = ",".join(args.app)
+    with counters_block(settings) as block:
+        os.environ[COUNTERS_ENV] = str(block)  # every process of this server counts into it
+        if not settings.admin_port:
+            _granian("hookcore.ingress:create_app", args.host, args.port, args.workers)
+            return 0
+        # The admin port is a Granian server of its own (one process), started like this one.
+        admin = multiprocessing.get_context("spawn").Process(
+            target=_granian,
+            args=("hookcore.ingress:create_admin_app", settings.admin_host, settings.admin_port, 1),
+            name="hookcore-admin",
+        )
+        admin.start()
+        stopping, admin_ended = threading.Event(), threading.Event()
+        threading.Thread(target=_stop_with, args=(admin, stopping, admin_ended), daemon=True).start()
+        try:
+            _granian("hookcore.ingress:create_app", args.host, args.port, args.workers)
+        finally:
+            stopping.set()
+            admin.terminate()
+            admin.join()
+        return 1 if admin_ended.is_set() else 0
+
+
+def _stop_with(
+    admin: multiprocessing.process.BaseProcess, stopping: threading.Event, ended: threading.Event
+) -> None:
+    """Stop this server when its admin port's server ends on its own (it could not bind, say)."""
+    admin.join()
+    if not stopping.is_set():
+        ended.set()
+        log.error(
+            "the admin port's server (HOOKCORE_ADMIN_PORT) exited with code %s; stopping", admin.exitcode
+        )
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _granian(target: str, host: str, port: int, workers: int) -> None:
+    """Serve the RSGI app ``target`` on ``host:port`` until told to stop (settings from the env)."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    settings = Settings.load()
     Server(
-        "hookcore.ingress:create_app",
-        address=args.host,
-        port=args.port,
+        target,
+        address=host,
+        port=port,
         interface=Interfaces.RSGI,
-        workers=args.workers,
+        workers=workers,
         factory=True,
         log_level=LogLevels(settings.log_level.lower()),
         log_dictconfig=logs.dict_config(settings.log_format, settings.log_level),
         log_access=settings.access_log,
         log_access_format=logs.ACCESS_FORMAT,
     ).serve()
-    return 0
 
 
 def _run_worker(args: argparse.Namespace) -> int:

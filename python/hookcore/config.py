@@ -167,6 +167,23 @@ class Settings:
         default=False,
     )
 
+    metrics_customers: int = _doc(
+        "Customers counted by name in hookcore_customer_requests_total: the first this many "
+        "seen since the ingress started; later ones count in hookcore_other_customer_requests_total.",
+        default=100,
+    )
+    admin_port: int = _doc(
+        "Serve /api, /metrics and /console on this port only (on HOOKCORE_ADMIN_HOST), and answer "
+        "them 404 on the public port; 0: everything on the public port.",
+        default=0,
+    )
+    admin_host: str = _doc("Interface the admin port listens on.", default="127.0.0.1")
+    worker_port: int = _doc(
+        "Port on which each worker serves /metrics and /healthz (on HOOKCORE_WORKER_HOST); 0: none.",
+        default=0,
+    )
+    worker_host: str = _doc("Interface the worker's metrics port listens on.", default="127.0.0.1")
+
     def __post_init__(self) -> None:
         _check_range("max_body", self.max_body, 1, 1024 * MIB)
         _check_range("max_headers", self.max_headers, 1, 100)
@@ -192,6 +209,9 @@ class Settings:
         _check_range("max_record_bytes", self.max_record_bytes, 16 * 1024, 64 * MIB)
         _check_range("max_log_lines", self.max_log_lines, 2, 1_000_000)
         _check_range("retention_days", self.retention_days, 1 / 86400, 3650)
+        _check_range("metrics_customers", self.metrics_customers, 0, 100_000)
+        _check_range("admin_port", self.admin_port, 0, 65535)
+        _check_range("worker_port", self.worker_port, 0, 65535)
         if self.replicas not in (1, 3, 5):
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
         object.__setattr__(self, "log_format", _choice("log_format", LogFormat, self.log_format))

@@ -143,6 +143,13 @@ class RateTableError(HookcoreError, OSError):
     code = "rate_table_unavailable"
 
 
+class MetricsFileError(HookcoreError, OSError):
+    """The shared-memory block of a ``hookcore serve``'s counters cannot be created or opened
+    (``/dev/shm`` full or not writable, or the block removed while the processes start)."""
+
+    code = "metrics_file_unavailable"
+
+
 class ConfigError(HookcoreError, ValueError):
     """A setting or an integration definition is invalid."""
 

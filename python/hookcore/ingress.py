@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from hookcore.http import (
     send_json,
 )
 from hookcore.integration import HttpResponse
-from hookcore.metrics import Metrics
+from hookcore.metrics import IngressMetrics, ingress_counters
 from hookcore.nodes import NodeRegistry
 from hookcore.objects import body_object, put_object
 from hookcore.publisher import Publisher
@@ -61,6 +62,25 @@ class Stored(Enum):
     """The publish timed out or its connection dropped after the frame was sent."""
 
 
+class Role(Enum):
+    """Which routes an ingress process serves."""
+
+    ALL = "all"
+    """Everything, on one port (no HOOKCORE_ADMIN_PORT)."""
+    PUBLIC = "public"
+    """Webhooks, health and signed result URLs; /api, /metrics and /console answer 404."""
+    ADMIN = "admin"
+    """/api, /metrics, /console and health (HOOKCORE_ADMIN_PORT); webhooks answer 404."""
+
+
+ADMIN_PATHS = ("/api", "/metrics", "/console")
+"""Served on the admin port only, when there is one."""
+
+
+def admin_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in ADMIN_PATHS)
+
+
 ANSWER_BEFORE_READING = 64 * 1024
 """Bodies declared larger than this (or chunked) are read only after `_core.Ingress.admit`;
 smaller ones cost less to read than the extra call."""
@@ -69,10 +89,13 @@ smaller ones cost less to read than the extra call."""
 class Ingress:
     """One ingress process: the routing table, the publisher and the control plane."""
 
-    def __init__(self, settings: Settings, apps: Apps) -> None:
+    def __init__(self, settings: Settings, apps: Apps, role: Role = Role.ALL) -> None:
         self.settings = settings
         self.apps = apps
-        self.metrics = Metrics()
+        self.role = role
+        self._triggers = role is not Role.ADMIN
+        self.counters = ingress_counters(settings)
+        """Answers, latencies, customers: shared with the other processes of this `hookcore serve`."""
         self._jet: JetStream | None = None
 
     # Granian's RSGI hooks: run once per worker process, before and after serving.
@@ -104,6 +127,7 @@ class Ingress:
             max_header_bytes=settings.max_header_bytes,
             max_parts=settings.max_parts,
             max_part_header_bytes=settings.max_part_header_bytes,
+            counters=self.counters,
             rate_limits=settings.rate_limits,
             rate_table=rate_table_path(settings),
         )
@@ -120,7 +144,8 @@ class Ingress:
         self.hooks = TriggerHooks(self.apps, self.view, settings, self.completions.prefix, jet.max_envelope)
         self.nodes = NodeRegistry(jet.nodes, self.core.set_rate_share)
         await self.nodes.start()
-        self.control = ControlPlane(settings, self.apps, jet, self.metrics, self.core, self.publisher)
+        metrics = IngressMetrics(self.counters, self.core.endpoint_count)
+        self.control = ControlPlane(settings, self.apps, jet, metrics, self.core, self.publisher)
         log.info("ingress ready with %d endpoints", self.core.endpoint_count())
 
     async def stop(self) -> None:
@@ -145,12 +170,29 @@ class Ingress:
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         path: str = scope.path
-        if path.startswith(TRIGGER_PREFIX):
-            await self._trigger(scope, proto, path[len(TRIGGER_PREFIX) :])
-        else:
+        if path.startswith(TRIGGER_PREFIX) and self._triggers:
+            await self._trigger(scope, proto, path[len(TRIGGER_PREFIX) :], time.monotonic_ns())
+        elif self._serves(path):
             await self.control.handle(scope, proto)
+        else:
+            where = "public" if self.role is Role.ADMIN else "admin"
+            send_error(
+                proto,
+                404,
+                f"No route for {path} on this port: it is served on the {where} port.",
+                code=ErrorCode.NOT_FOUND,
+            )
 
-    async def _trigger(self, scope: Any, proto: Any, target: str) -> None:
+    def _serves(self, path: str) -> bool:
+        """Whether this process's port serves ``path`` (other than webhooks)."""
+        if self.role is Role.PUBLIC:
+            return not admin_path(path)
+        if self.role is Role.ADMIN:
+            return not path.startswith(TRIGGER_PREFIX)
+        return True
+
+    async def _trigger(self, scope: Any, proto: Any, target: str, started: int) -> None:
+        """Answer a trigger request received at ``started`` (`time.monotonic_ns`)."""
         headers = scope.headers
         method: str = scope.method
         # Every announced body is read, a GET's too (the core ignores it): a body left unread
@@ -164,7 +206,7 @@ class Ingress:
             # endpoint and its bucket say it is wanted: 405, 404 and 429 come first.
             answer = self.core.admit(method, target)
             if answer is not None:
-                self.metrics.trigger_responses[answer.status] += 1
+                self.counters.answered(answer.status, started)
                 proto.response_bytes(answer.status, answer.headers, answer.body)
                 return
         token = self.deadlines.enter()
@@ -176,13 +218,13 @@ class Ingress:
             else:
                 body = await proto()
         except BodyTooLarge as e:
-            self.metrics.trigger_responses[413] += 1
+            self.counters.answered(413, started)
             send_error(proto, 413, str(e), code=ErrorCode.BODY_TOO_LARGE)
             return
         except asyncio.CancelledError:
             if not self.deadlines.expired(token):
                 raise
-            self.metrics.trigger_responses[408] += 1
+            self.counters.answered(408, started)
             seconds = self.deadlines.seconds
             send_error(
                 proto,
@@ -198,24 +240,24 @@ class Ingress:
             method, target, scope.query_string, headers.items(), body, self.publisher.next_token()
         )
         if type(decision) is _core.Answer:
-            self.metrics.trigger_responses[decision.status] += 1
+            self.counters.answered(decision.status, started)
             proto.response_bytes(decision.status, decision.headers, decision.body)
             return
         accepted = decision  # an Accepted from here on
         dedup = accepted.dedup
         if dedup is None:
-            await self._store(proto, headers, body, accepted)
+            await self._store(proto, headers, body, accepted, started)
             return
         execution_id = accepted.execution_id
         key, window = dedup
         try:
             first = await self.deliveries.claim(key, execution_id, window)
         except Exception as e:  # NATS unavailable: nothing was stored
-            self._unavailable(proto, e, execution_id)
+            self._unavailable(proto, e, execution_id, started)
             return
         if first is not None:  # a copy of a delivery already stored
-            self.metrics.trigger_responses[200] += 1
-            self.metrics.duplicates += 1
+            self.counters.duplicate()
+            self.counters.answered(200, started)
             kept = [h for h in accepted.headers if h[0] != EXECUTION_ID]
             proto.response_bytes(
                 200,
@@ -225,22 +267,24 @@ class Ingress:
             return
         stored = Stored.NO
         try:
-            stored = await self._store(proto, headers, body, accepted)
+            stored = await self._store(proto, headers, body, accepted, started)
         finally:
             # Nothing stored: the sender's retry is a first delivery again. (When the request may
             # have been stored, the key stays: a retry finds the execution, or takes the key over.)
             if stored is Stored.NO:
                 await self.deliveries.release(key, execution_id)
 
-    async def _store(self, proto: Any, headers: Any, body: bytes, accepted: _core.Accepted) -> Stored:
+    async def _store(
+        self, proto: Any, headers: Any, body: bytes, accepted: _core.Accepted, started: int
+    ) -> Stored:
         """Store an accepted request and answer; whether it was stored."""
         if accepted.python is None:  # the common case (synchronous comes with python): queue, answer 200
-            stored = await self._publish(proto, accepted, body)
+            stored = await self._publish(proto, accepted, body, started)
             if stored is Stored.YES:
-                self.metrics.trigger_responses[200] += 1
+                self.counters.answered(200, started)
                 proto.response_bytes(200, accepted.headers, accepted.response)
             return stored
-        return await self._slow_path(proto, headers, body, accepted, accepted.python)
+        return await self._slow_path(proto, headers, body, accepted, accepted.python, started)
 
     async def _slow_path(
         self,
@@ -249,6 +293,7 @@ class Ingress:
         body: bytes,
         accepted: _core.Accepted,
         python: tuple[str, str | None],
+        started: int,
     ) -> Stored:
         custom: HttpResponse | None = None
         envelope: bytes | None = None  # None: the one ingest made, in accepted.frame
@@ -264,35 +309,37 @@ class Ingress:
                     integration, flow_name, stored_envelope, body, headers.get("api-key")
                 )
             except TriggerRefused as e:
-                self.metrics.trigger_responses[e.status] += 1
+                self.counters.answered(e.status, started)
                 send_error(proto, e.status, str(e), code=e.code)
                 return Stored.NO
             custom, flow = outcome.response, outcome.flow
             sync = sync or flow.synchronous
             if outcome.envelope is None:  # on_trigger answered without running the flow
-                self._respond(proto, custom or HttpResponse(200, JSON, b'{"status":"received"}'), None)
+                self._respond(
+                    proto, custom or HttpResponse(200, JSON, b'{"status":"received"}'), None, started
+                )
                 return Stored.NO
             envelope = outcome.envelope
         sync_timeout = flow.sync_timeout or self.settings.sync_timeout
         if sync:
             self.completions.expect(execution_id)
-        stored = await self._publish(proto, accepted, body, envelope)
+        stored = await self._publish(proto, accepted, body, started, envelope)
         if stored is not Stored.YES:
             self.completions.forget(execution_id)
             return stored
         # Every answer to a counted request carries its RateLimit headers.
         rate = [h for h in accepted.headers if h[0].startswith("ratelimit-")]
         if sync:
-            await self._answer_sync(proto, execution_id, sync_timeout, rate)
+            await self._answer_sync(proto, execution_id, sync_timeout, rate, started)
         elif custom is not None:
-            self._respond(proto, custom, execution_id, rate)
+            self._respond(proto, custom, execution_id, started, rate)
         else:
-            self.metrics.trigger_responses[200] += 1
+            self.counters.answered(200, started)
             proto.response_bytes(200, accepted.headers, accepted.response)
         return Stored.YES
 
     async def _publish(
-        self, proto: Any, accepted: _core.Accepted, body: bytes, envelope: bytes | None = None
+        self, proto: Any, accepted: _core.Accepted, body: bytes, started: int, envelope: bytes | None = None
     ) -> Stored:
         """Store the request (with ``envelope`` when a hook rewrote it); on failure answer 503."""
         try:
@@ -304,16 +351,15 @@ class Ingress:
             else:
                 await self.publisher.publish(accepted.subject, envelope, msg_id=accepted.execution_id)
         except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
-            return (
-                Stored.MAYBE if self._unavailable(proto, e, accepted.execution_id).maybe_stored else Stored.NO
-            )
+            failure = self._unavailable(proto, e, accepted.execution_id, started)
+            return Stored.MAYBE if failure.maybe_stored else Stored.NO
         return Stored.YES
 
-    def _unavailable(self, proto: Any, error: Exception, execution_id: str) -> QueueUnavailable:
+    def _unavailable(self, proto: Any, error: Exception, execution_id: str, started: int) -> QueueUnavailable:
         """Answer 503 for a request JetStream did not (or may not have) stored."""
         failure = storage_error(error)
-        self.metrics.trigger_responses[503] += 1
-        self.metrics.publish_failures += 1
+        self.counters.publish_failed()
+        self.counters.answered(503, started)
         log.warning("answering 503: %s", failure, extra={"execution_id": execution_id})
         send_error(
             proto,
@@ -325,12 +371,12 @@ class Ingress:
         return failure
 
     async def _answer_sync(
-        self, proto: Any, execution_id: str, timeout: float, rate: list[tuple[str, str]]
+        self, proto: Any, execution_id: str, timeout: float, rate: list[tuple[str, str]], started: int
     ) -> None:
         completion = await self.completions.wait(execution_id, timeout)
         header = [(EXECUTION_ID, execution_id), *rate]
         if completion is None:
-            self.metrics.trigger_responses[504] += 1
+            self.counters.answered(504, started)
             send_json(
                 proto,
                 504,
@@ -342,7 +388,7 @@ class Ingress:
                 [*header, (ERROR_CODE_HEADER, ErrorCode.SYNC_TIMEOUT)],
             )
         elif completion.status == "succeeded":
-            self.metrics.trigger_responses[303] += 1
+            self.counters.answered(303, started)
             location = result_url(
                 self.settings.public_url,
                 self.settings.signing_key,
@@ -351,7 +397,7 @@ class Ingress:
             )
             proto.response_bytes(303, [("content-type", JSON), ("location", location), *header], b"")
         else:
-            self.metrics.trigger_responses[400] += 1
+            self.counters.answered(400, started)
             send_error(
                 proto,
                 400,
@@ -365,13 +411,14 @@ class Ingress:
         proto: Any,
         response: HttpResponse,
         execution_id: str | None,
+        started: int,
         rate: list[tuple[str, str]] | None = None,
     ) -> None:
         headers = [("content-type", response.content_type), *(response.headers or {}).items(), *(rate or ())]
         if execution_id is not None:
             headers.append((EXECUTION_ID, execution_id))
         body = response.body.encode() if isinstance(response.body, str) else response.body
-        self.metrics.trigger_responses[response.status_code] += 1
+        self.counters.answered(response.status_code, started)
         proto.response_bytes(response.status_code, headers, body)
 
 
@@ -412,4 +459,10 @@ def rate_table_path(settings: Settings) -> Path | None:
 def create_app() -> Ingress:
     """Granian factory (``hookcore.ingress:create_app``): settings and apps from the environment
     (Granian has set up logging already, with the configuration `hookcore serve` gave it)."""
-    return Ingress(Settings.load(), load_apps(specs_from_env()))
+    settings = Settings.load()
+    return Ingress(settings, load_apps(specs_from_env()), Role.PUBLIC if settings.admin_port else Role.ALL)
+
+
+def create_admin_app() -> Ingress:
+    """Granian factory of the admin port (``hookcore.ingress:create_admin_app``)."""
+    return Ingress(Settings.load(), load_apps(specs_from_env()), Role.ADMIN)

@@ -1,36 +1,223 @@
-"""Prometheus text for /metrics: plain counters, cheap enough for the hot path."""
+"""What ``/metrics`` says: the ingress's and the workers' metric names, meanings and labels.
+
+The ingress counts in `_core.IngressCounters`: atomic words in a block that every
+Granian worker process of one `hookcore serve` maps (`counters_block` makes it;
+`hookcore serve` removes it at exit), so each scrape, whichever process answers it,
+has the totals of all. A worker is one process: its metrics are prometheus-client's
+own, in memory. Both are written by prometheus-client (docs/operations.md lists them).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+import hookcore
+from hookcore import _core
+from hookcore.config import Settings
+
+if TYPE_CHECKING:
+    from hookcore.store import ExecutionRecord
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+COUNTERS_ENV = "HOOKCORE_METRICS_BLOCK"
+"""The counters block `hookcore serve` made for its processes (unset: each process counts alone)."""
 
 
-class Metrics:
-    """Counters of one ingress process."""
+def build_info() -> GaugeMetricFamily:
+    info = GaugeMetricFamily(
+        "hookcore_build_info", "Always 1; the hookcore version this process runs.", labels=["version"]
+    )
+    info.add_metric([hookcore.__version__], 1)
+    return info
+
+
+def ingress_counters(settings: Settings) -> _core.IngressCounters:
+    """The counters of this ingress process: the block `hookcore serve` shares between its
+    processes, or counters of its own when it was started otherwise."""
+    block = os.environ.get(COUNTERS_ENV)
+    return _core.IngressCounters(Path(block) if block else None, customers=settings.metrics_customers)
+
+
+BLOCK_PREFIX = "hookcore-metrics-"
+
+
+@contextmanager
+def counters_block(settings: Settings) -> Iterator[Path]:
+    """A new counters block for the processes of one `hookcore serve`, in a directory only this
+    user can enter (under /dev/shm: memory, not disk); removed on the way out. Blocks that
+    servers killed before they could remove theirs left behind go first."""
+    shm = Path("/dev/shm")
+    parent = shm if shm.is_dir() else Path(tempfile.gettempdir())
+    _remove_orphaned_blocks(parent)
+    directory = Path(tempfile.mkdtemp(prefix=f"{BLOCK_PREFIX}{os.getpid()}-", dir=parent))
+    try:
+        path = directory / "counters"
+        _core.IngressCounters(path, customers=settings.metrics_customers, create=True)
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_orphaned_blocks(parent: Path) -> None:
+    """Remove this user's blocks whose `hookcore serve` (the pid in the name) is gone."""
+    for directory in parent.glob(f"{BLOCK_PREFIX}*-*"):
+        pid = directory.name[len(BLOCK_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or directory.lstat().st_uid != os.geteuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except OSError:  # alive and someone else's, or gone meanwhile
+            continue
+
+
+class IngressMetrics(Collector):
+    """The ingress's metrics, read from its counters at each scrape."""
+
+    def __init__(self, counters: _core.IngressCounters, routes: Callable[[], int]) -> None:
+        self._counters = counters
+        self._routes = routes
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self)
+
+    def render(self) -> bytes:
+        return generate_latest(self._registry)
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._counters.snapshot()
+        yield build_info()
+        responses = CounterMetricFamily(
+            "hookcore_trigger_responses", "Answers to /trigger requests by HTTP status.", labels=["status"]
+        )
+        for status, count in s.statuses:
+            responses.add_metric([str(status)], count)
+        yield responses
+        yield CounterMetricFamily(
+            "hookcore_publish_failures",
+            "Requests JetStream did not store (answered 503).",
+            value=s.publish_failures,
+        )
+        yield CounterMetricFamily(
+            "hookcore_duplicates",
+            "Deliveries answered with the first copy's execution id.",
+            value=s.duplicates,
+        )
+        cumulative, buckets = 0, []
+        for bound, count in zip([*s.latency_bounds, float("inf")], s.latency_buckets, strict=True):
+            cumulative += count
+            buckets.append((floatToGoString(bound), cumulative))  # type: ignore[no-untyped-call]
+        yield HistogramMetricFamily(
+            "hookcore_ingest_duration_seconds",
+            "From a /trigger request reaching hookcore to its answer (after JetStream's ack for a 2xx).",
+            buckets=buckets,
+            sum_value=s.latency_sum,
+        )
+        customers = CounterMetricFamily(
+            "hookcore_customer_requests",
+            "Accepted /trigger requests per customer, for the first HOOKCORE_METRICS_CUSTOMERS "
+            "customers seen since the server started.",
+            labels=["customer"],
+        )
+        for customer, count in s.customers:
+            customers.add_metric([customer], count)
+        yield customers
+        yield CounterMetricFamily(
+            "hookcore_other_customer_requests",
+            "Accepted /trigger requests of the customers beyond HOOKCORE_METRICS_CUSTOMERS.",
+            value=s.other_customers,
+        )
+        yield GaugeMetricFamily(
+            "hookcore_routes", "Endpoints in this process's routing table.", value=self._routes()
+        )
+
+
+QUEUE_WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+EXECUTION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+RUN_OUTCOMES = {"queued": "retrying", "running": "interrupted"}
+"""Outcome labels of runs that did not end in a final status."""
+
+
+class _BuildInfo(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield build_info()
+
+
+class WorkerMetrics:
+    """The metrics of one worker process."""
 
     def __init__(self) -> None:
-        self.trigger_responses: Counter[int] = Counter()
-        self.publish_failures = 0
-        self.duplicates = 0
+        # no *_created series: Prometheus has the process start time
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_BuildInfo())
+        flow = ["integration", "flow"]
+        self.queue_wait = Histogram(
+            "hookcore_queue_wait_seconds",
+            "From a request being received to the start of its execution's first run.",
+            flow,
+            buckets=QUEUE_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.execution = Histogram(
+            "hookcore_execution_duration_seconds",
+            "How long one run of a flow took (the flow, its result stored).",
+            flow,
+            buckets=EXECUTION_BUCKETS,
+            registry=self.registry,
+        )
+        self.runs = Counter(
+            "hookcore_runs",
+            "Runs of flows by outcome: succeeded, failed, dead, retrying (failed, will run again), "
+            "interrupted (not the flow's fault; redelivered).",
+            [*flow, "outcome"],
+            registry=self.registry,
+        )
+        self.running = Gauge(
+            "hookcore_runs_in_progress", "Runs of flows in progress in this worker.", registry=self.registry
+        )
 
-    def render(self, routes: int) -> bytes:
-        lines = [
-            "# HELP hookcore_trigger_responses_total Answers to /trigger requests by HTTP status.",
-            "# TYPE hookcore_trigger_responses_total counter",
-        ]
-        lines += [
-            f'hookcore_trigger_responses_total{{status="{status}"}} {count}'
-            for status, count in sorted(self.trigger_responses.items())
-        ]
-        lines += [
-            "# HELP hookcore_publish_failures_total Requests JetStream did not store (answered 503).",
-            "# TYPE hookcore_publish_failures_total counter",
-            f"hookcore_publish_failures_total {self.publish_failures}",
-            "# HELP hookcore_duplicates_total Deliveries answered with the first copy's execution id.",
-            "# TYPE hookcore_duplicates_total counter",
-            f"hookcore_duplicates_total {self.duplicates}",
-            "# HELP hookcore_routes Endpoints in this process's routing table.",
-            "# TYPE hookcore_routes gauge",
-            f"hookcore_routes {routes}",
-        ]
-        return ("\n".join(lines) + "\n").encode()
+    @contextmanager
+    def run(self, record: ExecutionRecord) -> Iterator[None]:
+        """Time one run of ``record`` (just marked running): its queue wait on the first run,
+        its duration and outcome at the end."""
+        flow = (record.integration, record.flow)
+        if record.attempts == 1 and record.started_at is not None:
+            wait = (record.started_at - record.received_at).total_seconds()
+            self.queue_wait.labels(*flow).observe(max(wait, 0.0))
+        started = time.monotonic()
+        self.running.inc()
+        try:
+            yield
+        finally:
+            self.running.dec()
+            self.execution.labels(*flow).observe(time.monotonic() - started)
+            self.runs.labels(*flow, RUN_OUTCOMES.get(record.status, record.status)).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

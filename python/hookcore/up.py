@@ -88,13 +88,18 @@ def run_up(args: argparse.Namespace) -> int:
         )
         base = f"http://{args.host}:{args.port}"
         _wait_ready(base, children, lambda: stopping)
+        # /api and /console: on the admin port when there is one (HOOKCORE_ADMIN_PORT)
+        local = _local_base(args.host, args.port)
+        admin_url = public_url
+        if settings.admin_port:
+            local = admin_url = _local_base(settings.admin_host, settings.admin_port)
+            _wait_ready(local, children, lambda: stopping)
         if stopping:
             return 0
-        local = _local_base(args.host, args.port)
         write_control(data_dir, local, token)
-        demo = _demo_instance(base, token) if not args.app else None
+        demo = _demo_instance(local, token) if not args.app else None
         nats_admin = f"HOOKCORE_NATS_URL={nats.url} HOOKCORE_NATS_NKEY_SEED={keys.seed_path('admin')}"
-        banner = _banner(public_url, token, data_dir, demo, nats_admin)
+        banner = _banner(public_url, admin_url, token, data_dir, demo, nats_admin)
         banner += _cli_setup(local, token, args.data_dir, [] if demo else integrations)
         if settings.log_format is LogFormat.JSON:
             log.info("%s", banner.strip())
@@ -190,13 +195,20 @@ def _demo_instance(base: str, token: str) -> dict[str, Any]:
     )
 
 
-def _banner(public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | None, nats_admin: str) -> str:
+def _banner(
+    public_url: str,
+    admin_url: str,
+    token: str,
+    data_dir: Path,
+    demo: dict[str, Any] | None,
+    nats_admin: str,
+) -> str:
     lines = [
         "",
         f"hookcore is up at {public_url}  (data in {data_dir}; Ctrl-C stops everything)",
         f"Admin token (Authorization: Bearer …): {token}",
         f"NATS as admin (for NATS tools; the CLI uses /api): {nats_admin}",
-        f"Console (log in with the admin token): {public_url}/console/",
+        f"Console (log in with the admin token): {admin_url}/console/",
     ]
     if demo:
         echo = demo["webhookUrls"]["Echo"]
@@ -215,8 +227,8 @@ def _banner(public_url: str, token: str, data_dir: Path, demo: dict[str, Any] | 
             "",
             "Then look at an execution (use the executionId from the answer):",
             "",
-            f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID",
-            f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/executions/EXECUTION_ID/result",
+            f"  curl -H 'Authorization: Bearer {token}' {admin_url}/api/executions/EXECUTION_ID",
+            f"  curl -H 'Authorization: Bearer {token}' {admin_url}/api/executions/EXECUTION_ID/result",
         ]
     return "\n".join(lines)
 

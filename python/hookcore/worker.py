@@ -31,6 +31,7 @@ from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import ResultError
 from hookcore.instances import instance_links
+from hookcore.metrics import WorkerMetrics
 from hookcore.objects import body_object, get_object
 from hookcore.payload_codec import build_payload
 from hookcore.publisher import Publisher
@@ -50,6 +51,7 @@ from hookcore.store import (
     RecordWriter,
     queued_record,
 )
+from hookcore.worker_http import WorkerHttp
 
 log = logging.getLogger("hookcore.worker")
 
@@ -69,6 +71,7 @@ class Worker:
         self.apps = apps
         self.concurrency = concurrency
         self._running: set[asyncio.Task[None]] = set()
+        self.metrics = WorkerMetrics()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then finish the executions in hand."""
@@ -96,6 +99,9 @@ class Worker:
             ),
         )
         sub = await jet.js.pull_subscribe_bind(WORKER_CONSUMER, stream=EXECUTIONS_STREAM)
+        http = WorkerHttp(self.metrics, lambda: jet.nc.is_connected)
+        if self.settings.worker_port:
+            await http.start(self.settings.worker_host, self.settings.worker_port)
         log.info("worker ready (concurrency %d)", self.concurrency)
         stopping = asyncio.ensure_future(stop.wait())  # wakes a worker whose every slot is busy
         try:
@@ -123,6 +129,7 @@ class Worker:
             stopping.cancel()
             if self._running:
                 await asyncio.wait(self._running)
+            await http.stop()
             await view.stop()
             await publisher.stop()
             await jet.close()
@@ -175,7 +182,8 @@ class Worker:
         running_write = self._writer.put_soon(record, last)
         heartbeat = asyncio.create_task(self._keep_alive(msg, record.id))
         try:
-            await self._run_flow(envelope, record)
+            with self.metrics.run(record):
+                await self._run_flow(envelope, record)
         finally:
             heartbeat.cancel()
             try:

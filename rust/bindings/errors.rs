@@ -9,3 +9,4 @@ pyo3::import_exception!(hookcore.errors, MalformedMultipart);
 pyo3::import_exception!(hookcore.errors, RecordUnreadable);
 pyo3::import_exception!(hookcore.errors, NatsProtocolError);
 pyo3::import_exception!(hookcore.errors, RateTableError);
+pyo3::import_exception!(hookcore.errors, MetricsFileError);

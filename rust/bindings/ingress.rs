@@ -4,7 +4,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::counters::Counters;
 use crate::error_code::{ErrorCode, ERROR_CODE_HEADER};
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
 use crate::nats_wire::frame_head;
@@ -13,6 +15,7 @@ use crate::route::{RecordError, Router};
 use crate::throttle::{Limiter, Table, Verdict};
 
 use super::errors::{NatsProtocolError, RateTableError, RecordUnreadable};
+use super::metrics::IngressCounters;
 use super::throttle::RATE_TABLE_SLOTS;
 
 /// Bodies at least this big are checked without holding the GIL.
@@ -26,6 +29,8 @@ pub struct Ingress {
     router: Router,
     /// None: rate limiting is off.
     limiter: Option<Limiter>,
+    /// Counts accepted requests per customer.
+    counters: Arc<Counters>,
 }
 
 type Headers = Vec<(&'static str, String)>;
@@ -81,7 +86,7 @@ fn record_error(e: RecordError) -> PyErr {
 #[pymethods]
 impl Ingress {
     #[new]
-    #[pyo3(signature = (*, subject_prefix, reply_prefix, inbox, max_envelope, max_headers, max_header_bytes, max_parts, max_part_header_bytes, rate_limits=true, rate_table=None))]
+    #[pyo3(signature = (*, subject_prefix, reply_prefix, inbox, max_envelope, max_headers, max_header_bytes, max_parts, max_part_header_bytes, counters, rate_limits=true, rate_table=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         subject_prefix: String,
@@ -92,6 +97,7 @@ impl Ingress {
         max_header_bytes: usize,
         max_parts: usize,
         max_part_header_bytes: usize,
+        counters: PyRef<'_, IngressCounters>,
         rate_limits: bool,
         rate_table: Option<PathBuf>,
     ) -> PyResult<Self> {
@@ -118,6 +124,7 @@ impl Ingress {
             inbox: inbox.into_bytes(),
             router: Router::default(),
             limiter: table.map(Limiter::new),
+            counters: Arc::clone(&counters.inner),
         })
     }
 
@@ -207,7 +214,10 @@ impl Ingress {
             ingest::ingest(&self.config, &self.router, self.limiter.as_ref(), &request)
         };
         match decision {
-            Decision::Accepted(a) => Ok(self.accepted(py, a, body, token)?.into_any()),
+            Decision::Accepted(a) => {
+                self.counters.customer(&a.customer);
+                Ok(self.accepted(py, a, body, token)?.into_any())
+            }
             refused => Ok(Bound::new(py, refusal(py, refused)?)?.into_any()),
         }
     }

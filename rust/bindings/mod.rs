@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod ingress;
+pub mod metrics;
 pub mod parse;
 pub mod publish;
 pub mod throttle;

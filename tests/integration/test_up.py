@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
+import json
 import os
 import re
 import signal
@@ -73,9 +74,14 @@ class Up:
     wait for a log line while it runs."""
 
     def __init__(
-        self, data_dir: Path, port: int, app: str | None, hookcore: Sequence[str] = HOOKCORE
+        self,
+        data_dir: Path,
+        port: int,
+        app: str | None,
+        hookcore: Sequence[str] = HOOKCORE,
+        settings: dict[str, str] | None = None,
     ) -> None:
-        env = _up_env()
+        env = {**_up_env(), **(settings or {})}
         command = [*hookcore, "up", "--port", str(port), "--data-dir", str(data_dir)]
         if app:
             command += ["--app", app]
@@ -168,9 +174,13 @@ class Up:
 
 @contextmanager
 def running_up(
-    data_dir: Path, port: int, app: str | None, hookcore: Sequence[str] = HOOKCORE
+    data_dir: Path,
+    port: int,
+    app: str | None,
+    hookcore: Sequence[str] = HOOKCORE,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Up]:
-    up = Up(data_dir, port, app, hookcore)
+    up = Up(data_dir, port, app, hookcore, settings)
     try:
         up.wait_ready()
         yield up
@@ -404,3 +414,36 @@ def test_a_second_up_on_a_data_dir_or_a_port_in_use_is_refused(tmp_path: Path) -
         created = first.admin.post("/api/instances", json={"integration": "testapp", "customer": "c1"})
         assert created.status_code == 201, created.text
     first.assert_stopped_cleanly()
+
+
+def test_up_with_an_admin_port_and_a_worker_port(tmp_path: Path) -> None:
+    admin_port, worker_port = free_port(), free_port()
+    admin = f"http://127.0.0.1:{admin_port}"
+    ports = {"HOOKCORE_ADMIN_PORT": str(admin_port), "HOOKCORE_WORKER_PORT": str(worker_port)}
+    with running_up(tmp_path / "data", free_port(), app=None, settings=ports) as up:
+        up.admin.base_url = httpx.URL(admin)
+        control_file = tmp_path / "data" / "control.json"
+        deadline = time.monotonic() + 60
+        while not control_file.exists():  # written once the admin port is ready too
+            assert time.monotonic() < deadline, "hookcore up wrote no control.json"
+            time.sleep(0.1)
+        while not (items := up.admin.get("/api/instances", params={"customer": "demo"}).json()["items"]):
+            assert time.monotonic() < deadline, "no demo instance deployed through the admin port"
+            time.sleep(0.1)
+        control = json.loads(control_file.read_text())
+        assert control["url"] == admin  # the CLI talks to the admin port
+        assert httpx.get(f"{up.base}/api/instances", headers=up.admin.headers).status_code == 404
+        assert httpx.get(f"{up.base}/metrics").status_code == 404
+        echo = items[0]["webhookUrls"]["Echo"]
+        assert echo.startswith(up.base + "/trigger/")
+        executed = httpx.post(echo, json={"quantity": 1}, timeout=30).json()["executionId"]
+        deadline = time.monotonic() + 60
+        while up.admin.get(f"/api/executions/{executed}").json()["status"] != "succeeded":
+            assert time.monotonic() < deadline, "the demo execution did not succeed"
+            time.sleep(0.1)
+        assert 'hookcore_trigger_responses_total{status="200"}' in up.admin.get("/metrics").text
+        worker = httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text
+        assert 'hookcore_runs_total{flow="Echo",integration="quickstart",outcome="succeeded"} 1.0' in worker
+        assert httpx.get(f"http://127.0.0.1:{worker_port}/healthz").json() == {"status": "ok"}
+    up.assert_stopped_cleanly()
+    assert f"Console (log in with the admin token): {admin}/console/" in up.out

@@ -15,6 +15,7 @@ from hookcore.errors import (
     HookcoreError,
     MalformedJson,
     MalformedMultipart,
+    MetricsFileError,
     NatsProtocolError,
     RateTableError,
     RecordUnreadable,
@@ -73,8 +74,13 @@ def test_every_exception_of_the_package_is_a_hookcore_error_with_a_code() -> Non
             RateTableError,
             "rate_table_unavailable",
         ),
+        (
+            lambda: _core.IngressCounters(ROOT / "no-such-dir" / "x.metrics", customers=1),
+            MetricsFileError,
+            "metrics_file_unavailable",
+        ),
     ],
-    ids=["json", "multipart", "spec", "wire", "rate-table"],
+    ids=["json", "multipart", "spec", "wire", "rate-table", "metrics-file"],
 )
 def test_the_core_raises_the_package_errors(
     call: Callable[[], object], raised: type[HookcoreError], code: str

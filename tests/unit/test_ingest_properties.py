@@ -42,6 +42,7 @@ def _core_with_routes(max_envelope: int = 1 << 16) -> Any:
         max_header_bytes=65536,
         max_parts=50,
         max_part_header_bytes=1024,
+        counters=_core.IngressCounters(customers=100),
     )
     simple = Integration("simple", rate_limit=1e9)
     simple.flow("Echo")(lambda ctx, payload: None)
