@@ -256,7 +256,7 @@ class ControlPlane:
         self._publisher = publisher
         self.instances = Instances(jet, apps, settings)
         self.records = Records(jet)
-        self.executions = Executions(jet, publisher)
+        self.executions = Executions(jet, publisher, settings.retention_seconds)
         self.console = Console(settings, apps, jet, self.instances, self.records, self.executions)
         self._token = settings.admin_token.encode()
         self._stopping = asyncio.Event()

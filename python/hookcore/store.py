@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from hookcore.bounds import encode_within
 from hookcore.context import LogLine, StepRecord
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import NotFound, WriteConflict
+from hookcore.index import entry_subject, remove_entry, token
 from hookcore.integration import InstanceConfig
 from hookcore.payload import from_micros
 from hookcore.publisher import Publisher
@@ -113,6 +113,11 @@ class ExecutionRecord(ExecutionView):
     failures: int = 0
     result_content_type: str | None = None
     result_in_object_store: bool = False
+    index_seq: int = 0
+    """The sequence of this execution's entry in the executions index (`hookcore.index`); 0: none
+    (a record written before the index existed)."""
+    indexed_status: str | None = None
+    """The status that entry is filed under."""
 
     def view(self) -> ExecutionView:
         """What the control plane shows: the record without hookcore's bookkeeping."""
@@ -128,16 +133,12 @@ def encode(record: msgspec.Struct) -> bytes:
 
 def customer_key(external_id: str) -> str:
     """KV key of a customer: external ids may hold any character, keys may not."""
-    return CUSTOMER_PREFIX + _customer_token(external_id)
+    return CUSTOMER_PREFIX + token(external_id)
 
 
 def shared_instance_key(integration: str, external_id: str) -> str:
     """KV key naming a customer's instance of a shared-endpoint integration."""
-    return f"{SHARED_INSTANCE_PREFIX}{integration}.{_customer_token(external_id)}"
-
-
-def _customer_token(external_id: str) -> str:
-    return base64.urlsafe_b64encode(external_id.encode()).decode().rstrip("=") or "_"
+    return f"{SHARED_INSTANCE_PREFIX}{integration}.{token(external_id)}"
 
 
 class Records:
@@ -220,7 +221,7 @@ def expect_last(revision: int) -> bytes:
 
 
 class RecordWriter:
-    """The worker's writes: execution records and results.
+    """The worker's writes: execution records, their index entries, and results.
 
     KV puts are JetStream publishes; they go through the `Publisher` (the
     protocol in Rust), the worker's busiest use of NATS after fetching.
@@ -230,6 +231,11 @@ class RecordWriter:
     execution to another one (it stalled past ack_wait, say) cannot write
     over what the other wrote since: a final record is never replaced. Each
     record is encoded within ``max_record_bytes`` (see `hookcore.bounds`).
+
+    A write that changes the status also files the execution under it in the
+    index (`hookcore.index`): the new entry first, then the record naming it,
+    then the old entry goes. A write that lost (another came first) takes its
+    new entry back.
     """
 
     def __init__(self, jet: JetStream, publisher: Publisher, max_record_bytes: int) -> None:
@@ -240,23 +246,42 @@ class RecordWriter:
 
     def put_soon(self, record: ExecutionRecord, last: int) -> asyncio.Task[int | None]:
         """`put` in the background, of ``record`` as it is now."""
-        data = encode_within(record, self.max_record_bytes)
-        return asyncio.create_task(self._put(record.id, data, last))
+        return asyncio.create_task(self._put(msgspec.structs.replace(record), last, record))
 
     async def put(self, record: ExecutionRecord, last: int) -> int | None:
         """Write ``record`` if its latest revision is still ``last`` (0: none yet).
 
         Returns the new revision, or None when another write came first.
         """
-        return await self._put(record.id, encode_within(record, self.max_record_bytes), last)
+        return await self._put(record, last, record)
 
-    async def _put(self, execution_id: str, data: bytes, last: int) -> int | None:
+    async def _put(self, record: ExecutionRecord, last: int, original: ExecutionRecord) -> int | None:
+        """Write ``record``; once written, ``original`` (``record`` or what it copies) names its
+        index entry too."""
+        old_seq, old_status = record.index_seq, record.indexed_status
+        refiled = record.status != old_status
+        if refiled:
+            subject = entry_subject(
+                record.id, record.received_at, record.customer, record.flow, record.status
+            )
+            record.index_seq = await self._publisher.publish(subject, record.id.encode())
+            record.indexed_status = record.status
+        data = encode_within(record, self.max_record_bytes)
         try:
-            return await self._publisher.publish(
-                kv_subject(RECORDS_BUCKET, execution_id), data, headers=expect_last(last)
+            revision: int | None = await self._publisher.publish(
+                kv_subject(RECORDS_BUCKET, record.id), data, headers=expect_last(last)
             )
         except WriteConflict:
-            return None
+            revision = None
+        if refiled:
+            if revision is None:
+                await remove_entry(self._jet, record.index_seq)
+                record.index_seq, record.indexed_status = old_seq, old_status
+            else:
+                original.index_seq, original.indexed_status = record.index_seq, record.indexed_status
+                if old_seq:
+                    await remove_entry(self._jet, old_seq)
+        return revision
 
     async def settle(self, record: ExecutionRecord, last: int | None) -> ExecutionRecord:
         """Write how a delivery ended (a final status, or queued for a retry) after revision ``last``.
@@ -275,6 +300,7 @@ class RecordWriter:
             if current is None:
                 continue
             record.replayed_as = current.replayed_as  # a replay's link (`add_replay`) is kept
+            record.index_seq, record.indexed_status = current.index_seq, current.indexed_status
             mine = record.started_at is not None and current.started_at == record.started_at
             if current.status in FINAL_STATUSES or (record.status not in FINAL_STATUSES and not mine):
                 return current

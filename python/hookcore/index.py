@@ -1,0 +1,243 @@
+"""The executions index: which execution is in which status, by the minute it was received,
+its customer and its flow. This module is the only one that knows the index's subjects.
+
+One stream, `INDEX_STREAM`, holds one message per execution with a record, on
+
+    hookcore.index.{day}.{minute}.{customer}.{flow}.{status}
+
+``day`` (``YYYYMMDD``) and ``minute`` (``HHMM``) are UTC, from the execution id (a UUIDv7: the
+time the request was received); ``customer`` and ``flow`` are `token`\\ s. The message's data is
+the execution id. The record names its entry (``index_seq``): a write that changes the status
+publishes the new entry first, then the record, then deletes the old entry
+(`hookcore.store.RecordWriter`). So at every moment an execution with a record has an entry,
+for a moment two; a listing reads the records it lists anyway and keeps an id once, with the
+status its record has.
+
+What JetStream filters for us:
+
+- a page walks days newest first: per day, one stream-info request with a ``subjects_filter``
+  (``hookcore.index.{day}.*.{customer|*}.{flow|*}.{status|*}``) answers how many entries each
+  minute holds, per subject, without reading them; then only the minutes the page needs are
+  read, one direct batch get each (``next_by_subj`` the minute's subjects), newest id first.
+- counts per status are those per-subject counts, summed; only a minute cut by a since/until
+  bound is read entry by entry.
+
+The stream keeps entries as long as records (``max_age`` = retention): an entry rewritten with
+its record's last write expires with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from nats.errors import Error as NatsError
+from nats.js.errors import APIError
+
+from hookcore.queue import INDEX_STREAM, INDEX_SUBJECT_PREFIX, JetStream
+
+log = logging.getLogger("hookcore.index")
+
+STATUSES = ("queued", "running", "succeeded", "failed", "dead")
+CLOCK_SKEW = 3600.0
+"""Seconds past this machine's clock a listing starts at: ids made by an ingress whose clock
+runs ahead are listed all the same."""
+BATCH = 1000
+"""Entries one direct batch get asks for; a minute with more takes several."""
+
+_DAY = timedelta(days=1)
+
+
+def token(value: str) -> str:
+    """A subject token for any string (customer external ids and flow names hold any character):
+    URL-safe base64 without padding, ``_`` for the empty string."""
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=") or "_"
+
+
+def entry_subject(execution_id: str, received_at: datetime, customer: str, flow: str, status: str) -> str:
+    """The subject of an execution's entry while it has ``status``."""
+    moment = _moment(execution_id) or received_at
+    return f"{INDEX_SUBJECT_PREFIX}.{moment:%Y%m%d.%H%M}.{token(customer)}.{token(flow)}.{status}"
+
+
+NO_MESSAGE = 10057
+"""JetStream's err_code for a message delete whose message is gone (expired, or deleted)."""
+
+
+async def remove_entry(jet: JetStream, seq: int) -> None:
+    """Delete the entry at ``seq`` (nothing when it is already gone). A delete that fails is
+    logged, not raised: the record it followed is written, and listings go by records."""
+    try:
+        await jet.js.delete_msg(INDEX_STREAM, seq)
+    except APIError as e:
+        if e.err_code != NO_MESSAGE:
+            log.warning("index entry %d stays until it expires (its delete failed: %s)", seq, e)
+    except (TimeoutError, NatsError) as e:
+        log.warning("index entry %d stays until it expires (its delete failed: %s)", seq, e)
+
+
+class IndexFilter(msgspec.Struct, frozen=True):
+    """Which entries a listing or a count wants (None: any)."""
+
+    customer: str | None = None
+    flow: str | None = None
+    status: str | None = None
+
+    def subjects(self, day: str, minute: str = "*") -> str:
+        def part(value: str | None) -> str:
+            return "*" if value is None else token(value)
+
+        status = self.status or "*"
+        return f"{INDEX_SUBJECT_PREFIX}.{day}.{minute}.{part(self.customer)}.{part(self.flow)}.{status}"
+
+
+class Bounds:
+    """Ids strictly between ``after`` and ``before`` (None: unbounded), and the minutes they cut."""
+
+    def __init__(self, before: str | None, after: str | None) -> None:
+        self.before, self.after = before, after
+        self._top = None if before is None else _minute_key(before)
+        self._bottom = None if after is None else _minute_key(after)
+        # (an id that is no UUIDv7 cuts no minute: `holds` alone applies it)
+
+    def holds(self, execution_id: str) -> bool:
+        return (self.before is None or execution_id < self.before) and (
+            self.after is None or execution_id > self.after
+        )
+
+    def minute(self, key: str) -> str:
+        """``all`` (every id of minute ``key``, ``YYYYMMDDHHMM``, is within), ``none`` or ``some``."""
+        if (self._top is not None and key > self._top) or (self._bottom is not None and key < self._bottom):
+            return "none"
+        if key in (self._top, self._bottom):
+            return "some"
+        return "all"
+
+    def days(self, horizon: float) -> Iterable[str]:
+        """The days that may hold ids within, newest first, back to ``horizon`` seconds ago."""
+        now = time.time()
+        top = _moment(self.before) if self.before else None
+        bottom = _moment(self.after) if self.after else None
+        day = (top or datetime.fromtimestamp(now + CLOCK_SKEW, UTC)).date()
+        oldest = datetime.fromtimestamp(now - horizon, UTC).date()
+        if bottom is not None:
+            oldest = max(oldest, bottom.date())
+        while day >= oldest:
+            yield f"{day:%Y%m%d}"
+            day -= _DAY
+
+
+class ExecutionIndex:
+    """Reads the index: ids newest first, and counts per status."""
+
+    def __init__(self, jet: JetStream, horizon: float) -> None:
+        self._jet = jet
+        self._horizon = horizon
+        """Seconds back a walk goes: the records' retention, beyond which nothing is kept."""
+
+    async def newest(self, wanted: IndexFilter, bounds: Bounds) -> AsyncIterator[list[str]]:
+        """Ids of entries ``wanted`` within ``bounds``, newest first, each once per batch: one
+        batch per minute holding any (an id's entries all fall in its one minute)."""
+        for day in bounds.days(self._horizon):
+            per_subject = await self._subject_counts(wanted.subjects(day))
+            for minute in sorted({_minute_of(s) for s in per_subject}, reverse=True):
+                if bounds.minute(day + minute) == "none":
+                    continue
+                ids = {i for i, _ in await self._entries(wanted.subjects(day, minute)) if bounds.holds(i)}
+                if ids:
+                    yield sorted(ids, reverse=True)
+
+    async def counts(self, wanted: IndexFilter, bounds: Bounds) -> dict[str, int]:
+        """How many entries of each status ``wanted`` holds within ``bounds``."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for day in bounds.days(self._horizon):
+            per_subject = await self._subject_counts(wanted.subjects(day))
+            cut: set[str] = set()
+            for subject, n in per_subject.items():
+                minute = _minute_of(subject)
+                held = bounds.minute(day + minute)
+                status = subject.rpartition(".")[2]
+                if held == "all" and status in counts:
+                    counts[status] += n
+                elif held == "some":
+                    cut.add(minute)
+            for minute in cut:
+                for execution_id, status in await self._entries(wanted.subjects(day, minute)):
+                    if bounds.holds(execution_id) and status in counts:
+                        counts[status] += 1
+        return counts
+
+    async def _subject_counts(self, subjects: str) -> dict[str, int]:
+        """Entries per subject matching ``subjects`` (the stream-info's ``subjects_filter``, paged)."""
+        found: dict[str, int] = {}
+        while True:
+            request = {"subjects_filter": subjects, "offset": len(found)}
+            reply = await self._jet.nc.request(
+                f"$JS.API.STREAM.INFO.{INDEX_STREAM}", json.dumps(request).encode(), timeout=10
+            )
+            info = json.loads(reply.data)
+            if "error" in info:
+                APIError.from_error(info["error"])
+            page = info["state"].get("subjects") or {}
+            found.update(page)
+            if not page or len(found) >= info.get("total", 0):
+                return found
+
+    async def _entries(self, subjects: str) -> list[tuple[str, str]]:
+        """(execution id, status) of every entry on ``subjects``, in stream order: direct batch
+        gets, `BATCH` entries each."""
+        entries: list[tuple[str, str]] = []
+        inbox = self._jet.nc.new_inbox()
+        sub = await self._jet.nc.subscribe(inbox)
+        try:
+            seq = 1
+            while True:
+                request = {"seq": seq, "next_by_subj": subjects, "batch": BATCH}
+                await self._jet.nc.publish(
+                    f"$JS.API.DIRECT.GET.{INDEX_STREAM}", json.dumps(request).encode(), reply=inbox
+                )
+                pending = 0
+                while True:
+                    msg = await sub.next_msg(timeout=10)
+                    headers = msg.headers or {}
+                    status = headers.get("Status")
+                    if status == "204":  # the end of this batch
+                        pending = int(headers.get("Nats-Num-Pending", 0))
+                        break
+                    if status == "404":  # nothing (more) on subjects
+                        break
+                    if status is not None:
+                        APIError.from_msg(msg)
+                    entries.append((msg.data.decode(), headers["Nats-Subject"].rpartition(".")[2]))
+                    seq = int(headers["Nats-Sequence"]) + 1
+                if not pending:
+                    return entries
+        finally:
+            await sub.unsubscribe()
+
+
+def _moment(execution_id: str) -> datetime | None:
+    """When a UUIDv7 execution id was made (None: not one)."""
+    if len(execution_id) != 36 or execution_id[14] != "7":
+        return None
+    try:
+        millis = int(execution_id[:8] + execution_id[9:13], 16)
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def _minute_key(execution_id: str) -> str | None:
+    """``YYYYMMDDHHMM`` of an id used as a bound (None: no UUIDv7)."""
+    moment = _moment(execution_id)
+    return None if moment is None else f"{moment:%Y%m%d%H%M}"
+
+
+def _minute_of(subject: str) -> str:
+    """The ``HHMM`` token of an entry's subject."""
+    return subject.split(".")[3]
