@@ -3,24 +3,26 @@ its customer and its flow. This module is the only one that knows the index's su
 
 One stream, `INDEX_STREAM`, holds one message per execution with a record, on
 
-    hookcore.index.{day}.{minute}.{customer}.{flow}.{status}
+    hookcore.index.{day}.{hour}.{minute}.{customer}.{flow}.{status}
 
-``day`` (``YYYYMMDD``) and ``minute`` (``HHMM``) are UTC, from the execution id (a UUIDv7: the
-time the request was received); ``customer`` and ``flow`` are `token`\\ s. The message's data is
-the execution id. The record names its entry (``index_seq``): a write that changes the status
-publishes the new entry first, then the record, then deletes the old entry
-(`hookcore.store.RecordWriter`). So at every moment an execution with a record has an entry,
-for a moment two; a listing reads the records it lists anyway and keeps an id once, with the
-status its record has.
+``day`` (``YYYYMMDD``), ``hour`` (``HH``) and ``minute`` (``MM``) are UTC, from the execution
+id (a UUIDv7: the time the request was received); ``customer`` and ``flow`` are `token`\\ s.
+The message's data is the execution id. The record names its entry (``index_seq``): a write
+that changes the status publishes the new entry first, then the record, then deletes the old
+entry (`hookcore.store.RecordWriter`). So at every moment an execution with a record has an
+entry, for a moment two; a listing reads the records it lists anyway and keeps an id once,
+with the status its record has.
 
 What JetStream filters for us:
 
-- a page walks days newest first: per day, one stream-info request with a ``subjects_filter``
-  (``hookcore.index.{day}.*.{customer|*}.{flow|*}.{status|*}``) answers how many entries each
-  minute holds, per subject, without reading them; then only the minutes the page needs are
-  read, one direct batch get each (``next_by_subj`` the minute's subjects), newest id first.
-- counts per status are those per-subject counts, summed; only a minute cut by a since/until
-  bound is read entry by entry.
+- a page walks days and hours newest first. A day: one direct get of the last entry on
+  ``hookcore.index.{day}.*.*.{customer|*}.{flow|*}.{status|*}`` says whether it holds any. An
+  hour: one stream-info request with that ``subjects_filter`` answers how many entries each of
+  its subjects (so each minute) holds, without reading them. Then only the entries of the
+  minutes the page needs are read (direct batch gets, ``next_by_subj``), newest id first.
+- counts per status: days and hours wholly within the since/until bounds are counted by
+  JetStream itself (the pending count of a consumer filtered on their subjects); an hour a
+  bound cuts by its per-subject counts, the minute it cuts entry by entry.
 
 The stream keeps entries as long as records (``max_age`` = retention): an entry rewritten with
 its record's last write expires with it.
@@ -37,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from nats.errors import Error as NatsError
+from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import APIError
 
 from hookcore.queue import INDEX_STREAM, INDEX_SUBJECT_PREFIX, JetStream
@@ -50,6 +53,11 @@ runs ahead are listed all the same."""
 BATCH = 1000
 """Entries one direct batch get asks for; a minute with more takes several."""
 
+CONSUMER_IDLE = 30.0
+"""Seconds a counting consumer outlives a process that died before deleting it."""
+MINUTE, STATUS = 4, 7
+"""Positions of the minute and the status among an entry subject's tokens."""
+
 _DAY = timedelta(days=1)
 
 
@@ -62,7 +70,7 @@ def token(value: str) -> str:
 def entry_subject(execution_id: str, received_at: datetime, customer: str, flow: str, status: str) -> str:
     """The subject of an execution's entry while it has ``status``."""
     moment = _moment(execution_id) or received_at
-    return f"{INDEX_SUBJECT_PREFIX}.{moment:%Y%m%d.%H%M}.{token(customer)}.{token(flow)}.{status}"
+    return f"{INDEX_SUBJECT_PREFIX}.{moment:%Y%m%d.%H.%M}.{token(customer)}.{token(flow)}.{status}"
 
 
 NO_MESSAGE = 10057
@@ -88,33 +96,42 @@ class IndexFilter(msgspec.Struct, frozen=True):
     flow: str | None = None
     status: str | None = None
 
-    def subjects(self, day: str, minute: str = "*") -> str:
+    def subjects(self, day: str = "*", hour: str = "*", minute: str = "*") -> str:
         def part(value: str | None) -> str:
             return "*" if value is None else token(value)
 
         status = self.status or "*"
-        return f"{INDEX_SUBJECT_PREFIX}.{day}.{minute}.{part(self.customer)}.{part(self.flow)}.{status}"
+        return (
+            f"{INDEX_SUBJECT_PREFIX}.{day}.{hour}.{minute}.{part(self.customer)}.{part(self.flow)}.{status}"
+        )
 
 
 class Bounds:
-    """Ids strictly between ``after`` and ``before`` (None: unbounded), and the minutes they cut."""
+    """Ids strictly between ``after`` and ``before`` (None: unbounded), and the spans of time
+    (a day ``YYYYMMDD``, an hour ``YYYYMMDDHH``, a minute ``YYYYMMDDHHMM``) they cut."""
 
     def __init__(self, before: str | None, after: str | None) -> None:
         self.before, self.after = before, after
+        # an id that is no UUIDv7 cuts no span: `holds` alone applies it
         self._top = None if before is None else _minute_key(before)
         self._bottom = None if after is None else _minute_key(after)
-        # (an id that is no UUIDv7 cuts no minute: `holds` alone applies it)
+
+    @property
+    def unbounded(self) -> bool:
+        return self._top is None and self._bottom is None
 
     def holds(self, execution_id: str) -> bool:
         return (self.before is None or execution_id < self.before) and (
             self.after is None or execution_id > self.after
         )
 
-    def minute(self, key: str) -> str:
-        """``all`` (every id of minute ``key``, ``YYYYMMDDHHMM``, is within), ``none`` or ``some``."""
-        if (self._top is not None and key > self._top) or (self._bottom is not None and key < self._bottom):
+    def cut(self, span: str) -> str:
+        """``all`` (every id of ``span`` is within), ``none`` or ``some``."""
+        top = None if self._top is None else self._top[: len(span)]
+        bottom = None if self._bottom is None else self._bottom[: len(span)]
+        if (top is not None and span > top) or (bottom is not None and span < bottom):
             return "none"
-        if key in (self._top, self._bottom):
+        if span in (top, bottom):
             return "some"
         return "all"
 
@@ -142,35 +159,101 @@ class ExecutionIndex:
 
     async def newest(self, wanted: IndexFilter, bounds: Bounds) -> AsyncIterator[list[str]]:
         """Ids of entries ``wanted`` within ``bounds``, newest first, each once per batch: one
-        batch per minute holding any (an id's entries all fall in its one minute)."""
+        batch per minute holding any (an id's entries all fall in its one minute).
+
+        Per day: one direct get says whether it holds any; per hour of a day that does, the
+        stream-info counts per subject say which minutes hold some; the hour's entries are read
+        in one direct batch get when they are at most `BATCH`, else minute by minute."""
         for day in bounds.days(self._horizon):
-            per_subject = await self._subject_counts(wanted.subjects(day))
-            for minute in sorted({_minute_of(s) for s in per_subject}, reverse=True):
-                if bounds.minute(day + minute) == "none":
+            if bounds.cut(day) == "none" or not await self._any(wanted.subjects(day)):
+                continue
+            for hour in (f"{h:02d}" for h in range(23, -1, -1)):
+                if bounds.cut(day + hour) == "none":
                     continue
-                ids = {i for i, _ in await self._entries(wanted.subjects(day, minute)) if bounds.holds(i)}
-                if ids:
-                    yield sorted(ids, reverse=True)
+                per_minute: dict[str, int] = {}
+                for subject, n in (await self._subject_counts(wanted.subjects(day, hour))).items():
+                    minute = _token(subject, MINUTE)
+                    if bounds.cut(day + hour + minute) != "none":
+                        per_minute[minute] = per_minute.get(minute, 0) + n
+                read: dict[str, set[str]] | None = None
+                if sum(per_minute.values()) <= BATCH:
+                    read = {}
+                    for execution_id, subject in await self._entries(wanted.subjects(day, hour)):
+                        read.setdefault(_token(subject, MINUTE), set()).add(execution_id)
+                for minute in sorted(per_minute, reverse=True):
+                    if read is not None:
+                        ids = read.get(minute, set())
+                    else:
+                        ids = {i for i, _ in await self._entries(wanted.subjects(day, hour, minute))}
+                    within = sorted((i for i in ids if bounds.holds(i)), reverse=True)
+                    if within:
+                        yield within
 
     async def counts(self, wanted: IndexFilter, bounds: Bounds) -> dict[str, int]:
-        """How many entries of each status ``wanted`` holds within ``bounds``."""
+        """How many entries of each status ``wanted`` holds within ``bounds``.
+
+        The days and hours wholly within are counted by JetStream (a consumer's pending count
+        over their subjects, one consumer per status); an hour a bound cuts by its counts per
+        subject; a minute a bound cuts entry by entry."""
         counts = dict.fromkeys(STATUSES, 0)
-        for day in bounds.days(self._horizon):
-            per_subject = await self._subject_counts(wanted.subjects(day))
-            cut: set[str] = set()
-            for subject, n in per_subject.items():
-                minute = _minute_of(subject)
-                held = bounds.minute(day + minute)
-                status = subject.rpartition(".")[2]
+        whole: list[tuple[str, str]] = []  # (day, hour): hour "*" for the whole day
+        cut_hours: list[tuple[str, str]] = []
+        if bounds.unbounded:
+            whole.append(("*", "*"))
+        else:
+            for day in bounds.days(self._horizon):
+                held = bounds.cut(day)
+                if held == "all":
+                    whole.append((day, "*"))
+                elif held == "some":
+                    for hour in (f"{h:02d}" for h in range(24)):
+                        held = bounds.cut(day + hour)
+                        if held == "all":
+                            whole.append((day, hour))
+                        elif held == "some":
+                            cut_hours.append((day, hour))
+        for status in STATUSES:
+            one = msgspec.structs.replace(wanted, status=status)
+            counts[status] += await self._pending([one.subjects(day, hour) for day, hour in whole])
+        for day, hour in cut_hours:
+            for subject, n in (await self._subject_counts(wanted.subjects(day, hour))).items():
+                minute, status = _token(subject, MINUTE), _token(subject, STATUS)
+                held = bounds.cut(day + hour + minute)
                 if held == "all" and status in counts:
                     counts[status] += n
                 elif held == "some":
-                    cut.add(minute)
-            for minute in cut:
-                for execution_id, status in await self._entries(wanted.subjects(day, minute)):
-                    if bounds.holds(execution_id) and status in counts:
-                        counts[status] += 1
+                    held_ids = [i for i, _ in await self._entries(subject) if bounds.holds(i)]
+                    if status in counts:
+                        counts[status] += len(held_ids)
         return counts
+
+    async def _pending(self, filters: list[str]) -> int:
+        """How many entries ``filters`` match: the pending count of a consumer made for it."""
+        if not filters:
+            return 0
+        info = await self._jet.js.add_consumer(
+            INDEX_STREAM,
+            ConsumerConfig(
+                filter_subjects=filters,
+                ack_policy=AckPolicy.NONE,
+                mem_storage=True,
+                inactive_threshold=CONSUMER_IDLE,
+            ),
+        )
+        await self._jet.js.delete_consumer(INDEX_STREAM, info.name)
+        return info.num_pending or 0
+
+    async def _any(self, subjects: str) -> bool:
+        """Whether any entry is on ``subjects`` (one direct get of the last)."""
+        reply = await self._jet.nc.request(
+            f"$JS.API.DIRECT.GET.{INDEX_STREAM}", json.dumps({"last_by_subj": subjects}).encode(), timeout=10
+        )
+        status = (reply.headers or {}).get("Status")
+        if status == "404":
+            return False
+        if status is not None:
+            APIError.from_msg(reply)
+        return True
 
     async def _subject_counts(self, subjects: str) -> dict[str, int]:
         """Entries per subject matching ``subjects`` (the stream-info's ``subjects_filter``, paged)."""
@@ -189,7 +272,7 @@ class ExecutionIndex:
                 return found
 
     async def _entries(self, subjects: str) -> list[tuple[str, str]]:
-        """(execution id, status) of every entry on ``subjects``, in stream order: direct batch
+        """(execution id, subject) of every entry on ``subjects``, in stream order: direct batch
         gets, `BATCH` entries each."""
         entries: list[tuple[str, str]] = []
         inbox = self._jet.nc.new_inbox()
@@ -213,7 +296,7 @@ class ExecutionIndex:
                         break
                     if status is not None:
                         APIError.from_msg(msg)
-                    entries.append((msg.data.decode(), headers["Nats-Subject"].rpartition(".")[2]))
+                    entries.append((msg.data.decode(), headers["Nats-Subject"]))
                     seq = int(headers["Nats-Sequence"]) + 1
                 if not pending:
                     return entries
@@ -238,6 +321,5 @@ def _minute_key(execution_id: str) -> str | None:
     return None if moment is None else f"{moment:%Y%m%d%H%M}"
 
 
-def _minute_of(subject: str) -> str:
-    """The ``HHMM`` token of an entry's subject."""
-    return subject.split(".")[3]
+def _token(subject: str, position: int) -> str:
+    return subject.split(".")[position]

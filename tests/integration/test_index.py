@@ -108,9 +108,12 @@ def _admin(hookcore: Hookcore) -> httpx.AsyncClient:
 
 def test_pages_across_days_and_filters_list_every_match_once_newest_first(hookcore: Hookcore) -> None:
     customers, flows = ["ix-a", "ix-b", "ix tenant/é"], ["Quick", "Slow"]
-    moments = [NOW - timedelta(minutes=7 * i) for i in range(1200)]  # ~6 days, several per minute
+    moments = [NOW - timedelta(minutes=7 * i, seconds=i % 3 * 20) for i in range(1200)]  # ~6 days
     rng = random.Random(7)
     records = [_record(m, rng.choice(customers), rng.choice(flows)) for m in moments for _ in range(2)]
+    records += [  # more in the minutes the since/until bounds cut below, on both sides of each
+        _record(moments[i] + timedelta(seconds=s), "ix-b", "Slow") for i in (40, 300) for s in (-5, 5)
+    ]
 
     async def scenario() -> None:
         async with _writer(hookcore) as (_, writer, executions), _admin(hookcore) as client:
@@ -137,7 +140,8 @@ def test_pages_across_days_and_filters_list_every_match_once_newest_first(hookco
                 assert await _pages(client, 97, **filters) == expected, filters
 
             # counts per status: exact, with and without since/until bounds that cut a minute
-            since, until = NOW - timedelta(days=2, seconds=17), NOW - timedelta(hours=5, seconds=41)
+            # each bound falls inside a minute that holds records on both of its sides
+            since, until = moments[300] + timedelta(milliseconds=1), moments[40]
             for customer, flow, after, before in (
                 ("ix-a", None, None, None),
                 (None, "Quick", None, None),
