@@ -72,13 +72,14 @@ def stored(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 
 
 async def _write(publisher: Publisher, count: int) -> None:
-    """``count`` records over `DAYS` days, each with its index entry, as a worker leaves them."""
+    """``count`` records over `DAYS` days, each with its index entry, as workers leave them:
+    written in the order the requests came in."""
     rng = random.Random(1)
     now = datetime.now(UTC)
     span = DAYS * 86_400_000
+    moments = sorted(now - timedelta(milliseconds=rng.randrange(span)) for _ in range(count))
 
-    async def one() -> None:
-        moment = now - timedelta(milliseconds=rng.randrange(span))
+    async def one(moment: datetime) -> None:
         millis = int(moment.timestamp() * 1000)
         bits = millis << 80 | 0x7 << 76 | rng.getrandbits(12) << 64 | 0x2 << 62 | rng.getrandbits(62)
         status = rng.choice(STATUSES)
@@ -96,8 +97,8 @@ async def _write(publisher: Publisher, count: int) -> None:
         record.index_seq = await publisher.publish(subject, record.id.encode())
         await publisher.publish(kv_subject(RECORDS_BUCKET, record.id), encode(record))
 
-    for _ in range(0, count, 2000):
-        await asyncio.gather(*(one() for _ in range(2000)))
+    for start in range(0, count, 2000):
+        await asyncio.gather(*(one(m) for m in moments[start : start + 2000]))
 
 
 async def _keys_page(jet: JetStream, customer: str | None) -> list[str]:
