@@ -79,14 +79,19 @@ NO_MESSAGE = 10057
 
 async def remove_entry(jet: JetStream, seq: int) -> None:
     """Delete the entry at ``seq`` (nothing when it is already gone). A delete that fails is
-    logged, not raised: the record it followed is written, and listings go by records."""
+    logged, not raised: the record it followed is written, and listings go by records.
+
+    ``no_erase``: JetStream's default overwrites a deleted message's bytes on disk, which
+    took 40 times as long (200 deletes/s against 7,800 on the bench machine); an entry holds
+    nothing secret."""
+    request = json.dumps({"seq": seq, "no_erase": True}).encode()
     try:
-        await jet.js.delete_msg(INDEX_STREAM, seq)
-    except APIError as e:
-        if e.err_code != NO_MESSAGE:
-            log.warning("index entry %d stays until it expires (its delete failed: %s)", seq, e)
-    except (TimeoutError, NatsError) as e:
-        log.warning("index entry %d stays until it expires (its delete failed: %s)", seq, e)
+        reply = await jet.nc.request(f"$JS.API.STREAM.MSG.DELETE.{INDEX_STREAM}", request, timeout=10)
+        error = json.loads(reply.data).get("error")
+    except (TimeoutError, NatsError, ValueError) as e:
+        error = {"description": str(e) or type(e).__name__}
+    if error and error.get("err_code") != NO_MESSAGE:
+        log.warning("index entry %d stays until it expires (its delete failed: %s)", seq, error)
 
 
 class IndexFilter(msgspec.Struct, frozen=True):
