@@ -3,26 +3,26 @@ its customer and its flow. This module is the only one that knows the index's su
 
 One stream, `INDEX_STREAM`, holds one message per execution with a record, on
 
-    hookcore.index.{day}.{hour}.{minute}.{customer}.{flow}.{status}
+    hookcore.index.{day}.{hour}.{minute}.{customer}.{flow}.{status}.{id}
 
 ``day`` (``YYYYMMDD``), ``hour`` (``HH``) and ``minute`` (``MM``) are UTC, from the execution
 id (a UUIDv7: the time the request was received); ``customer`` and ``flow`` are `token`\\ s.
-The message's data is the execution id. The record names its entry (``index_seq``): a write
-that changes the status publishes the new entry first, then the record, then deletes the old
-entry (`hookcore.store.RecordWriter`). So at every moment an execution with a record has an
+Everything is in the subject (the stream keeps one message per subject); the data is empty. The
+record says which status its entry is filed under (``indexedStatus``), so its subject is known:
+a write that changes the status publishes the new entry beside the record, then purges the old
+entry's subject (`hookcore.store.RecordWriter`). An execution with a record so always has an
 entry, for a moment two; a listing reads the records it lists anyway and keeps an id once,
 with the status its record has.
 
 What JetStream filters for us:
 
 - a page walks days and hours newest first. A day: one direct get of the last entry on
-  ``hookcore.index.{day}.*.*.{customer|*}.{flow|*}.{status|*}`` says whether it holds any. An
-  hour: one stream-info request with that ``subjects_filter`` answers how many entries each of
-  its subjects (so each minute) holds, without reading them. Then only the entries of the
-  minutes the page needs are read (direct batch gets, ``next_by_subj``), newest id first.
+  ``hookcore.index.{day}.*.*.{customer|*}.{flow|*}.{status|*}.*`` says whether it holds any. An
+  hour: one stream-info request with that ``subjects_filter`` (the hour fixed) names the
+  matching entries, ids included, without reading a message; they are sorted newest first.
 - counts per status: days and hours wholly within the since/until bounds are counted by
   JetStream itself (the pending count of a consumer filtered on their subjects); an hour a
-  bound cuts by its per-subject counts, the minute it cuts entry by entry.
+  bound cuts is counted from its subjects.
 
 The stream keeps entries as long as records (``max_age`` = retention): an entry rewritten with
 its record's last write expires with it.
@@ -50,13 +50,11 @@ STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 CLOCK_SKEW = 3600.0
 """Seconds past this machine's clock a listing starts at: ids made by an ingress whose clock
 runs ahead are listed all the same."""
-BATCH = 1000
-"""Entries one direct batch get asks for; a minute with more takes several."""
 
 CONSUMER_IDLE = 30.0
 """Seconds a counting consumer outlives a process that died before deleting it."""
-MINUTE, STATUS = 4, 7
-"""Positions of the minute and the status among an entry subject's tokens."""
+STATUS, ID = 7, 8
+"""Positions of the status and the execution id among an entry subject's tokens."""
 
 _DAY = timedelta(days=1)
 
@@ -70,28 +68,21 @@ def token(value: str) -> str:
 def entry_subject(execution_id: str, received_at: datetime, customer: str, flow: str, status: str) -> str:
     """The subject of an execution's entry while it has ``status``."""
     moment = _moment(execution_id) or received_at
-    return f"{INDEX_SUBJECT_PREFIX}.{moment:%Y%m%d.%H.%M}.{token(customer)}.{token(flow)}.{status}"
+    where = f"{moment:%Y%m%d.%H.%M}.{token(customer)}.{token(flow)}"
+    return f"{INDEX_SUBJECT_PREFIX}.{where}.{status}.{execution_id}"
 
 
-NO_MESSAGE = 10057
-"""JetStream's err_code for a message delete whose message is gone (expired, or deleted)."""
-
-
-async def remove_entry(jet: JetStream, seq: int) -> None:
-    """Delete the entry at ``seq`` (nothing when it is already gone). A delete that fails is
-    logged, not raised: the record it followed is written, and listings go by records.
-
-    ``no_erase``: JetStream's default overwrites a deleted message's bytes on disk, which
-    took 40 times as long (200 deletes/s against 7,800 on the bench machine); an entry holds
-    nothing secret."""
-    request = json.dumps({"seq": seq, "no_erase": True}).encode()
+async def remove_entry(jet: JetStream, subject: str) -> None:
+    """Purge the entry on ``subject`` (nothing when there is none). A purge that fails is logged,
+    not raised: the record it followed is written, and listings go by records."""
+    request = json.dumps({"filter": subject}).encode()
     try:
-        reply = await jet.nc.request(f"$JS.API.STREAM.MSG.DELETE.{INDEX_STREAM}", request, timeout=10)
+        reply = await jet.nc.request(f"$JS.API.STREAM.PURGE.{INDEX_STREAM}", request, timeout=10)
         error = json.loads(reply.data).get("error")
     except (TimeoutError, NatsError, ValueError) as e:
         error = {"description": str(e) or type(e).__name__}
-    if error and error.get("err_code") != NO_MESSAGE:
-        log.warning("index entry %d stays until it expires (its delete failed: %s)", seq, error)
+    if error:
+        log.warning("index entry %s stays until it expires (its purge failed: %s)", subject, error)
 
 
 class IndexFilter(msgspec.Struct, frozen=True):
@@ -105,10 +96,8 @@ class IndexFilter(msgspec.Struct, frozen=True):
         def part(value: str | None) -> str:
             return "*" if value is None else token(value)
 
-        status = self.status or "*"
-        return (
-            f"{INDEX_SUBJECT_PREFIX}.{day}.{hour}.{minute}.{part(self.customer)}.{part(self.flow)}.{status}"
-        )
+        who = f"{part(self.customer)}.{part(self.flow)}.{self.status or '*'}"
+        return f"{INDEX_SUBJECT_PREFIX}.{day}.{hour}.{minute}.{who}.*"
 
 
 class Bounds:
@@ -163,43 +152,28 @@ class ExecutionIndex:
         """Seconds back a walk goes: the records' retention, beyond which nothing is kept."""
 
     async def newest(self, wanted: IndexFilter, bounds: Bounds) -> AsyncIterator[list[str]]:
-        """Ids of entries ``wanted`` within ``bounds``, newest first, each once per batch: one
-        batch per minute holding any (an id's entries all fall in its one minute).
+        """Ids of entries ``wanted`` within ``bounds``, newest first, in batches: one per hour
+        holding any, each id once (an id's entries all fall in its one minute).
 
         Per day: one direct get says whether it holds any; per hour of a day that does, the
-        stream-info counts per subject say which minutes hold some; the hour's entries are read
-        in one direct batch get when they are at most `BATCH`, else minute by minute."""
+        stream-info subjects name its entries."""
         for day in bounds.days(self._horizon):
             if bounds.cut(day) == "none" or not await self._any(wanted.subjects(day)):
                 continue
             for hour in (f"{h:02d}" for h in range(23, -1, -1)):
                 if bounds.cut(day + hour) == "none":
                     continue
-                per_minute: dict[str, int] = {}
-                for subject, n in (await self._subject_counts(wanted.subjects(day, hour))).items():
-                    minute = _token(subject, MINUTE)
-                    if bounds.cut(day + hour + minute) != "none":
-                        per_minute[minute] = per_minute.get(minute, 0) + n
-                read: dict[str, set[str]] | None = None
-                if sum(per_minute.values()) <= BATCH:
-                    read = {}
-                    for execution_id, subject in await self._entries(wanted.subjects(day, hour)):
-                        read.setdefault(_token(subject, MINUTE), set()).add(execution_id)
-                for minute in sorted(per_minute, reverse=True):
-                    if read is not None:
-                        ids = read.get(minute, set())
-                    else:
-                        ids = {i for i, _ in await self._entries(wanted.subjects(day, hour, minute))}
-                    within = sorted((i for i in ids if bounds.holds(i)), reverse=True)
-                    if within:
-                        yield within
+                subjects = await self._subject_counts(wanted.subjects(day, hour))
+                ids = {_token(s, ID) for s in subjects}
+                within = sorted((i for i in ids if bounds.holds(i)), reverse=True)
+                if within:
+                    yield within
 
     async def counts(self, wanted: IndexFilter, bounds: Bounds) -> dict[str, int]:
         """How many entries of each status ``wanted`` holds within ``bounds``.
 
         The days and hours wholly within are counted by JetStream (a consumer's pending count
-        over their subjects, one consumer per status); an hour a bound cuts by its counts per
-        subject; a minute a bound cuts entry by entry."""
+        over their subjects, one consumer per status); an hour a bound cuts from its subjects."""
         counts = dict.fromkeys(STATUSES, 0)
         whole: list[tuple[str, str]] = []  # (day, hour): hour "*" for the whole day
         cut_hours: list[tuple[str, str]] = []
@@ -221,15 +195,10 @@ class ExecutionIndex:
             one = msgspec.structs.replace(wanted, status=status)
             counts[status] += await self._pending([one.subjects(day, hour) for day, hour in whole])
         for day, hour in cut_hours:
-            for subject, n in (await self._subject_counts(wanted.subjects(day, hour))).items():
-                minute, status = _token(subject, MINUTE), _token(subject, STATUS)
-                held = bounds.cut(day + hour + minute)
-                if held == "all" and status in counts:
-                    counts[status] += n
-                elif held == "some":
-                    held_ids = [i for i, _ in await self._entries(subject) if bounds.holds(i)]
-                    if status in counts:
-                        counts[status] += len(held_ids)
+            for subject in await self._subject_counts(wanted.subjects(day, hour)):
+                status = _token(subject, STATUS)
+                if status in counts and bounds.holds(_token(subject, ID)):
+                    counts[status] += 1
         return counts
 
     async def _pending(self, filters: list[str]) -> int:
@@ -275,38 +244,6 @@ class ExecutionIndex:
             found.update(page)
             if not page or len(found) >= info.get("total", 0):
                 return found
-
-    async def _entries(self, subjects: str) -> list[tuple[str, str]]:
-        """(execution id, subject) of every entry on ``subjects``, in stream order: direct batch
-        gets, `BATCH` entries each."""
-        entries: list[tuple[str, str]] = []
-        inbox = self._jet.nc.new_inbox()
-        sub = await self._jet.nc.subscribe(inbox)
-        try:
-            seq = 1
-            while True:
-                request = {"seq": seq, "next_by_subj": subjects, "batch": BATCH}
-                await self._jet.nc.publish(
-                    f"$JS.API.DIRECT.GET.{INDEX_STREAM}", json.dumps(request).encode(), reply=inbox
-                )
-                pending = 0
-                while True:
-                    msg = await sub.next_msg(timeout=10)
-                    headers = msg.headers or {}
-                    status = headers.get("Status")
-                    if status == "204":  # the end of this batch
-                        pending = int(headers.get("Nats-Num-Pending", 0))
-                        break
-                    if status == "404":  # nothing (more) on subjects
-                        break
-                    if status is not None:
-                        APIError.from_msg(msg)
-                    entries.append((msg.data.decode(), headers["Nats-Subject"]))
-                    seq = int(headers["Nats-Sequence"]) + 1
-                if not pending:
-                    return entries
-        finally:
-            await sub.unsubscribe()
 
 
 def _moment(execution_id: str) -> datetime | None:

@@ -243,6 +243,7 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
         max_bytes=settings.max_bucket_bytes,
         storage=StorageType.FILE,
         max_age=retention,  # entries expire with the records they index
+        max_msgs_per_subject=1,  # one entry per subject: a second write of the same one replaces it
         num_replicas=settings.replicas,
         allow_direct=True,
     )

@@ -113,11 +113,9 @@ class ExecutionRecord(ExecutionView):
     failures: int = 0
     result_content_type: str | None = None
     result_in_object_store: bool = False
-    index_seq: int = 0
-    """The sequence of this execution's entry in the executions index (`hookcore.index`); 0: none
-    (a record written before the index existed)."""
     indexed_status: str | None = None
-    """The status that entry is filed under."""
+    """The status this execution is filed under in the executions index (`hookcore.index`);
+    None: not filed (a record written before the index existed)."""
 
     def view(self) -> ExecutionView:
         """What the control plane shows: the record without hookcore's bookkeeping."""
@@ -233,9 +231,9 @@ class RecordWriter:
     record is encoded within ``max_record_bytes`` (see `hookcore.bounds`).
 
     A write that changes the status also files the execution under it in the
-    index (`hookcore.index`): the new entry first, then the record naming it,
-    then the old entry goes. A write that lost (another came first) takes its
-    new entry back.
+    index (`hookcore.index`): the new entry is published beside the record, and
+    once the record is written the old entry goes. A write that lost (another
+    came first) takes its new entry back.
     """
 
     def __init__(self, jet: JetStream, publisher: Publisher, max_record_bytes: int) -> None:
@@ -256,32 +254,44 @@ class RecordWriter:
         return await self._put(record, last, record)
 
     async def _put(self, record: ExecutionRecord, last: int, original: ExecutionRecord) -> int | None:
-        """Write ``record``; once written, ``original`` (``record`` or what it copies) names its
-        index entry too."""
-        old_seq, old_status = record.index_seq, record.indexed_status
-        refiled = record.status != old_status
-        if refiled:
-            subject = entry_subject(
-                record.id, record.received_at, record.customer, record.flow, record.status
+        """Write ``record`` (and its index entry when its status changed, beside it); once
+        written, ``original`` (``record`` or what it copies) says where it is filed too."""
+        old_status, status = record.indexed_status, record.status
+        record.indexed_status = status
+        writes = [
+            self._publisher.publish(
+                kv_subject(RECORDS_BUCKET, record.id),
+                encode_within(record, self.max_record_bytes),
+                headers=expect_last(last),
             )
-            record.index_seq = await self._publisher.publish(subject, record.id.encode())
-            record.indexed_status = record.status
-        data = encode_within(record, self.max_record_bytes)
-        try:
-            revision: int | None = await self._publisher.publish(
-                kv_subject(RECORDS_BUCKET, record.id), data, headers=expect_last(last)
-            )
-        except WriteConflict:
-            revision = None
-        if refiled:
-            if revision is None:
-                await remove_entry(self._jet, record.index_seq)
-                record.index_seq, record.indexed_status = old_seq, old_status
-            else:
-                original.index_seq, original.indexed_status = record.index_seq, record.indexed_status
-                if old_seq:
-                    await remove_entry(self._jet, old_seq)
-        return revision
+        ]
+        if status != old_status:
+            writes.append(self._publisher.publish(self._entry(record, status), b""))
+        written, *filed = await asyncio.gather(*writes, return_exceptions=True)
+        if isinstance(written, BaseException):
+            record.indexed_status = old_status
+            if filed and not isinstance(filed[0], BaseException):
+                await self._take_back(record, status)
+            if isinstance(written, WriteConflict):
+                return None
+            raise written
+        original.indexed_status = status
+        if filed and isinstance(filed[0], BaseException):
+            log.warning("execution %s: its index entry was not written (%s)", record.id, filed[0])
+        elif filed and old_status is not None:
+            await remove_entry(self._jet, self._entry(record, old_status))
+        return written
+
+    async def _take_back(self, record: ExecutionRecord, status: str) -> None:
+        """Purge the entry a lost write filed under ``status``, unless the record that won is
+        filed there too (the entry is then its own)."""
+        current = await self._records.find(record.id)
+        if current is None or current.indexed_status != status:
+            await remove_entry(self._jet, self._entry(record, status))
+
+    @staticmethod
+    def _entry(record: ExecutionRecord, status: str) -> str:
+        return entry_subject(record.id, record.received_at, record.customer, record.flow, status)
 
     async def settle(self, record: ExecutionRecord, last: int | None) -> ExecutionRecord:
         """Write how a delivery ended (a final status, or queued for a retry) after revision ``last``.
@@ -300,7 +310,7 @@ class RecordWriter:
             if current is None:
                 continue
             record.replayed_as = current.replayed_as  # a replay's link (`add_replay`) is kept
-            record.index_seq, record.indexed_status = current.index_seq, current.indexed_status
+            record.indexed_status = current.indexed_status
             mine = record.started_at is not None and current.started_at == record.started_at
             if current.status in FINAL_STATUSES or (record.status not in FINAL_STATUSES and not mine):
                 return current

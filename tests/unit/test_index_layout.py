@@ -17,7 +17,8 @@ def test_an_entry_is_filed_under_its_ids_minute_customer_flow_and_status() -> No
     subject = entry_subject(
         execution_id, datetime(2000, 1, 1, tzinfo=UTC), "acme/é", "Order created", "failed"
     )
-    assert subject == f"hookcore.index.20261129.23.58.{token('acme/é')}.{token('Order created')}.failed"
+    where = f"20261129.23.58.{token('acme/é')}.{token('Order created')}"
+    assert subject == f"hookcore.index.{where}.failed.{execution_id}"
     # an id that is no UUIDv7 is filed at the time the request was received
     assert entry_subject("not-a-uuid", MOMENT, "", "", "dead").startswith(
         "hookcore.index.20261129.23.58._._."
@@ -34,8 +35,8 @@ def test_tokens_are_subject_safe_and_tell_values_apart() -> None:
 
 def test_a_filter_fixes_the_tokens_it_names() -> None:
     wanted = IndexFilter(customer="acme", status="running")
-    assert wanted.subjects("20261129", "23") == f"hookcore.index.20261129.23.*.{token('acme')}.*.running"
-    assert IndexFilter().subjects() == "hookcore.index.*.*.*.*.*.*"
+    assert wanted.subjects("20261129", "23") == f"hookcore.index.20261129.23.*.{token('acme')}.*.running.*"
+    assert IndexFilter().subjects() == "hookcore.index.*.*.*.*.*.*.*"
 
 
 def test_bounds_say_which_days_hours_and_minutes_they_cut() -> None:
