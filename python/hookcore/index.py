@@ -163,7 +163,7 @@ class ExecutionIndex:
             for hour in (f"{h:02d}" for h in range(23, -1, -1)):
                 if bounds.cut(day + hour) == "none":
                     continue
-                subjects = await self._subject_counts(wanted.subjects(day, hour))
+                subjects = await self._subjects(wanted.subjects(day, hour))
                 ids = {_token(s, ID) for s in subjects}
                 within = sorted((i for i in ids if bounds.holds(i)), reverse=True)
                 if within:
@@ -195,7 +195,7 @@ class ExecutionIndex:
             one = msgspec.structs.replace(wanted, status=status)
             counts[status] += await self._pending([one.subjects(day, hour) for day, hour in whole])
         for day, hour in cut_hours:
-            for subject in await self._subject_counts(wanted.subjects(day, hour)):
+            for subject in await self._subjects(wanted.subjects(day, hour)):
                 status = _token(subject, STATUS)
                 if status in counts and bounds.holds(_token(subject, ID)):
                     counts[status] += 1
@@ -229,8 +229,8 @@ class ExecutionIndex:
             APIError.from_msg(reply)
         return True
 
-    async def _subject_counts(self, subjects: str) -> dict[str, int]:
-        """Entries per subject matching ``subjects`` (the stream-info's ``subjects_filter``, paged)."""
+    async def _subjects(self, subjects: str) -> dict[str, int]:
+        """The entries (subjects) matching ``subjects``: the stream-info's ``subjects_filter``, paged."""
         found: dict[str, int] = {}
         while True:
             request = {"subjects_filter": subjects, "offset": len(found)}
