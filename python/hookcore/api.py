@@ -25,7 +25,7 @@ from hookcore.errors import (
     NotStarted,
     QueueUnavailable,
 )
-from hookcore.executions import MAX_LIMIT, STATUSES, ExecutionId, ExecutionPage, Executions, Replayed
+from hookcore.executions import MAX_LIMIT, ExecutionId, ExecutionPage, Executions, Replayed
 from hookcore.follow import ExecutionFilter, following, on_stop_signals
 from hookcore.http import (
     ERROR_CODE_HEADER,
@@ -35,6 +35,7 @@ from hookcore.http import (
     send_error,
     send_json,
 )
+from hookcore.index import STATUSES
 from hookcore.instances import InstancePage, Instances, InstanceView, NewApiKey
 from hookcore.integration import InstanceConfig
 from hookcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -257,7 +258,7 @@ class ControlPlane:
         self._publisher = publisher
         self.instances = Instances(jet, apps, settings)
         self.records = Records(jet)
-        self.executions = Executions(jet, publisher)
+        self.executions = Executions(jet, publisher, settings.retention_seconds)
         self.console = Console(settings, apps, jet, self.instances, self.records, self.executions)
         self._token = settings.admin_token.encode()
         self._stopping = asyncio.Event()

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import msgspec
-from nats.js.errors import NoKeysError
 
 from hookcore import _core
 from hookcore.envelope import encode_envelope
 from hookcore.errors import BadRequest, NotStarted
+from hookcore.index import STATUSES, Bounds, ExecutionIndex, IndexFilter
 from hookcore.objects import body_object, copy_object
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
@@ -26,7 +25,6 @@ ExecutionId = Annotated[
     str, msgspec.Meta(pattern="^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ]
 """An execution id as hookcore writes it: a UUID in canonical form (`_core.new_id`)."""
-STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 
 
 class ExecutionPage(msgspec.Struct):
@@ -36,14 +34,6 @@ class ExecutionPage(msgspec.Struct):
     next: str | None
 
 
-class _Summary(msgspec.Struct):
-    """The fields of an execution record that `Executions.counts` reads."""
-
-    status: str
-    flow: str
-    customer: str
-
-
 class Replayed(msgspec.Struct, rename="camel"):
     """``POST /api/executions/{id}/replay``: the new execution."""
 
@@ -51,10 +41,10 @@ class Replayed(msgspec.Struct, rename="camel"):
 
 
 class Executions:
-    def __init__(self, jet: JetStream, publisher: Publisher) -> None:
+    def __init__(self, jet: JetStream, publisher: Publisher, retention_seconds: float) -> None:
         self._jet = jet
-        self._decode_summary = msgspec.json.Decoder(_Summary).decode
         self._records = Records(jet)
+        self._index = ExecutionIndex(jet, retention_seconds)
         self._publisher = publisher
         # Linking a replay adds one id to a record its worker wrote within max_record_bytes:
         # the records bucket's own limit bounds it.
@@ -74,7 +64,8 @@ class Executions:
         above it (`id_at` turns a time into such a bound).
 
         Lists executions a worker has started (records); queued ones appear once picked up.
-        Reads every key of the records bucket: see "Listing executions" in docs/architecture.md.
+        The index (`hookcore.index`) names the ids; each one listed is read from its record, whose
+        status decides (an entry may be a moment behind its record's last write).
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
@@ -82,24 +73,15 @@ class Executions:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
         if cursor is not None and not _is_execution_id(cursor):
             raise BadRequest(f"cursor must be the 'next' of a previous page, got {cursor!r}.")
-        ids = await self._ids(cursor, after)
+        wanted = IndexFilter(customer=customer, flow=flow, status=status)
         items: list[ExecutionRecord] = []
-        position = 0
-        while position < len(ids) and len(items) < limit:
-            batch = ids[position : position + limit]
-            position += len(batch)
-            found = await asyncio.gather(*(self._records.find(i) for i in batch))
-            for record in found:
-                if record is None or len(items) == limit:
-                    continue
-                if (
-                    (flow is None or record.flow == flow)
-                    and (customer is None or record.customer == customer)
-                    and (status is None or record.status == status)
-                ):
-                    items.append(record)
-        more = position < len(ids) or len(items) == limit
-        return ExecutionPage(items=[r.view() for r in items], next=items[-1].id if items and more else None)
+        async for ids in self._index.newest(wanted, Bounds(cursor, after)):
+            for start in range(0, len(ids), limit):
+                found = await asyncio.gather(*(self._records.find(i) for i in ids[start : start + limit]))
+                items += [r for r in found if r is not None and _matches(r, wanted)][: limit - len(items)]
+                if len(items) == limit:
+                    return ExecutionPage(items=[r.view() for r in items], next=items[-1].id)
+        return ExecutionPage(items=[r.view() for r in items], next=None)
 
     async def counts(
         self,
@@ -109,37 +91,9 @@ class Executions:
         before: str | None = None,
         after: str | None = None,
     ) -> dict[str, int]:
-        """How many executions (with records) of each status match the filters.
-
-        Reads every record, in one stream of the bucket's latest values (a KV watch) rather
-        than a get per record: see "Listing executions" in docs/architecture.md.
-        """
-        counts = dict.fromkeys(STATUSES, 0)
-        watcher = await self._jet.records.watchall(ignore_deletes=True)
-        try:
-            async for entry in watcher:
-                if entry is None:  # every current value has been delivered
-                    break
-                if (before and entry.key >= before) or (after and entry.key <= after) or not entry.value:
-                    continue
-                record = self._decode_summary(entry.value)
-                if (
-                    record.status in counts
-                    and (flow is None or record.flow == flow)
-                    and (customer is None or record.customer == customer)
-                ):
-                    counts[record.status] += 1
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
-        return counts
-
-    async def _ids(self, before: str | None, after: str | None) -> Sequence[str]:
-        """Execution ids with records, newest first, between the bounds (both excluded)."""
-        try:
-            ids = sorted(await self._jet.records.keys(), reverse=True)
-        except NoKeysError:
-            return []
-        return [i for i in ids if (not before or i < before) and (not after or i > after)]
+        """How many executions (with records) of each status match the filters: the index's
+        per-subject counts (see "Listing executions" in docs/architecture.md)."""
+        return await self._index.counts(IndexFilter(customer=customer, flow=flow), Bounds(before, after))
 
     async def replay(self, execution_id: str) -> str:
         """A new execution of the same flow from the stored request; returns its id.
@@ -176,6 +130,14 @@ def id_at(moment: datetime) -> str:
     before it sort below it, later ones above."""
     millis = min(max((moment - EPOCH) // timedelta(milliseconds=1), 0), 2**48 - 1)
     return str(uuid.UUID(int=millis << 80 | 0x7 << 76 | 0x2 << 62))
+
+
+def _matches(record: ExecutionRecord, wanted: IndexFilter) -> bool:
+    return (
+        (wanted.flow is None or record.flow == wanted.flow)
+        and (wanted.customer is None or record.customer == wanted.customer)
+        and (wanted.status is None or record.status == wanted.status)
+    )
 
 
 def _is_execution_id(value: str) -> bool:

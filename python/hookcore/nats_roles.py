@@ -22,11 +22,14 @@ from pathlib import Path
 import nkeys  # type: ignore[import-untyped]
 
 from hookcore.nats_auth import NatsAuth
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, WORKER_CONSUMER
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, INDEX_SUBJECT_PREFIX, WORKER_CONSUMER
 
 ROLES = ("ingress", "worker", "admin")
 
 _JETSTREAM = ("$JS.API.>", "$KV.>", "$O.>", "$JS.FC.>")
+_INDEX = f"{INDEX_SUBJECT_PREFIX}.>"
+"""Record writes file executions in the executions index (`hookcore.index`): the worker's, and
+the control plane's when a replay links an execution recorded before the index existed."""
 _DESTRUCTIVE = (
     "$JS.API.STREAM.DELETE.>",
     f"$JS.API.STREAM.PURGE.{EXECUTIONS_STREAM}",
@@ -56,13 +59,13 @@ class Permissions:
 
 PERMISSIONS: dict[str, Permissions | None] = {
     "ingress": Permissions(
-        publish=(f"{EXECUTIONS_SUBJECT_PREFIX}.>", *_JETSTREAM),
+        publish=(f"{EXECUTIONS_SUBJECT_PREFIX}.>", _INDEX, *_JETSTREAM),
         deny_publish=_DESTRUCTIVE,
         subscribe=("_INBOX.>",),
     ),
     "worker": Permissions(
         # _INBOX: the completion of a synchronous execution goes to the waiting ingress's inbox.
-        publish=(f"$JS.ACK.{EXECUTIONS_STREAM}.{WORKER_CONSUMER}.>", "_INBOX.>", *_JETSTREAM),
+        publish=(f"$JS.ACK.{EXECUTIONS_STREAM}.{WORKER_CONSUMER}.>", "_INBOX.>", _INDEX, *_JETSTREAM),
         deny_publish=_DESTRUCTIVE,
         subscribe=("_INBOX.>",),
     ),

@@ -51,6 +51,9 @@ CONNECT_DEADLINE = 10.0
 """Seconds a process waits for its first NATS connection before it gives up, naming the server."""
 MESSAGE_HEADER_ROOM = 1024
 """Bytes of a message's max_payload kept for its NATS headers (``Nats-Msg-Id`` and the like)."""
+INDEX_STREAM = "HOOKCORE_INDEX"
+INDEX_SUBJECT_PREFIX = "hookcore.index"
+"""The executions index: one entry per execution with a record (layout: `hookcore.index`)."""
 OBJECTS_BUCKET = "hookcore_objects"
 """Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""
 
@@ -232,6 +235,23 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
             await js.add_stream(stream)
         except BadRequestError:
             await js.update_stream(stream)
+    index = StreamConfig(
+        name=INDEX_STREAM,
+        subjects=[f"{INDEX_SUBJECT_PREFIX}.>"],
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,
+        max_bytes=settings.max_bucket_bytes,
+        storage=StorageType.FILE,
+        max_age=retention,  # entries expire with the records they index
+        max_msgs_per_subject=1,  # one entry per subject: a second write of the same one replaces it
+        num_replicas=settings.replicas,
+        allow_direct=True,
+    )
+    async with _reserving("max_bucket_bytes", settings.max_bucket_bytes):
+        try:
+            await js.add_stream(index)
+        except BadRequestError:
+            await js.update_stream(index)
     buckets = (
         (CONFIG_BUCKET, None),
         (STATE_BUCKET, None),

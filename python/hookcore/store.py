@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from nats.js.kv import KeyValue
 from hookcore.bounds import encode_within
 from hookcore.envelope import Envelope, decode_envelope, from_micros
 from hookcore.errors import NotFound, WriteConflict
+from hookcore.index import entry_subject, remove_entry, token
 from hookcore.integration import InstanceConfig
 from hookcore.objects import get_object, put_object, result_object
 from hookcore.publisher import Publisher
@@ -113,6 +113,9 @@ class ExecutionRecord(ExecutionView):
     failures: int = 0
     result_content_type: str | None = None
     result_in_object_store: bool = False
+    indexed_status: str | None = None
+    """The status this execution is filed under in the executions index (`hookcore.index`);
+    None: not filed (a record written before the index existed)."""
 
     def view(self) -> ExecutionView:
         """What the control plane shows: the record without hookcore's bookkeeping."""
@@ -128,16 +131,12 @@ def encode(record: msgspec.Struct) -> bytes:
 
 def customer_key(external_id: str) -> str:
     """KV key of a customer: external ids may hold any character, keys may not."""
-    return CUSTOMER_PREFIX + _customer_token(external_id)
+    return CUSTOMER_PREFIX + token(external_id)
 
 
 def shared_instance_key(integration: str, external_id: str) -> str:
     """KV key naming a customer's instance of a shared-endpoint integration."""
-    return f"{SHARED_INSTANCE_PREFIX}{integration}.{_customer_token(external_id)}"
-
-
-def _customer_token(external_id: str) -> str:
-    return base64.urlsafe_b64encode(external_id.encode()).decode().rstrip("=") or "_"
+    return f"{SHARED_INSTANCE_PREFIX}{integration}.{token(external_id)}"
 
 
 class Records:
@@ -220,7 +219,7 @@ def expect_last(revision: int) -> bytes:
 
 
 class RecordWriter:
-    """The worker's writes: execution records and results.
+    """The worker's writes: execution records, their index entries, and results.
 
     KV puts are JetStream publishes; they go through the `Publisher` (the
     protocol in Rust), the worker's busiest use of NATS after fetching.
@@ -230,6 +229,11 @@ class RecordWriter:
     execution to another one (it stalled past ack_wait, say) cannot write
     over what the other wrote since: a final record is never replaced. Each
     record is encoded within ``max_record_bytes`` (see `hookcore.bounds`).
+
+    A write that changes the status also files the execution under it in the
+    index (`hookcore.index`): the new entry is published beside the record, and
+    once the record is written the old entry goes. A write that lost (another
+    came first) takes its new entry back.
     """
 
     def __init__(self, jet: JetStream, publisher: Publisher, max_record_bytes: int) -> None:
@@ -240,23 +244,54 @@ class RecordWriter:
 
     def put_soon(self, record: ExecutionRecord, last: int) -> asyncio.Task[int | None]:
         """`put` in the background, of ``record`` as it is now."""
-        data = encode_within(record, self.max_record_bytes)
-        return asyncio.create_task(self._put(record.id, data, last))
+        return asyncio.create_task(self._put(msgspec.structs.replace(record), last, record))
 
     async def put(self, record: ExecutionRecord, last: int) -> int | None:
         """Write ``record`` if its latest revision is still ``last`` (0: none yet).
 
         Returns the new revision, or None when another write came first.
         """
-        return await self._put(record.id, encode_within(record, self.max_record_bytes), last)
+        return await self._put(record, last, record)
 
-    async def _put(self, execution_id: str, data: bytes, last: int) -> int | None:
-        try:
-            return await self._publisher.publish(
-                kv_subject(RECORDS_BUCKET, execution_id), data, headers=expect_last(last)
+    async def _put(self, record: ExecutionRecord, last: int, original: ExecutionRecord) -> int | None:
+        """Write ``record`` (and its index entry when its status changed, beside it); once
+        written, ``original`` (``record`` or what it copies) says where it is filed too."""
+        old_status, status = record.indexed_status, record.status
+        record.indexed_status = status
+        writes = [
+            self._publisher.publish(
+                kv_subject(RECORDS_BUCKET, record.id),
+                encode_within(record, self.max_record_bytes),
+                headers=expect_last(last),
             )
-        except WriteConflict:
-            return None
+        ]
+        if status != old_status:
+            writes.append(self._publisher.publish(self._entry(record, status), b""))
+        written, *filed = await asyncio.gather(*writes, return_exceptions=True)
+        if isinstance(written, BaseException):
+            record.indexed_status = old_status
+            if filed and not isinstance(filed[0], BaseException):
+                await self._take_back(record, status)
+            if isinstance(written, WriteConflict):
+                return None
+            raise written
+        original.indexed_status = status
+        if filed and isinstance(filed[0], BaseException):
+            log.warning("execution %s: its index entry was not written (%s)", record.id, filed[0])
+        elif filed and old_status is not None:
+            await remove_entry(self._jet, self._entry(record, old_status))
+        return written
+
+    async def _take_back(self, record: ExecutionRecord, status: str) -> None:
+        """Purge the entry a lost write filed under ``status``, unless the record that won is
+        filed there too (the entry is then its own)."""
+        current = await self._records.find(record.id)
+        if current is None or current.indexed_status != status:
+            await remove_entry(self._jet, self._entry(record, status))
+
+    @staticmethod
+    def _entry(record: ExecutionRecord, status: str) -> str:
+        return entry_subject(record.id, record.received_at, record.customer, record.flow, status)
 
     async def settle(self, record: ExecutionRecord, last: int | None) -> ExecutionRecord:
         """Write how a delivery ended (a final status, or queued for a retry) after revision ``last``.
@@ -275,6 +310,7 @@ class RecordWriter:
             if current is None:
                 continue
             record.replayed_as = current.replayed_as  # a replay's link (`add_replay`) is kept
+            record.indexed_status = current.indexed_status
             mine = record.started_at is not None and current.started_at == record.started_at
             if current.status in FINAL_STATUSES or (record.status not in FINAL_STATUSES and not mine):
                 return current

@@ -234,8 +234,7 @@ class Worker:
                 f"the stored request cannot be read: {error}", self._writer.max_record_bytes // 4
             ),
         )
-        _, last = await self._records.find_revision(execution_id)
-        await self._writer.settle(record, last)
+        await self._writer.settle(record, None)  # reads what stands first (its index entry, say)
         await msg.ack()
 
     def _attempts(self, envelope: Envelope) -> int:

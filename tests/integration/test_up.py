@@ -313,6 +313,17 @@ def test_accepted_work_finishes_after_a_restart(tmp_path: Path) -> None:
                     records[execution_id] = record
             time.sleep(0.2)
         results = [up.admin.get(f"/api/executions/{i}/result").json() for i in sorted(queued)]
+        # Listed and counted through the executions index, under the NATS roles `up` gives:
+        # the worker's filed each execution and moved it to succeeded, the ingress's reads it.
+        listed = up.admin.get("/api/executions", params={"limit": 500}).json()["items"]
+        assert sorted(item["id"] for item in listed if item["id"] in ids) == sorted(ids)
+        with httpx.Client(base_url=up.base, timeout=30) as console:
+            console.post("/console/login", data={"token": up.token})
+            page = console.get("/console/").text
+        succeeded = re.search(r'id="count-succeeded">(\d+)<', page)
+        assert succeeded and int(succeeded.group(1)) >= len(ids), page
+        assert re.search(r'id="count-running">0<', page), page
+    assert "index entry" not in up.err_path.read_text()  # no entry's write or purge was refused
     up.assert_stopped_cleanly()
     assert {r["status"] for r in records.values()} == {"succeeded"}
     assert results == [{"gated": True}] * len(queued)

@@ -21,7 +21,7 @@ from hookcore.console.markup import (
     when,
 )
 from hookcore.envelope import Envelope
-from hookcore.executions import STATUSES
+from hookcore.index import STATUSES
 from hookcore.instances import InstanceView
 from hookcore.integration import Integration
 from hookcore.store import ExecutionView

@@ -25,8 +25,9 @@ from hookcore.console import pages
 from hookcore.console.live import feed
 from hookcore.console.session import Session, Sessions
 from hookcore.errors import BadRequest, BodyTooLarge, ErrorCode, HookcoreError, NotFound, QueueUnavailable
-from hookcore.executions import STATUSES, Executions, id_at
+from hookcore.executions import Executions, id_at
 from hookcore.http import ERROR_CODE_HEADER, read_body
+from hookcore.index import STATUSES
 from hookcore.instances import Instances
 from hookcore.objects import body_object, get_object
 from hookcore.queue import JetStream
