@@ -127,6 +127,11 @@ class Settings:
         "Seconds a worker may hold an execution without progress before it is redelivered.",
         default=30.0,
     )
+    running_record_after: float = _doc(
+        "Seconds an execution runs before its record says 'running' (one record write and one "
+        "index entry more): shorter ones go from 'queued' straight to their end, one write each.",
+        default=1.0,
+    )
     max_redeliveries: int = _doc(
         "Deliveries an execution may get beyond its flow's attempts: runs that never reported "
         "back (the worker crashed, hung past ack_wait or lost NATS). The next delivery ends it "
@@ -206,6 +211,7 @@ class Settings:
         _check_range("sync_timeout", self.sync_timeout, 0.01, 3600)
         _check_range("result_url_ttl", self.result_url_ttl, 1, 365 * DAY)
         _check_range("max_redeliveries", self.max_redeliveries, 0, 1000)
+        _check_range("running_record_after", self.running_record_after, 0, 3600)
         _check_range("max_record_bytes", self.max_record_bytes, 16 * 1024, 64 * MIB)
         _check_range("max_log_lines", self.max_log_lines, 2, 1_000_000)
         _check_range("retention_days", self.retention_days, 1 / 86400, 3650)

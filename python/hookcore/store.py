@@ -113,6 +113,8 @@ class ExecutionRecord(ExecutionView):
     failures: int = 0
     result_content_type: str | None = None
     result_in_object_store: bool = False
+    result: bytes | None = None
+    """A result of at most `INLINE_RESULT_BYTES`, kept in the record itself (no write of its own)."""
     indexed_status: str | None = None
     """The status this execution is filed under in the executions index (`hookcore.index`);
     None: not filed (a record written before the index existed)."""
@@ -197,9 +199,11 @@ class Records:
         record = await self.get(execution_id)
         if record.status != "succeeded" or record.result_content_type is None:
             raise NotFound(f"Execution {execution_id} has no result: its status is {record.status}.")
-        if record.result_in_object_store:
+        if record.result is not None:
+            data: bytes | None = record.result
+        elif record.result_in_object_store:
             try:
-                data: bytes | None = await get_object(self._jet, result_object(execution_id))
+                data = await get_object(self._jet, result_object(execution_id))
             except NotFound:
                 data = None
         else:
@@ -208,6 +212,10 @@ class Records:
             raise NotFound(f"The result of execution {execution_id} has expired.")
         return data, record.result_content_type
 
+
+INLINE_RESULT_BYTES = 16 * 1024
+"""Results up to this size (and an eighth of ``max_record_bytes``) go in the execution record:
+most flows return a little JSON, and the record is written anyway."""
 
 # Reads and writes `RecordWriter.settle` tries before giving up on a record that keeps changing.
 SETTLE_TRIES = 5
@@ -242,9 +250,10 @@ class RecordWriter:
         self._records = Records(jet)
         self.max_record_bytes = min(max_record_bytes, jet.max_inline)
 
-    def put_soon(self, record: ExecutionRecord, last: int) -> asyncio.Task[int | None]:
-        """`put` in the background, of ``record`` as it is now."""
-        return asyncio.create_task(self._put(msgspec.structs.replace(record), last, record))
+    def put_later(self, record: ExecutionRecord, last: int, delay: float) -> LaterPut:
+        """`put` of ``record`` as it is now, ``delay`` seconds from now unless `LaterPut.revision`
+        is asked first."""
+        return LaterPut(self, msgspec.structs.replace(record), record, last, delay)
 
     async def put(self, record: ExecutionRecord, last: int) -> int | None:
         """Write ``record`` if its latest revision is still ``last`` (0: none yet).
@@ -337,13 +346,48 @@ class RecordWriter:
         )
 
     async def put_result(self, record: ExecutionRecord, data: bytes, content_type: str) -> None:
-        """Store the result (in the object store when too big for KV) and note it in ``record``."""
+        """Note the result in ``record``: in it when small (written with it), else stored first,
+        in the results bucket or, when too big for KV, in the object store."""
         record.result_content_type = content_type
+        if len(data) <= min(INLINE_RESULT_BYTES, self.max_record_bytes // 8):
+            record.result = data
+            return
         record.result_in_object_store = len(data) > self._jet.max_inline
         if record.result_in_object_store:
             await put_object(self._jet, self._publisher, result_object(record.id), data)
         else:
             await self._publisher.publish(kv_subject(RESULTS_BUCKET, record.id), data)
+
+
+class LaterPut:
+    """A record write waiting for its moment (`RecordWriter.put_later`)."""
+
+    def __init__(
+        self,
+        writer: RecordWriter,
+        copy: ExecutionRecord,
+        original: ExecutionRecord,
+        last: int,
+        delay: float,
+    ) -> None:
+        self._last = last
+        self._begun = False
+        self._task = asyncio.create_task(self._put(writer, copy, original, delay))
+
+    async def _put(
+        self, writer: RecordWriter, copy: ExecutionRecord, original: ExecutionRecord, delay: float
+    ) -> int | None:
+        await asyncio.sleep(delay)
+        self._begun = True
+        return await writer._put(copy, self._last, original)
+
+    async def revision(self) -> int | None:
+        """The record's revision now: the one it followed when the write had not begun (it never
+        will), else the write's (None: another write came first). Raises what the write raised."""
+        if not self._begun:
+            self._task.cancel()
+            return self._last
+        return await self._task
 
 
 def queued_record(envelope: Envelope) -> ExecutionRecord:

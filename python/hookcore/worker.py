@@ -176,10 +176,11 @@ class Worker:
             await self._conclude(msg, envelope, record, last)
             return
         record.status = "running"
-        record.attempts += 1
+        # Every delivery that gets here is a run, also those whose worker died before recording it.
+        record.attempts = max(record.attempts + 1, delivered)
         record.started_at = datetime.now(UTC)
         record.error = record.error_type = record.traceback = None
-        running_write = self._writer.put_soon(record, last)
+        running_write = self._writer.put_later(record, last, self.settings.running_record_after)
         heartbeat = asyncio.create_task(self._keep_alive(msg, record.id))
         try:
             with self.metrics.run(record):
@@ -187,7 +188,7 @@ class Worker:
         finally:
             heartbeat.cancel()
             try:
-                written: int | None = await running_write
+                written = await running_write.revision()
             except Exception as e:  # the end of this delivery is written all the same
                 log.warning("execution %s: could not record it as running (%s)", record.id, e)
                 written = None

@@ -33,6 +33,7 @@ def test_env_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
         ("public_url", "example.com", "must start with http"),
         ("ack_wait", 0.1, "ack_wait must be between"),
         ("max_redeliveries", -1, "max_redeliveries must be between 0 and 1000"),
+        ("running_record_after", -1, "running_record_after must be between 0 and 3600"),
         ("max_record_bytes", 1024, "max_record_bytes must be between 16384 and 67108864"),
         ("max_log_lines", 1, "max_log_lines must be between 2 and 1000000"),
         ("max_stream_bytes", 1024, "max_stream_bytes must be between 65536"),
