@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
 import httpx
+import nats
 import pytest
+from nats.js.errors import KeyNotFoundError
 
+from hookcore.queue import RESULTS_BUCKET
 from support import Hookcore
 
 
@@ -116,6 +120,36 @@ def test_binary_body_is_kept_byte_exact(hookcore: Hookcore, instance: dict) -> N
     )
     assert bytes.fromhex(seen["body"]["bytes"]) == png
     assert bytes.fromhex(seen["rawBody"]) == png
+
+
+@pytest.mark.parametrize("size", [100, 40 * 1024], ids=["result-in-record", "result-in-results-bucket"])
+def test_a_result_is_read_back_whole_wherever_it_is_kept(
+    hookcore: Hookcore, instance: dict, size: int
+) -> None:
+    # Echo answers the body's hex: 200 bytes of result stay in the record, 80 KB go to the results bucket.
+    body = os.urandom(size)
+    seen = _run(
+        hookcore,
+        hookcore.client.post(
+            instance["webhookUrls"]["Echo"],
+            content=body,
+            headers={"Content-Type": "application/octet-stream"},
+        ),
+    )
+    assert bytes.fromhex(seen["rawBody"]) == body
+    in_bucket = asyncio.run(_in_results_bucket(hookcore.nats.url, seen["executionId"]))
+    assert in_bucket == (size > 1024)
+
+
+async def _in_results_bucket(url: str, execution_id: str) -> bool:
+    nc = await nats.connect(url)
+    try:
+        await (await nc.jetstream().key_value(RESULTS_BUCKET)).get(execution_id)
+    except KeyNotFoundError:
+        return False
+    finally:
+        await nc.close()
+    return True
 
 
 def test_body_above_the_message_limit_goes_through_the_object_store(
