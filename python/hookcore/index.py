@@ -134,7 +134,8 @@ class Bounds:
         now = time.time()
         top = _moment(self.before) if self.before else None
         bottom = _moment(self.after) if self.after else None
-        day = (top or datetime.fromtimestamp(now + CLOCK_SKEW, UTC)).date()
+        latest = datetime.fromtimestamp(now + CLOCK_SKEW, UTC)  # a cursor from the future starts now
+        day = (latest if top is None else min(top, latest)).date()
         oldest = datetime.fromtimestamp(now - horizon, UTC).date()
         if bottom is not None:
             oldest = max(oldest, bottom.date())

@@ -4,7 +4,7 @@ lists and counts through it)."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hookcore.executions import id_at
 from hookcore.index import Bounds, IndexFilter, entry_subject, token
@@ -75,3 +75,11 @@ def test_bounds_walk_the_days_newest_first_down_to_the_horizon() -> None:
     assert list(bounds.days(horizon)) == ["20261129", "20261128", "20261127", "20261126"]
     after = Bounds(None, id_at(datetime.now(UTC)))
     assert len(list(after.days(horizon=30 * 86400))) <= 2  # today, and tomorrow within the clock skew
+
+
+def test_a_cursor_from_the_future_walks_from_now_not_from_its_year() -> None:
+    # schemathesis sent a cursor of the year 4479: the walk took a direct get per day until then
+    far = Bounds("4803e32c-07cd-7e11-1bfa-5b7769a08772", None)
+    days = list(far.days(horizon=30 * 86400))
+    assert 30 <= len(days) <= 32
+    assert days[0] <= f"{datetime.now(UTC) + timedelta(days=1):%Y%m%d}"
