@@ -4,6 +4,7 @@ imports one that imports it back, however indirectly, function-level imports inc
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,15 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
                 if len(component) > 1:
                     found.append(sorted(component))
     return found
+
+
+def test_the_architecture_page_names_every_module_once() -> None:
+    section = (ROOT / "docs" / "architecture.md").read_text().split("\n## Modules\n", 1)[1]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    named = [name for line in table for name in re.findall(r"`([a-z_]+/?)`", line.split("|")[1])]
+    package = ROOT / "python" / "hookcore"
+    modules = sorted(
+        [p.stem for p in package.glob("*.py") if p.stem != "__main__"]
+        + [f"{p.name}/" for p in package.iterdir() if (p / "__init__.py").exists()]
+    )
+    assert sorted(named) == modules
