@@ -36,6 +36,10 @@ from hookcore.store import (
     valid_token,
 )
 
+LIST_READS = 64
+"""Instance records a listing reads at once: thousands of reads sent together can outlast
+NATS's request timeout on a busy machine."""
+
 
 class InstanceView(msgspec.Struct, rename="camel"):
     """The control plane's JSON shape of an instance (SPEC section 5)."""
@@ -230,8 +234,18 @@ class Instances:
             keys = [k for k in await self._jet.config.keys() if k.startswith(INSTANCE_PREFIX)]
         except NoKeysError:
             return []
-        entries = await asyncio.gather(*(self._jet.config.get(k) for k in keys), return_exceptions=True)
-        found = [self._decode(e.value or b"") for e in entries if not isinstance(e, BaseException)]
+        reads = asyncio.Semaphore(LIST_READS)
+
+        async def read(key: str) -> bytes | None:
+            async with reads:
+                try:
+                    return (await self._jet.config.get(key)).value or b""
+                except KeyNotFoundError:  # removed since the keys were listed
+                    return None
+
+        # A read that fails otherwise fails the listing: an instance is never left out silently.
+        values = await asyncio.gather(*(read(k) for k in keys))
+        found = [self._decode(v) for v in values if v is not None]
         if customer is not None:
             found = [r for r in found if r.customer == customer]
         return sorted(found, key=lambda r: r.id, reverse=True)

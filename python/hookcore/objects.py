@@ -85,9 +85,9 @@ async def put_object(jet: JetStream, publisher: Publisher, name: str, data: byte
         }
         await publisher.publish(_meta_subject(name), json.dumps(meta).encode(), headers=_ROLLUP)
     except BaseException:
-        for send in sends:
-            send.cancel()  # those still waiting; JetStream may store them all the same
         digest.cancel()
+        # Every chunk's fate known first: one still in flight could be stored after the purge.
+        await asyncio.gather(*sends, return_exceptions=True)
         await _purge(jet, subject)
         raise
 
