@@ -32,7 +32,7 @@ from benches.load.servers import (
     uvicorn,
     wait_routable,
 )
-from hookcore.queue import EXECUTIONS_STREAM, WORKER_CONSUMER
+from hookcore.queue import EXECUTIONS_STREAM, OBJECTS_BUCKET, WORKER_CONSUMER
 
 BARE = "bare Granian RSGI (200, no I/O)"
 NAIVE = "naive Granian RSGI + nats-py (publish, await ack)"
@@ -201,11 +201,26 @@ def large_bodies(settings: Settings, work: Path, size: int) -> LoadRun:
             mb_per_s = asyncio.run(_raw_publish(default, size, settings.duration))
             run.add(Row(RAW, mb_per_s))
             for name, url in urls.items():
+                nats_url = default if name == subject else raised
                 if settings.warmup:
                     wrk.run(url, lua, settings.warmup, LARGE_CONNECTIONS)
+                    asyncio.run(_emptied(nats_url))
                 result = wrk.run(url, lua, settings.duration, LARGE_CONNECTIONS)
                 run.add(Row(name, result.rps * size / 1e6, result.p50_ms, result.p99_ms, result.non_2xx))
+                # a quiet machine stores GBs per run: the streams' byte limits would answer 503
+                asyncio.run(_emptied(nats_url))
     return run
+
+
+async def _emptied(nats_url: str) -> None:
+    """Purge the requests and bodies a run stored (no worker runs them)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await js.purge_stream(EXECUTIONS_STREAM)
+        await js.purge_stream(f"OBJ_{OBJECTS_BUCKET}")
+    finally:
+        await nc.close()
 
 
 def _json_body(size: int) -> bytes:
