@@ -13,8 +13,8 @@
 //! time one of its requests is accepted, while slots are left; later customers
 //! are counted together as "other" (see docs/operations.md for why).
 
+use crate::key_hash::key_hash;
 use std::fs::{File, OpenOptions};
-use std::hash::Hasher;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -312,14 +312,6 @@ impl Counters {
     fn slot_word(&self, slot: usize, word: usize) -> &AtomicU64 {
         self.word(CUSTOMER_BASE + slot * SLOT_WORDS + word)
     }
-}
-
-/// The same in every process (fixed keys), never 0 (0 marks a free slot).
-fn key_hash(key: &str) -> u64 {
-    #[allow(deprecated)]
-    let mut hasher = std::hash::SipHasher::new_with_keys(0x6d65_7472, 0x6963_7321);
-    hasher.write(key.as_bytes());
-    hasher.finish().max(1)
 }
 
 #[cfg(test)]

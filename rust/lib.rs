@@ -13,6 +13,7 @@ pub mod error_code;
 pub mod fuzz_checks;
 pub mod ids;
 pub mod ingest;
+pub mod key_hash;
 pub mod nats_wire;
 pub mod parse;
 pub mod route;

@@ -16,8 +16,8 @@
 //! process ever maps a half-made table and none ever resizes a file that
 //! another may have mapped (a mapping beyond a file's end faults: SIGBUS).
 
+use crate::key_hash::key_hash;
 use std::fs::{File, OpenOptions};
-use std::hash::Hasher;
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -332,14 +332,6 @@ fn check_file(file: &File, path: &Path, size: u64) -> Result<(), TableError> {
         });
     }
     Ok(())
-}
-
-/// A hash that is the same in every process (SipHash with fixed keys); never 0.
-fn key_hash(key: &str) -> u64 {
-    #[allow(deprecated)]
-    let mut hasher = std::hash::SipHasher::new_with_keys(0x6b6f_6f68, 0x6572_6f63);
-    hasher.write(key.as_bytes());
-    hasher.finish().max(1)
 }
 
 #[cfg(test)]
