@@ -30,7 +30,8 @@ from hookcore.embedded import EmbeddedNats
 from hookcore.executions import Executions
 from hookcore.index import entry_subject
 from hookcore.publisher import Publisher
-from hookcore.queue import RECORDS_BUCKET, JetStream, connect, kv_subject
+from hookcore.queue import JetStream, connect
+from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord, Records, encode
 
 RECORDS = 100_000
@@ -96,7 +97,7 @@ async def _write(publisher: Publisher, count: int) -> None:
         subject = entry_subject(record.id, moment, record.customer, record.flow, status)
         await asyncio.gather(
             publisher.publish(subject, b""),
-            publisher.publish(kv_subject(RECORDS_BUCKET, record.id), encode(record)),
+            publisher.publish(record_subject(record.id), encode(record)),
         )
 
     for start in range(0, count, 2000):

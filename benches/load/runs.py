@@ -32,7 +32,8 @@ from benches.load.servers import (
     uvicorn,
     wait_routable,
 )
-from hookcore.queue import EXECUTIONS_STREAM, OBJECTS_BUCKET, WORKER_CONSUMER
+from hookcore.objects import OBJECTS_STREAM
+from hookcore.queue import EXECUTIONS_STREAM, WORKER_CONSUMER
 
 BARE = "bare Granian RSGI (200, no I/O)"
 NAIVE = "naive Granian RSGI + nats-py (publish, await ack)"
@@ -218,7 +219,7 @@ async def _emptied(nats_url: str) -> None:
     try:
         js = nc.jetstream()
         await js.purge_stream(EXECUTIONS_STREAM)
-        await js.purge_stream(f"OBJ_{OBJECTS_BUCKET}")
+        await js.purge_stream(OBJECTS_STREAM)
     finally:
         await nc.close()
 

@@ -24,7 +24,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from hookcore.envelope import decode_envelope
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, RECORDS_BUCKET, kv_subject
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX
+from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord, ExecutionView, queued_record
 
 log = logging.getLogger("hookcore.follow")
@@ -90,7 +91,7 @@ async def following(nc: NatsClient, wanted: ExecutionFilter) -> AsyncIterator[Ex
     feed = ExecutionFeed(wanted)
     subscriptions = [
         await nc.subscribe(subject, cb=feed.on_message, pending_msgs_limit=MAX_PENDING)
-        for subject in (f"{EXECUTIONS_SUBJECT_PREFIX}.*", kv_subject(RECORDS_BUCKET, "*"))
+        for subject in (f"{EXECUTIONS_SUBJECT_PREFIX}.*", record_subject("*"))
     ]
     await nc.flush()  # the server has the subscriptions: nothing published from now on is missed
     try:

@@ -36,15 +36,23 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import msgspec
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import APIError
 
-from hookcore.queue import INDEX_STREAM, INDEX_SUBJECT_PREFIX, JetStream
+if TYPE_CHECKING:
+    from hookcore.queue import JetStream
 
 log = logging.getLogger("hookcore.index")
+
+INDEX_STREAM = "HOOKCORE_INDEX"
+INDEX_SUBJECT_PREFIX = "hookcore.index"
+INDEX_ENTRIES = f"{INDEX_SUBJECT_PREFIX}.>"
+"""Every entry's subject: the stream's (`hookcore.queue.ensure_resources` makes it), and what
+record writers may publish (`hookcore.nats_roles`)."""
 
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")
 CLOCK_SKEW = 3600.0

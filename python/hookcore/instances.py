@@ -15,6 +15,15 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysEr
 
 from hookcore import _core
 from hookcore.apps import Apps
+from hookcore.catalog import (
+    customer_key,
+    endpoint_key,
+    instance_key,
+    instance_keys,
+    instance_state_key,
+    shared_instance_key,
+    shared_key,
+)
 from hookcore.config import Settings
 from hookcore.context import DeployContext
 from hookcore.errors import ApiKeysNotEnabled, BadRequest, InstanceExists, NotFound
@@ -22,19 +31,7 @@ from hookcore.integration import EndpointKind, InstanceConfig, Integration, Life
 from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
 from hookcore.payload import InstanceLinks
 from hookcore.queue import JetStream
-from hookcore.state import instance_state_key
-from hookcore.store import (
-    ENDPOINT_PREFIX,
-    INSTANCE_PREFIX,
-    SHARED_PREFIX,
-    CustomerRecord,
-    EndpointRecord,
-    InstanceRecord,
-    customer_key,
-    encode,
-    shared_instance_key,
-    valid_token,
-)
+from hookcore.store import CustomerRecord, EndpointRecord, InstanceRecord, encode, valid_token
 
 LIST_READS = 64
 """Instance records a listing reads at once: thousands of reads sent together can outlast
@@ -159,7 +156,7 @@ class Instances:
         await self._jet.state.put(instance_state_key(instance_id), encode(state))
         await self._ensure_customer(customer, now)
         # The instance first, then its endpoints: a URL never points at a missing instance.
-        await self._jet.config.put(INSTANCE_PREFIX + instance_id, encode(record))
+        await self._jet.config.put(instance_key(instance_id), encode(record))
         if app.endpoint is not EndpointKind.SHARED:
             for eid in set(record.endpoints.values()):
                 flow_name = next(f for f, e in record.endpoints.items() if e == eid)
@@ -170,7 +167,7 @@ class Instances:
                     instance=instance_id,
                     flow=flow_name if app.endpoint is EndpointKind.INSTANCE_AND_FLOW else None,
                 )
-                await self._jet.config.put(ENDPOINT_PREFIX + eid, encode(route))
+                await self._jet.config.put(endpoint_key(eid), encode(route))
         for old in replaced:  # the newest instance already has the routing: no gap
             await self.remove(old)
         return record, state
@@ -231,7 +228,7 @@ class Instances:
     async def list(self, customer: str | None = None) -> list[InstanceRecord]:
         try:
             # nats-py's server-side key filters miss keys; filter here instead.
-            keys = [k for k in await self._jet.config.keys() if k.startswith(INSTANCE_PREFIX)]
+            keys = instance_keys(await self._jet.config.keys())
         except NoKeysError:
             return []
         reads = asyncio.Semaphore(LIST_READS)
@@ -258,8 +255,8 @@ class Instances:
             await _run_hook(app.remove_hook, self._deploy_context(record), record)
         if app is None or app.endpoint is not EndpointKind.SHARED:
             for endpoint_id in set(record.endpoints.values()):
-                await self._jet.config.delete(ENDPOINT_PREFIX + endpoint_id)
-        await self._jet.config.delete(INSTANCE_PREFIX + instance_id)
+                await self._jet.config.delete(endpoint_key(endpoint_id))
+        await self._jet.config.delete(instance_key(instance_id))
         await self._jet.state.delete(instance_state_key(instance_id))
         if app is not None and app.endpoint is EndpointKind.SHARED:
             await self._release(shared_instance_key(app.name, record.customer), instance_id)
@@ -322,14 +319,14 @@ class Instances:
         if not valid_token(instance_id):
             raise NotFound(f"No instance with id {instance_id!r}.")
         try:
-            entry = await self._jet.config.get(INSTANCE_PREFIX + instance_id)
+            entry = await self._jet.config.get(instance_key(instance_id))
         except KeyNotFoundError:
             raise NotFound(f"No instance with id {instance_id!r}.") from None
         return self._decode(entry.value or b""), int(entry.revision or 0)
 
     async def _replace(self, record: InstanceRecord, revision: int) -> bool:
         try:
-            await self._jet.config.update(INSTANCE_PREFIX + record.id, encode(record), last=revision)
+            await self._jet.config.update(instance_key(record.id), encode(record), last=revision)
         except KeyWrongLastSequenceError:
             return False
         return True
@@ -353,7 +350,7 @@ class Instances:
 
     async def _shared_endpoint(self, app: Integration) -> str:
         """The integration's one shared endpoint, created by the first deploy."""
-        key = SHARED_PREFIX + app.name
+        key = shared_key(app.name)
         try:
             return (await self._jet.config.get(key)).value.decode()  # type: ignore[union-attr]
         except KeyNotFoundError:
@@ -366,7 +363,7 @@ class Instances:
                 raise
             return (await self._jet.config.get(key)).value.decode()  # type: ignore[union-attr]
         route = EndpointRecord(endpoint=endpoint_id, integration=app.name, kind=str(app.endpoint))
-        await self._jet.config.put(ENDPOINT_PREFIX + endpoint_id, encode(route))
+        await self._jet.config.put(endpoint_key(endpoint_id), encode(route))
         return endpoint_id
 
     def _integration(self, name: Any) -> Integration:

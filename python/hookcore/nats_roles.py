@@ -8,7 +8,7 @@
 
 Both ``ingress`` and ``worker`` create and update hookcore's streams and
 buckets at start (`hookcore.queue.ensure_resources`) and so use the
-JetStream API, but neither may delete a stream, nor purge, delete messages
+JetStream API (`hookcore.queue.JETSTREAM_API`), but neither may delete a stream, nor purge, delete messages
 of or remove the consumer of the stream of accepted requests.
 """
 
@@ -21,15 +21,12 @@ from pathlib import Path
 
 import nkeys  # type: ignore[import-untyped]
 
+from hookcore.index import INDEX_ENTRIES
 from hookcore.nats_auth import NatsAuth
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, INDEX_SUBJECT_PREFIX, WORKER_CONSUMER
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JETSTREAM_API, WORKER_CONSUMER
 
 ROLES = ("ingress", "worker", "admin")
 
-_JETSTREAM = ("$JS.API.>", "$KV.>", "$O.>", "$JS.FC.>")
-_INDEX = f"{INDEX_SUBJECT_PREFIX}.>"
-"""Record writes file executions in the executions index (`hookcore.index`): the worker's, and
-the control plane's when a replay links an execution recorded before the index existed."""
 _DESTRUCTIVE = (
     "$JS.API.STREAM.DELETE.>",
     f"$JS.API.STREAM.PURGE.{EXECUTIONS_STREAM}",
@@ -59,13 +56,21 @@ class Permissions:
 
 PERMISSIONS: dict[str, Permissions | None] = {
     "ingress": Permissions(
-        publish=(f"{EXECUTIONS_SUBJECT_PREFIX}.>", _INDEX, *_JETSTREAM),
+        # INDEX_ENTRIES: record writes file executions in the executions index (`hookcore.index`):
+        # the worker's, and the control plane's when a replay links an execution recorded before
+        # the index existed.
+        publish=(f"{EXECUTIONS_SUBJECT_PREFIX}.>", INDEX_ENTRIES, *JETSTREAM_API),
         deny_publish=_DESTRUCTIVE,
         subscribe=("_INBOX.>",),
     ),
     "worker": Permissions(
         # _INBOX: the completion of a synchronous execution goes to the waiting ingress's inbox.
-        publish=(f"$JS.ACK.{EXECUTIONS_STREAM}.{WORKER_CONSUMER}.>", "_INBOX.>", _INDEX, *_JETSTREAM),
+        publish=(
+            f"$JS.ACK.{EXECUTIONS_STREAM}.{WORKER_CONSUMER}.>",
+            "_INBOX.>",
+            INDEX_ENTRIES,
+            *JETSTREAM_API,
+        ),
         deny_publish=_DESTRUCTIVE,
         subscribe=("_INBOX.>",),
     ),

@@ -28,11 +28,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoKeysError, NotFoundError
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
+from hookcore.catalog import node_key, node_keys
+
 log = logging.getLogger("hookcore.nodes")
 
 HEARTBEAT = 2.0
 NODE_TTL = 3 * HEARTBEAT
-NODE_PREFIX = "nodes."
 
 
 class NodeBeat(msgspec.Struct):
@@ -113,9 +114,9 @@ class NodeRegistry:
 
     async def _beat(self) -> None:
         beat = NodeBeat(host=socket.gethostname(), at=self._clock())
-        await self._kv.put(NODE_PREFIX + self.node_id, msgspec.json.encode(beat))
+        await self._kv.put(node_key(self.node_id), msgspec.json.encode(beat))
         try:
-            keys = [k for k in await self._kv.keys() if k.startswith(NODE_PREFIX)]
+            keys = node_keys(await self._kv.keys())
         except NoKeysError:
             keys = []
         stamps = dict(zip(keys, await asyncio.gather(*(self._stored_at(k) for k in keys)), strict=True))

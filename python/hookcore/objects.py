@@ -1,4 +1,5 @@
-"""Bodies and results too large for one message, in the object store bucket ``hookcore_objects``.
+"""Bodies and results too large for one message, in the object store bucket ``hookcore_objects``
+(this module owns its layout: no other names the bucket, its stream or its subjects).
 
 The layout is NATS's object store (chunks on ``$O.<bucket>.C.<nuid>``, then a
 meta message on ``$O.<bucket>.M.<base64 name>`` that rolls up the last one),
@@ -24,6 +25,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -31,7 +33,14 @@ from nats.js.errors import NotFoundError
 
 from hookcore.errors import NotFound, ObjectDamaged
 from hookcore.publisher import Publisher
-from hookcore.queue import OBJECTS_BUCKET, JetStream
+
+if TYPE_CHECKING:
+    from hookcore.queue import JetStream
+
+OBJECTS_BUCKET = "hookcore_objects"
+"""Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""
+OBJECTS_STREAM = f"OBJ_{OBJECTS_BUCKET}"
+"""The bucket's stream (NATS's object store layout: chunks, then a meta message per object)."""
 
 _ROLLUP = b"NATS/1.0\r\nNats-Rollup: sub\r\n\r\n"
 _DIGEST = "SHA-256="
@@ -105,7 +114,7 @@ async def get_object(jet: JetStream, name: str, timeout: float = 60.0) -> bytes:
         return b""
     # A pull consumer of the object's chunks, all fetched in one request (nats-py's ordered
     # push consumer stalls on flow control: 550 ms for 10 MB here, against 40 ms).
-    stream, consumer = f"OBJ_{OBJECTS_BUCKET}", f"get-{uuid.uuid4().hex}"
+    stream, consumer = OBJECTS_STREAM, f"get-{uuid.uuid4().hex}"
     await jet.js.add_consumer(
         stream,
         ConsumerConfig(
@@ -158,4 +167,4 @@ def _sha256(data: memoryview) -> bytes:
 async def _purge(jet: JetStream, subject: str) -> None:
     # When NATS is away, the chunks stay until they expire with the bucket's max age.
     with contextlib.suppress(Exception):
-        await jet.js.purge_stream(f"OBJ_{OBJECTS_BUCKET}", subject=subject)
+        await jet.js.purge_stream(OBJECTS_STREAM, subject=subject)

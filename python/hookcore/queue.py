@@ -1,6 +1,9 @@
 """JetStream: the connection, hookcore's streams and buckets (the publisher is in `publisher`).
 
-Resource names are fixed so every process of a deployment agrees on them.
+Resource names are fixed so every process of a deployment agrees on them. Each layout has one
+owner, which names its stream or bucket and builds its keys and subjects (docs/architecture.md,
+"Storage layouts"): this module creates them all with the owners' names, and owns the executions
+stream and its consumer.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ from nats.js.errors import APIError, BadRequestError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
+from hookcore.catalog import CONFIG_BUCKET, DELIVERIES_BUCKET, NODES_BUCKET, STATE_BUCKET
 from hookcore.config import Settings, env_name
 from hookcore.errors import ConfigError, NatsUnreachable, QueueUnavailable, StorageFull
+from hookcore.index import INDEX_ENTRIES, INDEX_STREAM
+from hookcore.objects import OBJECTS_BUCKET, OBJECTS_STREAM
+from hookcore.records import RECORDS_BUCKET, RESULTS_BUCKET
 
 log = logging.getLogger("hookcore.queue")
 
@@ -37,25 +44,16 @@ EXECUTIONS_STREAM = "HOOKCORE_EXECUTIONS"
 # KEEP IN SYNC with the subject_prefix handed to `_core.Ingress` (ingress.py).
 EXECUTIONS_SUBJECT_PREFIX = "hookcore.executions"
 WORKER_CONSUMER = "hookcore-workers"
-CONFIG_BUCKET = "hookcore_config"
-RECORDS_BUCKET = "hookcore_records"
-RESULTS_BUCKET = "hookcore_results"
-NODES_BUCKET = "hookcore_nodes"
-"""Ingress machines' heartbeats (``nodes.{machine}``), for splitting rate limits."""
-DELIVERIES_BUCKET = "hookcore_deliveries"
-"""Delivery ids seen, for duplicates: ``{digest}`` -> the first execution's id, each with a TTL of
-its flow's dedup window (`hookcore.deliveries`)."""
-STATE_BUCKET = "hookcore_state"
-"""Instance and flow state: ``instance.{id}``, ``flow.{id}.{flow key}``; compare-and-set updates."""
 CONNECT_DEADLINE = 10.0
 """Seconds a process waits for its first NATS connection before it gives up, naming the server."""
 MESSAGE_HEADER_ROOM = 1024
 """Bytes of a message's max_payload kept for its NATS headers (``Nats-Msg-Id`` and the like)."""
-INDEX_STREAM = "HOOKCORE_INDEX"
-INDEX_SUBJECT_PREFIX = "hookcore.index"
-"""The executions index: one entry per execution with a record (layout: `hookcore.index`)."""
-OBJECTS_BUCKET = "hookcore_objects"
-"""Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""
+JETSTREAM_API = ("$JS.API.>", "$KV.>", "$O.>", "$JS.FC.>")
+"""JetStream's API, every KV bucket's and object store's subjects, and flow control: what a
+process that creates and uses hookcore's streams and buckets publishes to (`hookcore.nats_roles`)."""
+NODES_TTL = 60.0
+"""Seconds a heartbeat stays in the nodes bucket (`hookcore.nodes` judges liveness by its own,
+shorter, TTL)."""
 
 # JetStream's err_codes for "no room" (KEEP IN SYNC with rust/nats_wire.rs, which
 # classifies the publisher's acks the same way): a stream at its limit with
@@ -97,11 +95,6 @@ class JetStream:
         ``ack_sync``), so there is nothing in flight to drain."""
         if not self.nc.is_closed:
             await self.nc.close()
-
-
-def kv_subject(bucket: str, key: str) -> str:
-    """The subject a put to ``key`` of ``bucket`` publishes to (what nats-py's ``KeyValue.put`` does)."""
-    return f"$KV.{bucket}.{key}"
 
 
 async def connect(settings: Settings, name: str) -> JetStream:
@@ -217,45 +210,35 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
     stored deletes nothing either: new messages are refused until enough expire.
     """
     retention = settings.retention_seconds
-    stream = StreamConfig(
-        name=EXECUTIONS_STREAM,
-        subjects=[f"{EXECUTIONS_SUBJECT_PREFIX}.>"],
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.NEW,
-        max_bytes=settings.max_stream_bytes,
-        storage=StorageType.FILE,
-        max_age=retention,
-        num_replicas=settings.replicas,
-        # Only as long as a resend needs: see Settings.duplicate_window.
-        duplicate_window=min(settings.duplicate_window, retention),
-        allow_direct=True,
+    await _ensure_stream(
+        js,
+        "max_stream_bytes",
+        StreamConfig(
+            name=EXECUTIONS_STREAM,
+            subjects=[f"{EXECUTIONS_SUBJECT_PREFIX}.>"],
+            max_bytes=settings.max_stream_bytes,
+            max_age=retention,
+            num_replicas=settings.replicas,
+            # Only as long as a resend needs: see Settings.duplicate_window.
+            duplicate_window=min(settings.duplicate_window, retention),
+        ),
     )
-    async with _reserving("max_stream_bytes", settings.max_stream_bytes):
-        try:
-            await js.add_stream(stream)
-        except BadRequestError:
-            await js.update_stream(stream)
-    index = StreamConfig(
-        name=INDEX_STREAM,
-        subjects=[f"{INDEX_SUBJECT_PREFIX}.>"],
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.NEW,
-        max_bytes=settings.max_bucket_bytes,
-        storage=StorageType.FILE,
-        max_age=retention,  # entries expire with the records they index
-        max_msgs_per_subject=1,  # one entry per subject: a second write of the same one replaces it
-        num_replicas=settings.replicas,
-        allow_direct=True,
+    await _ensure_stream(
+        js,
+        "max_bucket_bytes",
+        StreamConfig(
+            name=INDEX_STREAM,
+            subjects=[INDEX_ENTRIES],
+            max_bytes=settings.max_bucket_bytes,
+            max_age=retention,  # entries expire with the records they index
+            max_msgs_per_subject=1,  # one entry per subject: a second write of the same one replaces it
+            num_replicas=settings.replicas,
+        ),
     )
-    async with _reserving("max_bucket_bytes", settings.max_bucket_bytes):
-        try:
-            await js.add_stream(index)
-        except BadRequestError:
-            await js.update_stream(index)
     buckets = (
         (CONFIG_BUCKET, None),
         (STATE_BUCKET, None),
-        (NODES_BUCKET, 60.0),
+        (NODES_BUCKET, NODES_TTL),
         (DELIVERIES_BUCKET, None),  # each key has its own TTL
         (RECORDS_BUCKET, retention),
         (RESULTS_BUCKET, retention),
@@ -288,7 +271,21 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
                 ),
             )
         except BadRequestError:
-            await _update_limits(js, f"OBJ_{OBJECTS_BUCKET}", settings.max_object_bytes, retention)
+            await _update_limits(js, OBJECTS_STREAM, settings.max_object_bytes, retention)
+
+
+async def _ensure_stream(js: JetStreamContext, setting: str, stream: StreamConfig) -> None:
+    """Create ``stream``, or update it to ``stream`` when it exists: limits retention, discarding
+    new messages at its byte limit (``setting``), on file, with direct gets."""
+    stream.retention = RetentionPolicy.LIMITS
+    stream.discard = DiscardPolicy.NEW
+    stream.storage = StorageType.FILE
+    stream.allow_direct = True
+    async with _reserving(setting, stream.max_bytes or 0):
+        try:
+            await js.add_stream(stream)
+        except BadRequestError:
+            await js.update_stream(stream)
 
 
 async def _update_limits(js: JetStreamContext, stream: str, max_bytes: int, max_age: float | None) -> None:

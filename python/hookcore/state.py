@@ -2,13 +2,13 @@
 
 ``await ctx.flow_state.update(lambda count: (count or 0) + 1)`` never loses a
 write, however many executions run it at once: a conflicting update is
-retried on the new value.
+retried on the new value. The keys are `hookcore.catalog`'s (``instance_state_key``,
+``flow_state_key``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -20,15 +20,6 @@ _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 
 MAX_ATTEMPTS = 1000
-
-
-def instance_state_key(instance_id: str) -> str:
-    return f"instance.{instance_id}"
-
-
-def flow_state_key(instance_id: str, flow: str) -> str:
-    token = base64.urlsafe_b64encode(flow.encode()).decode().rstrip("=")
-    return f"flow.{instance_id}.{token}"
 
 
 class State:

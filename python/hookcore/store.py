@@ -1,4 +1,5 @@
-"""Records kept in JetStream KV: endpoints, instances, customers, executions and results."""
+"""Records kept in JetStream KV: endpoints, instances, customers, executions and results (their
+buckets and keys are `hookcore.catalog`'s and `hookcore.records`'s)."""
 
 from __future__ import annotations
 
@@ -14,31 +15,18 @@ from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from hookcore.bounds import encode_within
+from hookcore.catalog import config_entry
 from hookcore.envelope import Envelope, decode_envelope, from_micros
 from hookcore.errors import NotFound, WriteConflict
-from hookcore.index import entry_subject, remove_entry, token
+from hookcore.index import entry_subject, remove_entry
 from hookcore.integration import InstanceConfig
 from hookcore.objects import get_object, put_object, result_object
 from hookcore.publisher import Publisher
-from hookcore.queue import (
-    EXECUTIONS_STREAM,
-    EXECUTIONS_SUBJECT_PREFIX,
-    RECORDS_BUCKET,
-    RESULTS_BUCKET,
-    JetStream,
-    kv_subject,
-)
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JetStream
+from hookcore.records import record_subject, result_subject
 from hookcore.steps import LogLine, StepRecord
 
 log = logging.getLogger("hookcore.store")
-
-ENDPOINT_PREFIX = "endpoints."
-SHARED_PREFIX = "shared."
-INSTANCE_PREFIX = "instances."
-CUSTOMER_PREFIX = "customers."
-SHARED_INSTANCE_PREFIX = "shared-instances."
-"""+ ``{integration}.{customer token}``: the id of the customer's one instance of a
-shared-endpoint integration (`hookcore.instances.Instances.deploy` claims it)."""
 
 
 class EndpointRecord(msgspec.Struct, rename="camel", frozen=True):
@@ -129,16 +117,6 @@ _json = msgspec.json.Encoder()
 
 def encode(record: msgspec.Struct) -> bytes:
     return _json.encode(record)
-
-
-def customer_key(external_id: str) -> str:
-    """KV key of a customer: external ids may hold any character, keys may not."""
-    return CUSTOMER_PREFIX + token(external_id)
-
-
-def shared_instance_key(integration: str, external_id: str) -> str:
-    """KV key naming a customer's instance of a shared-endpoint integration."""
-    return f"{SHARED_INSTANCE_PREFIX}{integration}.{token(external_id)}"
 
 
 class Records:
@@ -269,7 +247,7 @@ class RecordWriter:
         record.indexed_status = status
         writes = [
             self._publisher.publish(
-                kv_subject(RECORDS_BUCKET, record.id),
+                record_subject(record.id),
                 encode_within(record, self.max_record_bytes),
                 headers=expect_last(last),
             )
@@ -356,7 +334,7 @@ class RecordWriter:
         if record.result_in_object_store:
             await put_object(self._jet, self._publisher, result_object(record.id), data)
         else:
-            await self._publisher.publish(kv_subject(RESULTS_BUCKET, record.id), data)
+            await self._publisher.publish(result_subject(record.id), data)
 
 
 class LaterPut:
@@ -449,11 +427,12 @@ class ConfigView:
                 loaded.set_result(None)
 
     def _apply(self, key: str, value: bytes | None) -> None:
-        if key.startswith(ENDPOINT_PREFIX):
+        kind, name = config_entry(key)
+        if kind == "endpoint":
             if self._on_endpoint is not None:
-                self._on_endpoint(key[len(ENDPOINT_PREFIX) :], value)
-        elif key.startswith(INSTANCE_PREFIX):
-            instance_id = key[len(INSTANCE_PREFIX) :]
+                self._on_endpoint(name, value)
+        elif kind == "instance":
+            instance_id = name
             if self._on_instance is not None:
                 self._on_instance(instance_id, value)
             if value is None:

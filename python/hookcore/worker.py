@@ -25,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from hookcore import logs
 from hookcore.apps import Apps
 from hookcore.bounds import truncated, unstorable
+from hookcore.catalog import flow_state_key, instance_state_key
 from hookcore.completion import Completion, encode_completion
 from hookcore.config import Settings
 from hookcore.context import FlowContext, FlowLog
@@ -42,7 +43,7 @@ from hookcore.queue import (
     connect,
 )
 from hookcore.results import encode_result
-from hookcore.state import State, flow_state_key, instance_state_key
+from hookcore.state import State
 from hookcore.store import (
     FINAL_STATUSES,
     ConfigView,

@@ -13,9 +13,8 @@ import nats
 import pytest
 from nats.js.errors import KeyNotFoundError
 
+from hookcore.catalog import STATE_BUCKET, flow_state_key
 from hookcore.errors import ErrorCode
-from hookcore.queue import STATE_BUCKET
-from hookcore.state import flow_state_key
 from support import Hookcore
 
 

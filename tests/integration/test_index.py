@@ -23,7 +23,8 @@ import msgspec
 from hookcore.config import Settings
 from hookcore.executions import Executions, id_at
 from hookcore.publisher import Publisher
-from hookcore.queue import RECORDS_BUCKET, JetStream, connect, kv_subject
+from hookcore.queue import JetStream, connect
+from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord, Records, RecordWriter, encode
 from support import ADMIN_TOKEN, Hookcore
 
@@ -215,7 +216,7 @@ def test_a_record_from_before_the_index_is_read_by_id_and_listed_once_refiled(ho
     async def scenario() -> None:
         async with _writer(hookcore) as (jet, writer, _), _admin(hookcore) as client:
             old = msgspec.json.encode(_as_before_the_index(record))
-            await jet.js.publish(kv_subject(RECORDS_BUCKET, record.id), old)
+            await jet.js.publish(record_subject(record.id), old)
             shown = (await client.get(f"/api/executions/{record.id}")).json()
             assert shown["status"] == "succeeded" and shown["customer"] == "ix-old"
             assert await _pages(client, 10, customer="ix-old") == []

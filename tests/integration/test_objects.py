@@ -14,9 +14,9 @@ import pytest
 
 from hookcore.config import Settings
 from hookcore.errors import NotFound, ObjectDamaged, StorageFull
-from hookcore.objects import get_object, put_object
+from hookcore.objects import OBJECTS_BUCKET, OBJECTS_STREAM, get_object, put_object
 from hookcore.publisher import Publisher
-from hookcore.queue import OBJECTS_BUCKET, JetStream, connect
+from hookcore.queue import JetStream, connect
 from support import running_nats
 
 MIB = 1024 * 1024
@@ -36,7 +36,7 @@ async def _connected(url: str, **settings: object) -> AsyncIterator[tuple[JetStr
 
 
 async def _chunk_messages(jet: JetStream) -> int:
-    info = await jet.js.stream_info(f"OBJ_{OBJECTS_BUCKET}", subjects_filter=f"$O.{OBJECTS_BUCKET}.C.>")
+    info = await jet.js.stream_info(OBJECTS_STREAM, subjects_filter=f"$O.{OBJECTS_BUCKET}.C.>")
     return sum((info.state.subjects or {}).values())
 
 
@@ -83,7 +83,7 @@ def test_an_object_missing_a_chunk_is_damaged_not_silently_short(tmp_path: Path)
         async with _connected(server.url) as (jet, publisher):
             await put_object(jet, publisher, "cut", os.urandom(2 * MIB))
             info = await jet.objects.get_info("cut")
-            stream = f"OBJ_{OBJECTS_BUCKET}"
+            stream = OBJECTS_STREAM
             first = await jet.js.get_msg(
                 stream, subject=f"$O.{OBJECTS_BUCKET}.C.{info.nuid}", next=True, seq=1
             )

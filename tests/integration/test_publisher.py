@@ -23,16 +23,10 @@ from hookcore import publisher as publisher_module
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 from hookcore.errors import ConfigError, QueueUnavailable, StorageFull, WriteConflict
+from hookcore.objects import OBJECTS_STREAM
 from hookcore.publisher import Publisher, Server
-from hookcore.queue import (
-    EXECUTIONS_STREAM,
-    EXECUTIONS_SUBJECT_PREFIX,
-    OBJECTS_BUCKET,
-    RECORDS_BUCKET,
-    connect,
-    kv_subject,
-    storage_error,
-)
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, connect, storage_error
+from hookcore.records import record_subject
 from hookcore.store import expect_last
 from support import running_hookcore, running_nats, wait_listening
 
@@ -76,7 +70,7 @@ def test_concurrent_publishes_are_stored_and_acked(nats: EmbeddedNats) -> None:
 def test_acks_give_the_sequence_and_expected_sequences_hold(nats: EmbeddedNats) -> None:
     """What record writes rely on: an ack's stream sequence, and a refused
     Nats-Expected-Last-Subject-Sequence raising WriteConflict, not QueueUnavailable."""
-    subject = kv_subject(RECORDS_BUCKET, "expected-sequence")
+    subject = record_subject("expected-sequence")
 
     async def run() -> None:
         await _stored(nats.url, [])  # creates the buckets
@@ -527,7 +521,7 @@ def test_every_bucket_has_a_byte_limit_and_keeps_old_data_when_full(own_nats: Em
                 assert config.discard == DiscardPolicy.NEW, config.name
                 expected = {
                     EXECUTIONS_STREAM: settings.max_stream_bytes,
-                    f"OBJ_{OBJECTS_BUCKET}": 512 * 1024,
+                    OBJECTS_STREAM: 512 * 1024,
                 }.get(config.name or "", 256 * 1024)
                 assert config.max_bytes == expected, config.name
             with pytest.raises(Exception, match="maximum bytes exceeded"):

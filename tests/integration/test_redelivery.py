@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nats
 
-from hookcore.queue import RECORDS_BUCKET
+from hookcore.records import record_subject
 from support import running_hookcore, running_nats
 
 
@@ -28,7 +28,7 @@ def test_a_killed_workers_execution_is_redelivered_and_recorded_once(tmp_path: P
             async def on_write(msg: nats.aio.msg.Msg) -> None:
                 writes.append(json.loads(msg.data))
 
-            await nc.subscribe(f"$KV.{RECORDS_BUCKET}.>", cb=on_write)
+            await nc.subscribe(record_subject(">"), cb=on_write)
             await nc.flush()
             execution_id = (await asyncio.to_thread(hc.client.post, url)).json()["executionId"]
             # The fault while work is in flight: the flow has started (its marker) and its

@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.js.errors import KeyNotFoundError
 
-from hookcore.queue import RESULTS_BUCKET
+from hookcore.records import RESULTS_BUCKET
 from support import Hookcore
 
 

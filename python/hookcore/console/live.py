@@ -1,7 +1,7 @@
 """The executions list's live feed: server-sent events from a JetStream subscription.
 
 Each feed is an ordered push consumer on the records bucket's subjects
-(``$KV.hookcore_records.>``) delivering only what is written from now on
+(`hookcore.records.record_subject`) delivering only what is written from now on
 (``DeliverPolicy.NEW``): nothing is polled, and nothing already stored is read.
 Every record write a filter matches becomes one ``execution`` event whose data is
 ``{"id", "status", "row"}`` (``row``: the escaped table row to show) and whose
@@ -27,7 +27,8 @@ from granian._granian import RSGIProtocolClosed as ProtocolClosed
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from hookcore.queue import RECORDS_BUCKET, JetStream, kv_subject
+from hookcore.queue import JetStream
+from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord
 
 log = logging.getLogger("hookcore.console")
@@ -58,9 +59,7 @@ async def feed(
 ) -> None:
     """Answer with an event stream of the record writes ``matches`` accepts, for `FEED_SECONDS`
     or until the client leaves."""
-    sub = await jet.js.subscribe(
-        kv_subject(RECORDS_BUCKET, ">"), ordered_consumer=True, config=_start(last_event_id)
-    )
+    sub = await jet.js.subscribe(record_subject(">"), ordered_consumer=True, config=_start(last_event_id))
     transport = proto.response_stream(200, [("content-type", "text/event-stream"), *headers])
     gone = asyncio.ensure_future(proto.client_disconnect())
     loop = asyncio.get_running_loop()
