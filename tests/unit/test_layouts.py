@@ -56,6 +56,8 @@ def layouts() -> Layouts:
             if NAMING.search(name) and isinstance(value, str):
                 constants[name] = owner
                 literals[value] = owner
+                if name.endswith("_BUCKET"):
+                    literals[f"KV_{value}"] = owner  # a KV bucket's stream
     for owner, values in defined.items():  # built from those: ``INDEX_ENTRIES``, ``JETSTREAM_API``
         for name, value in values.items():
             texts = [v for v in (value if isinstance(value, tuple) else (value,)) if isinstance(v, str)]
@@ -191,6 +193,7 @@ stream = index.INDEX_STREAM
 state = f"flow.{instance}.{flow}"
 prefix = "hookcore.executions"
 harmless = "hookcore.indexes and HOOKCORE_INDEX_BYTES"
+stream_of_a_bucket = "KV_hookcore_state"
 '''
     wrong = violations("hookcore.somewhere", source, found)
     assert sorted(w.split(": ", 1)[1] for w in wrong) == sorted(
@@ -201,6 +204,7 @@ harmless = "hookcore.indexes and HOOKCORE_INDEX_BYTES"
             "INDEX_STREAM (owned by hookcore.index)",
             "a catalog key in 'flow.'",
             "'hookcore.executions' in 'hookcore.executions'",
+            "'KV_hookcore_state' in 'KV_hookcore_state'",
         ]
     )
     assert violations("hookcore.queue", "from hookcore.records import RECORDS_BUCKET\n", found) == []
