@@ -167,7 +167,7 @@ class Tracing:
 
         parent = self._propagator.extract(carrier, getter=_Headers)  # type: ignore[arg-type]
         return self.tracer.start_as_current_span(
-            name, context=parent, kind=SpanKind[kind], record_exception=False, set_status_on_exception=True
+            name, context=parent, kind=SpanKind[kind], record_exception=True, set_status_on_exception=True
         )
 
     def trigger(self, handle: Trigger) -> Trigger:

@@ -46,6 +46,17 @@ class Received:
                 for scope_spans in resource_spans.scope_spans:
                     self.spans.extend((service, span) for span in scope_spans.spans)
 
+    def named(self, name: str, timeout: float = 30) -> list[Span]:
+        """The spans called ``name``, once there is one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [span for _, span in self.spans if span.name == name]
+            if found:
+                return found
+            assert time.monotonic() < deadline, f"no span {name!r}: {self.spans}"
+            time.sleep(0.05)
+
     def wait_for(self, execution_id: str, count: int, timeout: float = 30) -> list[tuple[str, Span]]:
         """The spans about ``execution_id``, once there are ``count`` of them."""
         deadline = time.monotonic() + timeout
@@ -134,7 +145,7 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
     endpoint, received = receiver
     with running_hookcore(nats, tmp_path, env=traced_env(endpoint), measure=False) as hc:
         instance = hc.deploy("trace-customer")
-        url = instance["webhookUrls"]["Plain"]
+        url = instance["webhookUrls"]["Spanned"]
         sender = f"00-{SENDER_TRACE}-{SENDER_SPAN}-01"
         answer = hc.client.post(url, json={"order": 1}, headers={"traceparent": sender})
         assert answer.status_code == 200, answer.text
@@ -142,6 +153,7 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
         assert hc.wait_final(execution_id)["status"] == "succeeded"
         seq = stream_last_seq(nats.url)
         spans = received.wait_for(execution_id, 2)
+        (flows_own,) = received.named("look up the order")
 
         # A synchronous execution that fails: the ingress answers 400, the worker's span says why.
         failing = hc.client.post(
@@ -178,7 +190,7 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
         "hookcore.execution_id": execution_id,
         "hookcore.customer": "trace-customer",
         "hookcore.integration": "testapp",
-        "hookcore.flow": "Plain",
+        "hookcore.flow": "Spanned",
         "hookcore.synchronous": False,
         "http.response.status_code": 200,
     }
@@ -190,7 +202,7 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
     assert worker.trace_id == ingress.trace_id
     assert worker.parent_span_id == ingress.span_id
     assert worker.kind == Span.SPAN_KIND_CONSUMER
-    assert worker.name == "execute testapp/Plain"
+    assert worker.name == "execute testapp/Spanned"
     worker_attrs = attrs(worker)
     assert worker_attrs.pop("messaging.destination.name").endswith(execution_id)
     assert worker_attrs == {
@@ -198,13 +210,16 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
         "hookcore.execution_id": execution_id,
         "hookcore.customer": "trace-customer",
         "hookcore.integration": "testapp",
-        "hookcore.flow": "Plain",
+        "hookcore.flow": "Spanned",
         "hookcore.status": "succeeded",
         "hookcore.attempts": 1,
         "hookcore.failures": 0,
         "hookcore.delivery": 1,
     }
     assert worker.status.code != Status.STATUS_CODE_ERROR
+    # The flow's own span (made in the worker's thread pool) is the child of the worker's.
+    assert (flows_own.trace_id, flows_own.parent_span_id) == (worker.trace_id, worker.span_id)
+    assert attrs(flows_own) == {"order": 1}
     # The worker's span covers the run: it starts after the ingress span started.
     assert worker.start_time_unix_nano >= ingress.start_time_unix_nano
 
