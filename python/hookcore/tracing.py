@@ -51,6 +51,7 @@ _NEEDS = (
 EXPORTERS = ("otlp", "console", "none")
 """What ``OTEL_TRACES_EXPORTER`` may name (``otlp``: OTLP over HTTP/protobuf)."""
 ROUTE = "/trigger/{endpointId}"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 
 class TracingMode(StrEnum):
@@ -175,9 +176,13 @@ class Tracing:
 
         @functools.wraps(handle)
         async def traced(scope: Any, proto: Any, target: str, started: int) -> None:
-            method: str = scope.method
-            with self._span(f"{method} {ROUTE}", scope.headers, "SERVER") as span:
+            # OpenTelemetry's HTTP conventions: a method not of HTTP's is "_OTHER", its span "HTTP".
+            method: str = scope.method if scope.method in METHODS else "_OTHER"
+            name = f"{method} {ROUTE}" if method != "_OTHER" else f"HTTP {ROUTE}"
+            with self._span(name, scope.headers, "SERVER") as span:
                 if span.is_recording():
+                    if method == "_OTHER":
+                        span.set_attribute("http.request.method_original", scope.method)
                     span.set_attributes(
                         {
                             "http.request.method": method,

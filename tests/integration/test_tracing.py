@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -46,15 +46,19 @@ class Received:
                 for scope_spans in resource_spans.scope_spans:
                     self.spans.extend((service, span) for span in scope_spans.spans)
 
-    def named(self, name: str, timeout: float = 30) -> list[Span]:
+    def named(self, name: str) -> list[Span]:
         """The spans called ``name``, once there is one."""
+        return self.where(lambda span: span.name == name, name)
+
+    def where(self, match: Callable[[Span], bool], what: str, timeout: float = 30) -> list[Span]:
+        """The spans that ``match``, once there is one."""
         deadline = time.monotonic() + timeout
         while True:
             with self.lock:
-                found = [span for _, span in self.spans if span.name == name]
+                found = [span for _, span in self.spans if match(span)]
             if found:
                 return found
-            assert time.monotonic() < deadline, f"no span {name!r}: {self.spans}"
+            assert time.monotonic() < deadline, f"no span {what}: {self.spans}"
             time.sleep(0.05)
 
     def wait_for(self, execution_id: str, count: int, timeout: float = 30) -> list[tuple[str, Span]]:
@@ -172,6 +176,10 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
         hooked_spans = dict(received.wait_for(hooked_id, 2))
         hooked_headers = stored_headers(nats.url, stream_last_seq(nats.url))
 
+        # A refused request has its span too, with the answer's status.
+        assert hc.client.post("/trigger/no-such-endpoint", json={}).status_code == 404
+        (refused,) = received.where(lambda s: attrs(s).get("url.path") == "/trigger/no-such-endpoint", "404")
+
     services = {service: span for service, span in spans}
     assert services.keys() == {"hookcore-ingress", "hookcore-worker"}, spans
     ingress, worker = services["hookcore-ingress"], services["hookcore-worker"]
@@ -241,6 +249,14 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
     assert exception["exception.type"] == "RuntimeError"
     assert exception["exception.message"] == "The widget requested is not in the database"
     assert "raise RuntimeError" in exception["exception.stacktrace"]
+
+    assert attrs(refused) == {
+        "http.request.method": "POST",
+        "http.route": "/trigger/{endpointId}",
+        "url.path": "/trigger/no-such-endpoint",
+        "hookcore.endpoint": "no-such-endpoint",
+        "http.response.status_code": 404,
+    }
 
     ingress, worker = hooked_spans["hookcore-ingress"], hooked_spans["hookcore-worker"]
     assert (attrs(ingress)["hookcore.flow"], attrs(ingress)["http.response.status_code"]) == (
