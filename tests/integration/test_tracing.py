@@ -147,7 +147,7 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
     nats: EmbeddedNats, tmp_path: Path, receiver: tuple[str, Received]
 ) -> None:
     endpoint, received = receiver
-    with running_hookcore(nats, tmp_path, env=traced_env(endpoint), measure=False) as hc:
+    with running_hookcore(nats, tmp_path, env=traced_env(endpoint)) as hc:
         instance = hc.deploy("trace-customer")
         url = instance["webhookUrls"]["Spanned"]
         sender = f"00-{SENDER_TRACE}-{SENDER_SPAN}-01"
@@ -270,7 +270,7 @@ def test_a_request_is_one_trace_from_the_ingress_to_the_worker(
 
 
 def test_without_tracing_stored_messages_carry_no_traceparent(nats: EmbeddedNats, tmp_path: Path) -> None:
-    with running_hookcore(nats, tmp_path, workers=0, measure=False) as hc:
+    with running_hookcore(nats, tmp_path, workers=0) as hc:
         url = hc.deploy("untraced")["webhookUrls"]["Plain"]
         # The sender's own traceparent is a request header like any other: stored in the envelope.
         sender = f"00-{SENDER_TRACE}-{SENDER_SPAN}-01"
