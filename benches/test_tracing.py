@@ -3,7 +3,7 @@
 the frame (tracing's Rust part), and as a traced ingress runs it (a span started and ended around
 `hookcore.tracing.Tracing.ingest`, with no exporter: what the process itself spends).
 
-Needs the ``otel`` extra (the test extra brings it)."""
+Needs the ``otel`` extra's packages (the bench and test extras bring them)."""
 
 from __future__ import annotations
 
