@@ -54,10 +54,13 @@ def test_tracing_without_the_extra_is_a_config_error_naming_it(tmp_path: Path) -
         "            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, Hide())\n"
     )
-    code = "from hookcore.config import Settings; print(Settings.load().tracing)"
+    code = (
+        "import sys, hookcore.ingress, hookcore.worker; from hookcore.config import Settings; "
+        "print(Settings.load().tracing, any(m.startswith('opentelemetry') for m in sys.modules))"
+    )
     env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
     off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert (off.returncode, off.stdout) == (0, "off\n"), off.stderr
+    assert (off.returncode, off.stdout) == (0, "off False\n"), off.stderr  # nothing imported it
     on = subprocess.run(
         [sys.executable, "-c", code], env={**env, "HOOKCORE_TRACING": "otlp"}, capture_output=True, text=True
     )
