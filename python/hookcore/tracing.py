@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from hookcore import _core
 from hookcore.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
-    from hookcore import _core
     from hookcore.config import Settings
     from hookcore.store import ExecutionRecord
 
@@ -144,7 +144,7 @@ class _Headers:
         return [] if carrier is None else list(carrier.keys())
 
 
-Ingest = Callable[..., "_core.Answer | _core.Accepted"]
+Ingest = Callable[..., _core.Answer | _core.Accepted]
 Trigger = Callable[[Any, Any, str, int], Awaitable[None]]
 Execute = Callable[["Msg"], Awaitable["ExecutionRecord | None"]]
 
@@ -212,8 +212,8 @@ class Tracing:
                 else None
             )
             decision = ingest(method, target, query, headers, body, token, traceparent)
-            if span.is_recording() and hasattr(decision, "execution_id"):
-                accepted: _core.Accepted = decision  # type: ignore[assignment]
+            if type(decision) is _core.Accepted and span.is_recording():
+                accepted = decision
                 span.set_attributes(
                     _attributes(
                         {
