@@ -91,6 +91,10 @@ pub struct Accepted {
     pub dedup: Option<DeliveryKey>,
     /// The customer (external id) of the instance the request was routed to.
     pub customer: String,
+    /// The integration the request was routed to (its name), for traces.
+    pub integration: Arc<IntegrationSpec>,
+    /// The flow it runs (None while a `preprocess` function has to pick it), for traces.
+    pub flow: Option<String>,
 }
 
 /// A delivery's key in the deliveries bucket and how long it is remembered.
@@ -501,6 +505,8 @@ fn accept(
         limit,
         dedup,
         customer,
+        integration: Arc::clone(&resolved.integration),
+        flow: resolved.flow.clone(),
     })
 }
 

@@ -63,6 +63,10 @@ pub enum Event {
 /// deduplication key).
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 
+/// The name of the header carrying an execution's W3C trace context (when the
+/// ingress traces; `hookcore.tracing.TRACEPARENT` in Python, the same name).
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
 /// JetStream's `err_code`s that mean "no room": the stream is at its byte or
 /// message limit (10077, "maximum bytes exceeded", with `discard: new`), the
 /// server's storage is used up (10023, "insufficient resources") or cannot
@@ -113,8 +117,29 @@ impl Wire {
         payload: &[u8],
         msg_id: Option<&str>,
     ) -> Result<Vec<u8>, WireError> {
-        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + payload.len() + 128);
-        frame_head(&mut out, subject, &self.inbox, token, msg_id, payload.len())?;
+        self.publish_traced(subject, token, payload, msg_id, None)
+    }
+
+    /// [`Wire::publish`] with a `traceparent` header too when one is given
+    /// (see [`frame_head_traced`]).
+    pub fn publish_traced(
+        &self,
+        subject: &str,
+        token: u64,
+        payload: &[u8],
+        msg_id: Option<&str>,
+        traceparent: Option<&str>,
+    ) -> Result<Vec<u8>, WireError> {
+        let mut out = Vec::with_capacity(subject.len() + self.inbox.len() + payload.len() + 192);
+        frame_head_traced(
+            &mut out,
+            subject,
+            &self.inbox,
+            token,
+            msg_id,
+            traceparent,
+            payload.len(),
+        )?;
         out.extend_from_slice(payload);
         out.extend_from_slice(b"\r\n");
         Ok(out)
@@ -325,38 +350,96 @@ pub fn frame_head(
     msg_id: Option<&str>,
     payload_len: usize,
 ) -> Result<(), WireError> {
-    let headers_len = match msg_id {
-        None => 0,
-        Some(id) => {
-            if id.is_empty() || id.bytes().any(|b| b.is_ascii_control()) {
-                return Err(WireError(format!(
-                    "a message id must be non-empty printable text, got {id:?}"
-                )));
-            }
-            // NATS/1.0 CRLF, name: id CRLF, CRLF
-            10 + MSG_ID_HEADER.len() + 2 + id.len() + 2 + 2
-        }
-    };
-    out.extend_from_slice(if msg_id.is_some() { b"HPUB " } else { b"PUB " });
+    frame_head_traced(out, subject, inbox, token, msg_id, None, payload_len)
+}
+
+/// [`frame_head`] with a W3C `traceparent` header as well when `traceparent` is given
+/// (the execution's trace context, which the worker continues; Python's
+/// `hookcore.tracing` reads the same header name, [`TRACEPARENT_HEADER`]).
+pub fn frame_head_traced(
+    out: &mut Vec<u8>,
+    subject: &str,
+    inbox: &[u8],
+    token: u64,
+    msg_id: Option<&str>,
+    traceparent: Option<&str>,
+    payload_len: usize,
+) -> Result<(), WireError> {
+    if let Some(id) = msg_id {
+        check_msg_id(id)?;
+    }
+    if let Some(value) = traceparent {
+        check_traceparent(value)?;
+    }
+    // NATS/1.0 CRLF, then name: value CRLF per header, then CRLF
+    let line = |name: &str, value: Option<&str>| value.map_or(0, |v| name.len() + 2 + v.len() + 2);
+    let lines = line(MSG_ID_HEADER, msg_id) + line(TRACEPARENT_HEADER, traceparent);
+    if lines == 0 {
+        out.extend_from_slice(b"PUB ");
+    } else {
+        out.extend_from_slice(b"HPUB ");
+    }
     out.extend_from_slice(subject.as_bytes());
     out.push(b' ');
     out.extend_from_slice(inbox);
     push_decimal(out, token);
     out.push(b' ');
-    if let Some(id) = msg_id {
-        push_decimal(out, headers_len as u64);
-        out.push(b' ');
-        push_decimal(out, (headers_len + payload_len) as u64);
-        out.extend_from_slice(b"\r\nNATS/1.0\r\n");
-        out.extend_from_slice(MSG_ID_HEADER.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(id.as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-    } else {
+    if lines == 0 {
         push_decimal(out, payload_len as u64);
         out.extend_from_slice(b"\r\n");
+        return Ok(());
+    }
+    let headers_len = 10 + lines + 2;
+    push_decimal(out, headers_len as u64);
+    out.push(b' ');
+    push_decimal(out, (headers_len + payload_len) as u64);
+    out.extend_from_slice(b"\r\nNATS/1.0\r\n");
+    for (name, value) in [(MSG_ID_HEADER, msg_id), (TRACEPARENT_HEADER, traceparent)] {
+        if let Some(value) = value {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+fn check_msg_id(id: &str) -> Result<(), WireError> {
+    if id.is_empty() || id.bytes().any(|b| b.is_ascii_control()) {
+        return Err(WireError(format!(
+            "a message id must be non-empty printable text, got {id:?}"
+        )));
     }
     Ok(())
+}
+
+/// A W3C trace context `traceparent` of version 00: `00-{32 hex}-{16 hex}-{2 hex}`,
+/// lower case, with neither id all zeros.
+fn check_traceparent(value: &str) -> Result<(), WireError> {
+    let bytes = value.as_bytes();
+    let hex = |part: &[u8]| {
+        !part.is_empty()
+            && part.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            && part.iter().any(|&b| b != b'0')
+    };
+    let valid = bytes.len() == 55
+        && value.starts_with("00-")
+        && bytes[35] == b'-'
+        && bytes[52] == b'-'
+        && hex(&bytes[3..35])
+        && hex(&bytes[36..52])
+        && bytes[53..]
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if valid {
+        Ok(())
+    } else {
+        Err(WireError(format!(
+            "a traceparent must be 00-<32 hex digits>-<16 hex digits>-<2 hex digits>, got {value:?}"
+        )))
+    }
 }
 
 /// The status code of a `NATS/1.0 503 …` header block.

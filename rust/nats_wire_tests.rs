@@ -81,6 +81,64 @@ fn a_message_id_makes_an_hpub_frame() {
     }
 }
 
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[test]
+fn a_traceparent_is_a_header_of_the_frame_beside_the_message_id() {
+    let wire = Wire::new(INBOX);
+    let frame = wire
+        .publish_traced("s.a", 3, b"{}", Some("0190-ab"), Some(TRACEPARENT))
+        .unwrap();
+    let headers = format!("NATS/1.0\r\nNats-Msg-Id: 0190-ab\r\ntraceparent: {TRACEPARENT}\r\n\r\n");
+    assert_eq!(
+        String::from_utf8(frame).unwrap(),
+        format!(
+            "HPUB s.a _INBOX.pub1.3 {} {}\r\n{headers}{{}}\r\n",
+            headers.len(),
+            headers.len() + 2
+        )
+    );
+    // Alone, it makes an HPUB frame too.
+    let frame = wire
+        .publish_traced("s", 4, b"", None, Some(TRACEPARENT))
+        .unwrap();
+    let headers = format!("NATS/1.0\r\ntraceparent: {TRACEPARENT}\r\n\r\n");
+    assert_eq!(
+        String::from_utf8(frame).unwrap(),
+        format!(
+            "HPUB s _INBOX.pub1.4 {} {}\r\n{headers}\r\n",
+            headers.len(),
+            headers.len()
+        )
+    );
+    // Without one, the frame is the untraced one.
+    assert_eq!(
+        wire.publish_traced("s", 5, b"x", Some("id"), None).unwrap(),
+        wire.publish("s", 5, b"x", Some("id")).unwrap()
+    );
+}
+
+#[test]
+fn a_traceparent_that_is_not_w3c_version_00_is_refused() {
+    let wire = Wire::new(INBOX);
+    for bad in [
+        "",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nX-Other: 1",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+        "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
+    ] {
+        assert!(
+            wire.publish_traced("s", 1, b"", Some("id"), Some(bad))
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_frames_are_errors() {
     for bad in [
@@ -171,13 +229,20 @@ proptest! {
         payload in prop::collection::vec(any::<u8>(), 0..512),
         token in any::<u64>(),
         with_id in any::<bool>(),
+        traced in any::<bool>(),
     ) {
         let wire = Wire::new(INBOX);
         let id = with_id.then_some("0199-id");
         let mut framed = wire.publish_head("$O.b.C.n", token, payload.len(), id).unwrap();
         framed.extend_from_slice(&payload);
         framed.extend_from_slice(b"\r\n");
-        prop_assert_eq!(framed, wire.publish("$O.b.C.n", token, &payload, id).unwrap());
+        prop_assert_eq!(&framed, &wire.publish("$O.b.C.n", token, &payload, id).unwrap());
+        let trace = traced.then_some(TRACEPARENT);
+        let mut head = Vec::new();
+        frame_head_traced(&mut head, "$O.b.C.n", INBOX.as_bytes(), token, id, trace, payload.len()).unwrap();
+        head.extend_from_slice(&payload);
+        head.extend_from_slice(b"\r\n");
+        prop_assert_eq!(head, wire.publish_traced("$O.b.C.n", token, &payload, id, trace).unwrap());
     }
 
     #[test]

@@ -112,6 +112,19 @@ class Accepted:
     @property
     def response(self) -> bytes:
         """The 200 answer's body, ``{"executionId": …}``."""
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C trace context given to `Ingress.ingest`, which ``frame`` carries as its
+        ``traceparent`` header (None: the ingress does not trace)."""
+    @property
+    def customer(self) -> str:
+        """The customer (external id) of the instance the request was routed to."""
+    @property
+    def integration(self) -> str:
+        """The integration the request was routed to."""
+    @property
+    def flow(self) -> str | None:
+        """The flow it runs; None while a ``preprocess`` function has to pick it."""
 
 @final
 class Ingress:
@@ -177,6 +190,7 @@ class Ingress:
         headers: list[tuple[str, str]],
         body: bytes,
         token: int,
+        traceparent: str | None = None,
     ) -> Answer | Accepted:
         """Decide one trigger request: the answer that stores nothing, or what to store.
 
@@ -185,7 +199,9 @@ class Ingress:
         an `Accepted` request send its frame (after putting the body into the
         object store when ``spill``) and, once JetStream acknowledged it, answer
         200 with its ``headers`` and ``response`` — unless ``python`` is set: then
-        the ingress's Python decides the answer.
+        the ingress's Python decides the answer. With ``traceparent`` (a W3C trace
+        context, ``00-{trace id}-{span id}-{flags}``; `hookcore.tracing`) the frame
+        carries it as a ``traceparent`` header; ``NatsProtocolError`` when it is not one.
         """
 
 @final
@@ -203,6 +219,7 @@ class NatsWire:
         payload: bytes,
         msg_id: str | None = None,
         headers: bytes | None = None,
+        traceparent: str | None = None,
     ) -> bytes:
         """The ``PUB`` frame of ``payload`` to ``subject``, replying to the inbox and ``token``.
 
@@ -213,7 +230,11 @@ class NatsWire:
 
         With ``headers`` (a NATS header block: ``NATS/1.0\\r\\n``, ``Name: value\\r\\n``
         lines, ``\\r\\n``) an ``HPUB`` frame; ``NatsProtocolError`` when it is not one, or
-        when both are given."""
+        when both are given.
+
+        With ``traceparent`` (a W3C trace context; not with ``headers``) an ``HPUB`` frame
+        whose ``traceparent`` header carries it, beside ``Nats-Msg-Id``; ``NatsProtocolError``
+        when it is not ``00-{32 hex}-{16 hex}-{2 hex}``."""
 
     def publish_head(self, subject: str, token: int, payload_len: int, msg_id: str | None = None) -> bytes:
         """The head of the frame `publish` would make for a ``payload_len``-byte payload

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from hookcore.errors import ConfigError
 from hookcore.logs import LogFormat, LogLevel
 from hookcore.nats_auth import NatsAuth
+from hookcore.tracing import TracingMode, check_available
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -171,6 +172,13 @@ class Settings:
         "Log every HTTP request the ingress answers (Granian's access log, in HOOKCORE_LOG_FORMAT).",
         default=False,
     )
+    tracing: TracingMode = field(
+        default=TracingMode.OFF,
+        metadata={
+            "doc": "'otlp': a trace per request, ingress to worker, exported as the standard OTEL_* "
+            "environment says (needs pip install 'hookcore[otel]'); 'off': none."
+        },
+    )
 
     metrics_customers: int = _doc(
         "Customers counted by name in hookcore_customer_requests_total: the first this many "
@@ -222,6 +230,9 @@ class Settings:
             raise ConfigError(f"replicas must be 1, 3 or 5, got {self.replicas}")
         object.__setattr__(self, "log_format", _choice("log_format", LogFormat, self.log_format))
         object.__setattr__(self, "log_level", _choice("log_level", LogLevel, str(self.log_level).upper()))
+        object.__setattr__(self, "tracing", _choice("tracing", TracingMode, str(self.tracing).lower()))
+        if self.tracing is not TracingMode.OFF:
+            check_available()  # the extra installed, an exporter hookcore has
         if not self.public_url.startswith(("http://", "https://")):
             raise ConfigError(f"public_url must start with http:// or https://, got {self.public_url!r}")
         _ = self.nats_auth  # credentials that do not fit together fail here, at start

@@ -45,6 +45,8 @@ from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storag
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, Records
+from hookcore.tracing import Ingest, Tracing, Trigger
+from hookcore.tracing import start as start_tracing
 from hookcore.triggers import TriggerHooks
 
 log = logging.getLogger("hookcore.ingress")
@@ -97,6 +99,9 @@ class Ingress:
         self.counters = ingress_counters(settings)
         """Answers, latencies, customers: shared with the other processes of this `hookcore serve`."""
         self._jet: JetStream | None = None
+        self._tracing: Tracing | None = None
+        self._on_trigger: Trigger = self._trigger
+        """`_trigger`, or `_trigger` in a span when tracing (chosen once, at start)."""
 
     # Granian's RSGI hooks: run once per worker process, before and after serving.
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -133,6 +138,12 @@ class Ingress:
         )
         for app in self.apps.values():
             self.core.set_integration(integration_spec(app))
+        self._ingest: Ingest = self.core.ingest
+        """`core.ingest`, or handing it the trace context when tracing (chosen once, here)."""
+        self._tracing = start_tracing(settings, "hookcore-ingress")
+        if self._tracing is not None:
+            self._ingest = self._tracing.ingest(self.core.ingest)
+            self._on_trigger = self._tracing.trigger(self._trigger)
         await self.publisher.start()
         self.deadlines = BodyDeadlines(settings.body_read_timeout)
         self.deadlines.start()
@@ -155,6 +166,8 @@ class Ingress:
             await self.publisher.stop()
             await self.view.stop()
             await self._jet.close()
+        if self._tracing is not None:
+            self._tracing.shutdown()
 
     def _on_endpoint(self, endpoint_id: str, record: bytes | None) -> None:
         if record is None:
@@ -171,7 +184,7 @@ class Ingress:
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         path: str = scope.path
         if path.startswith(TRIGGER_PREFIX) and self._triggers:
-            await self._trigger(scope, proto, path[len(TRIGGER_PREFIX) :], time.monotonic_ns())
+            await self._on_trigger(scope, proto, path[len(TRIGGER_PREFIX) :], time.monotonic_ns())
         elif self._serves(path):
             await self.control.handle(scope, proto)
         else:
@@ -236,7 +249,7 @@ class Ingress:
             return
         finally:
             self.deadlines.leave(token)
-        decision = self.core.ingest(
+        decision = self._ingest(
             method, target, scope.query_string, headers.items(), body, self.publisher.next_token()
         )
         if type(decision) is _core.Answer:
@@ -349,7 +362,9 @@ class Ingress:
             if envelope is None:
                 await self.publisher.send(accepted.token, accepted.frame, accepted.body)
             else:
-                await self.publisher.publish(accepted.subject, envelope, msg_id=accepted.execution_id)
+                await self.publisher.publish(
+                    accepted.subject, envelope, msg_id=accepted.execution_id, traceparent=accepted.traceparent
+                )
         except Exception as e:  # QueueUnavailable (StorageFull when full), or the object store failing
             failure = self._unavailable(proto, e, accepted.execution_id, started)
             return Stored.MAYBE if failure.maybe_stored else Stored.NO

@@ -204,7 +204,12 @@ class Publisher:
         return next(self._tokens)
 
     async def publish(
-        self, subject: str, payload: bytes, msg_id: str | None = None, headers: bytes | None = None
+        self,
+        subject: str,
+        payload: bytes,
+        msg_id: str | None = None,
+        headers: bytes | None = None,
+        traceparent: str | None = None,
     ) -> int:
         """Publish and wait for JetStream's ack: the message's sequence in its stream.
 
@@ -215,11 +220,12 @@ class Publisher:
 
         With ``msg_id`` (an envelope's execution id) the frame carries a
         ``Nats-Msg-Id`` header, and may be sent again on another connection
-        while its fate is unknown: JetStream stores it once.
+        while its fate is unknown: JetStream stores it once. With ``traceparent`` (not with
+        ``headers``) the frame carries that W3C trace context header too (`hookcore.tracing`).
         """
         connection = self._writable()
         token = next(self._tokens)
-        frame = connection.wire.publish(subject, token, payload, msg_id, headers)
+        frame = connection.wire.publish(subject, token, payload, msg_id, headers, traceparent)
         return await self._send(connection, token, frame, None, msg_id is not None)
 
     def send(self, token: int, frame: bytes, body: bytes | None = None) -> asyncio.Future[int]:

@@ -52,6 +52,8 @@ from hookcore.store import (
     RecordWriter,
     queued_record,
 )
+from hookcore.tracing import Execute
+from hookcore.tracing import start as start_tracing
 from hookcore.worker_http import WorkerHttp
 
 log = logging.getLogger("hookcore.worker")
@@ -73,9 +75,14 @@ class Worker:
         self.concurrency = concurrency
         self._running: set[asyncio.Task[None]] = set()
         self.metrics = WorkerMetrics()
+        self._run: Execute = self._execute
+        """`_execute`, or `_execute` in a span when tracing (chosen in `run`)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then finish the executions in hand."""
+        tracing = start_tracing(self.settings, "hookcore-worker")
+        if tracing is not None:
+            self._run = tracing.execution(self._execute)
         jet = await connect(self.settings, name="hookcore-worker")
         publisher = Publisher(
             self.settings.nats_url,
@@ -134,23 +141,25 @@ class Worker:
             await view.stop()
             await publisher.stop()
             await jet.close()
+            if tracing is not None:
+                tracing.shutdown()
 
     async def _handle(self, msg: Msg) -> None:
         try:
-            await self._execute(msg)
+            await self._run(msg)
         except Exception:
             # Not the flow's fault (the flow's own errors are recorded): leave the
             # message unacked so it is redelivered after ack_wait.
             log.exception("could not process message %s; it will be redelivered", msg.subject)
 
-    async def _execute(self, msg: Msg) -> None:
-        """Run one delivery (in a task of its own: what it logs carries the execution's fields)."""
+    async def _execute(self, msg: Msg) -> ExecutionRecord:
+        """Run one delivery (in a task of its own: what it logs carries the execution's fields);
+        the record as this delivery left it."""
         delivered = msg.metadata.num_delivered
         try:
             envelope = decode_envelope(msg.data)
         except Exception as e:  # cannot run: say so rather than have it redelivered forever
-            await self._unreadable(msg, e)
-            return
+            return await self._unreadable(msg, e)
         logs.bind(
             execution_id=envelope.id,
             customer=envelope.customer,
@@ -161,7 +170,7 @@ class Worker:
         if previous is not None and previous.status in FINAL_STATUSES:
             await self._announce(envelope, previous)  # the first announcement may have been lost
             await msg.ack()
-            return
+            return previous
         record = previous or queued_record(envelope)
         attempts, slack = self._attempts(envelope), self.settings.max_redeliveries
         if delivered > attempts + slack:
@@ -175,7 +184,7 @@ class Worker:
             )
             log.error("execution %s (%s) is dead: %s", record.id, record.flow, record.error)
             await self._conclude(msg, envelope, record, last)
-            return
+            return record
         record.status = "running"
         # Every delivery that gets here is a run, also those whose worker died before recording it.
         record.attempts = max(record.attempts + 1, delivered)
@@ -194,6 +203,7 @@ class Worker:
                 log.warning("execution %s: could not record it as running (%s)", record.id, e)
                 written = None
         await self._conclude(msg, envelope, record, written)
+        return record
 
     async def _conclude(
         self, msg: Msg, envelope: Envelope, record: ExecutionRecord, last: int | None
@@ -218,7 +228,7 @@ class Worker:
         await msg.ack_sync()
         await self._announce(envelope, record)
 
-    async def _unreadable(self, msg: Msg, error: Exception) -> None:
+    async def _unreadable(self, msg: Msg, error: Exception) -> ExecutionRecord:
         """End an execution whose stored request cannot be decoded as ``dead``."""
         execution_id = msg.subject.rpartition(".")[2]
         logs.bind(execution_id=execution_id)
@@ -238,6 +248,7 @@ class Worker:
         )
         await self._writer.settle(record, None)  # reads what stands first (its index entry, say)
         await msg.ack()
+        return record
 
     def _attempts(self, envelope: Envelope) -> int:
         app = self.apps.get(envelope.integration)

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use crate::counters::Counters;
 use crate::error_code::{ErrorCode, ERROR_CODE_HEADER};
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
-use crate::nats_wire::frame_head;
+use crate::nats_wire::frame_head_traced;
 use crate::parse::MultipartLimits;
+use crate::route::IntegrationSpec;
 use crate::route::{RecordError, Router};
 use crate::throttle::{Limiter, Table, Verdict};
 
@@ -77,6 +78,32 @@ pub struct Accepted {
     headers: Py<PyList>,
     #[pyo3(get)]
     response: Py<PyBytes>,
+    /// The W3C trace context the frame carries (None: the ingress does not trace).
+    #[pyo3(get)]
+    traceparent: Option<String>,
+    /// What traces say about the request (read only when tracing: made into
+    /// Python strings on demand).
+    customer: String,
+    integration: Arc<IntegrationSpec>,
+    flow: Option<String>,
+}
+
+#[pymethods]
+impl Accepted {
+    #[getter]
+    fn customer(&self) -> &str {
+        &self.customer
+    }
+
+    #[getter]
+    fn integration(&self) -> &str {
+        &self.integration.name
+    }
+
+    #[getter]
+    fn flow(&self) -> Option<&str> {
+        self.flow.as_deref()
+    }
 }
 
 fn record_error(e: RecordError) -> PyErr {
@@ -175,6 +202,7 @@ impl Ingress {
 
     /// Decide one trigger request; see `_core.pyi`.
     #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (method, target, query, headers, body, token, traceparent=None))]
     fn ingest<'py>(
         &self,
         py: Python<'py>,
@@ -184,6 +212,7 @@ impl Ingress {
         headers: &Bound<'py, PyList>,
         body: &Bound<'py, PyBytes>,
         token: u64,
+        traceparent: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut owned: Vec<(Bound<'py, PyString>, Bound<'py, PyString>)> =
             Vec::with_capacity(headers.len());
@@ -216,7 +245,7 @@ impl Ingress {
         match decision {
             Decision::Accepted(a) => {
                 self.counters.customer(&a.customer);
-                Ok(self.accepted(py, a, body, token)?.into_any())
+                Ok(self.accepted(py, a, body, token, traceparent)?.into_any())
             }
             refused => Ok(Bound::new(py, refusal(py, refused)?)?.into_any()),
         }
@@ -225,26 +254,29 @@ impl Ingress {
 
 impl Ingress {
     /// The typed answer to an accepted request: its frame (with the ack token
-    /// `token`), and the envelope itself when Python takes part.
+    /// `token`, and the `traceparent` header when given), and the envelope
+    /// itself when Python takes part.
     fn accepted<'py>(
         &self,
         py: Python<'py>,
         a: ingest::Accepted,
         body: &Bound<'py, PyBytes>,
         token: u64,
+        traceparent: Option<String>,
     ) -> PyResult<Bound<'py, Accepted>> {
         let inline = if a.body_inline {
             body.as_bytes()
         } else {
             &[][..]
         };
-        let mut head = Vec::with_capacity(a.subject.len() + self.inbox.len() + 128);
-        frame_head(
+        let mut head = Vec::with_capacity(a.subject.len() + self.inbox.len() + 192);
+        frame_head_traced(
             &mut head,
             &a.subject,
             &self.inbox,
             token,
             Some(&a.execution_id),
+            traceparent.as_deref(),
             a.envelope_head.len() + inline.len(),
         )
         .map_err(|e| NatsProtocolError::new_err(e.to_string()))?;
@@ -292,6 +324,10 @@ impl Ingress {
                 dedup: a.dedup.map(|d| (d.key, d.window_secs)),
                 headers: PyList::new(py, headers)?.unbind(),
                 response: PyBytes::new(py, &a.response).unbind(),
+                traceparent,
+                customer: a.customer,
+                integration: a.integration,
+                flow: a.flow,
             },
         )
     }

@@ -31,8 +31,10 @@ impl NatsWire {
 
     /// The `PUB` frame of `payload` to `subject`, replying to the inbox and
     /// `token`; an `HPUB` frame with a `Nats-Msg-Id` header when `msg_id` is
-    /// given, or with the header block `headers` (not both).
-    #[pyo3(signature = (subject, token, payload, msg_id=None, headers=None))]
+    /// given (and a `traceparent` header when `traceparent` is given), or with
+    /// the header block `headers` (not both).
+    #[pyo3(signature = (subject, token, payload, msg_id=None, headers=None, traceparent=None))]
+    #[allow(clippy::too_many_arguments)]
     fn publish<'py>(
         &self,
         py: Python<'py>,
@@ -41,15 +43,21 @@ impl NatsWire {
         payload: &[u8],
         msg_id: Option<&str>,
         headers: Option<&[u8]>,
+        traceparent: Option<&str>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let frame = match (msg_id, headers) {
             (_, None) => self
                 .wire
-                .publish(subject, token, payload, msg_id)
+                .publish_traced(subject, token, payload, msg_id, traceparent)
                 .map_err(|e| NatsProtocolError::new_err(e.to_string()))?,
             (Some(_), Some(_)) => {
                 return Err(NatsProtocolError::new_err(
                     "give msg_id or a header block, not both",
+                ))
+            }
+            (None, Some(_)) if traceparent.is_some() => {
+                return Err(NatsProtocolError::new_err(
+                    "give traceparent or a header block, not both",
                 ))
             }
             // A malformed block would make the server close the connection every publish shares.

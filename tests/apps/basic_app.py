@@ -86,3 +86,15 @@ async def deployed(ctx: Any, instance: Any) -> dict[str, Any]:
 async def repr_flow(ctx: Any, payload: Any) -> str:
     """What the flow saw, exactly: ``repr`` tells ``inf`` from ``None`` and ``1`` from ``1.0``."""
     return repr(payload.body.data)
+
+
+@app.flow("Spanned")
+def spanned(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Makes a span of its own with the OpenTelemetry API, from the worker's thread pool
+    (tests/integration/test_tracing.py: it joins the execution's trace)."""
+    from opentelemetry import trace
+
+    with trace.get_tracer("testapp").start_as_current_span("look up the order") as span:
+        data = payload.body.data
+        span.set_attribute("order", data.get("order", 0) if isinstance(data, dict) else 0)
+    return {"ok": True}
