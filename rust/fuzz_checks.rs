@@ -608,7 +608,12 @@ pub fn ingest_request(data: &[u8]) {
             assert!(!accepted.envelope_head.is_empty());
             assert_eq!(
                 accepted.subject,
-                format!("{}.{}", config.subject_prefix, accepted.execution_id)
+                crate::shards::execution_subject(
+                    &config.subject_prefix,
+                    &accepted.customer,
+                    accepted.synchronous,
+                    &accepted.execution_id
+                )
             );
             let answer: serde_json::Value =
                 serde_json::from_slice(&accepted.response).expect("the answer is JSON");

@@ -18,6 +18,7 @@ use crate::route::{
     self, EndpointKind, EndpointSpec, IntegrationSpec, Resolved, RouteBody, Router,
 };
 use crate::senders::{self, Stop};
+use crate::shards;
 use crate::throttle::{Limiter, Rate, Verdict};
 
 /// Methods that trigger an execution.
@@ -36,7 +37,8 @@ pub const ENDPOINT_NOT_FOUND: &str = "Endpoint not found.";
 /// Limits and names the ingress is configured with (Python: `hookcore.config.Settings`).
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    /// Accepted requests are published to `{subject_prefix}.{execution_id}`.
+    /// Accepted requests are published to `{subject_prefix}.{lane}.{shard}.{execution_id}`
+    /// ([`shards::execution_subject`]).
     pub subject_prefix: String,
     /// Synchronous executions answer on `{reply_prefix}.{execution_id}`.
     pub reply_prefix: String,
@@ -487,10 +489,12 @@ fn accept(
     let body_inline = !body_in_object_store && !body.is_empty();
     let needs_python = synchronous || flow_spec.is_none_or(|spec| spec.python);
     let python = needs_python.then(|| (resolved.integration.name.clone(), resolved.flow.clone()));
-    let mut subject = String::with_capacity(config.subject_prefix.len() + 1 + execution_id.len());
-    subject.push_str(&config.subject_prefix);
-    subject.push('.');
-    subject.push_str(&execution_id);
+    let subject = shards::execution_subject(
+        &config.subject_prefix,
+        &resolved.instance.customer,
+        synchronous,
+        &execution_id,
+    );
     let response = format!("{{\"executionId\":\"{execution_id}\"}}").into_bytes();
     let customer = resolved.instance.customer.clone();
     Ok(Accepted {

@@ -108,7 +108,11 @@ fn instance_and_flow_request_becomes_an_envelope() {
         &[JSON, ("X-A", "1"), ("x-a", "2")],
         br#"{"k":1}"#,
     ));
-    assert_eq!(a.subject, format!("hookcore.executions.{}", a.execution_id));
+    let shard = crate::shards::shard(&a.customer);
+    assert_eq!(
+        a.subject,
+        format!("hookcore.executions.a.{shard}.{}", a.execution_id)
+    );
     assert_eq!(
         a.response,
         format!("{{\"executionId\":\"{}\"}}", a.execution_id).into_bytes()

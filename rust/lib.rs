@@ -18,6 +18,7 @@ pub mod nats_wire;
 pub mod parse;
 pub mod route;
 pub mod senders;
+pub mod shards;
 pub mod throttle;
 pub mod verify;
 

@@ -33,7 +33,7 @@ from benches.load.servers import (
     wait_routable,
 )
 from hookcore.objects import OBJECTS_STREAM
-from hookcore.queue import EXECUTIONS_STREAM, WORKER_CONSUMER
+from hookcore.queue import EXECUTIONS_STREAM, work_backlog
 
 BARE = "bare Granian RSGI (200, no I/O)"
 NAIVE = "naive Granian RSGI + nats-py (publish, await ack)"
@@ -280,16 +280,16 @@ async def _stored(nats_url: str) -> int:
 
 
 async def _drained(nats_url: str) -> None:
-    """Until the workers' consumer has nothing pending or unacked."""
+    """Until the workers' queues have nothing pending or unacked."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     deadline = time.monotonic() + DRAIN_TIMEOUT
     try:
         while time.monotonic() < deadline:
-            info = await js.consumer_info(EXECUTIONS_STREAM, WORKER_CONSUMER)
-            if info.num_pending == 0 and info.num_ack_pending == 0:
+            backlog = await work_backlog(js)
+            if backlog and not any(b.waiting or b.in_progress for b in backlog.values()):
                 return
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
         raise RuntimeError(f"executions still pending after {DRAIN_TIMEOUT:g}s")
     finally:
         await nc.close()

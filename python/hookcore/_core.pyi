@@ -29,6 +29,7 @@ __all__ = [
     "answer_handshake",
     "api_key_digest",
     "check_rate_table",
+    "execution_shard",
     "new_id",
     "parse_body",
     "parse_query",
@@ -37,6 +38,9 @@ __all__ = [
 
 ALLOW: Final[str]
 """The ``Allow`` header value of a 405 on a trigger URL."""
+
+EXECUTION_SHARDS: Final[int]
+"""Shards of the executions stream's asynchronous lane (``hookcore.queue.work_queues``)."""
 
 ERROR_CODES: Final[list[str]]
 """Every ``hookcore-error-code`` the core answers with (all are members of
@@ -319,6 +323,10 @@ def check_rate_table(path: str | os.PathLike[str], slots: int = ...) -> None:
     appears under its name) or check the one there: a regular file of this user's,
     not readable or writable by others, of the expected size, magic, version and
     slot count. Raises ``hookcore.errors.RateTableError`` saying why the file cannot be used."""
+
+def execution_shard(customer: str) -> int:
+    """The shard (``0 <= shard < EXECUTION_SHARDS``) all of ``customer``'s executions are stored
+    in: the same in every process and release, since stored subjects name it."""
 
 def new_id() -> str:
     """A new time-sortable id (UUIDv7, lower-case hyphenated)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -133,6 +134,12 @@ class Settings:
         "index entry more): shorter ones go from 'queued' straight to their end, one write each.",
         default=1.0,
     )
+    customer_weights: str = _doc(
+        "Shares of the workers' time, as a JSON object of customer (external id) to weight "
+        '(e.g. {"acme": 2}; others weigh 1): a customer with work waiting starts weight times '
+        "as many executions as one of weight 1 with work waiting. Set the same on every worker.",
+        default="",
+    )
     max_redeliveries: int = _doc(
         "Deliveries an execution may get beyond its flow's attempts: runs that never reported "
         "back (the worker crashed, hung past ack_wait or lost NATS). The next delivery ends it "
@@ -220,6 +227,7 @@ class Settings:
         _check_range("result_url_ttl", self.result_url_ttl, 1, 365 * DAY)
         _check_range("max_redeliveries", self.max_redeliveries, 0, 1000)
         _check_range("running_record_after", self.running_record_after, 0, 3600)
+        _ = self.weights  # a malformed weights table fails here, at start
         _check_range("max_record_bytes", self.max_record_bytes, 16 * 1024, 64 * MIB)
         _check_range("max_log_lines", self.max_log_lines, 2, 1_000_000)
         _check_range("retention_days", self.retention_days, 1 / 86400, 3650)
@@ -238,6 +246,29 @@ class Settings:
         _ = self.nats_auth  # credentials that do not fit together fail here, at start
         if self.public_url.endswith("/"):
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """``customer_weights`` read (`ConfigError` naming what is wrong)."""
+        if not self.customer_weights.strip():
+            return {}
+        try:
+            table = json.loads(self.customer_weights)
+        except ValueError as e:
+            raise ConfigError(
+                f"customer_weights must be a JSON object, got {self.customer_weights!r}: {e}"
+            ) from None
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f'customer_weights must be a JSON object like {{"acme": 2}}, got {self.customer_weights!r}'
+            )
+        for customer, weight in table.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0.01 <= weight <= 100:
+                raise ConfigError(
+                    f"customer_weights: the weight of {customer!r} must be a number from 0.01 to 100, "
+                    f"got {weight!r}"
+                )
+        return {customer: float(weight) for customer, weight in table.items()}
 
     @property
     def nats_auth(self) -> NatsAuth:

@@ -16,7 +16,7 @@ from hookcore.errors import BadRequest, NotStarted
 from hookcore.index import STATUSES, Bounds, ExecutionIndex, IndexFilter
 from hookcore.objects import body_object, copy_object
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream
+from hookcore.queue import JetStream, execution_subject
 from hookcore.store import ExecutionRecord, ExecutionView, Records, RecordWriter
 
 MAX_LIMIT = 500
@@ -119,7 +119,7 @@ class Executions:
             replay_of=execution_id,
         )
         await self._publisher.publish(
-            f"{EXECUTIONS_SUBJECT_PREFIX}.{new_id}", encode_envelope(replayed), msg_id=new_id
+            execution_subject(envelope.customer, new_id), encode_envelope(replayed), msg_id=new_id
         )
         await self._writer.add_replay(execution_id, new_id)
         return new_id

@@ -24,7 +24,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from hookcore.envelope import decode_envelope
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX
+from hookcore.queue import ALL_EXECUTIONS, is_execution_subject
 from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord, ExecutionView, queued_record
 
@@ -77,7 +77,7 @@ def _view(msg: Msg) -> ExecutionView | None:
     if not msg.data:
         return None
     try:
-        if msg.subject.startswith(EXECUTIONS_SUBJECT_PREFIX + "."):
+        if is_execution_subject(msg.subject):
             return queued_record(decode_envelope(msg.data)).view()
         return _decode_record(msg.data).view()
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
@@ -91,7 +91,7 @@ async def following(nc: NatsClient, wanted: ExecutionFilter) -> AsyncIterator[Ex
     feed = ExecutionFeed(wanted)
     subscriptions = [
         await nc.subscribe(subject, cb=feed.on_message, pending_msgs_limit=MAX_PENDING)
-        for subject in (f"{EXECUTIONS_SUBJECT_PREFIX}.*", record_subject("*"))
+        for subject in (ALL_EXECUTIONS, record_subject("*"))
     ]
     await nc.flush()  # the server has the subscriptions: nothing published from now on is missed
     try:

@@ -23,7 +23,7 @@ import nkeys  # type: ignore[import-untyped]
 
 from hookcore.index import INDEX_ENTRIES
 from hookcore.nats_auth import NatsAuth
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JETSTREAM_API, WORKER_CONSUMER
+from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, JETSTREAM_API
 
 ROLES = ("ingress", "worker", "admin")
 
@@ -59,14 +59,14 @@ PERMISSIONS: dict[str, Permissions | None] = {
         # INDEX_ENTRIES: record writes file executions in the executions index (`hookcore.index`):
         # the worker's, and the control plane's when a replay links an execution recorded before
         # the index existed.
-        publish=(f"{EXECUTIONS_SUBJECT_PREFIX}.>", INDEX_ENTRIES, *JETSTREAM_API),
+        publish=(ALL_EXECUTIONS, INDEX_ENTRIES, *JETSTREAM_API),
         deny_publish=_DESTRUCTIVE,
         subscribe=("_INBOX.>",),
     ),
     "worker": Permissions(
         # _INBOX: the completion of a synchronous execution goes to the waiting ingress's inbox.
         publish=(
-            f"$JS.ACK.{EXECUTIONS_STREAM}.{WORKER_CONSUMER}.>",
+            f"$JS.ACK.{EXECUTIONS_STREAM}.>",  # every work queue's (`queue.work_queues`)
             "_INBOX.>",
             INDEX_ENTRIES,
             *JETSTREAM_API,

@@ -15,11 +15,16 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import IntEnum
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import AuthorizationError
 from nats.js import JetStreamContext
 from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    ConsumerInfo,
+    DeliverPolicy,
     DiscardPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
@@ -27,10 +32,11 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import APIError, BadRequestError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
+from hookcore import _core
 from hookcore.catalog import CONFIG_BUCKET, DELIVERIES_BUCKET, NODES_BUCKET, STATE_BUCKET
 from hookcore.config import Settings, env_name
 from hookcore.errors import ConfigError, NatsUnreachable, QueueUnavailable, StorageFull
@@ -41,9 +47,19 @@ from hookcore.records import RECORDS_BUCKET, RESULTS_BUCKET
 log = logging.getLogger("hookcore.queue")
 
 EXECUTIONS_STREAM = "HOOKCORE_EXECUTIONS"
-# KEEP IN SYNC with the subject_prefix handed to `_core.Ingress` (ingress.py).
+# KEEP IN SYNC with the subject_prefix handed to `_core.Ingress` (ingress.py) and with
+# rust/shards.rs, which builds the same subjects on the hot path.
 EXECUTIONS_SUBJECT_PREFIX = "hookcore.executions"
+"""Executions are stored on ``{prefix}.{lane}.{shard}.{execution id}``: lane ``s`` when a caller
+waits for the execution, ``a`` otherwise; the shard is the customer's (`execution_subject`)."""
+EXECUTION_SHARDS: int = _core.EXECUTION_SHARDS
+"""Shards of the asynchronous lane, one durable consumer each (`work_queues`)."""
+SYNC_LANE, ASYNC_LANE = "s", "a"
 WORKER_CONSUMER = "hookcore-workers"
+"""The one consumer of releases before the shards: a worker drains what it still holds (requests
+stored on ``{prefix}.{execution id}``), then deletes it (`ensure_work_queues`)."""
+SYNC_CONSUMER = "hookcore-sync"
+SHARD_CONSUMER_PREFIX = "hookcore-shard-"
 CONNECT_DEADLINE = 10.0
 """Seconds a process waits for its first NATS connection before it gives up, naming the server."""
 MESSAGE_HEADER_ROOM = 1024
@@ -95,6 +111,159 @@ class JetStream:
         ``ack_sync``), so there is nothing in flight to drain."""
         if not self.nc.is_closed:
             await self.nc.close()
+
+
+def execution_subject(customer: str, execution_id: str, *, synchronous: bool = False) -> str:
+    """The subject ``execution_id`` of ``customer`` is stored on (what rust/shards.rs builds)."""
+    lane = SYNC_LANE if synchronous else ASYNC_LANE
+    return f"{EXECUTIONS_SUBJECT_PREFIX}.{lane}.{_core.execution_shard(customer)}.{execution_id}"
+
+
+ALL_EXECUTIONS = f"{EXECUTIONS_SUBJECT_PREFIX}.>"
+"""Every stored request's subject (the stream's, and what followers subscribe to)."""
+
+
+def is_execution_subject(subject: str) -> bool:
+    """Whether ``subject`` is a stored request's."""
+    return subject.startswith(EXECUTIONS_SUBJECT_PREFIX + ".")
+
+
+async def stored_request(jet: JetStream, execution_id: str) -> bytes | None:
+    """The stored envelope of ``execution_id`` (None: not stored, or expired), found by id alone:
+    a direct get on a filter matching its lane and shard, which JetStream answers from its
+    subject index (and, when that finds nothing, one on the previous release's subject)."""
+    for subject in (
+        f"{EXECUTIONS_SUBJECT_PREFIX}.*.*.{execution_id}",
+        f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}",  # stored by the previous release
+    ):
+        try:
+            msg = await jet.js.get_last_msg(EXECUTIONS_STREAM, subject, direct=True)
+        except NotFoundError:
+            continue
+        return msg.data or b""
+    return None
+
+
+def execution_id_of(subject: str) -> str:
+    """The execution id a stored request's subject ends with (this release's subjects and the
+    previous release's ``{prefix}.{execution id}`` alike)."""
+    return subject.rpartition(".")[2]
+
+
+class Priority(IntEnum):
+    """Which work queue a worker serves first: lower first."""
+
+    SYNC = 0
+    """A caller waits for these (lane ``s``)."""
+    PREVIOUS_RELEASE = 1
+    """What the previous release's single consumer still holds: older than anything else."""
+    SHARED = 2
+    """The shards of the asynchronous lane: taken in turns (`hookcore.scheduling`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkQueue:
+    """One durable pull consumer of the executions stream, shared by every worker."""
+
+    name: str
+    filter: str
+    priority: Priority
+    shard: int | None = None
+
+
+def work_queues() -> list[WorkQueue]:
+    """The sync lane's queue and one queue per shard of the asynchronous lane."""
+    queues = [WorkQueue(SYNC_CONSUMER, f"{EXECUTIONS_SUBJECT_PREFIX}.{SYNC_LANE}.>", Priority.SYNC)]
+    queues += (
+        WorkQueue(
+            f"{SHARD_CONSUMER_PREFIX}{shard}",
+            f"{EXECUTIONS_SUBJECT_PREFIX}.{ASYNC_LANE}.{shard}.*",
+            Priority.SHARED,
+            shard,
+        )
+        for shard in range(EXECUTION_SHARDS)
+    )
+    return queues
+
+
+PREVIOUS_RELEASE_QUEUE = WorkQueue(
+    WORKER_CONSUMER, f"{EXECUTIONS_SUBJECT_PREFIX}.*", Priority.PREVIOUS_RELEASE
+)
+"""The previous release's consumer, narrowed to its subjects (three tokens; this release's have five)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueBacklog:
+    """What one work queue holds, as JetStream counts it."""
+
+    waiting: int
+    """Stored and not yet delivered."""
+    in_progress: int
+    """Delivered and not yet acknowledged."""
+
+
+async def work_backlog(js: JetStreamContext) -> dict[str, QueueBacklog]:
+    """Every work queue's backlog, by consumer name: one consumer listing (a page per 256)."""
+    return {
+        info.name: QueueBacklog(info.num_pending or 0, info.num_ack_pending or 0)
+        for info in await _all_consumers(js)
+    }
+
+
+async def ensure_work_queues(jet: JetStream, settings: Settings) -> list[WorkQueue]:
+    """Create (or update to the current ``ack_wait``) every work queue's consumer; the queues a
+    worker reads. Idempotent, and cheap when they exist: one listing, then only what differs.
+
+    The previous release's consumer, when there is one, is narrowed to its own subjects and read
+    until empty, then deleted: an upgrade with work queued runs it once.
+    """
+    existing = {info.name: info for info in await _all_consumers(jet.js)}
+    queues = work_queues()
+    wanted = [q for q in queues if _differs(existing.get(q.name), q, settings)]
+    for start in range(0, len(wanted), 32):  # a few dozen creations in flight at a time
+        await asyncio.gather(*(_add_consumer(jet.js, q, settings) for q in wanted[start : start + 32]))
+    previous = existing.get(WORKER_CONSUMER)
+    if previous is None:
+        return queues
+    if (previous.num_pending or 0) + (previous.num_ack_pending or 0) == 0:
+        with contextlib.suppress(NotFoundError):
+            await jet.js.delete_consumer(EXECUTIONS_STREAM, WORKER_CONSUMER)
+        log.info("deleted the previous release's consumer %s: it held no work", WORKER_CONSUMER)
+        return queues
+    if _differs(previous, PREVIOUS_RELEASE_QUEUE, settings):
+        await _add_consumer(jet.js, PREVIOUS_RELEASE_QUEUE, settings)
+    return [PREVIOUS_RELEASE_QUEUE, *queues]
+
+
+async def _all_consumers(js: JetStreamContext) -> list[ConsumerInfo]:
+    infos: list[ConsumerInfo] = []
+    while page := await js.consumers_info(EXECUTIONS_STREAM, offset=len(infos)):
+        infos += page
+    return infos
+
+
+def _differs(info: ConsumerInfo | None, queue: WorkQueue, settings: Settings) -> bool:
+    return (
+        info is None
+        or info.config.filter_subject != queue.filter
+        or info.config.ack_wait != settings.ack_wait
+    )
+
+
+async def _add_consumer(js: JetStreamContext, queue: WorkQueue, settings: Settings) -> None:
+    await js.add_consumer(
+        EXECUTIONS_STREAM,
+        ConsumerConfig(
+            durable_name=queue.name,
+            filter_subject=queue.filter,
+            ack_policy=AckPolicy.EXPLICIT,
+            # Only this release's ingress stores on a queue's subjects (the previous release's
+            # consumer excepted, which keeps its place): ALL is what is queued, never a replay.
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=settings.ack_wait,
+            max_ack_pending=-1,
+        ),
+    )
 
 
 async def connect(settings: Settings, name: str) -> JetStream:
@@ -215,7 +384,7 @@ async def ensure_resources(js: JetStreamContext, settings: Settings) -> None:
         "max_stream_bytes",
         StreamConfig(
             name=EXECUTIONS_STREAM,
-            subjects=[f"{EXECUTIONS_SUBJECT_PREFIX}.>"],
+            subjects=[ALL_EXECUTIONS],
             max_bytes=settings.max_stream_bytes,
             max_age=retention,
             num_replicas=settings.replicas,

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from hookcore.bounds import encode_within
@@ -22,7 +22,7 @@ from hookcore.index import entry_subject, remove_entry
 from hookcore.integration import InstanceConfig
 from hookcore.objects import get_object, put_object, result_object
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, JetStream
+from hookcore.queue import JetStream, stored_request
 from hookcore.records import record_subject, result_subject
 from hookcore.steps import LogLine, StepRecord
 
@@ -164,13 +164,10 @@ class Records:
     async def _stored_request(self, execution_id: str) -> bytes:
         if not valid_token(execution_id):
             raise NotFound(f"No execution with id {execution_id!r}.")
-        try:
-            msg = await self._jet.js.get_last_msg(
-                EXECUTIONS_STREAM, f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}", direct=True
-            )
-        except NotFoundError:
-            raise NotFound(f"No execution with id {execution_id!r}.") from None
-        return msg.data or b""
+        data = await stored_request(self._jet, execution_id)
+        if data is None:
+            raise NotFound(f"No execution with id {execution_id!r}.")
+        return data
 
     async def result(self, execution_id: str) -> tuple[bytes, str]:
         """The last step's result and its content type; `NotFound` until the execution succeeded."""

@@ -19,8 +19,6 @@ import traceback
 from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from hookcore import logs
 from hookcore.apps import Apps
@@ -36,13 +34,9 @@ from hookcore.metrics import WorkerMetrics
 from hookcore.objects import body_object, get_object
 from hookcore.payload_codec import build_payload
 from hookcore.publisher import Publisher
-from hookcore.queue import (
-    EXECUTIONS_STREAM,
-    EXECUTIONS_SUBJECT_PREFIX,
-    WORKER_CONSUMER,
-    connect,
-)
+from hookcore.queue import connect, ensure_work_queues, execution_id_of
 from hookcore.results import encode_result
+from hookcore.scheduling import Scheduler
 from hookcore.state import State
 from hookcore.store import (
     FINAL_STATUSES,
@@ -95,46 +89,37 @@ class Worker:
         await view.start(jet.config)
         self._jet, self._view, self._records = jet, view, Records(jet)
         self._writer = RecordWriter(jet, publisher, self.settings.max_record_bytes)
-        await jet.js.add_consumer(
-            EXECUTIONS_STREAM,
-            ConsumerConfig(
-                durable_name=WORKER_CONSUMER,
-                filter_subject=f"{EXECUTIONS_SUBJECT_PREFIX}.>",
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=self.settings.ack_wait,
-                max_ack_pending=-1,
-            ),
+        scheduler = Scheduler(
+            jet,
+            await ensure_work_queues(jet, self.settings),
+            lookahead=2 * self.concurrency,
+            ack_wait=self.settings.ack_wait,
+            weights=self.settings.weights,
         )
-        sub = await jet.js.pull_subscribe_bind(WORKER_CONSUMER, stream=EXECUTIONS_STREAM)
         http = WorkerHttp(self.metrics, lambda: jet.nc.is_connected)
         if self.settings.worker_port:
             await http.start(self.settings.worker_host, self.settings.worker_port)
+        await scheduler.start()
         log.info("worker ready (concurrency %d)", self.concurrency)
         stopping = asyncio.ensure_future(stop.wait())  # wakes a worker whose every slot is busy
+        stopping.add_done_callback(lambda _: scheduler.stop_taking())
         try:
             while not stop.is_set():
-                free = self.concurrency - len(self._running)
-                if free == 0:
+                if len(self._running) >= self.concurrency:
                     await asyncio.wait({*self._running, stopping}, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                try:
-                    msgs = await sub.fetch(free, timeout=1.0)
-                except (NatsTimeout, TimeoutError):
-                    continue
-                except Exception as e:  # NATS outage: keep trying until it is back
-                    log.warning("fetch failed (%s); retrying", e)
-                    await asyncio.sleep(0.5)
-                    continue
-                for msg in msgs:
-                    task = asyncio.create_task(self._handle(msg))
-                    self._running.add(task)
-                    task.add_done_callback(self._running.discard)
+                msg = await scheduler.next()
+                if msg is None:
+                    break
+                task = asyncio.create_task(self._handle(msg))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
             log.info(
                 "worker stopping: fetches no more, finishing the %d executions in hand", len(self._running)
             )
         finally:
             stopping.cancel()
+            await scheduler.close()
             if self._running:
                 await asyncio.wait(self._running)
             await http.stop()
@@ -230,7 +215,7 @@ class Worker:
 
     async def _unreadable(self, msg: Msg, error: Exception) -> ExecutionRecord:
         """End an execution whose stored request cannot be decoded as ``dead``."""
-        execution_id = msg.subject.rpartition(".")[2]
+        execution_id = execution_id_of(msg.subject)
         logs.bind(execution_id=execution_id)
         log.error("execution %s: the stored request cannot be read (%s); it is dead", execution_id, error)
         record = ExecutionRecord(

@@ -13,6 +13,7 @@ use crate::nats_wire::frame_head_traced;
 use crate::parse::MultipartLimits;
 use crate::route::IntegrationSpec;
 use crate::route::{RecordError, Router};
+use crate::shards;
 use crate::throttle::{Limiter, Table, Verdict};
 
 use super::errors::{NatsProtocolError, RateTableError, RecordUnreadable};
@@ -388,12 +389,20 @@ pub fn new_id() -> String {
     crate::ids::execution_id()
 }
 
+/// The shard of `customer`'s executions (`shards::shard`).
+#[pyfunction]
+fn execution_shard(customer: &str) -> u16 {
+    shards::shard(customer)
+}
+
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ingress>()?;
     m.add_class::<Answer>()?;
     m.add_class::<Accepted>()?;
     m.add_function(wrap_pyfunction!(new_id, m)?)?;
     m.add_function(wrap_pyfunction!(api_key_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(execution_shard, m)?)?;
+    m.add("EXECUTION_SHARDS", shards::SHARDS)?;
     m.add("ALLOW", ingest::ALLOW)?;
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     m.add("ERROR_CODES", codes)?;

@@ -25,7 +25,13 @@ from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 from hookcore.errors import ConfigError, QueueUnavailable, StorageFull, WriteConflict
 from hookcore.objects import OBJECTS_STREAM
 from hookcore.publisher import Publisher, Server
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, connect, storage_error
+from hookcore.queue import (
+    EXECUTIONS_STREAM,
+    EXECUTIONS_SUBJECT_PREFIX,
+    connect,
+    execution_id_of,
+    storage_error,
+)
 from hookcore.records import record_subject
 from hookcore.store import expect_last
 from support import running_hookcore, running_nats, wait_listening
@@ -576,4 +582,4 @@ def test_the_ingress_answers_storage_full_and_loses_nothing(tmp_path: Path) -> N
         assert response.json() == {"error": "Storage is full; nothing was stored. Retry the request later."}
         assert accepted
         counts = asyncio.run(_subject_counts(server.url, EXECUTIONS_SUBJECT_PREFIX))
-        assert counts == {f"{EXECUTIONS_SUBJECT_PREFIX}.{i}": 1 for i in accepted}
+        assert {execution_id_of(subject): n for subject, n in counts.items()} == {i: 1 for i in accepted}

@@ -15,16 +15,14 @@ from pathlib import Path
 
 import nats
 
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX
+from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM
 from support import Hookcore
 
 
 async def _stored_envelope(url: str, execution_id: str) -> bytes:
     nc = await nats.connect(url)
     try:
-        msg = await nc.jetstream().get_msg(
-            EXECUTIONS_STREAM, subject=f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}"
-        )
+        msg = await nc.jetstream().get_last_msg(EXECUTIONS_STREAM, f"{ALL_EXECUTIONS[:-1]}*.*.{execution_id}")
         assert msg.data is not None
         return msg.data
     finally:

@@ -19,7 +19,7 @@ from typing import Any
 
 import nats
 
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX
+from hookcore.queue import execution_subject
 from support import Hookcore, running_hookcore, running_nats
 
 FINAL = ("succeeded", "failed", "dead")
@@ -159,7 +159,7 @@ def test_a_stored_request_that_cannot_be_read_ends_dead(tmp_path: Path) -> None:
     async def publish_garbage(url: str) -> None:
         nc = await nats.connect(url)
         try:
-            subject = f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}"
+            subject = execution_subject("someone", execution_id)
             await nc.jetstream().publish(subject, b"\xffnot an envelope")
         finally:
             await nc.close()

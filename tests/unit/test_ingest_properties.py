@@ -13,6 +13,7 @@ from hookcore import _core
 from hookcore.envelope import decode_envelope
 from hookcore.errors import ErrorCode
 from hookcore.integration import Integration, body, header
+from hookcore.queue import execution_subject
 from hookcore.routing import integration_spec
 
 CONTRACT = {200, 400, 401, 404, 405, 413, 429, 431}
@@ -126,7 +127,8 @@ def test_any_request_gets_a_contract_answer(
     msg_id, envelope = _published(wire, subject, "_INBOX.acks.7")
     assert msg_id == execution_id
     sent = decode_envelope(envelope)
-    assert sent.id == execution_id and subject == f"hookcore.executions.{execution_id}"
+    assert sent.id == execution_id
+    assert subject == execution_subject(sent.customer, execution_id, synchronous=sent.reply is not None)
     assert sent.method == method and sent.query == query
     assert sent.body == (b"" if method == "GET" else payload)
     assert sent.path == (target.split("/", 1)[1] if "/" in target else "")

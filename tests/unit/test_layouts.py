@@ -22,21 +22,18 @@ from support import ROOT
 PACKAGE = ROOT / "python" / "hookcore"
 OWNERS = ("hookcore.records", "hookcore.catalog", "hookcore.index", "hookcore.objects", "hookcore.queue")
 """records: records and results buckets; catalog: config, state, nodes and deliveries buckets;
-index: the executions index stream; objects: the object store; queue: the executions stream and
-its consumer (for now, see `PENDING`) and JetStream's API as a whole."""
+index: the executions index stream; objects: the object store; queue: the executions stream, its
+work queues (consumers) and JetStream's API as a whole."""
 USERS_OF_EVERY_LAYOUT = ("hookcore.queue", "hookcore.nats_roles")
 NAMING = re.compile(r"_(BUCKET|STREAM|SUBJECT_PREFIX|CONSUMER)$")
 NATS_PREFIXES = ("$KV.", "$O.")
 
 PENDING = {
-    "hookcore.worker": {"EXECUTIONS_STREAM", "EXECUTIONS_SUBJECT_PREFIX", "WORKER_CONSUMER"},
-    "hookcore.store": {"EXECUTIONS_STREAM", "EXECUTIONS_SUBJECT_PREFIX"},
     "hookcore.ingress": {"EXECUTIONS_SUBJECT_PREFIX"},
-    "hookcore.executions": {"EXECUTIONS_SUBJECT_PREFIX"},
-    "hookcore.follow": {"EXECUTIONS_SUBJECT_PREFIX"},
 }
-"""The executions stream's names, still used outside `hookcore.queue` while that stream is
-redesigned (issue 13 leaves it for then): exactly these, no new ones."""
+"""The executions stream's names used outside `hookcore.queue`: the ingress hands the subject
+prefix to the Rust core, which builds the hot path's subjects (rust/shards.rs, kept in step with
+`queue.execution_subject`). Exactly these, no new ones."""
 
 
 @dataclass(frozen=True)
