@@ -49,6 +49,12 @@ def test_end_to_end(benchmark: Any, load_settings: runs.Settings, tmp_path: Path
     assert all(row.value > 0 for row in run.rounds)
 
 
+def test_fairness_cost(benchmark: Any, load_settings: runs.Settings, tmp_path: Path) -> None:
+    group = "load: fairness between customers, one worker"
+    run = _measure(benchmark, group, runs.fairness_cost, load_settings, tmp_path)
+    assert set(run.best()) == {run.subject, runs.FIRST_COME}
+
+
 LARGE = {"100 KB": 100 * 1024, "1 MB": 1024 * 1024, "4 MB": 4 * 1024 * 1024, "10 MB": 10 * 1000 * 1000}
 
 

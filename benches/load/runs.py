@@ -20,6 +20,7 @@ import nats
 
 from benches.load import wrk
 from benches.load.figures import LoadRun, Row
+from benches.load.first_come_worker import CONSUMER
 from benches.load.pinning import describe
 from benches.load.servers import (
     SECRET,
@@ -143,6 +144,38 @@ def end_to_end(settings: Settings, work: Path) -> LoadRun:
                 done = asyncio.run(_stored(nats_url)) - before
                 elapsed = time.perf_counter() - started
                 run.add(Row(subject, done / elapsed, result.p50_ms, result.p99_ms, result.non_2xx))
+    return run
+
+
+FIRST_COME = "first come first served: the same, one queue for all"
+
+
+def fairness_cost(settings: Settings, work: Path) -> LoadRun:
+    """What taking turns between customers costs: executions per second, first request to last
+    ack, with 1 KB JSON POSTs from ``customers`` customers on the shared endpoint (every shard
+    with work), one ingress and one worker reading the shards in turns, against the same worker
+    reading one first-come-first-served queue (`first_come_worker`), alternated in one run. The
+    stream is purged between the two: each worker's queues then hold only its own round's work."""
+    subject = f"fair: ingress + one worker, {settings.customers} customers in turns"
+    run = LoadRun("executions/s", subject, FIRST_COME, _settings(settings), spec_ratio=0.9)
+    lua = wrk.script(work / "customers.lua", random_customers=settings.customers)
+    seconds = settings.e2e_duration
+    with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
+        shared = deploy(base, "bench-shared", "c0")["shared"]
+        last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
+        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        for _ in range(settings.rounds):
+            for name, first_come in ((subject, False), (FIRST_COME, True)):
+                asyncio.run(_emptied(nats_url))
+                with hookcore_worker(nats_url, work, settings.worker_concurrency, first_come):
+                    before = asyncio.run(_stored(nats_url))
+                    started = time.perf_counter()
+                    result = wrk.run(shared, lua, seconds, settings.connections)
+                    asyncio.run(_drained(nats_url, first_come))
+                    done = asyncio.run(_stored(nats_url)) - before
+                    elapsed = time.perf_counter() - started
+                    run.add(Row(name, done / elapsed, result.p50_ms, result.p99_ms, result.non_2xx))
+        asyncio.run(_emptied(nats_url))
     return run
 
 
@@ -279,14 +312,17 @@ async def _stored(nats_url: str) -> int:
         await nc.close()
 
 
-async def _drained(nats_url: str) -> None:
-    """Until the workers' queues have nothing pending or unacked."""
+async def _drained(nats_url: str, first_come: bool = False) -> None:
+    """Until the workers' queues (``first_come``: `first_come_worker`'s one queue) have nothing
+    pending or unacked."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     deadline = time.monotonic() + DRAIN_TIMEOUT
     try:
         while time.monotonic() < deadline:
-            backlog = await work_backlog(js)
+            backlog = {
+                name: b for name, b in (await work_backlog(js)).items() if (name == CONSUMER) == first_come
+            }
             if backlog and not any(b.waiting or b.in_progress for b in backlog.values()):
                 return
             await asyncio.sleep(0.05)

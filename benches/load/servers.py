@@ -138,9 +138,13 @@ def hookcore_serve(
 
 
 @contextmanager
-def hookcore_worker(nats_url: str, work: Path, concurrency: int) -> Iterator[subprocess.Popen[bytes]]:
-    """``hookcore worker`` with the bench apps, yielded once it fetches executions."""
-    command = [sys.executable, "-m", "hookcore", "worker", *app_flags(), "--concurrency", str(concurrency)]
+def hookcore_worker(
+    nats_url: str, work: Path, concurrency: int, first_come: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``hookcore worker`` with the bench apps, yielded once it fetches executions; ``first_come``:
+    the worker reading one first-come-first-served queue instead (`first_come_worker`)."""
+    entry = ["benches.load.first_come_worker"] if first_come else ["hookcore", "worker"]
+    command = [sys.executable, "-m", *entry, *app_flags(), "--concurrency", str(concurrency)]
     log = work / f"worker-{time.monotonic_ns()}.log"
     with process(command, {"HOOKCORE_NATS_URL": nats_url}, log) as child:
         deadline = time.monotonic() + START_TIMEOUT

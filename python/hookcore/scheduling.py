@@ -53,6 +53,11 @@ RETRY_AFTER = 0.5
 STATUS_NO_MESSAGES = ("404", "408")
 """Pull request ends that only mean "nothing (more) to deliver"."""
 STATUS_HEARTBEAT = "100"
+MIN_BATCH = 8
+"""Least a pull asks of a queue, however many queues have work: a pull costs JetStream about what
+a message does, so one per message would halve what a worker runs (measured: benches/load
+`fairness_cost`). An idle queue's pull delivers each message as it comes; turns are taken per
+start in the worker, not per pull."""
 
 
 @dataclass(eq=False, slots=True)
@@ -114,6 +119,8 @@ class Scheduler:
         self._now = 0.0
         """The virtual time: that of the last shard a start was taken from."""
         self._held = 0
+        self._busy: set[_Queue] = set()
+        """Queues with a backlog or messages held: the lookahead is shared between them."""
         self._ready = asyncio.Event()
         self._closed = False
         self._taking = True
@@ -154,6 +161,7 @@ class Scheduler:
                 self._held -= 1
                 if q.held and q.spec.priority is Priority.SHARED:
                     heapq.heappush(self._turns, (q.vtime, q.index, q))
+                self._mark(q)
                 await self._pull(q)
                 return msg
             self._ready.clear()
@@ -175,6 +183,7 @@ class Scheduler:
         for q in self._queues:
             while q.held:
                 msg = q.held.popleft().msg
+                self._busy.discard(q)
                 with contextlib.suppress(Exception):  # not handed back: redelivered after ack_wait
                     await msg.nak()
                     handed += 1
@@ -202,6 +211,7 @@ class Scheduler:
             q.asked = 0
             if status in STATUS_NO_MESSAGES:
                 q.backlog = 0
+                self._mark(q)
                 await self._pull(q)
             else:  # 409: the consumer is gone, its leader changed, too many requests wait, ...
                 log.warning(
@@ -221,9 +231,16 @@ class Scheduler:
             heapq.heappush(self._turns, (q.vtime, q.index, q))
         q.held.append(_Held(msg, time.monotonic()))
         self._held += 1
+        self._busy.add(q)
         self._ready.set()
         if q.asked == 0:
             await self._pull(q)
+
+    def _mark(self, q: _Queue) -> None:
+        if q.backlog or q.held:
+            self._busy.add(q)
+        else:
+            self._busy.discard(q)
 
     def _pull_soon(self, q: _Queue) -> None:
         if not self._closed and q.asked == 0:
@@ -236,15 +253,14 @@ class Scheduler:
         if self._closed or q.asked:
             return
         if q.backlog:
-            busy = sum(1 for other in self._queues if other.backlog or other.held)
-            share = max(1, (self._lookahead - self._held) // max(1, busy))
+            share = max(MIN_BATCH, (self._lookahead - self._held) // max(1, len(self._busy)))
             if len(q.held) * 2 > share:
                 return  # asked again when it has started half of them
             batch = max(1, min(q.backlog, share - len(q.held)))
         elif q.held:
             return  # nothing more waits: ask when these are started
         else:
-            batch = 1  # idle: wait for its next message
+            batch = MIN_BATCH  # idle: delivered one by one as they come, one pull per MIN_BATCH
         q.asked = batch
         q.expires_at = time.monotonic() + PULL_EXPIRES
         request = json.dumps({"batch": batch, "expires": int(PULL_EXPIRES * 1e9)}).encode()

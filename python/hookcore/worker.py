@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
@@ -34,7 +35,7 @@ from hookcore.metrics import WorkerMetrics
 from hookcore.objects import body_object, get_object
 from hookcore.payload_codec import build_payload
 from hookcore.publisher import Publisher
-from hookcore.queue import connect, ensure_work_queues, execution_id_of
+from hookcore.queue import JetStream, WorkQueue, connect, ensure_work_queues, execution_id_of
 from hookcore.results import encode_result
 from hookcore.scheduling import Scheduler
 from hookcore.state import State
@@ -52,6 +53,8 @@ from hookcore.worker_http import WorkerHttp
 
 log = logging.getLogger("hookcore.worker")
 
+QueueSource = Callable[[JetStream, Settings], Awaitable[list[WorkQueue]]]
+
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 # Attempts of an execution whose flow this worker does not have (it ends failed at once).
@@ -61,12 +64,21 @@ DEFAULT_ATTEMPTS = 3
 class Worker:
     """Runs flows for one process; ``concurrency`` executions at a time."""
 
-    def __init__(self, settings: Settings, apps: Apps, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        apps: Apps,
+        concurrency: int = 16,
+        queues: QueueSource = ensure_work_queues,
+    ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.settings = settings
         self.apps = apps
         self.concurrency = concurrency
+        self.queues = queues
+        """Makes sure the work queues exist and names those to read (benches/load measures the
+        shards' cost against one first-come-first-served queue with it)."""
         self._running: set[asyncio.Task[None]] = set()
         self.metrics = WorkerMetrics()
         self._run: Execute = self._execute
@@ -91,7 +103,7 @@ class Worker:
         self._writer = RecordWriter(jet, publisher, self.settings.max_record_bytes)
         scheduler = Scheduler(
             jet,
-            await ensure_work_queues(jet, self.settings),
+            await self.queues(jet, self.settings),
             lookahead=2 * self.concurrency,
             ack_wait=self.settings.ack_wait,
             weights=self.settings.weights,
