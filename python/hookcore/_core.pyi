@@ -17,6 +17,7 @@ __all__ = [
     "BODY_MULTIPART",
     "BODY_TEXT",
     "ERROR_CODES",
+    "EXECUTION_SHARDS",
     "JSON_MAX_INT_DIGITS",
     "RATE_TABLE_SLOTS",
     "Accepted",

@@ -24,7 +24,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from hookcore.envelope import decode_envelope
-from hookcore.queue import ALL_EXECUTIONS, is_execution_subject
+from hookcore.queue import is_execution_subject, stored_requests
 from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord, ExecutionView, queued_record
 
@@ -91,7 +91,7 @@ async def following(nc: NatsClient, wanted: ExecutionFilter) -> AsyncIterator[Ex
     feed = ExecutionFeed(wanted)
     subscriptions = [
         await nc.subscribe(subject, cb=feed.on_message, pending_msgs_limit=MAX_PENDING)
-        for subject in (ALL_EXECUTIONS, record_subject("*"))
+        for subject in (stored_requests(), record_subject("*"))
     ]
     await nc.flush()  # the server has the subscriptions: nothing published from now on is missed
     try:

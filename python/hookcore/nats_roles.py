@@ -23,7 +23,7 @@ import nkeys  # type: ignore[import-untyped]
 
 from hookcore.index import INDEX_ENTRIES
 from hookcore.nats_auth import NatsAuth
-from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, JETSTREAM_API
+from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, JETSTREAM_API, work_queues
 
 ROLES = ("ingress", "worker", "admin")
 
@@ -31,7 +31,8 @@ _DESTRUCTIVE = (
     "$JS.API.STREAM.DELETE.>",
     f"$JS.API.STREAM.PURGE.{EXECUTIONS_STREAM}",
     f"$JS.API.STREAM.MSG.DELETE.{EXECUTIONS_STREAM}",
-    f"$JS.API.CONSUMER.DELETE.{EXECUTIONS_STREAM}.>",
+    # The work queues (a worker may delete the previous release's consumer once it is empty).
+    *(f"$JS.API.CONSUMER.DELETE.{EXECUTIONS_STREAM}.{queue.name}" for queue in work_queues()),
 )
 
 

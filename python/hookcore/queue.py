@@ -123,6 +123,11 @@ ALL_EXECUTIONS = f"{EXECUTIONS_SUBJECT_PREFIX}.>"
 """Every stored request's subject (the stream's, and what followers subscribe to)."""
 
 
+def stored_requests() -> str:
+    """The subjects filter of every stored request (what followers subscribe to)."""
+    return ALL_EXECUTIONS
+
+
 def is_execution_subject(subject: str) -> bool:
     """Whether ``subject`` is a stored request's."""
     return subject.startswith(EXECUTIONS_SUBJECT_PREFIX + ".")
@@ -169,6 +174,11 @@ class WorkQueue:
     filter: str
     priority: Priority
     shard: int | None = None
+
+    @property
+    def pull_subject(self) -> str:
+        """Where a pull request for this queue's next messages goes (JetStream's API)."""
+        return f"$JS.API.CONSUMER.MSG.NEXT.{EXECUTIONS_STREAM}.{self.name}"
 
 
 def work_queues() -> list[WorkQueue]:
@@ -226,9 +236,21 @@ async def ensure_work_queues(jet: JetStream, settings: Settings) -> list[WorkQue
     if previous is None:
         return queues
     if (previous.num_pending or 0) + (previous.num_ack_pending or 0) == 0:
-        with contextlib.suppress(NotFoundError):
+        try:
             await jet.js.delete_consumer(EXECUTIONS_STREAM, WORKER_CONSUMER)
-        log.info("deleted the previous release's consumer %s: it held no work", WORKER_CONSUMER)
+        except NotFoundError:
+            pass  # another worker deleted it first
+        except Exception as e:  # a worker user of an older nats_roles may not delete consumers
+            log.info(
+                "the previous release's consumer %s holds no work and can be deleted (by an admin: "
+                "`nats consumer rm %s %s`); this worker may not (%s)",
+                WORKER_CONSUMER,
+                EXECUTIONS_STREAM,
+                WORKER_CONSUMER,
+                str(e) or type(e).__name__,
+            )
+        else:
+            log.info("deleted the previous release's consumer %s: it held no work", WORKER_CONSUMER)
         return queues
     if _differs(previous, PREVIOUS_RELEASE_QUEUE, settings):
         await _add_consumer(jet.js, PREVIOUS_RELEASE_QUEUE, settings)

@@ -37,7 +37,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from hookcore import _core
-from hookcore.queue import EXECUTIONS_STREAM, JetStream, Priority, WorkQueue
+from hookcore.queue import JetStream, Priority, WorkQueue
 
 log = logging.getLogger("hookcore.scheduling")
 
@@ -266,7 +266,7 @@ class Scheduler:
         request = json.dumps({"batch": batch, "expires": int(PULL_EXPIRES * 1e9)}).encode()
         try:
             await self._jet.nc.publish(
-                f"$JS.API.CONSUMER.MSG.NEXT.{EXECUTIONS_STREAM}.{q.spec.name}",
+                q.spec.pull_subject,
                 request,
                 reply=f"{self._inbox}.{q.index}",
             )
