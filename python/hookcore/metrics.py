@@ -168,6 +168,24 @@ class _BuildInfo(Collector):
         yield build_info()
 
 
+class _Backlogs(Collector):
+    """What waits in each work queue, read at each scrape."""
+
+    def __init__(self) -> None:
+        self.read: Callable[[], dict[str, int]] = dict
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "hookcore_queue_backlog",
+            "Executions waiting in each work queue (the sync lane, each customers' shard), as "
+            "JetStream last told this worker, plus those it holds and has not started.",
+            labels=["queue"],
+        )
+        for queue, waiting in sorted(self.read().items()):
+            family.add_metric([queue], waiting)
+        yield family
+
+
 class WorkerMetrics:
     """The metrics of one worker process."""
 
@@ -201,6 +219,12 @@ class WorkerMetrics:
         self.running = Gauge(
             "hookcore_runs_in_progress", "Runs of flows in progress in this worker.", registry=self.registry
         )
+        self._backlogs = _Backlogs()
+        self.registry.register(self._backlogs)
+
+    def watch_backlogs(self, read: Callable[[], dict[str, int]]) -> None:
+        """Report ``read()`` (queue -> executions waiting) as ``hookcore_queue_backlog``."""
+        self._backlogs.read = read
 
     @contextmanager
     def run(self, record: ExecutionRecord) -> Iterator[None]:

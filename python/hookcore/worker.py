@@ -108,6 +108,7 @@ class Worker:
             ack_wait=self.settings.ack_wait,
             weights=self.settings.weights,
         )
+        self.metrics.watch_backlogs(scheduler.backlogs)
         http = WorkerHttp(self.metrics, lambda: jet.nc.is_connected)
         if self.settings.worker_port:
             await http.start(self.settings.worker_host, self.settings.worker_port)
