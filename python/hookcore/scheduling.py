@@ -130,11 +130,6 @@ class Scheduler:
         self._reconnects = 0
         self._retries: set[asyncio.Future[None]] = set()
 
-    @property
-    def held(self) -> int:
-        """Messages delivered to this worker and not started."""
-        return self._held
-
     def backlogs(self) -> dict[str, int]:
         """What JetStream last said waits in each queue this worker has read, by consumer name."""
         return {q.spec.name: q.backlog + len(q.held) for q in self._queues if q.backlog or q.held}
