@@ -96,3 +96,35 @@ def test_log_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("HOOKCORE_LOG_LEVEL", "warning")  # any case
     settings = Settings.load()
     assert (settings.log_format, settings.log_level) == (LogFormat.JSON, LogLevel.WARNING)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ("acme=2", r"customer_weights must be a JSON object, got 'acme=2': Expecting value"),
+        ('{"acme": 2', r"customer_weights must be a JSON object, got '\{\"acme\": 2': Expecting"),
+        ('[["acme", 2]]', r'customer_weights must be a JSON object like \{"acme": 2\}, got'),
+        ("2", r'customer_weights must be a JSON object like \{"acme": 2\}, got \'2\''),
+        ('{"acme": 0}', r"the weight of 'acme' must be a number from 0.01 to 100, got 0$"),
+        ('{"acme": -1}', r"the weight of 'acme' must be a number from 0.01 to 100, got -1$"),
+        ('{"acme": 101}', r"the weight of 'acme' must be a number from 0.01 to 100, got 101$"),
+        ('{"acme": "2"}', r"the weight of 'acme' must be a number from 0.01 to 100, got '2'$"),
+        ('{"acme": true}', r"the weight of 'acme' must be a number from 0.01 to 100, got True$"),
+        ('{"acme": null}', r"the weight of 'acme' must be a number from 0.01 to 100, got None$"),
+        ('{"ok": 1, "acme": [2]}', r"the weight of 'acme' must be a number from 0.01 to 100, got \[2\]$"),
+    ],
+)
+def test_customer_weights_that_are_not_a_table_of_weights(
+    monkeypatch: pytest.MonkeyPatch, weights: str, message: str
+) -> None:
+    # Read from the environment, as an operator sets it; refused when the settings load (at start).
+    monkeypatch.setenv("HOOKCORE_CUSTOMER_WEIGHTS", weights)
+    with pytest.raises(ConfigError, match=message):
+        Settings.load()
+
+
+def test_customer_weights_read() -> None:
+    assert Settings.load().weights == {}
+    assert Settings.load(customer_weights="  ").weights == {}
+    settings = Settings.load(customer_weights='{"acme": 2, "globex": 0.5, "initech": 100, "umbrella": 0.01}')
+    assert settings.weights == {"acme": 2.0, "globex": 0.5, "initech": 100.0, "umbrella": 0.01}
