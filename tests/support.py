@@ -39,6 +39,7 @@ TEST_APPS = [
     "limits_app:limited",
     "limits_app:wide",
     "limits_app:shared",
+    "fairness_app:fair",
     "senders_app:github",
     "senders_app:events",
     "senders_app:slack",

@@ -1,0 +1,270 @@
+"""Fairness between tenants (SPEC 12, issue 14): a customer flooding its flows does not delay the
+others', weights share the workers' time, and the sharded work queues keep at-least-once delivery
+with one final record per execution, also across a worker's death and an upgrade.
+
+Executions are stored per customer shard (`hookcore.queue.execution_subject`) and workers take turns
+between shards (`hookcore.scheduling`), so fairness is between shards: each test's customers are in
+different shards (`_distinct_shards`). Floods are queued with no worker running, through the real
+HTTP ingress, by ``wrk`` (a Lua script; `make test` installs it). The flow ``fair-shared``/``Work``
+(tests/apps/fairness_app.py) appends ``customer id time pid`` to a file as it starts: the order
+the workers started the executions in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import nats
+import pytest
+
+from hookcore import _core
+from hookcore.queue import (
+    EXECUTIONS_STREAM,
+    SHARD_CONSUMER_PREFIX,
+    QueueBacklog,
+    execution_subject,
+    work_backlog,
+)
+from support import Hookcore, running_hookcore, running_nats
+
+MEASURE_COVERAGE = False  # floods: what they run, the functional tests cover
+
+INTEGRATION = "fair-shared"
+FINAL = ("succeeded", "failed", "dead")
+T = TypeVar("T")
+
+
+def _distinct_shards(*customers: str) -> dict[str, str]:
+    """Each customer's shard consumer, asserting no two share one: the workers take turns between
+    shards, not customers, so two customers in one shard would share its turns."""
+    shards = {customer: _core.execution_shard(customer) for customer in customers}
+    assert len(set(shards.values())) == len(customers), f"customers share a shard: {shards}"
+    return {customer: f"{SHARD_CONSUMER_PREFIX}{shard}" for customer, shard in shards.items()}
+
+
+def _deploy(hc: Hookcore, *customers: str) -> str:
+    """One instance of the shared-endpoint integration per customer; their shared URL."""
+    urls = {hc.deploy(customer, integration=INTEGRATION)["invokeUrl"] for customer in customers}
+    assert len(urls) == 1, urls
+    return urls.pop()
+
+
+LUA = """
+wrk.method = "POST"
+wrk.body = '{"n": 1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Event"] = "Work"
+local customers = {CUSTOMERS}
+local wanted = {WANTED}
+local sent, answered = 0, 0
+local ids = io.open("{IDS}", "a")
+local refused = io.open("{REFUSED}", "a")
+ids:setvbuf("line")
+refused:setvbuf("line")
+
+request = function()
+  sent = sent + 1
+  wrk.headers["X-Customer"] = customers[(sent % #customers) + 1]
+  return wrk.format()
+end
+
+response = function(status, headers, body)
+  answered = answered + 1
+  if status == 200 then
+    ids:write(body:match('"executionId":"([^"]+)"'), "\\n")
+  else
+    refused:write(status, " ", body, "\\n")
+  end
+  if answered >= wanted then
+    -- thread:stop() would leave wrk sleeping out its -d: exit (the ids are written, line by line)
+    os.exit(0)
+  end
+end
+"""
+
+
+def _flood(url: str, customers: list[str], total: int, work_dir: Path, connections: int = 32) -> list[str]:
+    """POST ``total`` requests (about: a few more may be in flight when wrk stops) to the flow
+    ``Work``, the customers in turn; the ids of those the ingress accepted, every one of them
+    answered 200."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ids, refused = work_dir / "ids", work_dir / "refused"
+    script = work_dir / "flood.lua"
+    script.write_text(
+        LUA.replace("{CUSTOMERS}", "{" + ", ".join(json.dumps(c) for c in customers) + "}")
+        .replace("{WANTED}", str(total))
+        .replace("{IDS}", str(ids))
+        .replace("{REFUSED}", str(refused))
+    )
+    subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", "-d120s", "--timeout", "30s", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+        timeout=150,
+    )
+    assert not refused.exists() or not refused.read_text(), refused.read_text()[:2000]
+    accepted = ids.read_text().split()
+    assert len(accepted) >= total, f"{len(accepted)} of {total} answered"
+    return accepted
+
+
+@dataclass(frozen=True)
+class Start:
+    """One line of the flow's ``starts`` file: an execution's run starting."""
+
+    customer: str
+    execution_id: str
+    at: float
+    pid: int
+
+
+def _starts(hc: Hookcore) -> list[Start]:
+    path = hc.markers / "starts"
+    if not path.exists():
+        return []
+    text = path.read_text()
+    lines = text[: text.rfind("\n") + 1].splitlines()  # whole lines: a run may be writing one
+    return [Start(c, i, float(t), int(p)) for c, i, t, p in (line.split() for line in lines)]
+
+
+def _backlog(hc: Hookcore) -> dict[str, QueueBacklog]:
+    """Every work queue's backlog, as JetStream counts it now."""
+
+    async def read() -> dict[str, QueueBacklog]:
+        nc = await nats.connect(hc.nats.url)
+        try:
+            return await work_backlog(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def _stored(hc: Hookcore, customer: str) -> int:
+    """Executions of ``customer`` stored on the asynchronous lane (its shard's subjects)."""
+
+    async def read() -> int:
+        nc = await nats.connect(hc.nats.url)
+        try:
+            subject = execution_subject(customer, "*", synchronous=False)
+            info = await nc.jetstream().stream_info(EXECUTIONS_STREAM, subjects_filter=subject)
+            return len(info.state.subjects or {})
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def _wait(what: str, check: Callable[[], T | None], timeout: float = 60, every: float = 0.05) -> T:
+    """``check()``'s first truthy value; fails naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g}s"
+        time.sleep(every)
+    return value
+
+
+def _at(record: dict[str, Any], field: str) -> float:
+    return datetime.fromisoformat(record[field]).timestamp()
+
+
+@pytest.fixture
+def markers(tmp_path: Path) -> Path:
+    path = tmp_path / "markers"
+    path.mkdir()
+    return path
+
+
+def test_a_flooding_tenant_does_not_delay_another(tmp_path: Path, markers: Path) -> None:
+    flood_size = 20_000
+    a, b = "acme", "globex"
+    consumers = _distinct_shards(a, b)
+    # A worker asks the shards in their order and JetStream answers the first pulls in that order:
+    # B's shard comes after A's, so B cannot go first merely by being asked first.
+    assert _core.execution_shard(b) > _core.execution_shard(a)
+    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+        url = _deploy(hc, a, b)
+        started = time.monotonic()
+        flooded = _flood(url, [a], flood_size, tmp_path / "flood")
+        print(f"queued {len(flooded)} executions of {a} in {time.monotonic() - started:.1f}s")
+        response = hc.client.post(url, json={"n": 2}, headers={"x-customer": b, "x-event": "Work"})
+        assert response.status_code == 200, response.text
+        b_id = response.json()["executionId"]
+        stored = _stored(hc, a)
+        assert len(flooded) <= stored <= len(flooded) + 32  # wrk exits with a few requests in flight
+        assert _stored(hc, b) == 1
+
+        hc.start_worker()
+        b_record = hc.wait_final(b_id, timeout=60)
+        a_left = _backlog(hc)[consumers[a]]
+        assert b_record["status"] == "succeeded", b_record
+
+        starts = _starts(hc)
+        first = min(s.at for s in starts)
+        b_done = _at(b_record, "finishedAt")
+        a_before_b = sum(1 for s in starts if s.customer == a and s.at <= b_done)
+        # B waited for no more than a round of turns, not behind A's flood (20,000 at this worker's
+        # speed: tens of seconds).
+        assert b_done - first < 1.0, (
+            f"{b}'s execution finished {b_done - first:.3f}s after the worker's first start, "
+            f"after {a_before_b} of {a}'s"
+        )
+        # A still had (nearly) all of its flood waiting when B was done: JetStream's count, read
+        # after B was final (A's backlog only shrinks: nothing more of A's is sent), and the starts.
+        assert a_left.waiting + a_left.in_progress > stored * 0.9, a_left
+        assert a_before_b < stored * 0.1, a_before_b
+        print(
+            f"{b} final {b_done - first:.3f}s after the first start, {a_before_b} of {a}'s started "
+            f"by then; {a} then had {a_left.waiting} waiting, {a_left.in_progress} in progress"
+        )
+
+
+def test_weights_share_the_workers_time(tmp_path: Path, markers: Path) -> None:
+    each, among = 1_500, 900
+    a, b = "acme", "globex"
+    _distinct_shards(a, b)
+    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_CUSTOMER_WEIGHTS": json.dumps({a: 2})}
+    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+        url = _deploy(hc, a, b)
+        _flood(url, [a, b], 2 * each, tmp_path / "flood")
+        assert min(_stored(hc, a), _stored(hc, b)) >= each
+        hc.start_worker()
+        starts = _wait(f"{among} starts", lambda: (s := _starts(hc)) and len(s) >= among and s)
+        first = Counter(s.customer for s in starts[:among])
+        # Both had work waiting throughout: neither's flood was started to its end.
+        assert max(first.values()) < each, first
+        share = first[a] / among
+        assert 2 / 3 * 0.9 <= share <= 2 / 3 * 1.1, f"{a} (weight 2) started {first[a]} of the first {among}"
+        print(f"of the first {among} starts: {dict(first)} ({share:.3f} for {a})")
+
+
+def test_a_synchronous_request_is_answered_during_a_flood(tmp_path: Path, markers: Path) -> None:
+    a, b = "acme", "globex"
+    _distinct_shards(a, b)
+    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+        url = _deploy(hc, a, b)
+        flooded = _flood(url + "?sleep=0.01", [a], 5_000, tmp_path / "flood")
+        hc.start_worker()
+        _wait(f"{a}'s flood being worked off", lambda: len(_starts(hc)) >= 100)
+        sent = time.monotonic()
+        response = hc.client.post(url, json={"n": 3}, headers={"x-customer": b, "x-event": "Ask"})
+        took = time.monotonic() - sent
+        a_left = _backlog(hc)[f"{SHARD_CONSUMER_PREFIX}{_core.execution_shard(a)}"]
+        # Answered once the execution ended: a 303 to its result.
+        assert response.status_code == 303, response.text
+        assert hc.client.get(response.headers["location"]).json() == {"customer": b}
+        # The flow's sync_timeout is 20 s; the flood still waiting would take longer than that.
+        assert took < 2.0, f"{b}'s synchronous request took {took:.2f}s"
+        assert a_left.waiting > len(flooded) / 2, a_left
+        print(f"{b}'s synchronous request answered in {took:.3f}s; {a} had {a_left.waiting} waiting")
