@@ -28,12 +28,15 @@ import pytest
 
 from hookcore import _core
 from hookcore.queue import (
+    ALL_EXECUTIONS,
     EXECUTIONS_STREAM,
     SHARD_CONSUMER_PREFIX,
     QueueBacklog,
+    execution_id_of,
     execution_subject,
     work_backlog,
 )
+from hookcore.records import record_subject
 from support import Hookcore, running_hookcore, running_nats
 
 MEASURE_COVERAGE = False  # floods: what they run, the functional tests cover
@@ -164,6 +167,20 @@ def _stored(hc: Hookcore, customer: str) -> int:
     return asyncio.run(read())
 
 
+def _stored_ids(hc: Hookcore) -> set[str]:
+    """Every execution stored (accepted), on any lane and shard, by id."""
+
+    async def read() -> set[str]:
+        nc = await nats.connect(hc.nats.url)
+        try:
+            info = await nc.jetstream().stream_info(EXECUTIONS_STREAM, subjects_filter=ALL_EXECUTIONS)
+            return {execution_id_of(subject) for subject in info.state.subjects or {}}
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
 def _wait(what: str, check: Callable[[], T | None], timeout: float = 60, every: float = 0.05) -> T:
     """``check()``'s first truthy value; fails naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -268,3 +285,82 @@ def test_a_synchronous_request_is_answered_during_a_flood(tmp_path: Path, marker
         assert took < 2.0, f"{b}'s synchronous request took {took:.2f}s"
         assert a_left.waiting > len(flooded) / 2, a_left
         print(f"{b}'s synchronous request answered in {took:.3f}s; {a} had {a_left.waiting} waiting")
+
+
+def test_a_worker_killed_mid_flood_loses_nothing_and_runs_nothing_twice_to_the_end(
+    tmp_path: Path, markers: Path
+) -> None:
+    customers = ["initech", "umbrella", "hooli", "stark"]
+    consumers = _distinct_shards(*customers)
+    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_ACK_WAIT": "1"}  # redelivered fast
+    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+        url = _deploy(hc, *customers)
+        flooded = _flood(url + "?sleep=0.05", customers, 2_400, tmp_path / "flood")
+        accepted = _stored_ids(hc)
+        assert set(flooded) <= accepted
+
+        async def run() -> tuple[dict[str, list[str]], set[str], int, int, int]:
+            nc = await nats.connect(server.url)
+            writes: dict[str, list[str]] = {}  # every write of each record, as JetStream receives them
+
+            async def on_write(msg: nats.aio.msg.Msg) -> None:
+                record = json.loads(msg.data)
+                writes.setdefault(record["id"], []).append(record["status"])
+
+            await nc.subscribe(record_subject(">"), cb=on_write)
+            await nc.flush()
+            victim, survivor = [await asyncio.to_thread(hc.start_worker) for _ in range(2)]
+
+            def victim_busy() -> list[Start] | None:
+                mine = [s for s in _starts(hc) if s.pid == victim.popen.pid]
+                return mine if len(mine) >= 100 else None
+
+            await asyncio.to_thread(_wait, "the victim working", victim_busy)
+            backlog = await asyncio.to_thread(_backlog, hc)
+            # In flight at the kill: started by the victim and not final (read just before it).
+            in_flight = {
+                s.execution_id
+                for s in victim_busy() or []
+                if not any(status in FINAL for status in writes.get(s.execution_id, []))
+            }
+            victim.kill()
+            assert victim.popen.returncode == -9
+            waiting = sum(backlog[consumers[c]].waiting for c in customers)
+            assert waiting > 0 and in_flight, (backlog, in_flight)
+
+            def all_final() -> bool:
+                return all(any(status in FINAL for status in writes.get(i, [])) for i in accepted)
+
+            await asyncio.to_thread(_wait, "every accepted execution final", all_final, 120, 0.2)
+
+            def drained() -> dict[str, QueueBacklog] | None:
+                queues = _backlog(hc)
+                busy = {name: q for name, q in queues.items() if q.waiting or q.in_progress}
+                return None if busy else queues
+
+            queues = await asyncio.to_thread(_wait, "every work queue drained", drained, 60, 0.2)
+            await asyncio.sleep(0.5)  # any late duplicate write would arrive by now
+            await nc.close()
+            return writes, in_flight, waiting, len(queues), survivor.popen.pid
+
+        writes, in_flight, waiting, queues, survivor = asyncio.run(run())
+        finals = {i: [s for s in writes.get(i, []) if s in FINAL] for i in accepted}
+        twice = {i: f for i, f in finals.items() if len(f) != 1}
+        assert not twice, (
+            f"{len(twice)} executions with other than one final record, e.g. {list(twice.items())[:3]}"
+        )
+        assert Counter(f[0] for f in finals.values()) == {"succeeded": len(accepted)}
+        runs = Counter(s.execution_id for s in _starts(hc))
+        assert set(runs) == accepted
+        # What the victim had in flight ran again, on the survivor, and its record counts both runs.
+        on_survivor = {s.execution_id for s in _starts(hc) if s.pid == survivor}
+        rerun = [i for i in in_flight if runs[i] > 1 and i in on_survivor]
+        assert rerun, "nothing the victim held ran again"
+        for execution_id in rerun[:5]:
+            record = hc.execution(execution_id)
+            assert record["status"] == "succeeded" and record["attempts"] >= 2, record
+        print(
+            f"{len(accepted)} executions; killed a worker with {len(in_flight)} started and {waiting} "
+            f"waiting; {len(rerun)} ran again; {sum(runs.values()) - len(runs)} runs more than one "
+            f"each; {queues} work queues drained"
+        )
