@@ -23,14 +23,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 import nats
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from hookcore import _core
+from hookcore.envelope import decode_envelope, encode_envelope
 from hookcore.queue import (
     ALL_EXECUTIONS,
     EXECUTIONS_STREAM,
+    EXECUTIONS_SUBJECT_PREFIX,
     SHARD_CONSUMER_PREFIX,
+    WORKER_CONSUMER,
     QueueBacklog,
     execution_id_of,
     execution_subject,
@@ -364,3 +370,94 @@ def test_a_worker_killed_mid_flood_loses_nothing_and_runs_nothing_twice_to_the_e
             f"waiting; {len(rerun)} ran again; {sum(runs.values()) - len(runs)} runs more than one "
             f"each; {queues} work queues drained"
         )
+
+
+def _previous_consumer(hc: Hookcore) -> ConsumerInfo | None:
+    """The previous release's consumer, as JetStream has it now (None: there is none)."""
+
+    async def read() -> ConsumerInfo | None:
+        nc = await nats.connect(hc.nats.url)
+        try:
+            return await nc.jetstream().consumer_info(EXECUTIONS_STREAM, WORKER_CONSUMER)
+        except NotFoundError:
+            return None
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_work_queued_by_the_previous_release_runs_once_after_an_upgrade(
+    tmp_path: Path, markers: Path
+) -> None:
+    customer, previous = "wonka", 20
+    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+        url = _deploy(hc, customer)
+
+        async def queue_as_the_previous_release() -> tuple[str, list[str]]:
+            """The previous release's consumer (as it made it: every stored request), then one
+            request stored by this release and ``previous`` on the previous release's subjects."""
+            nc = await nats.connect(server.url)
+            js = nc.jetstream()
+            await js.add_consumer(
+                EXECUTIONS_STREAM,
+                ConsumerConfig(
+                    durable_name=WORKER_CONSUMER,
+                    filter_subject=f"{EXECUTIONS_SUBJECT_PREFIX}.>",
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=30,
+                    max_ack_pending=-1,
+                ),
+            )
+            response = await asyncio.to_thread(
+                hc.client.post, url, json={"n": 4}, headers={"x-customer": customer, "x-event": "Work"}
+            )
+            assert response.status_code == 200, response.text
+            current = response.json()["executionId"]
+            stored = await js.get_last_msg(
+                EXECUTIONS_STREAM, execution_subject(customer, current, synchronous=False)
+            )
+            envelope = decode_envelope(stored.data or b"")
+            old: list[str] = []
+            for _ in range(previous):
+                execution_id = _core.new_id()
+                data = encode_envelope(msgspec.structs.replace(envelope, id=execution_id))
+                ack = await js.publish(
+                    f"{EXECUTIONS_SUBJECT_PREFIX}.{execution_id}", data, headers={"Nats-Msg-Id": execution_id}
+                )
+                assert not ack.duplicate
+                old.append(execution_id)
+            info = await js.consumer_info(EXECUTIONS_STREAM, WORKER_CONSUMER)
+            assert info.num_pending == previous + 1  # its filter takes this release's request too
+            await nc.close()
+            return current, old
+
+        current, old = asyncio.run(queue_as_the_previous_release())
+        hc.start_worker()
+        for execution_id in [current, *old]:
+            record = hc.wait_final(execution_id)
+            assert record["status"] == "succeeded" and record["attempts"] == 1, record
+            assert record["customer"] == customer
+
+        # The worker narrowed the previous release's consumer to its own subjects (this release's
+        # request is its shard's) and read it to the end; the acks land after the records.
+        def drained() -> ConsumerInfo | None:
+            info = _previous_consumer(hc)
+            return info if info is not None and not info.num_pending and not info.num_ack_pending else None
+
+        narrowed = _wait("the previous release's consumer drained", drained)
+        assert narrowed.config.filter_subject == f"{EXECUTIONS_SUBJECT_PREFIX}.*"
+        runs = Counter(s.execution_id for s in _starts(hc))
+        assert runs == dict.fromkeys([current, *old], 1), runs
+
+        # A worker that starts and finds it empty deletes it.
+        hc.workers[0].stop()
+        hc.start_worker()
+        assert _previous_consumer(hc) is None
+        assert "deleted the previous release's consumer hookcore-workers" in hc.workers[1].log()
+        queues = _backlog(hc)
+        assert WORKER_CONSUMER not in queues and len(queues) == 1 + 256, sorted(queues)[:3]
+        assert not any(q.waiting or q.in_progress for q in queues.values()), queues
+        assert Counter(s.execution_id for s in _starts(hc)) == runs  # nothing ran again
