@@ -4,7 +4,7 @@ Every customer's asynchronous executions are stored in one of the executions str
 each read through a durable pull consumer all workers share (`hookcore.queue.work_queues`). A
 worker keeps one pull request open on each queue, so work reaches it without polling: an idle
 queue's request asks for one message and waits; a queue with a backlog (JetStream tells how much
-with each message it delivers) is asked for its share of the worker's lookahead. What arrives
+with each message it delivers) is asked for its weight's share of the worker's lookahead. What arrives
 waits in the worker, in a short buffer per queue, until a run slot is free; then the worker
 takes, in this order:
 
@@ -248,7 +248,11 @@ class Scheduler:
         if self._closed or q.asked:
             return
         if q.backlog:
-            share = max(MIN_BATCH, (self._lookahead - self._held) // max(1, len(self._busy)))
+            # Its weight's part of the lookahead: a queue of weight 2 starts twice as many, so it
+            # holds twice as many, and its buffer lasts as long as the others' (an equal part ran
+            # dry first, and lost its turns while the next batch was on its way).
+            busy = sum(other.weight for other in self._busy) or q.weight
+            share = max(MIN_BATCH, round(self._lookahead * q.weight / busy))
             if len(q.held) * 2 > share:
                 return  # asked again when it has started half of them
             batch = max(1, min(q.backlog, share - len(q.held)))
