@@ -47,7 +47,8 @@ LOST_AFTER = 3.0
 """Seconds past its expiry after which a pull request JetStream never ended counts as lost (a
 reconnect drops them) and is made again."""
 SWEEP_EVERY = 1.0
-"""Seconds between checks for lost pull requests and long-waiting messages."""
+"""Seconds between checks for lost pull requests and long-waiting messages (at most a third of
+``ack_wait``: a message waiting in the worker is reported in progress within two thirds of it)."""
 RETRY_AFTER = 0.5
 """Seconds before asking again a queue whose pull JetStream refused (a leader change, say)."""
 STATUS_NO_MESSAGES = ("404", "408")
@@ -275,7 +276,7 @@ class Scheduler:
     async def _sweep(self) -> None:
         """Ask again where a pull was lost; report long-waiting messages in progress."""
         while True:
-            await asyncio.sleep(SWEEP_EVERY)
+            await asyncio.sleep(min(SWEEP_EVERY, self._ack_wait / 3))
             now = time.monotonic()
             reconnects = self._jet.nc.stats["reconnects"]
             reconnected, self._reconnects = reconnects != self._reconnects, reconnects

@@ -501,3 +501,42 @@ def test_work_queued_by_the_previous_release_runs_once_after_an_upgrade(
         assert WORKER_CONSUMER not in queues and len(queues) == 1 + 256, sorted(queues)[:3]
         assert not any(q.waiting or q.in_progress for q in queues.values()), queues
         assert Counter(s.execution_id for s in _starts(hc)) == runs  # nothing ran again
+
+
+def _deliveries(hc: Hookcore, consumer: str) -> int:
+    """How many times ``consumer`` has delivered a message, redeliveries included."""
+
+    async def read() -> int:
+        nc = await _connect(hc.nats.url)
+        try:
+            info = await nc.jetstream().consumer_info(EXECUTIONS_STREAM, consumer)
+            return int(info.delivered.consumer_seq or 0) if info.delivered else 0
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_executions_waiting_in_a_worker_are_not_delivered_again(tmp_path: Path, markers: Path) -> None:
+    # A worker takes more than it runs (a batch from each shard with work): what waits in it is
+    # reported in progress to JetStream in time, so none is delivered again meanwhile (and maybe
+    # run twice), however short ack_wait is (its least: 0.5 s).
+    customers = ["acme", "globex"]
+    consumers = _distinct_shards(*customers)
+    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_ACK_WAIT": "0.5"}
+    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+        url = _deploy(hc, *customers)
+        flooded = _flood(url + "?sleep=0.2", customers, 60, tmp_path / "flood", connections=4)
+        accepted = _stored_ids(hc)
+        assert set(flooded) <= accepted
+        stored = {customer: _stored(hc, customer) for customer in customers}
+        hc.start_worker(concurrency=2)
+        for execution_id in accepted:
+            assert hc.wait_final(execution_id)["status"] == "succeeded"
+        # JetStream delivered each once (no redelivery, of one running or waiting), and each ran once.
+        delivered = {customer: _deliveries(hc, consumers[customer]) for customer in customers}
+        assert delivered == stored
+        runs = Counter(s.execution_id for s in _starts(hc))
+        assert set(runs) == accepted
+        twice = {i: n for i, n in runs.items() if n > 1}
+        assert not twice, f"{len(twice)} of {len(accepted)} executions ran more than once: {twice}"
