@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -80,6 +81,7 @@ STORE_FAILED = 10077
 FULL_CODES = (10023, 10047)
 LIMIT_WORDS = ("maximum bytes", "maximum messages")
 STORAGE_NOT_RESERVED = 10047
+CONSUMER_NOT_FOUND = 10014
 
 
 @dataclass(slots=True)
@@ -237,10 +239,15 @@ async def ensure_work_queues(jet: JetStream, settings: Settings) -> list[WorkQue
         return queues
     if (previous.num_pending or 0) + (previous.num_ack_pending or 0) == 0:
         try:
-            await jet.js.delete_consumer(EXECUTIONS_STREAM, WORKER_CONSUMER)
-        except NotFoundError:
-            pass  # another worker deleted it first
-        except Exception as e:  # a worker user of an older nats_roles may not delete consumers
+            # Not nats-py's delete_consumer: a user that may not delete (deploy/nats-users.conf
+            # before this release) gets no answer, and each start would wait out its 10 s.
+            reply = await jet.nc.request(
+                f"$JS.API.CONSUMER.DELETE.{EXECUTIONS_STREAM}.{WORKER_CONSUMER}", b"", timeout=2
+            )
+            error = json.loads(reply.data).get("error")
+            if error and error.get("err_code") != CONSUMER_NOT_FOUND:  # else another worker was first
+                raise APIError(**error)
+        except Exception as e:
             log.info(
                 "the previous release's consumer %s holds no work and can be deleted (by an admin: "
                 "`nats consumer rm %s %s`); this worker may not (%s)",
