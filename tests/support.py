@@ -40,6 +40,7 @@ TEST_APPS = [
     "limits_app:wide",
     "limits_app:shared",
     "fairness_app:fair",
+    "fairness_app:capped",
     "senders_app:github",
     "senders_app:events",
     "senders_app:slack",

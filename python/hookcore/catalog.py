@@ -14,7 +14,10 @@ write with the keys built here.
   instance of a shared-endpoint integration (`hookcore.instances.Instances.deploy` claims it).
 
 ``hookcore_state`` (no TTL), what flows keep (`hookcore.state`): ``instance.{instance id}``,
-``flow.{instance id}.{base64url(flow)}``.
+``flow.{instance id}.{base64url(flow)}``; and the slots of ``max_concurrency=``
+(`hookcore.concurrency`): ``slots.{token(customer)}.{token(integration)}`` (an integration's cap)
+and ``slots.{token(customer)}.{token(integration)}.{token(flow)}`` (a flow's) -> the leases of the
+customer's executions running under that cap.
 
 ``hookcore_nodes`` (entries expire after a minute): ``nodes.{machine id}`` -> an ingress
 machine's heartbeat (`hookcore.nodes`).
@@ -47,6 +50,7 @@ _SHARED_INSTANCE = "shared-instances."
 _INSTANCE_STATE = "instance."
 _FLOW_STATE = "flow."
 _NODE = "nodes."
+_SLOTS = "slots."
 KEY_PREFIXES = (
     _ENDPOINT,
     _SHARED,
@@ -56,6 +60,7 @@ KEY_PREFIXES = (
     _INSTANCE_STATE,
     _FLOW_STATE,
     _NODE,
+    _SLOTS,
 )
 """Every key layout of these buckets starts with one (the deliveries' digests excepted); no other
 module starts a string with one (`tests/unit/test_layouts.py`)."""
@@ -110,6 +115,13 @@ def flow_state_key(instance_id: str, flow: str) -> str:
     """State key of a flow's state in one instance (flow names hold any character)."""
     encoded = base64.urlsafe_b64encode(flow.encode()).decode().rstrip("=")
     return f"{_FLOW_STATE}{instance_id}.{encoded}"
+
+
+def slots_key(customer: str, integration: str, flow: str | None = None) -> str:
+    """State key of the slots under one customer's ``max_concurrency`` of an integration (``flow``
+    None) or of one of its flows."""
+    key = f"{_SLOTS}{token(customer)}.{token(integration)}"
+    return key if flow is None else f"{key}.{token(flow)}"
 
 
 def node_key(machine_id: str) -> str:

@@ -126,6 +126,9 @@ class Flow:
     dedup: DedupSetting | Literal[Default.INHERIT] = INHERIT
     dedup_window: int | None = None
     handshake: Handshake | Literal[Default.INHERIT] | None = INHERIT
+    max_concurrency: int | None = None
+    """Most executions of this flow one customer has running at once, across workers (None: no
+    cap but the integration's)."""
 
     @property
     def is_async(self) -> bool:
@@ -157,6 +160,9 @@ class Integration:
     dedup_window: int = DEFAULT_DEDUP_WINDOW
     handshake: Handshake | None = None
     """A provider's URL handshake the ingress answers (`hookcore.handshake`)."""
+    max_concurrency: int | None = None
+    """Most executions of this integration's flows one customer has running at once, across
+    workers (None: no cap; flows may set their own as well)."""
     flows: dict[str, Flow] = field(default_factory=dict)
     deploy_hook: LifecycleHook | None = None
     remove_hook: LifecycleHook | None = None
@@ -182,6 +188,7 @@ class Integration:
                 "(header(...) or body(...)) or preprocess= to pick the flow"
             )
         _check_window(self.dedup_window)
+        _check_concurrency(self.max_concurrency)
 
     def flow(
         self,
@@ -199,11 +206,13 @@ class Integration:
         dedup: DedupSetting | Literal[Default.INHERIT] = INHERIT,
         dedup_window: int | None = None,
         handshake: Handshake | Literal[Default.INHERIT] | None = INHERIT,
+        max_concurrency: int | None = None,
     ) -> Callable[[FlowFunction], FlowFunction]:
         """Register ``fn(ctx, payload)`` as the flow called ``name``; returns ``fn`` unchanged.
 
         ``verify``, ``dedup``, ``dedup_window`` and ``handshake`` win over the integration's
-        (None turns them off for this flow)."""
+        (None turns them off for this flow). ``max_concurrency`` caps one customer's executions
+        of this flow running at once; the integration's cap, if any, applies as well."""
         if not name:
             raise ConfigError("a flow needs a non-empty name")
         if name in self.flows:
@@ -212,6 +221,7 @@ class Integration:
             raise ConfigError(f"attempts must be at least 1, got {attempts}")
         if dedup_window is not None:
             _check_window(dedup_window)
+        _check_concurrency(max_concurrency)
 
         def register(fn: FlowFunction) -> FlowFunction:
             self.flows[name] = Flow(
@@ -229,6 +239,7 @@ class Integration:
                 dedup=dedup,
                 dedup_window=dedup_window,
                 handshake=handshake,
+                max_concurrency=max_concurrency,
             )
             return fn
 
@@ -280,6 +291,11 @@ class Integration:
         """Run ``fn(ctx, instance)`` when an instance is removed."""
         self.remove_hook = fn
         return fn
+
+
+def _check_concurrency(cap: int | None) -> None:
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise ConfigError(f"max_concurrency must be a whole number of at least 1 (or None), got {cap!r}")
 
 
 def _check_window(seconds: int) -> None:

@@ -219,12 +219,21 @@ class WorkerMetrics:
         self.running = Gauge(
             "hookcore_runs_in_progress", "Runs of flows in progress in this worker.", registry=self.registry
         )
+        self.waiting = Gauge(
+            "hookcore_executions_waiting",
+            "Executions this worker holds, unstarted, until a slot under their max_concurrency is free.",
+            registry=self.registry,
+        )
         self._backlogs = _Backlogs()
         self.registry.register(self._backlogs)
 
     def watch_backlogs(self, read: Callable[[], dict[str, int]]) -> None:
         """Report ``read()`` (queue -> executions waiting) as ``hookcore_queue_backlog``."""
         self._backlogs.read = read
+
+    def watch_waiting(self, read: Callable[[], int]) -> None:
+        """Report ``read()`` as ``hookcore_executions_waiting``."""
+        self.waiting.set_function(read)
 
     @contextmanager
     def run(self, record: ExecutionRecord) -> Iterator[None]:

@@ -8,9 +8,10 @@ with each message it delivers) is asked for its weight's share of the worker's l
 waits in the worker, in a short buffer per queue, until a run slot is free; then the worker
 takes, in this order:
 
-1. the sync lane (a caller waits for each of those);
-2. what the previous release's single consumer still holds (`queue.PREVIOUS_RELEASE_QUEUE`);
-3. the shards, by start-time fair queueing: each shard has a virtual time, a start adds
+1. executions that waited for a ``max_concurrency`` slot and hold one now (`resume`);
+2. the sync lane (a caller waits for each of those);
+3. what the previous release's single consumer still holds (`queue.PREVIOUS_RELEASE_QUEUE`);
+4. the shards, by start-time fair queueing: each shard has a virtual time, a start adds
    ``1 / weight`` to it, the shard with the least goes next, and a shard that had nothing waiting
    starts at the current virtual time (idling earns no turns). A customer flooding its shard so
    takes one start in every round, whatever it has queued; the other shards take theirs.
@@ -119,7 +120,8 @@ class Scheduler:
         """Shared queues with messages held: (virtual time, index, queue), least first."""
         self._now = 0.0
         """The virtual time: that of the last shard a start was taken from."""
-        self._held = 0
+        self._resumed: deque[_Held] = deque()
+        """Executions back from waiting for a max_concurrency slot (`resume`), which they hold."""
         self._busy: set[_Queue] = set()
         """Queues with a backlog or messages held: the lookahead is shared between them."""
         self._ready = asyncio.Event()
@@ -148,13 +150,19 @@ class Scheduler:
         self._taking = False
         self._ready.set()
 
+    def resume(self, msg: Msg) -> None:
+        """Start ``msg`` before any other: it waited for a max_concurrency slot, and holds one now."""
+        self._resumed.append(_Held(msg, time.monotonic()))
+        self._ready.set()
+
     async def next(self) -> Msg | None:
         """The next execution to start (waits for one); None after `stop_taking` or `close`."""
         while self._taking:
+            if self._resumed:
+                return self._resumed.popleft().msg
             q = self._pick()
             if q is not None:
                 msg = q.held.popleft().msg
-                self._held -= 1
                 if q.held and q.spec.priority is Priority.SHARED:
                     heapq.heappush(self._turns, (q.vtime, q.index, q))
                 self._mark(q)
@@ -183,7 +191,10 @@ class Scheduler:
                 with contextlib.suppress(Exception):  # not handed back: redelivered after ack_wait
                     await msg.nak()
                     handed += 1
-        self._held = 0
+        while self._resumed:
+            with contextlib.suppress(Exception):
+                await self._resumed.popleft().msg.nak()
+                handed += 1
         if handed:
             log.info("handed back %d executions this worker held but had not started", handed)
 
@@ -226,7 +237,6 @@ class Scheduler:
             q.vtime = max(q.vtime, self._now)
             heapq.heappush(self._turns, (q.vtime, q.index, q))
         q.held.append(_Held(msg, time.monotonic()))
-        self._held += 1
         self._busy.add(q)
         self._ready.set()
         if q.asked == 0:
@@ -285,7 +295,8 @@ class Scheduler:
                     q.asked = 0
                 if not q.asked:
                     await self._pull(q)
-                for held in [h for h in q.held if now - h.since > self._ack_wait / 3]:
+            for held in [h for q in self._queues for h in q.held] + list(self._resumed):
+                if now - held.since > self._ack_wait / 3:
                     held.since = now
                     with contextlib.suppress(Exception):  # a lost report: redelivered, run once
                         await held.msg.in_progress()

@@ -103,6 +103,9 @@ class ExecutionRecord(ExecutionView):
     result_in_object_store: bool = False
     result: bytes | None = None
     """A result of at most `INLINE_RESULT_BYTES`, kept in the record itself (no write of its own)."""
+    waits: int = 0
+    """Deliveries handed back because a max_concurrency of its flow was reached (no runs:
+    `hookcore.worker` does not count them against ``max_redeliveries``)."""
     indexed_status: str | None = None
     """The status this execution is filed under in the executions index (`hookcore.index`);
     None: not filed (a record written before the index existed)."""

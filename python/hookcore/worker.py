@@ -8,7 +8,9 @@ retried, never the end of the beats). Record writes name the revision they
 follow, so a worker that lost its execution to another cannot write over
 what the other recorded (`RecordWriter`). An execution delivered more often
 than its flow's attempts plus ``max_redeliveries`` (runs that never reported
-back: the worker crashed each time, say) ends ``dead`` without running again.
+back: the worker crashed each time, say) ends ``dead`` without running again;
+deliveries handed back because a ``max_concurrency`` was reached do not count
+(`hookcore.concurrency`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from hookcore.apps import Apps
 from hookcore.bounds import truncated, unstorable
 from hookcore.catalog import flow_state_key, instance_state_key
 from hookcore.completion import Completion, encode_completion
+from hookcore.concurrency import Cap, Slots, Waiting, caps_of
 from hookcore.config import Settings
 from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
@@ -59,6 +62,12 @@ BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 # Attempts of an execution whose flow this worker does not have (it ends failed at once).
 DEFAULT_ATTEMPTS = 3
+WAITING_PER_RUN = 8
+"""Executions a worker holds while their max_concurrency is reached, per run slot; it hands
+the others back to JetStream for later."""
+WAIT_DELAY_MAX = 30.0
+"""Longest delay of an execution handed back because its max_concurrency was reached (the
+delay doubles from a second with each hand-back)."""
 
 
 class Worker:
@@ -101,6 +110,7 @@ class Worker:
         await view.start(jet.config)
         self._jet, self._view, self._records = jet, view, Records(jet)
         self._writer = RecordWriter(jet, publisher, self.settings.max_record_bytes)
+        self._slots = Slots(jet.state, lease=self.settings.ack_wait)
         scheduler = Scheduler(
             jet,
             await self.queues(jet, self.settings),
@@ -109,6 +119,14 @@ class Worker:
             weights=self.settings.weights,
         )
         self.metrics.watch_backlogs(scheduler.backlogs)
+        self._waiting = Waiting(
+            self._slots,
+            scheduler.resume,
+            limit=WAITING_PER_RUN * self.concurrency,
+            ack_wait=self.settings.ack_wait,
+        )
+        self.metrics.watch_waiting(self._waiting.__len__)
+        retries = asyncio.create_task(self._waiting.run())
         http = WorkerHttp(self.metrics, lambda: jet.nc.is_connected)
         if self.settings.worker_port:
             await http.start(self.settings.worker_host, self.settings.worker_port)
@@ -132,6 +150,8 @@ class Worker:
             )
         finally:
             stopping.cancel()
+            retries.cancel()
+            await self._waiting.close()
             await scheduler.close()
             if self._running:
                 await asyncio.wait(self._running)
@@ -171,11 +191,12 @@ class Worker:
             return previous
         record = previous or queued_record(envelope)
         attempts, slack = self._attempts(envelope), self.settings.max_redeliveries
-        if delivered > attempts + slack:
+        deliveries = delivered - record.waits  # those handed back for a max_concurrency were no runs
+        if deliveries > attempts + slack:
             self._finish(
                 record,
                 "dead",
-                error=f"gave up after {delivered - 1} deliveries, the most its flow's {attempts} attempts "
+                error=f"gave up after {deliveries - 1} deliveries, the most its flow's {attempts} attempts "
                 f"and max_redeliveries={slack} allow: {record.failures} ended in an error, the others "
                 "never reported back (the worker running it crashed, hung past "
                 f"ack_wait={self.settings.ack_wait:g}s or lost its NATS connection)",
@@ -183,13 +204,36 @@ class Worker:
             log.error("execution %s (%s) is dead: %s", record.id, record.flow, record.error)
             await self._conclude(msg, envelope, record, last)
             return record
+        caps = self._caps(envelope)
+        if caps:
+            full = await self._slots.take(caps, envelope.id)
+            if full is not None:
+                await self._wait(msg, record, last, caps, full)
+                return record
+        try:
+            await self._start(msg, envelope, record, last, deliveries, caps)
+        finally:
+            if caps:
+                await self._give_back(caps, envelope.id)
+        return record
+
+    async def _start(
+        self,
+        msg: Msg,
+        envelope: Envelope,
+        record: ExecutionRecord,
+        last: int,
+        deliveries: int,
+        caps: tuple[Cap, ...],
+    ) -> None:
+        """Run the flow, then record how the delivery ended and ack (or nak) it."""
         record.status = "running"
         # Every delivery that gets here is a run, also those whose worker died before recording it.
-        record.attempts = max(record.attempts + 1, delivered)
+        record.attempts = max(record.attempts + 1, deliveries)
         record.started_at = datetime.now(UTC)
         record.error = record.error_type = record.traceback = None
         running_write = self._writer.put_later(record, last, self.settings.running_record_after)
-        heartbeat = asyncio.create_task(self._keep_alive(msg, record.id))
+        heartbeat = asyncio.create_task(self._keep_alive(msg, record.id, caps))
         try:
             with self.metrics.run(record):
                 await self._run_flow(envelope, record)
@@ -201,7 +245,31 @@ class Worker:
                 log.warning("execution %s: could not record it as running (%s)", record.id, e)
                 written = None
         await self._conclude(msg, envelope, record, written)
-        return record
+
+    def _caps(self, envelope: Envelope) -> tuple[Cap, ...]:
+        app = self.apps.get(envelope.integration)
+        flow = app.flows.get(envelope.flow or "") if app else None
+        return caps_of(app, flow, envelope.customer) if app is not None and flow is not None else ()
+
+    async def _wait(
+        self, msg: Msg, record: ExecutionRecord, last: int, caps: tuple[Cap, ...], full: Cap
+    ) -> None:
+        """Hold an execution whose ``full`` cap has no free slot until one is; when this worker
+        holds enough such executions already, hand it back to JetStream for a while instead."""
+        if self._waiting.hold(msg, record.id, caps, full):
+            return
+        record.waits += 1  # written first: the delivery it causes is not a run
+        if await self._writer.put(record, last) is None:
+            log.info("execution %s: another delivery wrote its record meanwhile; leaving it", record.id)
+            return
+        await msg.nak(delay=min(2.0 ** (record.waits - 1), WAIT_DELAY_MAX))
+
+    async def _give_back(self, caps: tuple[Cap, ...], execution_id: str) -> None:
+        try:
+            await self._slots.give_back(caps, execution_id)
+        except Exception as e:  # its lease ends by itself, ack_wait after its last renewal
+            log.warning("execution %s: could not give its max_concurrency slot back (%s)", execution_id, e)
+        self._waiting.freed(caps)
 
     async def _conclude(
         self, msg: Msg, envelope: Envelope, record: ExecutionRecord, last: int | None
@@ -338,8 +406,9 @@ class Worker:
         record.error = error
         record.finished_at = datetime.now(UTC)
 
-    async def _keep_alive(self, msg: Msg, execution_id: str) -> None:
-        """Tell JetStream a long flow is still running, so it is not redelivered meanwhile.
+    async def _keep_alive(self, msg: Msg, execution_id: str, caps: tuple[Cap, ...]) -> None:
+        """Tell JetStream a long flow is still running, so it is not redelivered meanwhile (and
+        renew its max_concurrency leases).
 
         Each beat waits for the server's answer, so a beat lost to a silent
         server or a dropped connection is noticed: it is logged and tried
@@ -351,6 +420,7 @@ class Worker:
             await asyncio.sleep(min(interval / 2, 1.0) if failing else interval)
             try:
                 await self._jet.nc.request(msg.reply, Msg.Ack.Progress, timeout=interval / 2)
+                await self._slots.renew(caps, execution_id)
             except Exception as e:
                 if not failing:
                     log.warning(

@@ -37,3 +37,37 @@ async def work(ctx: Any, payload: Any) -> dict[str, Any]:
 async def ask(ctx: Any, payload: Any) -> dict[str, Any]:
     """Answers the caller who waits for it."""
     return {"customer": payload.customer}
+
+
+capped = Integration(
+    "capped-shared",
+    endpoint="shared",
+    customer_from=header("x-customer"),
+    flow_from=header("x-event"),
+    rate_limit=1_000_000,
+    max_concurrency=3,
+)
+"""``max_concurrency``: at most 3 of one customer's executions of its flows at once, 2 of ``Slow``'s."""
+
+
+def _mark(payload: Any, what: str) -> None:
+    marker = os.environ.get("HOOKCORE_TEST_MARKER_DIR")
+    if marker:
+        with Path(marker, "runs").open("a") as runs:
+            runs.write(f"{what} {payload.customer} {payload.flow} {payload.execution_id} {time.time():.6f}\n")
+
+
+@capped.flow("Slow", max_concurrency=2, attempts=1)
+async def slow(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Appends ``begin|end {customer} {flow} {execution id} {unix time}`` to
+    ``$HOOKCORE_TEST_MARKER_DIR/runs`` around a sleep of ``?sleep=`` seconds (default 0.2)."""
+    _mark(payload, "begin")
+    await asyncio.sleep(float(payload.query_parameters.get("sleep", "0.2")))
+    _mark(payload, "end")
+    return {"customer": payload.customer}
+
+
+@capped.flow("Quick")
+async def quick(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Like ``Slow``, under the integration's cap only."""
+    return await slow(ctx, payload)
