@@ -55,6 +55,13 @@ def test_fairness_cost(benchmark: Any, load_settings: runs.Settings, tmp_path: P
     assert set(run.best()) == {run.subject, runs.FIRST_COME}
 
 
+def test_every_customer_once(benchmark: Any, load_settings: runs.Settings, tmp_path: Path) -> None:
+    group = "load: one execution of every customer, one worker"
+    run = _measure(benchmark, group, runs.every_customer_once, load_settings, tmp_path)
+    assert set(run.best()) == {runs.EVERY_CUSTOMER, runs.FIRST_COME}
+    assert {"worker_peak_mib", "first_come_worker_peak_mib", "ingress_peak_mib"} <= run.settings.keys()
+
+
 LARGE = {"100 KB": 100 * 1024, "1 MB": 1024 * 1024, "4 MB": 4 * 1024 * 1024, "10 MB": 10 * 1000 * 1000}
 
 

@@ -87,6 +87,11 @@ async def _upload(url: str, body: bytes, uploads: int, rounds: int) -> None:
                 raise RuntimeError(f"uploads answered {failed}")
 
 
+def peak_mib(leader: int) -> int:
+    """The highest peak resident memory (VmHWM) in MiB among ``leader`` and its children."""
+    return max(hwm for _, hwm in _memory(leader).values())
+
+
 def _memory(leader: int) -> dict[int, tuple[int, int]]:
     """(VmRSS, VmHWM) in MiB of ``leader`` and its children."""
     children = subprocess.run(["pgrep", "-P", str(leader)], capture_output=True, text=True).stdout.split()

@@ -16,11 +16,13 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import httpx
 import nats
 
 from benches.load import wrk
 from benches.load.figures import LoadRun, Row
 from benches.load.first_come_worker import CONSUMER
+from benches.load.memory import peak_mib
 from benches.load.pinning import describe
 from benches.load.servers import (
     SECRET,
@@ -28,13 +30,16 @@ from benches.load.servers import (
     deploy_customers,
     granian,
     hookcore_serve,
+    hookcore_serve_process,
     hookcore_worker,
     nats_server,
     uvicorn,
     wait_routable,
 )
+from hookcore.index import INDEX_STREAM, IndexFilter
 from hookcore.objects import OBJECTS_STREAM
 from hookcore.queue import EXECUTIONS_STREAM, work_backlog
+from hookcore.records import RECORDS_BUCKET
 
 BARE = "bare Granian RSGI (200, no I/O)"
 NAIVE = "naive Granian RSGI + nats-py (publish, await ack)"
@@ -179,6 +184,38 @@ def fairness_cost(settings: Settings, work: Path) -> LoadRun:
     return run
 
 
+EVERY_CUSTOMER = "fair: one worker runs one execution of every customer"
+
+
+def every_customer_once(settings: Settings, work: Path) -> LoadRun:
+    """One execution for each of ``customers`` customers, queued with no worker running, then one
+    worker runs them all: executions per second from the worker's start to the last ack, reading
+    the shards in turns against the same worker reading one first-come-first-served queue, and
+    the peak memory of each worker and of the ingress. Fails unless every execution succeeded."""
+    run = LoadRun("executions/s", EVERY_CUSTOMER, FIRST_COME, _settings(settings))
+    peaks: dict[str, int] = {}
+    with nats_server(work / "nats") as nats_url, hookcore_serve_process(nats_url, work) as (base, serve):
+        shared = deploy(base, "bench-shared", "c0")["shared"]
+        last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
+        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        for _ in range(settings.rounds):
+            for name, first_come in ((EVERY_CUSTOMER, False), (FIRST_COME, True)):
+                asyncio.run(_forgotten(nats_url))
+                asyncio.run(_send_each(shared, settings.customers))
+                with hookcore_worker(nats_url, work, settings.worker_concurrency, first_come) as worker:
+                    started = time.perf_counter()
+                    asyncio.run(_drained(nats_url, first_come))
+                    elapsed = time.perf_counter() - started
+                    key = "first_come_worker_peak_mib" if first_come else "worker_peak_mib"
+                    peaks[key] = max(peak_mib(worker.pid), peaks.get(key, 0))
+                asyncio.run(_all_succeeded(nats_url, settings.customers))
+                run.add(Row(name, settings.customers / elapsed))
+        peaks["ingress_peak_mib"] = peak_mib(serve.pid)
+        asyncio.run(_forgotten(nats_url))
+    run.settings.update(peaks)
+    return run
+
+
 def sync_round_trip(settings: Settings, work: Path) -> LoadRun:
     """POST to a synchronous trivial flow at concurrency 1 until the 303 (the execution done, one
     worker) vs bare Granian's 200, requests per second at concurrency 1 (1 / latency)."""
@@ -253,6 +290,51 @@ async def _emptied(nats_url: str) -> None:
         js = nc.jetstream()
         await js.purge_stream(EXECUTIONS_STREAM)
         await js.purge_stream(OBJECTS_STREAM)
+    finally:
+        await nc.close()
+
+
+async def _forgotten(nats_url: str) -> None:
+    """Purge every request, body, record and index entry stored so far (the run's own)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for stream in (EXECUTIONS_STREAM, OBJECTS_STREAM, f"KV_{RECORDS_BUCKET}", INDEX_STREAM):
+            await js.purge_stream(stream)
+    finally:
+        await nc.close()
+
+
+async def _send_each(url: str, customers: int, in_flight: int = 32) -> None:
+    """One 1 KB JSON POST for each customer c0 … c<customers - 1>, ``in_flight`` at a time."""
+    todo = iter(range(customers))
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def sender() -> None:
+            for n in todo:
+                customer = {**headers, "x-customer": f"c{n}"}
+                response = await client.post(url, content=wrk.BODY, headers=customer)
+                if response.status_code != 200:
+                    raise RuntimeError(f"customer c{n}: {response.status_code} {response.text}")
+
+        await asyncio.gather(*(sender() for _ in range(in_flight)))
+
+
+async def _all_succeeded(nats_url: str, executions: int) -> None:
+    """Fail unless ``executions`` records are stored (one per execution: the stores were purged
+    before) and none is filed under failed or dead in the executions index."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        records = (await js.stream_info(f"KV_{RECORDS_BUCKET}")).state.messages
+        bad = {}
+        for status in ("failed", "dead"):
+            filed = IndexFilter(status=status).subjects()
+            info = await js.stream_info(INDEX_STREAM, subjects_filter=filed)
+            bad[status] = len(info.state.subjects or {})
+        if records != executions or any(bad.values()):
+            raise RuntimeError(f"{executions} executions: {records} records, {bad} failed or dead")
     finally:
         await nc.close()
 

@@ -77,8 +77,8 @@ def process(
 @contextmanager
 def http_server(
     command: list[str], env: dict[str, str], port: int, ready_path: str, log: Path, cwd: Path = ROOT
-) -> Iterator[str]:
-    """An HTTP server on ``port``; yields its base URL once it answers ``ready_path``."""
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """An HTTP server on ``port``; yields its base URL and process once it answers ``ready_path``."""
     base = f"http://127.0.0.1:{port}"
     with process(command, env, log, cwd) as child:
         deadline = time.monotonic() + START_TIMEOUT
@@ -87,7 +87,7 @@ def http_server(
                 tail = log.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{' '.join(command)} did not start; its log ends:\n{tail}")
             time.sleep(0.1)
-        yield base
+        yield base, child
 
 
 @contextmanager
@@ -96,7 +96,7 @@ def granian(target: str, work: Path, env: dict[str, str] | None = None) -> Itera
     port = free_port()
     command = [sys.executable, "-m", "granian", "--interface", "rsgi", "--port", str(port)]
     command += ["--workers", "1", "--no-access-log", "--log-level", "warning", target]
-    with http_server(command, env or {}, port, "/", work / f"granian-{port}.log") as base:
+    with http_server(command, env or {}, port, "/", work / f"granian-{port}.log") as (base, _):
         yield base
 
 
@@ -116,7 +116,7 @@ def uvicorn(target: str, work: Path, env: dict[str, str]) -> Iterator[str]:
         "httptools",
     ]
     command += ["--no-access-log", "--log-level", "warning", target]
-    with http_server(command, env, port, "/", work / f"uvicorn-{port}.log") as base:
+    with http_server(command, env, port, "/", work / f"uvicorn-{port}.log") as (base, _):
         yield base
 
 
@@ -129,12 +129,21 @@ def hookcore_serve(
     nats_url: str, work: Path, python: str = sys.executable, cwd: Path = ROOT, apps: list[str] = APPS
 ) -> Iterator[str]:
     """``hookcore serve`` (one process) with ``apps`` from ``cwd``; yields its base URL."""
+    with hookcore_serve_process(nats_url, work, python, cwd, apps) as (base, _):
+        yield base
+
+
+@contextmanager
+def hookcore_serve_process(
+    nats_url: str, work: Path, python: str = sys.executable, cwd: Path = ROOT, apps: list[str] = APPS
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`hookcore_serve`, yielding its process too (Granian's main process: its worker is a child)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [python, "-m", "hookcore", "serve", *app_flags(apps), "--port", str(port)]
     env = {"HOOKCORE_NATS_URL": nats_url, "HOOKCORE_PUBLIC_URL": base, "HOOKCORE_ADMIN_TOKEN": TOKEN}
-    with http_server(command, env, port, "/readyz", work / f"hookcore-{port}.log", cwd) as url:
-        yield url
+    with http_server(command, env, port, "/readyz", work / f"hookcore-{port}.log", cwd) as served:
+        yield served
 
 
 @contextmanager
