@@ -9,10 +9,13 @@ own, in memory. Both are written by prometheus-client (docs/operations.md lists 
 
 from __future__ import annotations
 
+import heapq
 import os
 import shutil
 import tempfile
 import time
+from collections import Counter as Tally
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,22 +171,47 @@ class _BuildInfo(Collector):
         yield build_info()
 
 
+TOP_CUSTOMERS = 10
+"""Customers ``hookcore_customer_backlog`` names (those with the most waiting)."""
+RECENT_STARTS = 200
+"""Executions started from each work queue whose customers estimate who its backlog is."""
+
+
 class _Backlogs(Collector):
-    """What waits in each work queue, read at each scrape."""
+    """What waits in each work queue, and for which customers, read at each scrape."""
 
     def __init__(self) -> None:
         self.read: Callable[[], dict[str, int]] = dict
+        self.recent: dict[str, deque[str]] = {}
+        """The customers of the last `RECENT_STARTS` executions started from each queue."""
 
     def collect(self) -> Iterator[Metric]:
+        backlogs = self.read()
         family = GaugeMetricFamily(
             "hookcore_queue_backlog",
             "Executions waiting in each work queue (the sync lane, each customers' shard), as "
             "JetStream last told this worker, plus those it holds and has not started.",
             labels=["queue"],
         )
-        for queue, waiting in sorted(self.read().items()):
+        for queue, waiting in sorted(backlogs.items()):
             family.add_metric([queue], waiting)
         yield family
+        customers = GaugeMetricFamily(
+            "hookcore_customer_backlog",
+            f"The {TOP_CUSTOMERS} customers with the most executions waiting, estimated: each "
+            "queue's backlog shared between the customers of the last "
+            f"{RECENT_STARTS} executions this worker started from it, in their proportions.",
+            labels=["customer"],
+        )
+        estimates: dict[str, float] = {}
+        for queue, backlog in backlogs.items():
+            recent = self.recent.get(queue)
+            if backlog and recent:
+                for customer, started in Tally(recent).items():
+                    estimates[customer] = estimates.get(customer, 0.0) + backlog * started / len(recent)
+        for customer in sorted(heapq.nlargest(TOP_CUSTOMERS, estimates, key=estimates.__getitem__)):
+            customers.add_metric([customer], round(estimates[customer]))
+        yield customers
 
 
 class WorkerMetrics:
@@ -234,6 +262,13 @@ class WorkerMetrics:
     def watch_waiting(self, read: Callable[[], int]) -> None:
         """Report ``read()`` as ``hookcore_executions_waiting``."""
         self.waiting.set_function(read)
+
+    def started(self, queue: str, customer: str) -> None:
+        """An execution of ``customer`` taken from the work queue ``queue`` starts its run."""
+        recent = self._backlogs.recent.get(queue)
+        if recent is None:
+            recent = self._backlogs.recent[queue] = deque(maxlen=RECENT_STARTS)
+        recent.append(customer)
 
     @contextmanager
     def run(self, record: ExecutionRecord) -> Iterator[None]:

@@ -227,6 +227,7 @@ class Worker:
         caps: tuple[Cap, ...],
     ) -> None:
         """Run the flow, then record how the delivery ended and ack (or nak) it."""
+        self.metrics.started(msg.metadata.consumer, envelope.customer)
         record.status = "running"
         # Every delivery that gets here is a run, also those whose worker died before recording it.
         record.attempts = max(record.attempts + 1, deliveries)

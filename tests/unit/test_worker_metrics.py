@@ -23,3 +23,26 @@ def test_executions_waiting_for_a_slot_are_read_at_each_scrape() -> None:
     assert "hookcore_executions_waiting 3.0" in metrics.render().decode()
     waiting[0] = 0
     assert "hookcore_executions_waiting 0.0" in metrics.render().decode()
+
+
+def test_the_customers_with_the_most_waiting_are_estimated_from_recent_starts() -> None:
+    metrics = WorkerMetrics()
+    metrics.watch_backlogs(lambda: {"hookcore-shard-3": 1000, "hookcore-shard-5": 10})
+    for n in range(400):  # shard 3: the last 200 starts were acme's 3 to 1 with globex's
+        metrics.started("hookcore-shard-3", "globex" if n % 4 == 0 else "acme")
+    metrics.started("hookcore-shard-5", "initech")
+    for n in range(30):  # started from a queue with nothing waiting now: not named
+        metrics.started("hookcore-sync", f"customer-{n}")
+    text = metrics.render().decode()
+    assert 'hookcore_customer_backlog{customer="acme"} 750.0' in text
+    assert 'hookcore_customer_backlog{customer="globex"} 250.0' in text
+    assert 'hookcore_customer_backlog{customer="initech"} 10.0' in text
+    assert text.count("hookcore_customer_backlog{") == 3
+
+
+def test_at_most_ten_customers_are_named() -> None:
+    metrics = WorkerMetrics()
+    metrics.watch_backlogs(lambda: {"hookcore-shard-1": 100})
+    for n in range(50):
+        metrics.started("hookcore-shard-1", f"customer-{n % 25}")
+    assert metrics.render().decode().count("hookcore_customer_backlog{") == 10
