@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import msgspec
 import nats
 import pytest
@@ -35,7 +37,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from hookcore import _core
-from hookcore.embedded import EmbeddedNats
+from hookcore.embedded import EmbeddedNats, free_port
 from hookcore.envelope import decode_envelope, encode_envelope
 from hookcore.nats_auth import NatsAuth
 from hookcore.nats_roles import RoleKeys
@@ -244,7 +246,8 @@ def test_a_flooding_tenant_does_not_delay_another(tmp_path: Path, markers: Path)
     # A worker asks the shards in their order and JetStream answers the first pulls in that order:
     # B's shard comes after A's, so B cannot go first merely by being asked first.
     assert _core.execution_shard(b) > _core.execution_shard(a)
-    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers)}
+    worker_port = free_port()
+    env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_WORKER_PORT": str(worker_port)}
     with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
         url = _deploy(hc, a, b)
         started = time.monotonic()
@@ -261,6 +264,10 @@ def test_a_flooding_tenant_does_not_delay_another(tmp_path: Path, markers: Path)
         b_record = hc.wait_final(b_id, timeout=60)
         a_left = _backlog(hc)[consumers[a]]
         assert b_record["status"] == "succeeded", b_record
+        # The worker names the customer its backlog is (an estimate, from what it started).
+        metrics = httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text
+        named = dict(re.findall(r'^hookcore_customer_backlog\{customer="([^"]+)"\} (\S+)$', metrics, re.M))
+        assert list(named) == [a] and float(named[a]) > flood_size / 2, named
 
         starts = _starts(hc)
         first = min(s.at for s in starts)
