@@ -10,8 +10,9 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookcore.payload import Body, Part, Payload, RawBody
-from hookcore.payload_codec import decode_payload, encode_payload
+from hookcore.envelope import Envelope
+from hookcore.payload import Body, InstanceLinks, Part, Payload, RawBody
+from hookcore.payload_codec import build_payload, decode_payload, encode_payload
 
 
 def _payload(data: Any) -> Payload:
@@ -74,3 +75,31 @@ def test_wide_ints_inside_tuples_and_parts() -> None:
     back = decode_payload(encode_payload(_payload(data))).body.data
     assert back["t"] == [1, big]
     assert back["part"]["data"] == {"n": big}  # a Part is stored as its fields, as before
+
+
+def test_a_flows_raw_body_is_the_body_as_read_not_a_copy() -> None:
+    """Issue 20: ``payload.raw_body.data`` of a 10 MB body costs no copy beyond the one read
+    (the worker joins an object-store body's chunks once; `hookcore.objects.get_object`)."""
+    body = b"\x00" * 10_000_000
+    envelope = Envelope(
+        id="01a22b02-ff5e-76c0-ada4-856db2f2569c",
+        received_at=0,
+        endpoint="e",
+        integration="i",
+        instance="n",
+        flow="f",
+        customer="c",
+        reply=None,
+        method="POST",
+        path="",
+        query="",
+        headers={},
+        content_type="application/octet-stream",
+        body_in_object_store=True,
+        parts=None,
+        body=None,
+    )
+    payload, note = build_payload(envelope, body, InstanceLinks({}, {}, None))
+    assert note is None
+    assert payload.raw_body.data is body
+    assert payload.body.data is body  # bytes stay bytes: the same object
