@@ -5,7 +5,7 @@ one pipelined JetStream publish, one answer. The answer is 2xx/3xx only after
 JetStream acknowledged the envelope; otherwise 503 (saying so when the request may
 still have been stored: the ack did not come in time).
 Flows with hooks (preprocess, on_trigger, a static response) and synchronous
-executions take the slower paths in `triggers` and `completion`.
+executions take the slower paths in `hooks` and `completion`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from hookcore.completion import CompletionWaiter
 from hookcore.config import Settings
 from hookcore.deliveries import Deliveries
 from hookcore.errors import BodyTooLarge, ErrorCode, QueueUnavailable, RateTableError, TriggerRefused
+from hookcore.hooks import TriggerHooks
 from hookcore.http import (
     ERROR_CODE_HEADER,
     EXECUTION_ID,
@@ -47,7 +48,6 @@ from hookcore.signing import result_url
 from hookcore.store import ConfigView, Records
 from hookcore.tracing import Ingest, Tracing, Trigger
 from hookcore.tracing import start as start_tracing
-from hookcore.triggers import TriggerHooks
 
 log = logging.getLogger("hookcore.ingress")
 
