@@ -20,8 +20,8 @@ use crate::parse::{
     decode_text, json_pointer, parse_multipart, parse_urlencoded, validate_json, BodyKind,
     ContentType, JsonErrorKind, JsonScalar, MultipartLimits, TextError, MAX_INT_DIGITS,
 };
+use crate::rate_limit::{Limiter, Table};
 use crate::route::{apikey, Router};
-use crate::throttle::{Limiter, Table};
 use crate::verify::header::{
     decode_digest, parse_timestamp, prefixed, standard_webhooks, stripe_signatures,
     stripe_timestamp, DIGEST_BUF,

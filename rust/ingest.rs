@@ -14,12 +14,12 @@ use crate::envelope::{self, EnvelopeFields, PartIndex};
 use crate::error_code::ErrorCode;
 use crate::ids;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits};
+use crate::rate_limit::{Limiter, Rate, Verdict};
 use crate::route::{
     self, EndpointKind, EndpointSpec, IntegrationSpec, Resolved, RouteBody, Router,
 };
 use crate::senders::{self, Stop};
 use crate::shards;
-use crate::throttle::{Limiter, Rate, Verdict};
 
 /// Methods that trigger an execution.
 pub const TRIGGER_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

@@ -56,7 +56,7 @@ fn config() -> IngestConfig {
 /// A limiter whose clock stands still: bucket counts are exact, however slow the test runs.
 fn limiter() -> Limiter {
     Limiter::with_clock(
-        crate::throttle::Table::in_process(1024),
+        crate::rate_limit::Table::in_process(1024),
         Box::new(|| 1_000_000),
     )
 }

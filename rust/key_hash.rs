@@ -1,6 +1,6 @@
 //! A hash of a string that is the same in every process (SipHash with fixed
 //! keys), for tables in shared memory that several processes index alike:
-//! the rate-limit buckets (`throttle::table`) and the counters' customer
+//! the rate-limit buckets (`rate_limit::table`) and the counters' customer
 //! slots (`counters`). Never 0, which marks a free slot in both.
 
 pub fn key_hash(key: &str) -> u64 {

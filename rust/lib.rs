@@ -16,10 +16,10 @@ pub mod ingest;
 pub mod key_hash;
 pub mod nats_wire;
 pub mod parse;
+pub mod rate_limit;
 pub mod route;
 pub mod senders;
 pub mod shards;
-pub mod throttle;
 pub mod verify;
 
 #[pymodule]
@@ -27,8 +27,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     bindings::ingress::init_pymodule(m)?;
     bindings::metrics::init_pymodule(m)?;
     bindings::parse::init_pymodule(m)?;
-    bindings::publish::init_pymodule(m)?;
-    bindings::throttle::init_pymodule(m)?;
+    bindings::nats_wire::init_pymodule(m)?;
+    bindings::rate_limit::init_pymodule(m)?;
     bindings::verify::init_pymodule(m)?;
     Ok(())
 }

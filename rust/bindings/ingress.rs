@@ -11,14 +11,14 @@ use crate::error_code::{ErrorCode, ERROR_CODE_HEADER};
 use crate::ingest::{self, Decision, IngestConfig, TriggerRequest};
 use crate::nats_wire::frame_head_traced;
 use crate::parse::MultipartLimits;
+use crate::rate_limit::{Limiter, Table, Verdict};
 use crate::route::IntegrationSpec;
 use crate::route::{RecordError, Router};
 use crate::shards;
-use crate::throttle::{Limiter, Table, Verdict};
 
 use super::errors::{NatsProtocolError, RateTableError, RecordUnreadable};
 use super::metrics::IngressCounters;
-use super::throttle::RATE_TABLE_SLOTS;
+use super::rate_limit::RATE_TABLE_SLOTS;
 
 /// Bodies at least this big are checked without holding the GIL.
 const DETACH_BODY_BYTES: usize = 64 * 1024;

@@ -4,7 +4,7 @@
 pub mod errors;
 pub mod ingress;
 pub mod metrics;
+pub mod nats_wire;
 pub mod parse;
-pub mod publish;
-pub mod throttle;
+pub mod rate_limit;
 pub mod verify;

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use super::errors::RateTableError;
 use pyo3::prelude::*;
 
-use crate::throttle::{now_us as now_us_clock, Rate, Table};
+use crate::rate_limit::{now_us as now_us_clock, Rate, Table};
 
 #[pyclass(frozen, module = "hookcore._core")]
 pub struct RateLimiter {
