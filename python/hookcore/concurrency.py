@@ -105,10 +105,9 @@ class Slots:
 
     def _add(self, leases: Leases, *, limit: int, execution_id: str) -> tuple[bool, Leases | None]:
         live = self._live(leases)
-        if execution_id in live:
-            return True, None
-        if len(live) >= limit:
+        if execution_id not in live and len(live) >= limit:
             return False, None
+        # Its own lease, held still (a delivery again), starts over too: it may be about to end.
         live[execution_id] = self._clock() + self._lease
         return True, live
 

@@ -94,6 +94,10 @@ def test_a_lease_ends_unless_renewed(nats: EmbeddedNats) -> None:
         await slots.renew((cap,), "next")
         clock.now += LEASE - 1
         assert await slots.take((cap,), "other") == cap
+        # Taken again by its own execution (delivered again) just before it ends: it starts over.
+        assert await slots.take((cap,), "next") is None
+        clock.now += LEASE - 1
+        assert await slots.take((cap,), "other") == cap
 
     _run(nats, test, "slots_leases")
 
