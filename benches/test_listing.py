@@ -29,8 +29,8 @@ from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats
 from hookcore.executions import Executions
 from hookcore.index import entry_subject
+from hookcore.jetstream import JetStream, connect
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream, connect
 from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord, Records, encode
 

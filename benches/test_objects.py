@@ -17,9 +17,9 @@ import pytest
 
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats
+from hookcore.jetstream import JetStream, connect
 from hookcore.objects import get_object, put_object
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream, connect
 
 MIB = 1024 * 1024
 SIZES = {"1MB": MIB, "10MB": 10 * MIB}

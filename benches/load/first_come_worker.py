@@ -18,7 +18,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from hookcore import logs
 from hookcore.apps import load_apps
 from hookcore.config import Settings
-from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, JetStream, Priority, WorkQueue
+from hookcore.jetstream import JetStream
+from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, Priority, WorkQueue
 from hookcore.worker import Worker
 
 CONSUMER = "bench-first-come"

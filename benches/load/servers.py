@@ -27,7 +27,7 @@ from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port
 from hookcore.ingress import rate_table_file
 from hookcore.instances import Instances
-from hookcore.queue import connect
+from hookcore.jetstream import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "bench-token"

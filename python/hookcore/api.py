@@ -38,11 +38,11 @@ from hookcore.http import (
 from hookcore.index import STATUSES
 from hookcore.instances import InstancePage, Instances, InstanceView, NewApiKey
 from hookcore.integration import InstanceConfig
+from hookcore.jetstream import JetStream
 from hookcore.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hookcore.metrics import IngressMetrics
 from hookcore.openapi import Operation, Query, document
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream
 from hookcore.signing import RESULTS_PREFIX, check_result_url
 from hookcore.store import ExecutionView, Records, Status
 

@@ -281,6 +281,6 @@ class ApiError(HookcoreError):
 
 
 class NatsUnreachable(HookcoreError, ConnectionError):
-    """A process's first connection to NATS failed or got no answer in time (`hookcore.queue.connect`)."""
+    """A process's first connection to NATS failed or got no answer in time (`hookcore.jetstream.connect`)."""
 
     code = "nats_unreachable"

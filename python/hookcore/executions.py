@@ -14,9 +14,10 @@ from hookcore import _core
 from hookcore.envelope import encode_envelope
 from hookcore.errors import BadRequest, NotStarted
 from hookcore.index import STATUSES, Bounds, ExecutionIndex, IndexFilter
+from hookcore.jetstream import JetStream
 from hookcore.objects import body_object, copy_object
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream, execution_subject
+from hookcore.queue import execution_subject
 from hookcore.store import ExecutionRecord, ExecutionView, Records, RecordWriter
 
 MAX_LIMIT = 500

@@ -44,14 +44,14 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import APIError
 
 if TYPE_CHECKING:
-    from hookcore.queue import JetStream
+    from hookcore.jetstream import JetStream
 
 log = logging.getLogger("hookcore.index")
 
 INDEX_STREAM = "HOOKCORE_INDEX"
 INDEX_SUBJECT_PREFIX = "hookcore.index"
 INDEX_ENTRIES = f"{INDEX_SUBJECT_PREFIX}.>"
-"""Every entry's subject: the stream's (`hookcore.queue.ensure_resources` makes it), and what
+"""Every entry's subject: the stream's (`hookcore.jetstream.ensure_resources` makes it), and what
 record writers may publish (`hookcore.nats_roles`)."""
 
 STATUSES = ("queued", "running", "succeeded", "failed", "dead")

@@ -38,11 +38,12 @@ from hookcore.http import (
     send_json,
 )
 from hookcore.integration import HttpResponse
+from hookcore.jetstream import JetStream, connect, storage_error
 from hookcore.metrics import IngressMetrics, ingress_counters
 from hookcore.nodes import NodeRegistry
 from hookcore.objects import body_object, put_object
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX, JetStream, connect, storage_error
+from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX
 from hookcore.routing import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, Records

@@ -28,9 +28,9 @@ from hookcore.config import Settings
 from hookcore.context import DeployContext
 from hookcore.errors import ApiKeysNotEnabled, BadRequest, InstanceExists, NotFound
 from hookcore.integration import EndpointKind, InstanceConfig, Integration, LifecycleHook
+from hookcore.jetstream import JetStream
 from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
 from hookcore.payload import InstanceLinks
-from hookcore.queue import JetStream
 from hookcore.store import CustomerRecord, EndpointRecord, InstanceRecord, encode, valid_token
 
 LIST_READS = 64

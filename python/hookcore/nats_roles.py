@@ -7,7 +7,7 @@
 - ``admin`` may do anything: the operator's CLI, and whoever sets up streams by hand.
 
 Both ``ingress`` and ``worker`` create and update hookcore's streams and
-buckets at start (`hookcore.queue.ensure_resources`) and so use the
+buckets at start (`hookcore.jetstream.ensure_resources`) and so use the
 JetStream API (`hookcore.queue.JETSTREAM_API`), but neither may delete a stream, nor purge, delete messages
 of or remove the consumer of the stream of accepted requests.
 """
@@ -22,8 +22,9 @@ from pathlib import Path
 import nkeys  # type: ignore[import-untyped]
 
 from hookcore.index import INDEX_ENTRIES
+from hookcore.jetstream import JETSTREAM_API
 from hookcore.nats_auth import NatsAuth
-from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, JETSTREAM_API, work_queues
+from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, work_queues
 
 ROLES = ("ingress", "worker", "admin")
 

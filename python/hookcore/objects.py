@@ -35,7 +35,7 @@ from hookcore.errors import NotFound, ObjectDamaged
 from hookcore.publisher import Publisher
 
 if TYPE_CHECKING:
-    from hookcore.queue import JetStream
+    from hookcore.jetstream import JetStream
 
 OBJECTS_BUCKET = "hookcore_objects"
 """Bodies and results too big for one message: ``body.{execution_id}``, ``result.{execution_id}``."""

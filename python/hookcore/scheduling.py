@@ -38,7 +38,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from hookcore import _core
-from hookcore.queue import JetStream, Priority, WorkQueue
+from hookcore.jetstream import JetStream
+from hookcore.queue import Priority, WorkQueue
 
 log = logging.getLogger("hookcore.scheduling")
 

@@ -20,9 +20,10 @@ from hookcore.envelope import Envelope, decode_envelope, from_micros
 from hookcore.errors import NotFound, WriteConflict
 from hookcore.index import entry_subject, remove_entry
 from hookcore.integration import InstanceConfig
+from hookcore.jetstream import JetStream
 from hookcore.objects import get_object, put_object, result_object
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream, stored_request
+from hookcore.queue import stored_request
 from hookcore.records import record_subject, result_subject
 from hookcore.steps import LogLine, StepRecord
 

@@ -34,11 +34,12 @@ from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import ResultError
 from hookcore.instances import instance_links
+from hookcore.jetstream import JetStream, connect
 from hookcore.metrics import WorkerMetrics
 from hookcore.objects import body_object, get_object
 from hookcore.payload_codec import build_payload
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream, WorkQueue, connect, ensure_work_queues, execution_id_of
+from hookcore.queue import WorkQueue, ensure_work_queues, execution_id_of
 from hookcore.results import encode_result
 from hookcore.scheduling import Scheduler
 from hookcore.state import State

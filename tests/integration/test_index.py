@@ -22,8 +22,8 @@ import msgspec
 
 from hookcore.config import Settings
 from hookcore.executions import Executions, id_at
+from hookcore.jetstream import JetStream, connect
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream, connect
 from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord, Records, RecordWriter, encode
 from support import ADMIN_TOKEN, Hookcore

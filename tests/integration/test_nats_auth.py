@@ -1,5 +1,5 @@
 """Each kind of NATS credentials, and TLS, against a real nats-server set up for it: nats-py
-(`hookcore.queue.connect`, which also creates hookcore's streams) and the publisher both get
+(`hookcore.jetstream.connect`, which also creates hookcore's streams) and the publisher both get
 in with them and are refused without (SPEC section 9)."""
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from nats.aio.client import Client as NatsClient
 from hookcore.config import Settings
 from hookcore.embedded import free_port, nats_server_binary
 from hookcore.errors import QueueUnavailable
+from hookcore.jetstream import connect
 from hookcore.nats_auth import NatsAuth
 from hookcore.publisher import Publisher
-from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, connect
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX
 from support import ROOT, wait_listening
 
 MAKE_CERTS = ROOT / "deploy" / "tls" / "make-certs.sh"

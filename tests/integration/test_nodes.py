@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hookcore.config import Settings
+from hookcore.jetstream import JetStream, connect
 from hookcore.nodes import NodeRegistry, live_count
-from hookcore.queue import JetStream, connect
 from support import running_nats
 
 BEAT = 0.2

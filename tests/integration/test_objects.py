@@ -14,9 +14,9 @@ import pytest
 
 from hookcore.config import Settings
 from hookcore.errors import NotFound, ObjectDamaged, StorageFull
+from hookcore.jetstream import JetStream, connect
 from hookcore.objects import OBJECTS_BUCKET, OBJECTS_STREAM, get_object, put_object
 from hookcore.publisher import Publisher
-from hookcore.queue import JetStream, connect
 from support import running_nats
 
 MIB = 1024 * 1024

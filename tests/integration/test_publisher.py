@@ -23,15 +23,10 @@ from hookcore import publisher as publisher_module
 from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
 from hookcore.errors import ConfigError, QueueUnavailable, StorageFull, WriteConflict
+from hookcore.jetstream import connect, storage_error
 from hookcore.objects import OBJECTS_STREAM
 from hookcore.publisher import Publisher, Server
-from hookcore.queue import (
-    EXECUTIONS_STREAM,
-    EXECUTIONS_SUBJECT_PREFIX,
-    connect,
-    execution_id_of,
-    storage_error,
-)
+from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, execution_id_of
 from hookcore.records import record_subject
 from hookcore.store import expect_last
 from support import running_hookcore, running_nats, wait_listening

@@ -2,7 +2,7 @@
 the package names a stream, a bucket, a consumer, a ``$KV.``/``$O.`` subject, a hookcore subject
 prefix or a catalog key prefix, whether in a string or by using the owner's constant. Two
 modules need every layout's names and may use the owners' constants (never literals):
-`hookcore.queue`, which creates the streams and buckets, and `hookcore.nats_roles`, which grants
+`hookcore.jetstream`, which creates the streams and buckets, and `hookcore.nats_roles`, which grants
 their subjects.
 
 The source is read with `ast`: docstrings and logger names (``hookcore.index`` is a module
@@ -20,11 +20,18 @@ from hookcore import catalog
 from support import ROOT
 
 PACKAGE = ROOT / "python" / "hookcore"
-OWNERS = ("hookcore.records", "hookcore.catalog", "hookcore.index", "hookcore.objects", "hookcore.queue")
+OWNERS = (
+    "hookcore.records",
+    "hookcore.catalog",
+    "hookcore.index",
+    "hookcore.objects",
+    "hookcore.queue",
+    "hookcore.jetstream",
+)
 """records: records and results buckets; catalog: config, state, nodes and deliveries buckets;
-index: the executions index stream; objects: the object store; queue: the executions stream, its
-work queues (consumers) and JetStream's API as a whole."""
-USERS_OF_EVERY_LAYOUT = ("hookcore.queue", "hookcore.nats_roles")
+index: the executions index stream; objects: the object store; queue: the executions stream and
+its work queues (consumers); jetstream: JetStream's API as a whole."""
+USERS_OF_EVERY_LAYOUT = ("hookcore.jetstream", "hookcore.nats_roles")
 NAMING = re.compile(r"_(BUCKET|STREAM|SUBJECT_PREFIX|CONSUMER)$")
 NATS_PREFIXES = ("$KV.", "$O.")
 
@@ -171,7 +178,7 @@ def test_the_owners_are_found() -> None:
     assert found.constants["CONFIG_BUCKET"] == "hookcore.catalog"
     assert found.constants["INDEX_ENTRIES"] == "hookcore.index"
     assert found.constants["OBJECTS_STREAM"] == "hookcore.objects"
-    assert found.constants["JETSTREAM_API"] == "hookcore.queue"
+    assert found.constants["JETSTREAM_API"] == "hookcore.jetstream"
     assert found.literals["hookcore.index"] == "hookcore.index"
     assert found.literals["hookcore_deliveries"] == "hookcore.catalog"
 
@@ -204,5 +211,5 @@ stream_of_a_bucket = "KV_hookcore_state"
             "'KV_hookcore_state' in 'KV_hookcore_state'",
         ]
     )
-    assert violations("hookcore.queue", "from hookcore.records import RECORDS_BUCKET\n", found) == []
-    assert violations("hookcore.queue", 'name = "hookcore_records"\n', found) != []
+    assert violations("hookcore.jetstream", "from hookcore.records import RECORDS_BUCKET\n", found) == []
+    assert violations("hookcore.jetstream", 'name = "hookcore_records"\n', found) != []

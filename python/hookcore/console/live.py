@@ -27,7 +27,7 @@ from granian._granian import RSGIProtocolClosed as ProtocolClosed
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from hookcore.queue import JetStream
+from hookcore.jetstream import JetStream
 from hookcore.records import record_subject
 from hookcore.store import ExecutionRecord
 

@@ -29,8 +29,8 @@ from hookcore.executions import Executions, id_at
 from hookcore.http import ERROR_CODE_HEADER, read_body
 from hookcore.index import STATUSES
 from hookcore.instances import Instances
+from hookcore.jetstream import JetStream
 from hookcore.objects import body_object, get_object
-from hookcore.queue import JetStream
 from hookcore.store import ExecutionRecord, Records
 
 log = logging.getLogger("hookcore.console")
