@@ -8,7 +8,7 @@ import msgspec
 
 from hookcore import _core
 from hookcore.integration import Integration
-from hookcore.routing import integration_spec
+from hookcore.route_spec import integration_spec
 
 _encode = msgspec.json.encode
 

@@ -165,7 +165,7 @@ class Ingress:
         """Enforce ``1/machines`` of every rate limit (the other machines enforce the rest)."""
 
     def set_integration(self, spec: bytes) -> None:
-        """Load an integration's routing spec (JSON of ``hookcore.routing.IntegrationSpec``)."""
+        """Load an integration's routing spec (JSON of ``hookcore.route_spec.IntegrationSpec``)."""
 
     def set_endpoint(self, endpoint_id: str, record: bytes) -> None:
         """Insert or replace an endpoint (JSON of ``hookcore.store.EndpointRecord``).

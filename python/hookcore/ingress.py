@@ -44,7 +44,7 @@ from hookcore.nodes import NodeRegistry
 from hookcore.objects import body_object, put_object
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_SUBJECT_PREFIX
-from hookcore.routing import integration_spec
+from hookcore.route_spec import integration_spec
 from hookcore.signing import result_url
 from hookcore.store import ConfigView, Records
 from hookcore.tracing import Ingest, Tracing, Trigger

@@ -1,6 +1,6 @@
 //! The routing records, as JSON (camelCase) from Python.
 //!
-//! KEEP IN SYNC with `python/hookcore/routing.py` (integration specs, built from
+//! KEEP IN SYNC with `python/hookcore/route_spec.py` (integration specs, built from
 //! code) and `python/hookcore/store.py` (`EndpointRecord`, `InstanceRecord`).
 
 use ahash::AHashMap;

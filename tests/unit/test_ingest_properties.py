@@ -14,7 +14,7 @@ from hookcore.envelope import decode_envelope
 from hookcore.errors import ErrorCode
 from hookcore.integration import Integration, body, header
 from hookcore.queue import execution_subject
-from hookcore.routing import integration_spec
+from hookcore.route_spec import integration_spec
 
 CONTRACT = {200, 400, 401, 404, 405, 413, 429, 431}
 
