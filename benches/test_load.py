@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benches.load import memory, runs
+from benches.load import fairness_cpu, memory, runs
 from benches.load.figures import LoadRun
 
 pytestmark = pytest.mark.timeout(1800)  # a full run is minutes; each stops by itself well before
@@ -84,3 +84,11 @@ def test_the_memory_run_works(tmp_path: Path) -> None:
     small enough to prove it works."""
     idle, peak = memory.measure(tmp_path, uploads=2, size=2 * 1024 * 1024, rounds=1)
     assert idle.keys() == peak.keys() and all(peak[pid] >= idle[pid] > 0 for pid in idle)
+
+
+def test_the_fairness_cpu_run_works(tmp_path: Path) -> None:
+    """`python -m benches.load.fairness_cpu` (run by hand; its figures are in docs/architecture.md),
+    small enough to prove it works."""
+    drains = fairness_cpu.measure(tmp_path, customers=20, rounds=1, seconds=1, concurrency=4)
+    assert [d.first_come for d in drains] == [False, True]
+    assert all(d.executions > 0 and d.nats_us > 0 and d.hookcore_us > 0 for d in drains)
