@@ -8,8 +8,9 @@
 
 Both ``ingress`` and ``worker`` create and update hookcore's streams and
 buckets at start (`hookcore.jetstream.ensure_resources`) and so use the
-JetStream API (`hookcore.queue.JETSTREAM_API`), but neither may delete a stream, nor purge, delete messages
-of or remove the consumer of the stream of accepted requests.
+JetStream API (`hookcore.jetstream.JETSTREAM_API`), but neither may delete a
+stream, nor purge, delete messages of or remove the consumers of the stream of
+accepted requests.
 """
 
 from __future__ import annotations
