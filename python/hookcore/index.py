@@ -31,6 +31,7 @@ its record's last write expires with it.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import time
@@ -67,6 +68,7 @@ STATUS, ID = 7, 8
 _DAY = timedelta(days=1)
 
 
+@functools.lru_cache(maxsize=65_536)  # every record write names its customer's and flow's
 def token(value: str) -> str:
     """A subject token for any string (customer external ids and flow names hold any character):
     URL-safe base64 without padding, ``_`` for the empty string."""

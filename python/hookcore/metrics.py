@@ -254,6 +254,10 @@ class WorkerMetrics:
         )
         self._backlogs = _Backlogs()
         self.registry.register(self._backlogs)
+        self._flows: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
+        """Each flow's queue wait and duration series."""
+        self._runs: dict[tuple[str, str, str], Counter] = {}
+        """Each flow's run counter by outcome."""
 
     def watch_backlogs(self, read: Callable[[], dict[str, int]]) -> None:
         """Report ``read()`` (queue -> executions waiting) as ``hookcore_queue_backlog``."""
@@ -275,17 +279,25 @@ class WorkerMetrics:
         """Time one run of ``record`` (just marked running): its queue wait on the first run,
         its duration and outcome at the end."""
         flow = (record.integration, record.flow)
+        series = self._flows.get(flow)
+        if series is None:  # `labels` costs as much as the rest of this together: once per flow
+            series = self._flows[flow] = (self.queue_wait.labels(*flow), self.execution.labels(*flow))
+        queue_wait, duration = series
         if record.attempts == 1 and record.started_at is not None:
             wait = (record.started_at - record.received_at).total_seconds()
-            self.queue_wait.labels(*flow).observe(max(wait, 0.0))
+            queue_wait.observe(max(wait, 0.0))
         started = time.monotonic()
         self.running.inc()
         try:
             yield
         finally:
             self.running.dec()
-            self.execution.labels(*flow).observe(time.monotonic() - started)
-            self.runs.labels(*flow, RUN_OUTCOMES.get(record.status, record.status)).inc()
+            duration.observe(time.monotonic() - started)
+            outcome = (*flow, RUN_OUTCOMES.get(record.status, record.status))
+            runs = self._runs.get(outcome)
+            if runs is None:
+                runs = self._runs[outcome] = self.runs.labels(*outcome)
+            runs.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -339,7 +339,8 @@ class RecordWriter:
 
 
 class LaterPut:
-    """A record write waiting for its moment (`RecordWriter.put_later`)."""
+    """A record write waiting for its moment (`RecordWriter.put_later`): a timer, and a task only
+    once the moment comes (most executions end before it, and never pay for one)."""
 
     def __init__(
         self,
@@ -350,21 +351,17 @@ class LaterPut:
         delay: float,
     ) -> None:
         self._last = last
-        self._begun = False
-        self._task = asyncio.create_task(self._put(writer, copy, original, delay))
+        self._task: asyncio.Task[int | None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(delay, self._begin, writer, copy, original)
 
-    async def _put(
-        self, writer: RecordWriter, copy: ExecutionRecord, original: ExecutionRecord, delay: float
-    ) -> int | None:
-        await asyncio.sleep(delay)
-        self._begun = True
-        return await writer._put(copy, self._last, original)
+    def _begin(self, writer: RecordWriter, copy: ExecutionRecord, original: ExecutionRecord) -> None:
+        self._task = asyncio.ensure_future(writer._put(copy, self._last, original))
 
     async def revision(self) -> int | None:
         """The record's revision now: the one it followed when the write had not begun (it never
         will), else the write's (None: another write came first). Raises what the write raised."""
-        if not self._begun:
-            self._task.cancel()
+        if self._task is None:
+            self._timer.cancel()
             return self._last
         return await self._task
 
