@@ -43,6 +43,8 @@ log = logging.getLogger("hookcore.jetstream")
 
 CONNECT_DEADLINE = 10.0
 """Seconds a process waits for its first NATS connection before it gives up, naming the server."""
+FLUSH_TIMEOUT = 5
+"""Seconds a closing connection waits for the server to have read what was written to it."""
 MESSAGE_HEADER_ROOM = 1024
 """Bytes of a message's max_payload kept for its NATS headers (``Nats-Msg-Id`` and the like)."""
 JETSTREAM_API = ("$JS.API.>", "$KV.>", "$O.>", "$JS.FC.>")
@@ -88,10 +90,15 @@ class JetStream:
         return int(self.nc.max_payload) - MESSAGE_HEADER_ROOM
 
     async def close(self) -> None:
-        """Close the connection. Everything hookcore sends is awaited (publish acks,
-        ``ack_sync``), so there is nothing in flight to drain."""
-        if not self.nc.is_closed:
-            await self.nc.close()
+        """Close the connection once what was written reached the server (a worker's acks are not
+        awaited one by one: a stopping worker's last ones are flushed here). Publishes are
+        awaited (their acks), so nothing else is in flight."""
+        if self.nc.is_closed:
+            return
+        if self.nc.is_connected:
+            with contextlib.suppress(Exception):  # a server gone: its acks are redelivered work
+                await self.nc.flush(timeout=FLUSH_TIMEOUT)
+        await self.nc.close()
 
 
 async def connect(settings: Settings, name: str) -> JetStream:

@@ -293,7 +293,8 @@ class Worker:
         if record.status == "queued":  # failed, will retry
             await msg.nak(delay=min(BACKOFF_BASE * 2 ** (record.failures - 1), BACKOFF_MAX))
             return
-        await msg.ack_sync()
+        # Not awaited: an ack lost on its way is a delivery again of a final record, acked then.
+        await msg.ack()
         await self._announce(envelope, record)
 
     async def _unreadable(self, msg: Msg, error: Exception) -> ExecutionRecord:
