@@ -31,7 +31,6 @@ so any external id makes a valid key.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from typing import Literal
 
@@ -113,8 +112,7 @@ def instance_state_key(instance_id: str) -> str:
 
 def flow_state_key(instance_id: str, flow: str) -> str:
     """State key of a flow's state in one instance (flow names hold any character)."""
-    encoded = base64.urlsafe_b64encode(flow.encode()).decode().rstrip("=")
-    return f"{_FLOW_STATE}{instance_id}.{encoded}"
+    return f"{_FLOW_STATE}{instance_id}.{token(flow)}"  # base64url: flow names are never empty
 
 
 def slots_key(customer: str, integration: str, flow: str | None = None) -> str:

@@ -129,10 +129,11 @@ class Flow:
     max_concurrency: int | None = None
     """Most executions of this flow one customer has running at once, across workers (None: no
     cap but the integration's)."""
+    is_async: bool = field(init=False)
+    """``fn`` is an ``async def`` (awaited) rather than a plain ``def`` (run in a thread)."""
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.fn)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.fn))
 
 
 @dataclass(slots=True)

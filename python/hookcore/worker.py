@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from nats.aio.msg import Msg
 
@@ -235,7 +236,9 @@ class Worker:
         record.started_at = datetime.now(UTC)
         record.error = record.error_type = record.traceback = None
         running_write = self._writer.put_later(record, last, self.settings.running_record_after)
-        heartbeat = asyncio.create_task(self._keep_alive(msg, record.id, caps))
+        # The beats' task starts with the first beat, a third of ack_wait in: most runs end before.
+        interval = self.settings.ack_wait / 3
+        heartbeat = Deferred(interval, lambda: self._keep_alive(msg, record.id, caps, interval))
         try:
             with self.metrics.run(record):
                 await self._run_flow(envelope, record)
@@ -409,18 +412,16 @@ class Worker:
         record.error = error
         record.finished_at = datetime.now(UTC)
 
-    async def _keep_alive(self, msg: Msg, execution_id: str, caps: tuple[Cap, ...]) -> None:
+    async def _keep_alive(self, msg: Msg, execution_id: str, caps: tuple[Cap, ...], interval: float) -> None:
         """Tell JetStream a long flow is still running, so it is not redelivered meanwhile (and
-        renew its max_concurrency leases).
+        renew its max_concurrency leases): a beat now, then every ``interval`` seconds.
 
         Each beat waits for the server's answer, so a beat lost to a silent
         server or a dropped connection is noticed: it is logged and tried
         again soon. The beats end with the flow, never at a failure.
         """
-        interval = self.settings.ack_wait / 3
         failing = False
         while True:
-            await asyncio.sleep(min(interval / 2, 1.0) if failing else interval)
             try:
                 await self._jet.nc.request(msg.reply, Msg.Ack.Progress, timeout=interval / 2)
                 await self._slots.renew(caps, execution_id)
@@ -438,6 +439,24 @@ class Worker:
                 if failing:
                     log.info("execution %s: heartbeats reach JetStream again", execution_id)
                 failing = False
+            await asyncio.sleep(min(interval / 2, 1.0) if failing else interval)
+
+
+class Deferred:
+    """A task started ``delay`` seconds from now, unless cancelled first (then it never starts:
+    no task is made for what ends before its time)."""
+
+    def __init__(self, delay: float, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(delay, self._start, start)
+
+    def _start(self, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._task = asyncio.create_task(start())
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _check_steps(ctx: FlowContext) -> None:
