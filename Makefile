@@ -82,10 +82,11 @@ docs-check: ## run the code blocks of README.md and docs/*.md that can run on on
 
 LINTED := python tests benches examples
 
-lint: ## ruff (check and format), mypy --strict, cargo fmt --check, cargo clippy -D warnings
+lint: ## ruff (check and format), mypy --strict, stubtest (_core.pyi against the built module), cargo fmt --check, cargo clippy -D warnings
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy python/hookcore
+	$(VENV)/bin/python -m mypy.stubtest hookcore._core
 	cargo fmt --all -- --check
 	cargo clippy --quiet --all-targets -- -D warnings
 
