@@ -306,7 +306,7 @@ impl Counters {
         assert!(offset + 8 <= self.map.len());
         // SAFETY: in bounds (checked above), 8-byte aligned (the mapping is page
         // aligned and every offset is a multiple of 8), and only accessed atomically.
-        unsafe { &*(self.map.as_ptr().add(offset) as *const AtomicU64) }
+        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU64>() }
     }
 
     fn slot_word(&self, slot: usize, word: usize) -> &AtomicU64 {

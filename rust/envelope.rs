@@ -171,8 +171,8 @@ impl From<crate::parse::Part<'_>> for PartIndex {
     fn from(part: crate::parse::Part<'_>) -> Self {
         PartIndex {
             name: part.name.into_owned(),
-            filename: part.filename.map(|f| f.into_owned()),
-            content_type: part.content_type.map(|c| c.into_owned()),
+            filename: part.filename.map(std::borrow::Cow::into_owned),
+            content_type: part.content_type.map(std::borrow::Cow::into_owned),
             start: part.data.start,
             end: part.data.end,
         }

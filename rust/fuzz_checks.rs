@@ -10,6 +10,8 @@
 //! fails. Targets that need several inputs split the bytes themselves
 //! (documented per function), so a corpus file means the same to both runners.
 
+use serde_json::Value;
+
 use crate::error_code::ErrorCode;
 use crate::ingest::{
     admit, ingest, Decision, IngestConfig, TriggerRequest, ENDPOINT_NOT_FOUND, MALFORMED_JSON,
@@ -96,7 +98,6 @@ pub fn json_pointer_lookup(data: &[u8]) {
         return;
     };
     let expected = value.pointer(pointer);
-    use serde_json::Value;
     match (&found, expected) {
         (Some(JsonScalar::String(s)), Some(Value::String(e))) => assert_eq!(s, e),
         (Some(JsonScalar::Bool(b)), Some(Value::Bool(e))) => assert_eq!(b, e),
@@ -199,8 +200,11 @@ pub fn multipart_roundtrip(fields: &[Field]) {
         .iter()
         .map(|p| Field {
             name: p.name.to_string(),
-            filename: p.filename.as_ref().map(|f| f.to_string()),
-            content_type: p.content_type.as_ref().map(|c| c.to_string()),
+            filename: p.filename.as_ref().map(std::string::ToString::to_string),
+            content_type: p
+                .content_type
+                .as_ref()
+                .map(std::string::ToString::to_string),
             data: p.bytes(&body).to_vec(),
         })
         .collect();

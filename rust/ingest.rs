@@ -308,7 +308,7 @@ pub fn ingest(
         Err(rejection) => {
             let spec = signing.as_ref().and_then(|i| i.senders.verify.as_ref());
             if let (true, Some(spec)) = (rejection.unknown_customer, spec) {
-                return counted(refused(senders::refuse_unknown(spec, &headers, body, now)));
+                return counted(refused(&senders::refuse_unknown(spec, &headers, body, now)));
             }
             return counted(Decision::reject(
                 rejection.status,
@@ -329,7 +329,7 @@ pub fn ingest(
     ) {
         return counted(match stop {
             Stop::Answer(answer) => Decision::Answer(answer),
-            Stop::Refused(rejection) => refused(rejection),
+            Stop::Refused(rejection) => refused(&rejection),
         });
     }
     let limit = match (limit, limiter) {
@@ -369,7 +369,7 @@ pub fn ingest(
         &headers,
         content_type,
         body,
-        checked.parts,
+        checked.parts.as_deref(),
         &resolved,
         limit,
         dedup,
@@ -380,7 +380,7 @@ pub fn ingest(
 }
 
 /// A refusal of [`crate::verify`]'s: 401 (403 for a handshake), its code and message.
-fn refused(rejection: crate::verify::Rejection) -> Decision {
+fn refused(rejection: &crate::verify::Rejection) -> Decision {
     Decision::reject(rejection.status(), rejection.code, &rejection.message)
 }
 
@@ -427,7 +427,7 @@ fn accept(
     headers: &[(String, String)],
     content_type: Option<&str>,
     body: &[u8],
-    parts: Option<Vec<PartIndex>>,
+    parts: Option<&[PartIndex]>,
     resolved: &Resolved,
     limit: Option<Verdict>,
     dedup: Option<DeliveryKey>,
@@ -465,7 +465,7 @@ fn accept(
         content_type,
         body,
         body_in_object_store: body.len() > config.max_envelope,
-        parts: parts.as_deref(),
+        parts,
     };
     let mut envelope_head = envelope::encode_head(&fields);
     if envelope_head.len() + body.len() > config.max_envelope && !fields.body_in_object_store {

@@ -76,38 +76,38 @@ impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             JsonErrorKind::UnexpectedEnd { expected } => {
-                write!(f, "expected {expected}, found the end of the input")?
+                write!(f, "expected {expected}, found the end of the input")?;
             }
             JsonErrorKind::UnexpectedByte { found, expected } => {
                 write!(f, "expected {expected}, found ")?;
                 if found.is_ascii_graphic() {
-                    write!(f, "'{}'", found as char)?
+                    write!(f, "'{}'", found as char)?;
                 } else {
-                    write!(f, "byte 0x{found:02x}")?
+                    write!(f, "byte 0x{found:02x}")?;
                 }
             }
             JsonErrorKind::InvalidEscape => f.write_str(
                 "expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after a backslash in a string",
             )?,
             JsonErrorKind::InvalidUnicodeEscape => {
-                f.write_str("expected four hex digits after \\u in a string")?
+                f.write_str("expected four hex digits after \\u in a string")?;
             }
             JsonErrorKind::LoneSurrogate => {
-                f.write_str("expected a \\u escape surrogate pair, found a lone surrogate")?
+                f.write_str("expected a \\u escape surrogate pair, found a lone surrogate")?;
             }
             JsonErrorKind::ControlCharacter => {
-                f.write_str("expected an escape for a control character in a string")?
+                f.write_str("expected an escape for a control character in a string")?;
             }
             JsonErrorKind::InvalidUtf8 => f.write_str("expected UTF-8 text")?,
             JsonErrorKind::TooDeep => {
-                write!(f, "expected at most {MAX_DEPTH} nested arrays and objects")?
+                write!(f, "expected at most {MAX_DEPTH} nested arrays and objects")?;
             }
             JsonErrorKind::NumberTooLong => write!(
                 f,
                 "expected at most {MAX_INT_DIGITS} digits before the fraction and exponent of a number"
             )?,
             JsonErrorKind::TrailingData => {
-                f.write_str("expected the end of the input after the top-level value")?
+                f.write_str("expected the end of the input after the top-level value")?;
             }
         }
         write!(f, " at byte {}", self.offset)

@@ -335,7 +335,7 @@ fn escaped_bits(backslash: u64, carry: &mut u64) -> u64 {
         let start = bits.trailing_zeros();
         let len = (!(bits >> start)).trailing_zeros();
         let continued = if start == 0 { run_carry } else { 0 };
-        let parity = (len as u64 + continued) & 1;
+        let parity = (u64::from(len) + continued) & 1;
         let end = start + len;
         if end >= 64 {
             *carry = parity;

@@ -73,7 +73,7 @@ impl Classify for Sse2 {
             unsafe {
                 let v = _mm_loadu_si128(chunk.as_ptr().cast());
                 let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-                let bits = |m: __m128i| (_mm_movemask_epi8(m) as u32 as u64) << (16 * k);
+                let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u32) << (16 * k);
                 // '[' and ']' are '{' and '}' without bit 5.
                 let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
                 let brace = _mm_or_si128(
@@ -159,7 +159,7 @@ unsafe fn classify_avx2(block: &[u8; 64]) -> Classes {
     for (k, chunk) in block.chunks_exact(32).enumerate() {
         // SAFETY: the load reads exactly the 32 bytes of `chunk`, unaligned.
         let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
-        let bits = |m: __m256i| (_mm256_movemask_epi8(m) as u32 as u64) << (32 * k);
+        let bits = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k);
         let low = _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble));
         let high_nibble = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
         let high = _mm256_shuffle_epi8(high_table, high_nibble);

@@ -68,7 +68,7 @@ impl<'a> Scanner<'a> {
             i += 1;
             // Indentation: skip runs of spaces eight at a time.
             while let Some(chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
-                let not_space = u64::from_le_bytes(*chunk) ^ (LO * b' ' as u64);
+                let not_space = u64::from_le_bytes(*chunk) ^ (LO * u64::from(b' '));
                 if not_space != 0 {
                     i += (not_space.trailing_zeros() / 8) as usize;
                     break;
@@ -380,7 +380,7 @@ pub(crate) fn classify_swar(chunk: &[u8; 16]) -> (u32, u32) {
     const HI: u64 = 0x8080_8080_8080_8080;
     // High bit set in bytes equal to `b` (exact up to the lowest one).
     let eq = |w: u64, b: u8| {
-        let x = w ^ (LO * b as u64);
+        let x = w ^ (LO * u64::from(b));
         x.wrapping_sub(LO) & !x & HI
     };
     // Gather the high bit of each byte into one bit per byte.

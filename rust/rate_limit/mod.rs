@@ -23,7 +23,7 @@ pub fn now_us() -> u64 {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime only writes the timespec we pass.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } == 0;
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) } == 0;
     if !ok {
         return fallback_us();
     }

@@ -142,12 +142,12 @@ impl Router {
     pub(super) fn read(&self) -> RwLockReadGuard<'_, Tables> {
         self.tables
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Tables> {
         self.tables
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -94,12 +94,12 @@ pub fn respond(
 /// a JSON body `{"type":"url_verification","challenge":C,…}` is answered
 /// `200 {"challenge":C}`; `None` for any other body.
 pub fn slack_url_verification(body: &[u8]) -> Option<Answer> {
-    if string_at(body, "/type")? != "url_verification" {
-        return None;
-    }
     #[derive(Serialize)]
     struct Challenge<'a> {
         challenge: &'a str,
+    }
+    if string_at(body, "/type")? != "url_verification" {
+        return None;
     }
     let challenge = string_at(body, "/challenge")?;
     Some(Answer::json(&Challenge {
@@ -113,6 +113,12 @@ fn zoom(
     secrets: &[&str],
     body: &[u8],
 ) -> Option<Result<Answer, Rejection>> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Validation<'a> {
+        plain_token: &'a str,
+        encrypted_token: String,
+    }
     if string_at(body, "/event")? != "endpoint.url_validation" {
         return None;
     }
@@ -125,12 +131,6 @@ fn zoom(
     let Some(secret) = secrets.iter().find(|s| !s.is_empty()) else {
         return Some(Err(not_configured(spec, name)));
     };
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Validation<'a> {
-        plain_token: &'a str,
-        encrypted_token: String,
-    }
     let tag = mac::hmac(Algorithm::Sha256, secret.as_bytes(), &[plain.as_bytes()]);
     Some(Ok(Answer::json(&Validation {
         plain_token: &plain,

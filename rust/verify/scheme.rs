@@ -3,6 +3,8 @@
 //! (before any HMAC, so a replayed large body costs nothing), then the HMAC
 //! of each secret against each presented signature.
 
+use base64::Engine as _;
+
 use crate::error_code::ErrorCode;
 use crate::verify::header::{self, DIGEST_BUF};
 use crate::verify::mac;
@@ -63,7 +65,6 @@ fn key<'b>(
     if form == KeyForm::Text {
         return Some(secret.as_bytes());
     }
-    use base64::Engine as _;
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
     let key = match header::BASE64.decode_slice(encoded, buf) {
         Ok(len) => buf.get(..len)?,
@@ -148,7 +149,7 @@ impl Request<'_> {
     /// Whether a secret signs the content to one of the presented digests.
     fn check<'v, I: Iterator<Item = &'v str>>(
         &self,
-        signed: Signed<'_, 'v, I>,
+        signed: &Signed<'_, 'v, I>,
     ) -> Result<(), Rejection> {
         if (signed.presented)().next().is_none() {
             let encoding = match signed.encoding {
@@ -196,7 +197,7 @@ impl Request<'_> {
         let timestamp = self.required("webhook-timestamp", Label::Shown("webhook-timestamp"))?;
         let signature = self.required("webhook-signature", Label::Shown("webhook-signature"))?;
         self.fresh(timestamp, "header webhook-timestamp", tolerance)?;
-        self.check(Signed {
+        self.check(&Signed {
             form: KeyForm::Whsec,
             algorithm: Algorithm::Sha256,
             pieces: &[id.as_bytes(), b".", timestamp.as_bytes(), b".", self.body],
@@ -210,7 +211,7 @@ impl Request<'_> {
     pub fn github(&self) -> Result<(), Rejection> {
         const HEADER: &str = "X-Hub-Signature-256";
         let signature = self.required("x-hub-signature-256", Label::Shown(HEADER))?;
-        self.check(Signed {
+        self.check(&Signed {
             form: KeyForm::Text,
             algorithm: Algorithm::Sha256,
             pieces: &[self.body],
@@ -229,7 +230,7 @@ impl Request<'_> {
             return Err(fail(self.spec, ErrorCode::SignatureInvalid, &detail));
         };
         self.fresh(timestamp, "the t= of header Stripe-Signature", tolerance)?;
-        self.check(Signed {
+        self.check(&Signed {
             form: KeyForm::Text,
             algorithm: Algorithm::Sha256,
             pieces: &[timestamp.as_bytes(), b".", self.body],
@@ -248,7 +249,7 @@ impl Request<'_> {
             Label::Shown("X-Slack-Request-Timestamp"),
         )?;
         self.fresh(timestamp, "header X-Slack-Request-Timestamp", tolerance)?;
-        self.check(Signed {
+        self.check(&Signed {
             form: KeyForm::Text,
             algorithm: Algorithm::Sha256,
             pieces: &[b"v0:", timestamp.as_bytes(), b":", self.body],
@@ -262,7 +263,7 @@ impl Request<'_> {
     pub fn shopify(&self) -> Result<(), Rejection> {
         const HEADER: &str = "X-Shopify-Hmac-Sha256";
         let signature = self.required("x-shopify-hmac-sha256", Label::Shown(HEADER))?;
-        self.check(Signed {
+        self.check(&Signed {
             form: KeyForm::Text,
             algorithm: Algorithm::Sha256,
             pieces: &[self.body],
@@ -281,7 +282,7 @@ impl Request<'_> {
         prefix: &str,
     ) -> Result<(), Rejection> {
         let signature = self.required(name, Label::Configured(name))?;
-        self.check(Signed {
+        self.check(&Signed {
             form: KeyForm::Text,
             algorithm,
             pieces: &[self.body],

@@ -345,7 +345,7 @@ fn bench_multipart() {
     for _ in 0..iters {
         std::hint::black_box(parse(std::hint::black_box(&body), boundary).unwrap());
     }
-    let per = start.elapsed().as_secs_f64() / iters as f64;
+    let per = start.elapsed().as_secs_f64() / f64::from(iters);
     println!(
         "multipart 3 parts, {} bytes: {:.2} us, {:.2} GB/s",
         body.len(),
