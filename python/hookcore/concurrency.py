@@ -160,7 +160,7 @@ class _Waiter:
     execution_id: str
     caps: tuple[Cap, ...]
     since: float
-    """When it began waiting, or was last reported in progress (monotonic)."""
+    """When it was last reported in progress (monotonic)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -170,47 +170,57 @@ class _Cap:
     waiters: deque[_Waiter]
     retry_at: float = 0.0
     interval: float = RETRY_MIN
+    freed: bool = False
+    """A slot was given back here while a try was on its way: try again at once."""
 
 
 class Waiting:
     """The executions this worker holds until a slot under their caps is free; ``resume`` gets
-    each once its slots are taken (the worker then starts it first)."""
+    each (message, execution id) once its slots are taken (the worker then starts it first).
 
-    def __init__(self, slots: Slots, resume: Callable[[Msg], None], *, limit: int, ack_wait: float) -> None:
+    JetStream hears that each is in progress as it begins waiting, every third of ``ack_wait``
+    while it waits, and as it is resumed, so it is not delivered again meanwhile."""
+
+    def __init__(
+        self, slots: Slots, resume: Callable[[Msg, str], None], *, limit: int, ack_wait: float
+    ) -> None:
         self._slots = slots
         self._resume = resume
         self._limit = limit
         self._ack_wait = ack_wait
         self._caps: dict[str, _Cap] = {}
         self._count = 0
+        self._closed = False
         self._trying: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return self._count
 
-    def hold(self, msg: Msg, execution_id: str, caps: tuple[Cap, ...], full: Cap) -> bool:
+    async def hold(self, msg: Msg, execution_id: str, caps: tuple[Cap, ...], full: Cap) -> bool:
         """Keep ``msg`` until ``full`` (one of ``caps``) has a free slot; False when this worker
-        already holds ``limit`` executions (the caller hands it back)."""
-        if self._count >= self._limit:
+        already holds ``limit`` executions or is closing (the caller hands it back)."""
+        if self._closed or self._count >= self._limit:
             return False
         waiting = self._caps.setdefault(full.key, _Cap(deque()))
         waiting.waiters.append(_Waiter(msg, execution_id, caps, time.monotonic()))
         self._count += 1
+        await _in_progress(msg)
         return True
 
     def freed(self, caps: tuple[Cap, ...]) -> None:
         """A slot under each of ``caps`` was given back here: start what waits for them."""
         for cap in caps:
             waiting = self._caps.get(cap.key)
-            if waiting is not None:
+            if waiting is not None and not self._closed:
                 waiting.interval = RETRY_MIN
+                waiting.freed = True
                 self._try_soon(cap.key)
 
     async def run(self) -> None:
         """Try the caps with executions waiting, each at its own pace, and report the executions
         waiting for a third of ``ack_wait`` in progress (so JetStream does not deliver them again)."""
-        while True:
+        while not self._closed:
             await asyncio.sleep(RETRY_MIN)
             now = time.monotonic()
             for key, waiting in list(self._caps.items()):
@@ -219,26 +229,27 @@ class Waiting:
                 for waiter in list(waiting.waiters):
                     if now - waiter.since > self._ack_wait / 3:
                         waiter.since = now
-                        with contextlib.suppress(Exception):  # lost: delivered again, run once
-                            await waiter.msg.in_progress()
+                        await _in_progress(waiter.msg)
 
     async def close(self) -> None:
-        """Hand every waiting execution back to JetStream (delivered again at once, elsewhere)."""
+        """Hand every waiting execution back to JetStream (delivered again at once, elsewhere)
+        and hold no more."""
+        self._closed = True
         for task in self._tasks:
             task.cancel()
-        handed = 0
-        for waiting in self._caps.values():
-            for waiter in waiting.waiters:
-                with contextlib.suppress(Exception):  # not handed back: delivered after ack_wait
-                    await waiter.msg.nak()
-                    handed += 1
+        waiters = [waiter for waiting in self._caps.values() for waiter in waiting.waiters]
         self._caps.clear()
         self._count = 0
+        handed = 0
+        for waiter in waiters:
+            with contextlib.suppress(Exception):  # not handed back: delivered after ack_wait
+                await waiter.msg.nak()
+                handed += 1
         if handed:
             log.info("handed back %d executions waiting for a max_concurrency slot", handed)
 
     def _try_soon(self, key: str) -> None:
-        if key in self._trying:
+        if key in self._trying or self._closed:
             return
         self._trying.add(key)
         task = asyncio.create_task(self._try(key))
@@ -248,24 +259,43 @@ class Waiting:
     async def _try(self, key: str) -> None:
         """Start the executions waiting for ``key`` while its slots allow, oldest first."""
         try:
-            waiting = self._caps[key]
-            while waiting.waiters:
+            waiting = self._caps.get(key)
+            while waiting is not None and waiting.waiters:
                 waiter = waiting.waiters[0]
+                waiting.freed = False
                 try:
                     full = await self._slots.take(waiter.caps, waiter.execution_id)
                 except Exception as e:  # NATS away, say: tried again later
                     log.warning("could not take a slot under %s: %s", key, e)
                     full = Cap(key, 0)
+                if (
+                    self._caps.get(key) is not waiting
+                    or not waiting.waiters
+                    or waiting.waiters[0] is not waiter
+                ):
+                    if full is None:  # closed meanwhile: what it took goes back
+                        await self._slots.give_back(waiter.caps, waiter.execution_id)
+                    return
                 if full is not None and full.key == key:
+                    if waiting.freed:
+                        continue  # a slot came back while this try was on its way
                     waiting.retry_at = time.monotonic() + waiting.interval
                     waiting.interval = min(waiting.interval * 2, RETRY_MAX)
                     return
                 waiting.waiters.popleft()
                 if full is None:
                     self._count -= 1
-                    self._resume(waiter.msg)
+                    await _in_progress(waiter.msg)
+                    self._resume(waiter.msg, waiter.execution_id)
                 else:  # its other cap is full now: it waits for that one
                     self._caps.setdefault(full.key, _Cap(deque())).waiters.append(waiter)
-            del self._caps[key]
+            if waiting is not None and not waiting.waiters and self._caps.get(key) is waiting:
+                del self._caps[key]
         finally:
             self._trying.discard(key)
+
+
+async def _in_progress(msg: Msg) -> None:
+    """Tell JetStream ``msg`` is being worked on (its ack_wait starts over)."""
+    with contextlib.suppress(Exception):  # lost: delivered again, and run once (records)
+        await msg.in_progress()

@@ -121,9 +121,12 @@ class Worker:
             weights=self.settings.weights,
         )
         self.metrics.watch_backlogs(scheduler.backlogs)
+        self._resumed: set[str] = set()
+        """Executions back from waiting for a slot, which they hold (`_resume`)."""
+        self._scheduler = scheduler
         self._waiting = Waiting(
             self._slots,
-            scheduler.resume,
+            self._resume,
             limit=WAITING_PER_RUN * self.concurrency,
             ack_wait=self.settings.ack_wait,
         )
@@ -186,10 +189,18 @@ class Worker:
             flow=envelope.flow,
             endpoint=envelope.endpoint,
         )
-        previous, last = await self._records.find_revision(envelope.id) if delivered > 1 else (None, 0)
+        # Back from waiting for a slot, which it holds: it may have waited long; read what stands.
+        resumed = envelope.id in self._resumed
+        self._resumed.discard(envelope.id)
+        caps = self._caps(envelope)
+        previous, last = (None, 0)
+        if delivered > 1 or resumed:
+            previous, last = await self._records.find_revision(envelope.id)
         if previous is not None and previous.status in FINAL_STATUSES:
             await self._announce(envelope, previous)  # the first announcement may have been lost
             await msg.ack()
+            if caps:  # its slots, if it holds any (resumed, or its last worker died before)
+                await self._give_back(caps, envelope.id)
             return previous
         record = previous or queued_record(envelope)
         attempts, slack = self._attempts(envelope), self.settings.max_redeliveries
@@ -205,9 +216,10 @@ class Worker:
             )
             log.error("execution %s (%s) is dead: %s", record.id, record.flow, record.error)
             await self._conclude(msg, envelope, record, last)
+            if caps:
+                await self._give_back(caps, envelope.id)
             return record
-        caps = self._caps(envelope)
-        if caps:
+        if caps and not resumed:
             full = await self._slots.take(caps, envelope.id)
             if full is not None:
                 await self._wait(msg, record, last, caps, full)
@@ -261,13 +273,19 @@ class Worker:
     ) -> None:
         """Hold an execution whose ``full`` cap has no free slot until one is; when this worker
         holds enough such executions already, hand it back to JetStream for a while instead."""
-        if self._waiting.hold(msg, record.id, caps, full):
+        if await self._waiting.hold(msg, record.id, caps, full):
             return
         record.waits += 1  # written first: the delivery it causes is not a run
+        record.status = "queued"  # also when a worker that died left it "running"
         if await self._writer.put(record, last) is None:
             log.info("execution %s: another delivery wrote its record meanwhile; leaving it", record.id)
             return
-        await msg.nak(delay=min(2.0 ** (record.waits - 1), WAIT_DELAY_MAX))
+        await msg.nak(delay=min(2.0 ** min(record.waits - 1, 5), WAIT_DELAY_MAX))
+
+    def _resume(self, msg: Msg, execution_id: str) -> None:
+        """Start ``msg`` first: it waited for a slot and holds one now."""
+        self._resumed.add(execution_id)
+        self._scheduler.resume(msg)
 
     async def _give_back(self, caps: tuple[Cap, ...], execution_id: str) -> None:
         try:

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 /// Hex SHA-256 of a key (what the instance record stores).
 /// The request header a flow's API key comes in (lower case, as headers are collected).
-/// KEEP IN SYNC with `API_KEY_HEADERS` in python/hookcore/triggers.py.
+/// KEEP IN SYNC with `API_KEY_HEADERS` in python/hookcore/hooks.py.
 pub const API_KEY_HEADER: &str = "api-key";
 
 pub fn digest_hex(key: &str) -> String {

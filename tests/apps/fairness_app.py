@@ -54,12 +54,13 @@ def _mark(payload: Any, what: str) -> None:
     marker = os.environ.get("HOOKCORE_TEST_MARKER_DIR")
     if marker:
         with Path(marker, "runs").open("a") as runs:
-            runs.write(f"{what} {payload.customer} {payload.flow} {payload.execution_id} {time.time():.6f}\n")
+            line = f"{what} {payload.customer} {payload.flow} {payload.execution_id} {time.time():.6f}"
+            runs.write(f"{line} {os.getpid()}\n")
 
 
 @capped.flow("Slow", max_concurrency=2, attempts=1)
 async def slow(ctx: Any, payload: Any) -> dict[str, Any]:
-    """Appends ``begin|end {customer} {flow} {execution id} {unix time}`` to
+    """Appends ``begin|end {customer} {flow} {execution id} {unix time} {pid}`` to
     ``$HOOKCORE_TEST_MARKER_DIR/runs`` around a sleep of ``?sleep=`` seconds (default 0.2)."""
     _mark(payload, "begin")
     await asyncio.sleep(float(payload.query_parameters.get("sleep", "0.2")))

@@ -33,6 +33,8 @@ class Run:
     execution_id: str
     begin: float
     end: float
+    pid: int
+    """The worker's that ran it."""
 
 
 def _runs(hc: Hookcore) -> list[Run]:
@@ -42,19 +44,19 @@ def _runs(hc: Hookcore) -> list[Run]:
     runs = []
     text = path.read_text() if path.exists() else ""
     for line in text[: text.rfind("\n") + 1].splitlines():
-        what, customer, flow, execution_id, at = _fields(line)
+        what, customer, flow, execution_id, at, pid = _fields(line)
         if what == "begin":
             begins[execution_id] = (customer, flow, float(at))
         else:
             customer, flow, began = begins.pop(execution_id)
-            runs.append(Run(customer, flow, execution_id, began, float(at)))
+            runs.append(Run(customer, flow, execution_id, began, float(at), int(pid)))
     return runs
 
 
-def _fields(line: str) -> tuple[str, str, str, str, str]:
+def _fields(line: str) -> tuple[str, str, str, str, str, str]:
     what, customer, rest = line.split(" ", 2)
-    flow, execution_id, at = rest.rsplit(" ", 2)
-    return what, customer, flow, execution_id, at
+    flow, execution_id, at, pid = rest.rsplit(" ", 3)
+    return what, customer, flow, execution_id, at, pid
 
 
 def _most_at_once(runs: Iterable[Run]) -> int:
@@ -112,6 +114,8 @@ def test_caps_hold_per_customer_across_workers(tmp_path: Path) -> None:
         assert _most_at_once(umbrella) == 2
         # A cap is one customer's: umbrella ran beside acme's full cap.
         assert _most_at_once(runs) >= 4
+        # And it is the workers': both ran acme's Slow executions, each in the other's count.
+        assert {r.pid for r in acme_slow} == {w.popen.pid for w in hc.workers}
 
 
 def test_waiting_for_a_slot_is_no_run(tmp_path: Path) -> None:
