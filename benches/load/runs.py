@@ -162,7 +162,9 @@ def fairness_cost(settings: Settings, work: Path) -> LoadRun:
     reading one first-come-first-served queue (`first_come_worker`), alternated in one run. The
     stream is purged between the two: each worker's queues then hold only its own round's work."""
     subject = f"fair: ingress + one worker, {settings.customers} customers in turns"
-    run = LoadRun("executions/s", subject, FIRST_COME, _settings(settings), spec_ratio=0.9)
+    run = LoadRun(
+        "executions/s", subject, FIRST_COME, _settings(settings), spec_ratio=0.9, target_source="issue 14"
+    )
     lua = wrk.script(work / "customers.lua", random_customers=settings.customers)
     seconds = settings.e2e_duration
     with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
