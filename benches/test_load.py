@@ -89,6 +89,6 @@ def test_the_memory_run_works(tmp_path: Path) -> None:
 def test_the_fairness_cpu_run_works(tmp_path: Path) -> None:
     """`python -m benches.load.fairness_cpu` (run by hand; its figures are in docs/architecture.md),
     small enough to prove it works."""
-    drains = fairness_cpu.measure(tmp_path, customers=20, rounds=1, seconds=1, concurrency=4)
+    drains = fairness_cpu.measure(tmp_path, customers=20, rounds=1, seconds=1, concurrency=4, connections=2)
     assert [d.first_come for d in drains] == [False, True]
     assert all(d.executions > 0 and d.nats_us > 0 and d.hookcore_us > 0 for d in drains)

@@ -49,8 +49,10 @@ class Drain:
         )
 
 
-def measure(work: Path, customers: int, rounds: int, seconds: float, concurrency: int = 64) -> list[Drain]:
-    """Every drain, in the order run."""
+def measure(
+    work: Path, customers: int, rounds: int, seconds: float, concurrency: int = 64, connections: int = 64
+) -> list[Drain]:
+    """Every drain, in the order run (``connections``: wrk's, queueing the backlog)."""
     lua = wrk.script(work / "customers.lua", random_customers=customers)
     drains = []
     with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
@@ -61,7 +63,7 @@ def measure(work: Path, customers: int, rounds: int, seconds: float, concurrency
             for first_come in (False, True):
                 asyncio.run(_emptied(nats_url))
                 before = asyncio.run(_stored(nats_url))
-                wrk.run(shared, lua, seconds, 64)
+                wrk.run(shared, lua, seconds, connections)
                 queued = asyncio.run(_stored(nats_url)) - before
                 with hookcore_worker(nats_url, work, concurrency, first_come):
                     spent, started = _cpu_seconds(), time.perf_counter()
