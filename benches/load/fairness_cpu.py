@@ -3,7 +3,7 @@
 Queues a backlog on the shared endpoint (1 KB JSON from ``--customers`` customers, ``wrk`` for
 ``--seconds``) with no worker running, then starts one worker and lets it drain the backlog:
 the worker taking turns between the shards, then the same worker reading one first-come-first-
-served queue (`first_come_worker`), alternated for ``--rounds`` rounds. For each drain it prints
+served queue (`first_come_worker`), alternated for ``--rounds`` rounds (ABBA). For each drain it prints
 executions per second and the CPU time per execution of nats-server and of hookcore's processes
 (the worker; the ingress is idle meanwhile), read from ``/proc``: a cost that holds on a busy
 machine, where executions per second mostly measure the neighbours.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benches.load import wrk
 from benches.load.ab import _cpu_seconds
-from benches.load.runs import _drained, _emptied, _stored
+from benches.load.runs import _abba, _drained, _emptied, _stored
 from benches.load.servers import (
     deploy,
     deploy_customers,
@@ -59,8 +59,8 @@ def measure(
         shared = deploy(base, "bench-shared", "c0")["shared"]
         last = deploy_customers(nats_url, "bench-shared", range(1, customers))
         wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
-        for _ in range(rounds):
-            for first_come in (False, True):
+        for round_no in range(rounds):
+            for first_come in _abba(round_no, False, True):
                 asyncio.run(_emptied(nats_url))
                 before = asyncio.run(_stored(nats_url))
                 wrk.run(shared, lua, seconds, connections)

@@ -15,6 +15,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import nats
@@ -47,6 +48,7 @@ FASTAPI = "FastAPI + uvicorn + nats-py (publish, await ack)"
 HOOKCORE = "hookcore ingress (durable, JetStream file)"
 SIGNED = "hookcore ingress, verify.github (signed requests)"
 PER_INSTANCE = "hookcore, instance_and_flow endpoint (one customer)"
+T = TypeVar("T")
 DRAIN_TIMEOUT = 600.0  # seconds for one worker to finish what was queued
 
 
@@ -171,8 +173,8 @@ def fairness_cost(settings: Settings, work: Path) -> LoadRun:
         shared = deploy(base, "bench-shared", "c0")["shared"]
         last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
         wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
-        for _ in range(settings.rounds):
-            for name, first_come in ((subject, False), (FIRST_COME, True)):
+        for round_no in range(settings.rounds):
+            for name, first_come in _abba(round_no, (subject, False), (FIRST_COME, True)):
                 asyncio.run(_emptied(nats_url))
                 with hookcore_worker(nats_url, work, settings.worker_concurrency, first_come):
                     before = asyncio.run(_stored(nats_url))
@@ -200,8 +202,8 @@ def every_customer_once(settings: Settings, work: Path) -> LoadRun:
         shared = deploy(base, "bench-shared", "c0")["shared"]
         last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
         wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
-        for _ in range(settings.rounds):
-            for name, first_come in ((EVERY_CUSTOMER, False), (FIRST_COME, True)):
+        for round_no in range(settings.rounds):
+            for name, first_come in _abba(round_no, (EVERY_CUSTOMER, False), (FIRST_COME, True)):
                 asyncio.run(_forgotten(nats_url))
                 asyncio.run(_send_each(shared, settings.customers))
                 with hookcore_worker(nats_url, work, settings.worker_concurrency, first_come) as worker:
@@ -377,6 +379,12 @@ async def _raw_publish(nats_url: str, size: int, seconds: float) -> float:
     finally:
         await js.purge_stream("BENCH_RAW")
         await nc.close()
+
+
+def _abba(round_no: int, first: T, second: T) -> tuple[T, T]:
+    """The two in turn, each first in every other round (ABBA): the second of a pair runs while
+    the first one's processes wind down and its stores have grown."""
+    return (first, second) if round_no % 2 == 0 else (second, first)
 
 
 def _alternate(run: LoadRun, settings: Settings, targets: dict[str, tuple[str, Path]]) -> None:

@@ -176,14 +176,12 @@ class _Cap:
 
 class Waiting:
     """The executions this worker holds until a slot under their caps is free; ``resume`` gets
-    each (message, execution id) once its slots are taken (the worker then starts it first).
+    each message once its slots are taken (the worker then starts it first).
 
     JetStream hears that each is in progress as it begins waiting, every third of ``ack_wait``
     while it waits, and as it is resumed, so it is not delivered again meanwhile."""
 
-    def __init__(
-        self, slots: Slots, resume: Callable[[Msg, str], None], *, limit: int, ack_wait: float
-    ) -> None:
+    def __init__(self, slots: Slots, resume: Callable[[Msg], None], *, limit: int, ack_wait: float) -> None:
         self._slots = slots
         self._resume = resume
         self._limit = limit
@@ -286,7 +284,7 @@ class Waiting:
                 if full is None:
                     self._count -= 1
                     await _in_progress(waiter.msg)
-                    self._resume(waiter.msg, waiter.execution_id)
+                    self._resume(waiter.msg)
                 else:  # its other cap is full now: it waits for that one
                     self._caps.setdefault(full.key, _Cap(deque())).waiters.append(waiter)
             if waiting is not None and not waiting.waiters and self._caps.get(key) is waiting:

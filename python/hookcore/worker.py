@@ -122,7 +122,7 @@ class Worker:
         )
         self.metrics.watch_backlogs(scheduler.backlogs)
         self._resumed: set[str] = set()
-        """Executions back from waiting for a slot, which they hold (`_resume`)."""
+        """Deliveries (their ack subjects) back from waiting for a slot, which they hold (`_resume`)."""
         self._scheduler = scheduler
         self._waiting = Waiting(
             self._slots,
@@ -189,47 +189,49 @@ class Worker:
             flow=envelope.flow,
             endpoint=envelope.endpoint,
         )
-        # Back from waiting for a slot, which it holds: it may have waited long; read what stands.
-        resumed = envelope.id in self._resumed
-        self._resumed.discard(envelope.id)
+        # Back from waiting for a slot (this delivery): it may have waited long; read what stands.
+        resumed = msg.reply in self._resumed
+        self._resumed.discard(msg.reply)
         caps = self._caps(envelope)
-        previous, last = (None, 0)
-        if delivered > 1 or resumed:
-            previous, last = await self._records.find_revision(envelope.id)
-        if previous is not None and previous.status in FINAL_STATUSES:
-            await self._announce(envelope, previous)  # the first announcement may have been lost
-            await msg.ack()
-            if caps:  # its slots, if it holds any (resumed, or its last worker died before)
-                await self._give_back(caps, envelope.id)
-            return previous
-        record = previous or queued_record(envelope)
-        attempts, slack = self._attempts(envelope), self.settings.max_redeliveries
-        deliveries = delivered - record.waits  # those handed back for a max_concurrency were no runs
-        if deliveries > attempts + slack:
-            self._finish(
-                record,
-                "dead",
-                error=f"gave up after {deliveries - 1} deliveries, the most its flow's {attempts} attempts "
-                f"and max_redeliveries={slack} allow: {record.failures} ended in an error, the others "
-                "never reported back (the worker running it crashed, hung past "
-                f"ack_wait={self.settings.ack_wait:g}s or lost its NATS connection)",
-            )
-            log.error("execution %s (%s) is dead: %s", record.id, record.flow, record.error)
-            await self._conclude(msg, envelope, record, last)
-            if caps:
-                await self._give_back(caps, envelope.id)
-            return record
-        if caps and not resumed:
-            full = await self._slots.take(caps, envelope.id)
-            if full is not None:
-                await self._wait(msg, record, last, caps, full)
-                return record
+        holds = bool(caps)
+        """Whether this delivery ends by giving slots back: it took them, or may hold them (resumed,
+        or delivered again after its worker died)."""
         try:
-            await self._start(msg, envelope, record, last, deliveries, caps)
-        finally:
+            previous, last = (None, 0)
+            if delivered > 1 or resumed:
+                previous, last = await self._records.find_revision(envelope.id)
+            if previous is not None and previous.status in FINAL_STATUSES:
+                await self._announce(envelope, previous)  # the first announcement may have been lost
+                await msg.ack()
+                return previous
+            record = previous or queued_record(envelope)
+            attempts, slack = self._attempts(envelope), self.settings.max_redeliveries
+            deliveries = delivered - record.waits  # those handed back for a max_concurrency were no runs
+            if deliveries > attempts + slack:
+                self._finish(
+                    record,
+                    "dead",
+                    error=f"gave up after {deliveries - 1} deliveries, the most its flow's {attempts} "
+                    f"attempts and max_redeliveries={slack} allow: {record.failures} ended in an error, "
+                    "the others never reported back (the worker running it crashed, hung past "
+                    f"ack_wait={self.settings.ack_wait:g}s or lost its NATS connection)",
+                )
+                log.error("execution %s (%s) is dead: %s", record.id, record.flow, record.error)
+                await self._conclude(msg, envelope, record, last)
+                return record
             if caps:
+                # Also when resumed: its lease may have ended while it waited for a run slot, and
+                # taking it again renews it (or, when another took the slot meanwhile, waits again).
+                full = await self._slots.take(caps, envelope.id)
+                if full is not None:
+                    holds = False
+                    await self._wait(msg, record, last, caps, full)
+                    return record
+            await self._start(msg, envelope, record, last, deliveries, caps)
+            return record
+        finally:
+            if holds:
                 await self._give_back(caps, envelope.id)
-        return record
 
     async def _start(
         self,
@@ -282,9 +284,9 @@ class Worker:
             return
         await msg.nak(delay=min(2.0 ** min(record.waits - 1, 5), WAIT_DELAY_MAX))
 
-    def _resume(self, msg: Msg, execution_id: str) -> None:
+    def _resume(self, msg: Msg) -> None:
         """Start ``msg`` first: it waited for a slot and holds one now."""
-        self._resumed.add(execution_id)
+        self._resumed.add(msg.reply)
         self._scheduler.resume(msg)
 
     async def _give_back(self, caps: tuple[Cap, ...], execution_id: str) -> None:

@@ -44,12 +44,13 @@ class FakeMsg:
         self.progress += 1
 
     async def nak(self) -> None:
+        await asyncio.sleep(0.002)  # a publish: runs ending meanwhile give their slots back
         self.naks += 1
 
 
 def _waiting(slots: FakeSlots, limit: int = 8) -> tuple[Waiting, list[str]]:
     resumed: list[str] = []
-    waiting = Waiting(slots, lambda msg, execution_id: resumed.append(execution_id), limit=limit, ack_wait=30)  # type: ignore[arg-type]
+    waiting = Waiting(slots, lambda msg: resumed.append(msg.name), limit=limit, ack_wait=30)  # type: ignore[arg-type]
     return waiting, resumed
 
 
