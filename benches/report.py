@@ -166,6 +166,12 @@ def _load_table(bench: dict[str, Any], commit: dict[str, Any]) -> list[str]:
         "",
         f"Command: `{PYTEST} '{bench['fullname']}' --benchmark-only {flags}` at commit `{_short(commit)}`.",
     ]
+    if "worker_peak_mib" in settings:
+        lines.append(
+            f"Peak resident memory (VmHWM): the worker taking turns {settings['worker_peak_mib']} MiB, "
+            f"the first-come worker {settings['first_come_worker_peak_mib']} MiB, the ingress "
+            f"{settings['ingress_peak_mib']} MiB."
+        )
     if "deploy_seconds" in settings:
         lines.append(
             f"Deploying the customers (as `hookcore deploy` does) took {settings['deploy_seconds']:g} s."
