@@ -35,6 +35,7 @@ from hookcore.context import FlowContext, FlowLog
 from hookcore.envelope import Envelope, decode_envelope
 from hookcore.errors import ResultError
 from hookcore.instances import instance_links
+from hookcore.integration import Flow, Integration
 from hookcore.jetstream import JetStream, connect
 from hookcore.metrics import WorkerMetrics
 from hookcore.objects import body_object, get_object
@@ -265,9 +266,13 @@ class Worker:
                 written = None
         await self._conclude(msg, envelope, record, written)
 
-    def _caps(self, envelope: Envelope) -> tuple[Cap, ...]:
+    def _flow_of(self, envelope: Envelope) -> tuple[Integration | None, Flow | None]:
+        """The integration and the flow ``envelope`` names, as this worker has them (None: not here)."""
         app = self.apps.get(envelope.integration)
-        flow = app.flows.get(envelope.flow or "") if app else None
+        return app, app.flows.get(envelope.flow or "") if app else None
+
+    def _caps(self, envelope: Envelope) -> tuple[Cap, ...]:
+        app, flow = self._flow_of(envelope)
         return caps_of(app, flow, envelope.customer) if app is not None and flow is not None else ()
 
     async def _wait(
@@ -343,8 +348,7 @@ class Worker:
         return record
 
     def _attempts(self, envelope: Envelope) -> int:
-        app = self.apps.get(envelope.integration)
-        flow = app.flows.get(envelope.flow or "") if app else None
+        _, flow = self._flow_of(envelope)
         return flow.attempts if flow is not None else DEFAULT_ATTEMPTS
 
     async def _announce(self, envelope: Envelope, record: ExecutionRecord) -> None:
@@ -354,8 +358,7 @@ class Worker:
             await self._jet.nc.publish(envelope.reply, encode_completion(completion))
 
     async def _run_flow(self, envelope: Envelope, record: ExecutionRecord) -> None:
-        app = self.apps.get(envelope.integration)
-        flow = app.flows.get(envelope.flow or "") if app else None
+        app, flow = self._flow_of(envelope)
         instance = self._view.instances.get(envelope.instance)
         if flow is None or instance is None:
             what = (

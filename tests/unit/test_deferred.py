@@ -33,6 +33,7 @@ def test_a_deferred_task_starts_when_due_and_is_cancelled_with_it() -> None:
         deferred = Deferred(0.01, beats)
         await asyncio.sleep(0.05)
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert tasks  # the beats' task, started when due
         deferred.cancel()
         await asyncio.sleep(0)
         return started, all(t.cancelled() or t.done() for t in tasks)
