@@ -21,6 +21,7 @@ from hookcore.errors import NotFound, WriteConflict
 from hookcore.index import entry_subject, remove_entry
 from hookcore.integration import InstanceConfig
 from hookcore.jetstream import JetStream
+from hookcore.later import Later
 from hookcore.objects import get_object, put_object, result_object
 from hookcore.publisher import Publisher
 from hookcore.queue import stored_request
@@ -339,8 +340,8 @@ class RecordWriter:
 
 
 class LaterPut:
-    """A record write waiting for its moment (`RecordWriter.put_later`): a timer, and a task only
-    once the moment comes (most executions end before it, and never pay for one)."""
+    """A record write waiting for its moment (`RecordWriter.put_later`); most executions end
+    before it and never make the write."""
 
     def __init__(
         self,
@@ -351,19 +352,16 @@ class LaterPut:
         delay: float,
     ) -> None:
         self._last = last
-        self._task: asyncio.Task[int | None] | None = None
-        self._timer = asyncio.get_running_loop().call_later(delay, self._begin, writer, copy, original)
-
-    def _begin(self, writer: RecordWriter, copy: ExecutionRecord, original: ExecutionRecord) -> None:
-        self._task = asyncio.ensure_future(writer._put(copy, self._last, original))
+        self._write = Later(delay, lambda: writer._put(copy, last, original))
 
     async def revision(self) -> int | None:
         """The record's revision now: the one it followed when the write had not begun (it never
         will), else the write's (None: another write came first). Raises what the write raised."""
-        if self._task is None:
-            self._timer.cancel()
+        task = self._write.task
+        if task is None:
+            self._write.cancel()
             return self._last
-        return await self._task
+        return await task
 
 
 def queued_record(envelope: Envelope) -> ExecutionRecord:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from nats.aio.msg import Msg
 
@@ -37,6 +36,7 @@ from hookcore.errors import ResultError
 from hookcore.instances import instance_links
 from hookcore.integration import Flow, Integration
 from hookcore.jetstream import JetStream, connect
+from hookcore.later import Later
 from hookcore.metrics import WorkerMetrics
 from hookcore.objects import body_object, get_object
 from hookcore.payload_codec import build_payload
@@ -253,7 +253,7 @@ class Worker:
         running_write = self._writer.put_later(record, last, self.settings.running_record_after)
         # The beats' task starts with the first beat, a third of ack_wait in: most runs end before.
         interval = self.settings.ack_wait / 3
-        heartbeat = Deferred(interval, lambda: self._keep_alive(msg, record.id, caps, interval))
+        heartbeat = Later(interval, lambda: self._keep_alive(msg, record.id, caps, interval))
         try:
             with self.metrics.run(record):
                 await self._run_flow(envelope, record)
@@ -463,23 +463,6 @@ class Worker:
                     log.info("execution %s: heartbeats reach JetStream again", execution_id)
                 failing = False
             await asyncio.sleep(min(interval / 2, 1.0) if failing else interval)
-
-
-class Deferred:
-    """A task started ``delay`` seconds from now, unless cancelled first (then it never starts:
-    no task is made for what ends before its time)."""
-
-    def __init__(self, delay: float, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._task: asyncio.Task[None] | None = None
-        self._timer = asyncio.get_running_loop().call_later(delay, self._start, start)
-
-    def _start(self, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._task = asyncio.create_task(start())
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-        if self._task is not None:
-            self._task.cancel()
 
 
 def _check_steps(ctx: FlowContext) -> None:
