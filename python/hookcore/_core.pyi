@@ -6,16 +6,10 @@ argument order and tuple shapes here must match the Rust code
 """
 
 import os
-from typing import Any, Final, final
+from typing import Any, Final, Literal, final
 
 __all__ = [
     "ALLOW",
-    "BODY_BINARY",
-    "BODY_EMPTY",
-    "BODY_FORM",
-    "BODY_JSON",
-    "BODY_MULTIPART",
-    "BODY_TEXT",
     "ERROR_CODES",
     "EXECUTION_SHARDS",
     "JSON_MAX_INT_DIGITS",
@@ -23,10 +17,20 @@ __all__ = [
     "Accepted",
     "Answer",
     "CountersSnapshot",
+    "HandshakeAnswer",
     "Ingress",
     "IngressCounters",
     "NatsWire",
+    "ParsedBody",
+    "Ping",
+    "Pong",
     "RateLimiter",
+    "Received",
+    "Refused",
+    "Rejection",
+    "ServerError",
+    "ServerInfo",
+    "Verdict",
     "answer_handshake",
     "api_key_digest",
     "check_rate_table",
@@ -46,13 +50,6 @@ EXECUTION_SHARDS: Final[int]
 ERROR_CODES: Final[list[str]]
 """Every ``hookcore-error-code`` the core answers with (all are members of
 ``hookcore.errors.ErrorCode``)."""
-
-BODY_EMPTY: Final[int]
-BODY_JSON: Final[int]
-BODY_MULTIPART: Final[int]
-BODY_FORM: Final[int]
-BODY_TEXT: Final[int]
-BODY_BINARY: Final[int]
 
 JSON_MAX_INT_DIGITS: Final[int]
 """Most digits the integer part of a JSON number may have (``rust/parse/json.rs``
@@ -246,19 +243,59 @@ class NatsWire:
         (same ``msg_id`` rule): the caller writes the payload from its own buffer after
         it, then ``\\r\\n``, so a large payload is never copied into a frame."""
 
-    def feed(self, data: bytes) -> tuple[list[tuple[int, int]], list[tuple[str, int, str]]]:
-        """Parse bytes read from the socket: ``((token, stream sequence) of each ack, other events)``.
+    def feed(self, data: bytes) -> Received:
+        """Parse bytes read from the socket into what the server said. A frame cut short
+        waits for the next call. Raises ``hookcore.errors.NatsProtocolError`` when the bytes
+        are not the NATS protocol."""
 
-        An event is ``("nak", token, reason)`` (JetStream did not store that
-        publish), ``("full", token, reason)`` (it did not, because the stream or
-        the server's storage is full), ``("conflict", token, reason)`` (it did not,
-        because a ``Nats-Expected-Last-Subject-Sequence`` did not hold),
-        ``("ping", 0, "")`` (answer ``PONG``),
-        ``("pong", 0, "")``,
-        ``("info", 0, json)`` or ``("error", 0, message)`` (the server's
-        ``-ERR``). A frame cut short waits for the next call. Raises
-        ``hookcore.errors.NatsProtocolError`` when the bytes are not the NATS protocol.
-        """
+@final
+class Received:
+    """What one `NatsWire.feed` read."""
+
+    @property
+    def acks(self) -> list[tuple[int, int]]:
+        """``(token, stream sequence)`` of each publish JetStream stored, in order."""
+
+    @property
+    def events(self) -> list[Refused | Ping | Pong | ServerInfo | ServerError]:
+        """Everything else the server said, in order."""
+
+@final
+class Refused:
+    """JetStream did not store the publish ``token``."""
+
+    @property
+    def token(self) -> int: ...
+    @property
+    def kind(self) -> Literal["nak", "full", "conflict"]:
+        """``full``: the stream or the server's storage has no room; ``conflict``: a
+        ``Nats-Expected-Last-Subject-Sequence`` did not hold; ``nak``: any other reason."""
+
+    @property
+    def reason(self) -> str:
+        """JetStream's words."""
+
+@final
+class Ping:
+    """The server asks whether the connection is alive: answer ``PONG``."""
+
+@final
+class Pong:
+    """The server's answer to a ``PING``."""
+
+@final
+class ServerInfo:
+    """The server's ``INFO``: at connect time and when its cluster changes."""
+
+    @property
+    def json(self) -> str: ...
+
+@final
+class ServerError:
+    """The server's ``-ERR``; it usually closes the connection after one."""
+
+    @property
+    def message(self) -> str: ...
 
 @final
 class IngressCounters:
@@ -309,12 +346,32 @@ class RateLimiter:
     keys tracked at once (rounded up to a power of two)."""
 
     def __new__(cls, *, slots: int = 65536, table: str | os.PathLike[str] | None = None) -> RateLimiter: ...
-    def check(
-        self, key: str, rate: float, burst: int | None = None, *, now_us: int | None = None
-    ) -> tuple[bool, int, int, int, int]:
+    def check(self, key: str, rate: float, burst: int | None = None, *, now_us: int | None = None) -> Verdict:
         """Take one request from ``key``'s bucket (``rate`` per second, ``burst`` at once,
-        default ``ceil(rate)``): ``(allowed, limit, remaining, reset_secs, retry_after_secs)``.
-        ``now_us`` (microseconds, > 0) stands in for the monotonic clock: tests stop time with it."""
+        default ``ceil(rate)``). ``now_us`` (microseconds, > 0) stands in for the monotonic
+        clock: tests stop time with it."""
+
+@final
+class Verdict:
+    """One request's verdict from `RateLimiter.check`, with the ``RateLimit-*`` figures."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def limit(self) -> int:
+        """The bucket's burst (``RateLimit-Limit``)."""
+
+    @property
+    def remaining(self) -> int:
+        """Requests that would still pass now (``RateLimit-Remaining``)."""
+
+    @property
+    def reset_secs(self) -> int:
+        """Seconds until the bucket is full again (``RateLimit-Reset``), rounded up."""
+
+    @property
+    def retry_after_secs(self) -> int:
+        """When refused: seconds until a request can pass (``Retry-After``), at least 1."""
 
 RATE_TABLE_SLOTS: Final[int]
 """Slots of the machine-wide rate-limit table that ``Ingress(rate_table=...)`` maps."""
@@ -339,19 +396,32 @@ def parse_query(query: str | bytes) -> dict[str, str | list[str]]:
     """Parse a query string / urlencoded form: ``+`` is a space, percent-decoding,
     invalid UTF-8 replaced with U+FFFD, blank values kept, repeated names -> list."""
 
+@final
+class ParsedBody:
+    """What `parse_body` found in a body."""
+
+    @property
+    def kind(self) -> Literal["empty", "json", "multipart", "form", "text", "binary"]:
+        """What the body is, from its ``Content-Type`` and bytes (see `value`)."""
+
+    @property
+    def value(self) -> Any:
+        """By `kind`: ``empty``: None. ``json``: None (decode the body itself; it is valid
+        JSON). ``multipart``: a list of ``(name, filename, content_type, is_json, data)``,
+        ``data`` bytes for files and JSON parts, str for text parts. ``form``: like
+        `parse_query`. ``text``: the str its charset decodes. ``binary``: the body itself,
+        also for text its charset cannot decode (then `note` says why)."""
+
+    @property
+    def note(self) -> str | None:
+        """Why the body is not what its type said (text its charset cannot decode), else None."""
+
 def parse_body(
     body: bytes,
     content_type: str | None,
     parts: list[tuple[str, str | None, str | None, int, int]] | None = None,
-) -> tuple[int, Any, str | None]:
-    """Classify and parse a body; returns ``(kind, value, note)`` with kind one of ``BODY_*``.
-
-    - ``BODY_EMPTY``: None. ``BODY_JSON``: None (decode ``body`` itself; it is valid JSON).
-    - ``BODY_MULTIPART``: list of ``(name, filename, content_type, is_json, data)``;
-      ``data`` is bytes for files and JSON parts, str for text parts.
-    - ``BODY_FORM``: like `parse_query`. ``BODY_TEXT``: str decoded with the charset.
-    - ``BODY_BINARY``: ``body`` itself; also text its charset cannot decode, and
-      then ``note`` says why (otherwise ``note`` is None).
+) -> ParsedBody:
+    """Classify and parse a body.
 
     ``parts`` is the multipart index the ingress found; without it the body is
     parsed. Raises ``hookcore.errors.MalformedJson`` or ``MalformedMultipart`` (with the reason),
@@ -364,7 +434,7 @@ def verify_signature(
     headers: list[tuple[str, str]],
     body: bytes,
     now: int,
-) -> tuple[str, str] | None:
+) -> Rejection | None:
     """Check one request's signature as the ingress does (for tests and benchmarks).
 
     ``spec`` is the JSON ``hookcore.verify`` emits (``{"scheme":"github","secret":"NAME"}``
@@ -372,9 +442,9 @@ def verify_signature(
     none is refused, fail closed); ``headers`` the request's, a repeated header
     joined with ", " (names match in any case); ``body`` the exact bytes
     received; ``now`` the Unix time in seconds timestamps are checked against.
-    Returns None when the request verifies, else ``(code, message)`` with
-    ``code`` one of ``signature_missing``, ``signature_invalid``,
-    ``timestamp_out_of_tolerance``, ``secret_not_configured``. Raises
+    Returns None when the request verifies, else the `Rejection`, its ``code`` one of
+    ``signature_missing``, ``signature_invalid``, ``timestamp_out_of_tolerance``,
+    ``secret_not_configured``. Raises
     ``hookcore.errors.RecordUnreadable`` for a malformed ``spec``. Bodies of 16 KiB or more are
     checked with the GIL released."""
 
@@ -384,13 +454,38 @@ def answer_handshake(
     method: str,
     query: str,
     body: bytes,
-) -> tuple[int, str, bytes, list[tuple[str, str]]] | tuple[str, str] | None:
+) -> HandshakeAnswer | Rejection | None:
     """The ingress's answer to a provider's handshake (for tests).
 
     ``spec`` is the JSON ``hookcore.handshake`` emits (``{"kind":"meta","verifyToken":"NAME"}``
     …), ``secrets`` the values of the config entry it names, ``query`` the raw
-    query string without ``?``. Returns ``(status, content_type, body,
-    headers)`` to answer, ``(code, message)`` when refused
-    (``handshake_refused``: 403; ``secret_not_configured``: 401), or None when
+    query string without ``?``. Returns the `HandshakeAnswer`, a `Rejection` when
+    refused (``handshake_refused``: 403; ``secret_not_configured``: 401), or None when
     the request is not a handshake (the flow runs). Raises
     ``hookcore.errors.RecordUnreadable`` for a malformed ``spec``."""
+
+@final
+class Rejection:
+    """Why a request was refused, as the ingress answers it."""
+
+    @property
+    def code(self) -> str:
+        """Its ``hookcore-error-code`` (a member of ``hookcore.errors.ErrorCode``)."""
+
+    @property
+    def message(self) -> str:
+        """The ``error`` of the answer's body: what failed and what to do."""
+
+@final
+class HandshakeAnswer:
+    """The ingress's answer to a provider's handshake request."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Headers besides ``content-type`` (lower-case names)."""

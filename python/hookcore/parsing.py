@@ -72,12 +72,12 @@ def parse_body_noted(
 ) -> tuple[Any, str | None]:
     """`parse_body`, plus a note when the body could not be read as its type said
     (e.g. text its charset cannot decode: the data is then the raw bytes)."""
-    kind, value, note = _core.parse_body(body, content_type, parts)
-    if kind == _core.BODY_JSON:
-        return _decode_json(body), note
-    if kind == _core.BODY_MULTIPART:
-        return _form(value), note
-    return value, note
+    parsed = _core.parse_body(body, content_type, parts)
+    if parsed.kind == "json":
+        return _decode_json(body), parsed.note
+    if parsed.kind == "multipart":
+        return _form(parsed.value), parsed.note
+    return parsed.value, parsed.note
 
 
 def _form(parts: list[tuple[str, str | None, str | None, bool, Any]]) -> dict[str, Part | list[Part]]:

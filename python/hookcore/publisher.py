@@ -53,6 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hookcore import __version__, _core
+from hookcore._core import Ping, Pong, Refused, ServerError, ServerInfo
 from hookcore.errors import NatsProtocolError, QueueUnavailable, StorageFull, WriteConflict
 from hookcore.nats_auth import NatsAuth
 
@@ -291,18 +292,17 @@ class Publisher:
         if entry is not None and not entry.future.done():
             entry.future.set_result(seq)
 
-    def _refuse(self, token: int, kind: str, reason: str) -> None:
-        """JetStream did not store this copy of publish ``token``: ``kind`` is ``nak``,
-        ``full`` (no room) or ``conflict`` (an expected last sequence did not hold)."""
-        entry = self._pending.pop(token, None)
+    def _refuse(self, refused: Refused) -> None:
+        """JetStream did not store this copy of a publish."""
+        entry = self._pending.pop(refused.token, None)
         if entry is None or entry.future.done():
             return
-        if kind == "conflict":
-            entry.future.set_exception(WriteConflict(reason))
+        if refused.kind == "conflict":
+            entry.future.set_exception(WriteConflict(refused.reason))
             return
         # An earlier copy, sent on a connection since dropped, may still have been stored.
-        error = StorageFull if kind == "full" else QueueUnavailable
-        entry.future.set_exception(error(reason, maybe_stored=entry.sends > 1))
+        error = StorageFull if refused.kind == "full" else QueueUnavailable
+        entry.future.set_exception(error(refused.reason, maybe_stored=entry.sends > 1))
 
     def _lost(self, connection: _Connection, reason: str) -> None:
         self._open.discard(connection)
@@ -611,37 +611,38 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            acks, events = self.wire.feed(data)
+            received = self.wire.feed(data)
         except NatsProtocolError as e:
             log.warning("closing the publisher's NATS connection: %s", e)
             self.close()
             return
         settle = self._publisher._settle
-        for token, seq in acks:
+        for token, seq in received.acks:
             settle(token, seq)
-        for kind, token, text in events:
-            self._event(kind, token, text)
+        for event in received.events:
+            self._event(event)
 
-    def _event(self, kind: str, token: int, text: str) -> None:
-        if kind in ("nak", "full", "conflict"):
-            self._publisher._refuse(token, kind, text)
-        elif kind == "ping":
-            self.send(b"PONG\r\n")
-        elif kind == "pong":
-            self.pings_out = 0
-            self.ping_sent = None
-            if self.pong is not None and not self.pong.done():
-                self.pong.set_result(None)
-        elif kind == "info":
-            info = json.loads(text)
-            if not self.info.done():
-                self.info.set_result(info)
-            elif self.on_info is not None:
-                self.on_info(info)
-        elif kind == "error":
-            log.warning("NATS said to the publisher: %s", text)
-            if self.pong is not None and not self.pong.done():
-                self.pong.set_exception(QueueUnavailable(f"NATS refused the connection: {text}"))
+    def _event(self, event: Refused | Ping | Pong | ServerInfo | ServerError) -> None:
+        match event:
+            case Refused():
+                self._publisher._refuse(event)
+            case Ping():
+                self.send(b"PONG\r\n")
+            case Pong():
+                self.pings_out = 0
+                self.ping_sent = None
+                if self.pong is not None and not self.pong.done():
+                    self.pong.set_result(None)
+            case ServerInfo():
+                info = json.loads(event.json)
+                if not self.info.done():
+                    self.info.set_result(info)
+                elif self.on_info is not None:
+                    self.on_info(info)
+            case ServerError():
+                log.warning("NATS said to the publisher: %s", event.message)
+                if self.pong is not None and not self.pong.done():
+                    self.pong.set_exception(QueueUnavailable(f"NATS refused the connection: {event.message}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = str(exc) if exc else "closed"

@@ -3,7 +3,7 @@
 
 use super::errors::NatsProtocolError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList};
 
 use crate::nats_wire::{Event, Wire};
 
@@ -13,11 +13,64 @@ pub struct NatsWire {
     events: Vec<Event>,
 }
 
-/// `(kind, token, text)` of an event other than an ack; see `_core.pyi`.
-type OtherEvent = (&'static str, u64, String);
+/// What one `NatsWire.feed` read: the acks, and whatever else the server said.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct Received {
+    /// `(token, stream sequence)` of each ack, a list.
+    #[pyo3(get)]
+    acks: Py<PyList>,
+    /// The other events, in order: `Refused`, `Ping`, `Pong`, `ServerInfo`, `ServerError`.
+    #[pyo3(get)]
+    events: Py<PyList>,
+}
 
-/// `(token, stream sequence)` of an ack.
-type Acked = (u64, u64);
+/// JetStream did not store a publish: `kind` is `nak`, `full` (no room) or
+/// `conflict` (an expected last subject sequence did not hold).
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct Refused {
+    #[pyo3(get)]
+    token: u64,
+    kind: &'static str,
+    #[pyo3(get)]
+    reason: String,
+}
+
+#[pymethods]
+impl Refused {
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Refused(token={}, kind={:?}, reason={:?})",
+            self.token, self.kind, self.reason
+        )
+    }
+}
+
+/// The server asks whether the connection is alive: answer `PONG`.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct Ping;
+
+/// The server's answer to a `PING`.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct Pong;
+
+/// The server's `INFO` (JSON text): at connect time and when its cluster changes.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct ServerInfo {
+    #[pyo3(get)]
+    json: String,
+}
+
+/// The server's `-ERR`; it usually closes the connection after one.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct ServerError {
+    #[pyo3(get)]
+    message: String,
+}
 
 #[pymethods]
 impl NatsWire {
@@ -89,30 +142,46 @@ impl NatsWire {
         Ok(PyBytes::new(py, &head))
     }
 
-    /// Parse bytes read from the server: `((token, stream sequence) of each ack, other events)`.
-    fn feed(&mut self, data: &[u8]) -> PyResult<(Vec<Acked>, Vec<OtherEvent>)> {
+    /// Parse bytes read from the server into what they said; see `_core.pyi`.
+    fn feed(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<Received> {
         self.events.clear();
         self.wire
             .feed(data, &mut self.events)
             .map_err(|e| NatsProtocolError::new_err(e.to_string()))?;
-        let mut acks = Vec::new();
-        let mut others = Vec::new();
+        let acks = PyList::empty(py);
+        let others = PyList::empty(py);
         for event in self.events.drain(..) {
+            let refused = |token, kind, reason| Refused {
+                token,
+                kind,
+                reason,
+            };
             match event {
-                Event::Ack(token, seq) => acks.push((token, seq)),
-                Event::Nak(token, reason) => others.push(("nak", token, reason)),
-                Event::Full(token, reason) => others.push(("full", token, reason)),
-                Event::Conflict(token, reason) => others.push(("conflict", token, reason)),
-                Event::Ping => others.push(("ping", 0, String::new())),
-                Event::Pong => others.push(("pong", 0, String::new())),
-                Event::Info(json) => others.push(("info", 0, json)),
-                Event::Error(message) => others.push(("error", 0, message)),
+                Event::Ack(token, seq) => acks.append((token, seq))?,
+                Event::Nak(token, reason) => others.append(refused(token, "nak", reason))?,
+                Event::Full(token, reason) => others.append(refused(token, "full", reason))?,
+                Event::Conflict(token, reason) => {
+                    others.append(refused(token, "conflict", reason))?;
+                }
+                Event::Ping => others.append(Ping)?,
+                Event::Pong => others.append(Pong)?,
+                Event::Info(json) => others.append(ServerInfo { json })?,
+                Event::Error(message) => others.append(ServerError { message })?,
             }
         }
-        Ok((acks, others))
+        Ok(Received {
+            acks: acks.unbind(),
+            events: others.unbind(),
+        })
     }
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<NatsWire>()
+    m.add_class::<NatsWire>()?;
+    m.add_class::<Received>()?;
+    m.add_class::<Refused>()?;
+    m.add_class::<Ping>()?;
+    m.add_class::<Pong>()?;
+    m.add_class::<ServerInfo>()?;
+    m.add_class::<ServerError>()
 }

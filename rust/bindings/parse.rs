@@ -7,12 +7,38 @@ use crate::parse::{self, BodyKind, ContentType, MultipartLimits, UrlencodedPairs
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-pub const BODY_EMPTY: u8 = 0;
-pub const BODY_JSON: u8 = 1;
-pub const BODY_MULTIPART: u8 = 2;
-pub const BODY_FORM: u8 = 3;
-pub const BODY_TEXT: u8 = 4;
-pub const BODY_BINARY: u8 = 5;
+/// What `parse_body` found in a body: its kind, the parsed value, a note.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct ParsedBody {
+    kind: &'static str,
+    #[pyo3(get)]
+    value: Py<PyAny>,
+    #[pyo3(get)]
+    note: Option<String>,
+}
+
+#[pymethods]
+impl ParsedBody {
+    /// `empty`, `json`, `multipart`, `form`, `text` or `binary`; see `_core.pyi`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ParsedBody(kind={:?}, note={:?})", self.kind, self.note)
+    }
+}
+
+impl ParsedBody {
+    fn new(kind: &'static str, value: Bound<'_, PyAny>, note: Option<String>) -> Self {
+        ParsedBody {
+            kind,
+            value: value.unbind(),
+            note,
+        }
+    }
+}
 
 /// A multipart index entry as the envelope carries it: (name, filename, content type, start, end).
 type PartTuple = (String, Option<String>, Option<String>, usize, usize);
@@ -35,7 +61,7 @@ pub fn parse_query<'py>(
     }
 }
 
-/// Classify and parse a body; see `_core.pyi` for the returned `(kind, value, note)`.
+/// Classify and parse a body; see `_core.pyi`.
 #[pyfunction]
 #[pyo3(signature = (body, content_type, parts=None))]
 pub fn parse_body<'py>(
@@ -43,39 +69,40 @@ pub fn parse_body<'py>(
     body: &Bound<'py, PyBytes>,
     content_type: Option<&str>,
     parts: Option<Vec<PartTuple>>,
-) -> PyResult<(u8, Bound<'py, PyAny>, Option<String>)> {
+) -> PyResult<ParsedBody> {
     let bytes = body.as_bytes();
     let ct = content_type.map(ContentType::parse);
     let Some(kind) = BodyKind::of(ct.as_ref(), bytes) else {
-        return Ok((BODY_EMPTY, py.None().into_bound(py), None));
+        return Ok(ParsedBody::new("empty", py.None().into_bound(py), None));
     };
     let ct = ct.unwrap_or_else(|| ContentType::parse(""));
-    match kind {
+    Ok(match kind {
         BodyKind::Json => {
             parse::validate_json(bytes).map_err(|e| {
                 MalformedJson::new_err(format!("Received malformed JSON payload: {e}"))
             })?;
-            Ok((BODY_JSON, py.None().into_bound(py), None))
+            ParsedBody::new("json", py.None().into_bound(py), None)
         }
-        BodyKind::Multipart => {
-            let list = multipart_parts(py, bytes, &ct, parts)?;
-            Ok((BODY_MULTIPART, list.into_any(), None))
-        }
-        BodyKind::Form => Ok((
-            BODY_FORM,
+        BodyKind::Multipart => ParsedBody::new(
+            "multipart",
+            multipart_parts(py, bytes, &ct, parts)?.into_any(),
+            None,
+        ),
+        BodyKind::Form => ParsedBody::new(
+            "form",
             group_pairs(py, parse::parse_urlencoded(bytes))?.into_any(),
             None,
-        )),
+        ),
         BodyKind::Text => match parse::decode_text(bytes, ct.charset().as_deref()) {
-            Ok(text) => Ok((BODY_TEXT, PyString::new(py, &text).into_any(), None)),
-            Err(e) => Ok((
-                BODY_BINARY,
+            Ok(text) => ParsedBody::new("text", PyString::new(py, &text).into_any(), None),
+            Err(e) => ParsedBody::new(
+                "binary",
                 body.clone().into_any(),
                 Some(format!("body.data holds the raw bytes: {e}")),
-            )),
+            ),
         },
-        BodyKind::Binary => Ok((BODY_BINARY, body.clone().into_any(), None)),
-    }
+        BodyKind::Binary => ParsedBody::new("binary", body.clone().into_any(), None),
+    })
 }
 
 fn multipart_parts<'py>(
@@ -271,12 +298,7 @@ impl KeyCache {
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_query, m)?)?;
     m.add_function(wrap_pyfunction!(parse_body, m)?)?;
-    m.add("BODY_EMPTY", BODY_EMPTY)?;
-    m.add("BODY_JSON", BODY_JSON)?;
-    m.add("BODY_MULTIPART", BODY_MULTIPART)?;
-    m.add("BODY_FORM", BODY_FORM)?;
-    m.add("BODY_TEXT", BODY_TEXT)?;
-    m.add("BODY_BINARY", BODY_BINARY)?;
+    m.add_class::<ParsedBody>()?;
     m.add("JSON_MAX_INT_DIGITS", parse::MAX_INT_DIGITS)?;
     Ok(())
 }

@@ -17,6 +17,35 @@ pub struct RateLimiter {
     table: Table,
 }
 
+/// One request's verdict from `RateLimiter.check`, with the `RateLimit-*` figures.
+#[pyclass(frozen, name = "Verdict", module = "hookcore._core")]
+pub struct PyVerdict {
+    #[pyo3(get)]
+    allowed: bool,
+    #[pyo3(get)]
+    limit: u32,
+    #[pyo3(get)]
+    remaining: u32,
+    #[pyo3(get)]
+    reset_secs: u32,
+    #[pyo3(get)]
+    retry_after_secs: u32,
+}
+
+#[pymethods]
+impl PyVerdict {
+    fn __repr__(&self) -> String {
+        format!(
+            "Verdict(allowed={}, limit={}, remaining={}, reset_secs={}, retry_after_secs={})",
+            if self.allowed { "True" } else { "False" },
+            self.limit,
+            self.remaining,
+            self.reset_secs,
+            self.retry_after_secs
+        )
+    }
+}
+
 #[pymethods]
 impl RateLimiter {
     #[new]
@@ -34,7 +63,7 @@ impl RateLimiter {
         Ok(RateLimiter { table })
     }
 
-    /// Take one request from `key`'s bucket: `(allowed, limit, remaining, reset_secs, retry_after_secs)`.
+    /// Take one request from `key`'s bucket; see `_core.pyi`.
     /// `now_us` (microseconds, > 0) replaces the monotonic clock: tests and simulations stop time with it.
     #[pyo3(signature = (key, rate, burst=None, *, now_us=None))]
     fn check(
@@ -43,7 +72,7 @@ impl RateLimiter {
         rate: f64,
         burst: Option<u32>,
         now_us: Option<u64>,
-    ) -> PyResult<(bool, u32, u32, u32, u32)> {
+    ) -> PyResult<PyVerdict> {
         if !(rate.is_finite() && rate > 0.0) {
             return Err(PyValueError::new_err(format!(
                 "rate must be a positive number of requests per second, got {rate}"
@@ -59,13 +88,13 @@ impl RateLimiter {
             None => now_us_clock(),
         };
         let v = self.table.check(key, Rate::new(rate, burst), now);
-        Ok((
-            v.allowed,
-            v.limit,
-            v.remaining,
-            v.reset_secs,
-            v.retry_after_secs,
-        ))
+        Ok(PyVerdict {
+            allowed: v.allowed,
+            limit: v.limit,
+            remaining: v.remaining,
+            reset_secs: v.reset_secs,
+            retry_after_secs: v.retry_after_secs,
+        })
     }
 }
 
@@ -87,5 +116,6 @@ fn check_rate_table(py: Python<'_>, path: PathBuf, slots: usize) -> PyResult<()>
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RATE_TABLE_SLOTS", RATE_TABLE_SLOTS)?;
     m.add_function(wrap_pyfunction!(check_rate_table, m)?)?;
-    m.add_class::<RateLimiter>()
+    m.add_class::<RateLimiter>()?;
+    m.add_class::<PyVerdict>()
 }

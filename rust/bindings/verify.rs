@@ -14,17 +14,67 @@ use crate::verify::{self, HandshakeSpec, VerifySpec};
 /// Bodies from this size on are checked with the GIL released.
 const DETACH_FROM: usize = 16 * 1024;
 
-/// A refusal as Python sees it: `(code, message)`.
-type Refusal = (&'static str, String);
+/// Why a request was refused: a `hookcore-error-code` and the message answered.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct Rejection {
+    code: &'static str,
+    #[pyo3(get)]
+    message: String,
+}
 
-/// An answer as Python sees it: `(status, content_type, body, headers)`.
-type AnswerTuple = (u16, &'static str, Vec<u8>, Vec<(&'static str, String)>);
+#[pymethods]
+impl Rejection {
+    #[getter]
+    fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Rejection(code={:?}, message={:?})",
+            self.code, self.message
+        )
+    }
+}
+
+impl From<verify::Rejection> for Rejection {
+    fn from(r: verify::Rejection) -> Self {
+        Rejection {
+            code: r.code.as_str(),
+            message: r.message,
+        }
+    }
+}
+
+/// The ingress's answer to a handshake request.
+#[pyclass(frozen, module = "hookcore._core")]
+pub struct HandshakeAnswer {
+    #[pyo3(get)]
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    #[pyo3(get)]
+    headers: Vec<(&'static str, String)>,
+}
+
+#[pymethods]
+impl HandshakeAnswer {
+    #[getter]
+    fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.body)
+    }
+}
 
 /// What `answer_handshake` returns when the request is a handshake.
 #[derive(IntoPyObject)]
 pub enum Handshake {
-    Answer(AnswerTuple),
-    Refused(Refusal),
+    Answer(HandshakeAnswer),
+    Refused(Rejection),
 }
 
 fn bad_spec(what: &str, e: &serde_json::Error) -> PyErr {
@@ -54,7 +104,7 @@ fn verify_spec(json: &[u8]) -> PyResult<Arc<VerifySpec>> {
     })
 }
 
-/// Check one request's signature: None when it verifies, else `(code, message)`.
+/// Check one request's signature: None when it verifies, else why not.
 #[pyfunction]
 pub fn verify_signature(
     py: Python<'_>,
@@ -63,7 +113,7 @@ pub fn verify_signature(
     headers: Vec<(String, String)>,
     body: &Bound<'_, PyBytes>,
     now: u64,
-) -> PyResult<Option<Refusal>> {
+) -> PyResult<Option<Rejection>> {
     let spec = verify_spec(spec)?;
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let body = body.as_bytes();
@@ -73,11 +123,11 @@ pub fn verify_signature(
     } else {
         check()
     };
-    Ok(result.err().map(|r| (r.code.as_str(), r.message)))
+    Ok(result.err().map(Rejection::from))
 }
 
-/// The answer to a handshake request: `(status, content_type, body, headers)`,
-/// `(code, message)` when refused, None when the request is not one.
+/// The answer to a handshake request, the refusal when refused, None when
+/// the request is not one.
 #[pyfunction]
 pub fn answer_handshake(
     spec: &[u8],
@@ -90,8 +140,13 @@ pub fn answer_handshake(
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     Ok(
         verify::respond(&spec, &secrets, method, query, body).map(|result| match result {
-            Ok(a) => Handshake::Answer((a.status, a.content_type, a.body, a.headers)),
-            Err(r) => Handshake::Refused((r.code.as_str(), r.message)),
+            Ok(a) => Handshake::Answer(HandshakeAnswer {
+                status: a.status,
+                content_type: a.content_type,
+                body: a.body,
+                headers: a.headers,
+            }),
+            Err(r) => Handshake::Refused(r.into()),
         }),
     )
 }
@@ -99,5 +154,6 @@ pub fn answer_handshake(
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_signature, m)?)?;
     m.add_function(wrap_pyfunction!(answer_handshake, m)?)?;
-    Ok(())
+    m.add_class::<Rejection>()?;
+    m.add_class::<HandshakeAnswer>()
 }
