@@ -17,18 +17,17 @@ __all__ = [
     "Accepted",
     "Answer",
     "CountersSnapshot",
-    "HandshakeAnswer",
     "Ingress",
     "IngressCounters",
     "NatsWire",
+    "NotStored",
     "ParsedBody",
     "Ping",
     "Pong",
     "RateLimiter",
     "Received",
-    "Refused",
     "Rejection",
-    "ServerError",
+    "ServerErr",
     "ServerInfo",
     "Verdict",
     "answer_handshake",
@@ -257,11 +256,11 @@ class Received:
         """``(token, stream sequence)`` of each publish JetStream stored, in order."""
 
     @property
-    def events(self) -> list[Refused | Ping | Pong | ServerInfo | ServerError]:
+    def events(self) -> list[NotStored | Ping | Pong | ServerInfo | ServerErr]:
         """Everything else the server said, in order."""
 
 @final
-class Refused:
+class NotStored:
     """JetStream did not store the publish ``token``."""
 
     @property
@@ -273,7 +272,8 @@ class Refused:
 
     @property
     def reason(self) -> str:
-        """JetStream's words."""
+        """JetStream's words and error code, or what the reply said (no stream answered:
+        503 no responders; another status; an empty acknowledgement)."""
 
 @final
 class Ping:
@@ -291,7 +291,7 @@ class ServerInfo:
     def json(self) -> str: ...
 
 @final
-class ServerError:
+class ServerErr:
     """The server's ``-ERR``; it usually closes the connection after one."""
 
     @property
@@ -371,7 +371,8 @@ class Verdict:
 
     @property
     def retry_after_secs(self) -> int:
-        """When refused: seconds until a request can pass (``Retry-After``), at least 1."""
+        """When refused: seconds until a request can pass (``Retry-After``), at least 1;
+        0 when allowed."""
 
 RATE_TABLE_SLOTS: Final[int]
 """Slots of the machine-wide rate-limit table that ``Ingress(rate_table=...)`` maps."""
@@ -454,12 +455,12 @@ def answer_handshake(
     method: str,
     query: str,
     body: bytes,
-) -> HandshakeAnswer | Rejection | None:
+) -> Answer | Rejection | None:
     """The ingress's answer to a provider's handshake (for tests).
 
     ``spec`` is the JSON ``hookcore.handshake`` emits (``{"kind":"meta","verifyToken":"NAME"}``
     …), ``secrets`` the values of the config entry it names, ``query`` the raw
-    query string without ``?``. Returns the `HandshakeAnswer`, a `Rejection` when
+    query string without ``?``. Returns the `Answer` the ingress sends, a `Rejection` when
     refused (``handshake_refused``: 403; ``secret_not_configured``: 401), or None when
     the request is not a handshake (the flow runs). Raises
     ``hookcore.errors.RecordUnreadable`` for a malformed ``spec``."""
@@ -475,17 +476,3 @@ class Rejection:
     @property
     def message(self) -> str:
         """The ``error`` of the answer's body: what failed and what to do."""
-
-@final
-class HandshakeAnswer:
-    """The ingress's answer to a provider's handshake request."""
-
-    @property
-    def status(self) -> int: ...
-    @property
-    def content_type(self) -> str: ...
-    @property
-    def body(self) -> bytes: ...
-    @property
-    def headers(self) -> list[tuple[str, str]]:
-        """Headers besides ``content-type`` (lower-case names)."""

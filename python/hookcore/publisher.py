@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from hookcore import __version__, _core
-from hookcore._core import Ping, Pong, Refused, ServerError, ServerInfo
+from hookcore._core import NotStored, Ping, Pong, ServerErr, ServerInfo
 from hookcore.errors import NatsProtocolError, QueueUnavailable, StorageFull, WriteConflict
 from hookcore.nats_auth import NatsAuth
 
@@ -292,17 +292,17 @@ class Publisher:
         if entry is not None and not entry.future.done():
             entry.future.set_result(seq)
 
-    def _refuse(self, refused: Refused) -> None:
+    def _not_stored(self, event: NotStored) -> None:
         """JetStream did not store this copy of a publish."""
-        entry = self._pending.pop(refused.token, None)
+        entry = self._pending.pop(event.token, None)
         if entry is None or entry.future.done():
             return
-        if refused.kind == "conflict":
-            entry.future.set_exception(WriteConflict(refused.reason))
+        if event.kind == "conflict":
+            entry.future.set_exception(WriteConflict(event.reason))
             return
         # An earlier copy, sent on a connection since dropped, may still have been stored.
-        error = StorageFull if refused.kind == "full" else QueueUnavailable
-        entry.future.set_exception(error(refused.reason, maybe_stored=entry.sends > 1))
+        error = StorageFull if event.kind == "full" else QueueUnavailable
+        entry.future.set_exception(error(event.reason, maybe_stored=entry.sends > 1))
 
     def _lost(self, connection: _Connection, reason: str) -> None:
         self._open.discard(connection)
@@ -622,10 +622,10 @@ class _Connection(asyncio.Protocol):
         for event in received.events:
             self._event(event)
 
-    def _event(self, event: Refused | Ping | Pong | ServerInfo | ServerError) -> None:
+    def _event(self, event: NotStored | Ping | Pong | ServerInfo | ServerErr) -> None:
         match event:
-            case Refused():
-                self._publisher._refuse(event)
+            case NotStored():
+                self._publisher._not_stored(event)
             case Ping():
                 self.send(b"PONG\r\n")
             case Pong():
@@ -639,7 +639,7 @@ class _Connection(asyncio.Protocol):
                     self.info.set_result(info)
                 elif self.on_info is not None:
                     self.on_info(info)
-            case ServerError():
+            case ServerErr():
                 log.warning("NATS said to the publisher: %s", event.message)
                 if self.pong is not None and not self.pong.done():
                     self.pong.set_exception(QueueUnavailable(f"NATS refused the connection: {event.message}"))

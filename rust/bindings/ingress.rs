@@ -1,7 +1,9 @@
 //! `hookcore._core.Ingress`: the routing table plus the one-call hot path.
 
+use super::repr_fields;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +52,37 @@ pub struct Answer {
     headers: Py<PyList>,
     #[pyo3(get)]
     body: Py<PyBytes>,
+}
+
+#[pymethods]
+impl Answer {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "Answer",
+            &[
+                ("status", self.status.into_bound_py_any(py)?),
+                ("headers", self.headers.bind(py).clone().into_any()),
+                ("body", self.body.bind(py).clone().into_any()),
+            ],
+        )
+    }
+}
+
+impl Answer {
+    fn new(py: Python<'_>, status: u16, headers: Headers, body: &[u8]) -> PyResult<Answer> {
+        Ok(Answer {
+            status,
+            headers: PyList::new(py, headers)?.unbind(),
+            body: PyBytes::new(py, body).unbind(),
+        })
+    }
+
+    /// A provider's handshake answered: its content type first among the headers.
+    pub(crate) fn handshake(py: Python<'_>, answer: crate::verify::Answer) -> PyResult<Answer> {
+        let mut headers = vec![("content-type", answer.content_type.to_owned())];
+        headers.extend(answer.headers);
+        Answer::new(py, answer.status, headers, &answer.body)
+    }
 }
 
 /// An accepted request: the frame that stores it and the answer once it is stored.
@@ -338,11 +371,7 @@ impl Ingress {
 fn refusal(py: Python<'_>, decision: Decision) -> PyResult<Answer> {
     let mut headers = vec![("content-type", String::from("application/json"))];
     let (status, body) = match decision {
-        Decision::Answer(answer) => {
-            headers[0].1 = answer.content_type.to_owned();
-            headers.extend(answer.headers);
-            (answer.status, answer.body)
-        }
+        Decision::Answer(answer) => return Answer::handshake(py, answer),
         Decision::Rejected {
             status,
             code,
@@ -360,11 +389,7 @@ fn refusal(py: Python<'_>, decision: Decision) -> PyResult<Answer> {
         }
         Decision::Head | Decision::Accepted(_) => (200, Vec::new()),
     };
-    Ok(Answer {
-        status,
-        headers: PyList::new(py, headers)?.unbind(),
-        body: PyBytes::new(py, &body).unbind(),
-    })
+    Answer::new(py, status, headers, &body)
 }
 
 /// `RateLimit-*` headers, and `Retry-After` when the request was refused.

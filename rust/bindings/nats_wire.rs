@@ -4,7 +4,9 @@
 use super::errors::NatsProtocolError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
+use pyo3::IntoPyObjectExt;
 
+use super::repr_fields;
 use crate::nats_wire::{Event, Wire};
 
 #[pyclass(module = "hookcore._core")]
@@ -19,15 +21,28 @@ pub struct Received {
     /// `(token, stream sequence)` of each ack, a list.
     #[pyo3(get)]
     acks: Py<PyList>,
-    /// The other events, in order: `Refused`, `Ping`, `Pong`, `ServerInfo`, `ServerError`.
+    /// The other events, in order: `NotStored`, `Ping`, `Pong`, `ServerInfo`, `ServerErr`.
     #[pyo3(get)]
     events: Py<PyList>,
+}
+
+#[pymethods]
+impl Received {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "Received",
+            &[
+                ("acks", self.acks.bind(py).clone().into_any()),
+                ("events", self.events.bind(py).clone().into_any()),
+            ],
+        )
+    }
 }
 
 /// JetStream did not store a publish: `kind` is `nak`, `full` (no room) or
 /// `conflict` (an expected last subject sequence did not hold).
 #[pyclass(frozen, module = "hookcore._core")]
-pub struct Refused {
+pub struct NotStored {
     #[pyo3(get)]
     token: u64,
     kind: &'static str,
@@ -36,16 +51,20 @@ pub struct Refused {
 }
 
 #[pymethods]
-impl Refused {
+impl NotStored {
     #[getter]
     fn kind(&self) -> &'static str {
         self.kind
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Refused(token={}, kind={:?}, reason={:?})",
-            self.token, self.kind, self.reason
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "NotStored",
+            &[
+                ("token", self.token.into_bound_py_any(py)?),
+                ("kind", self.kind.into_bound_py_any(py)?),
+                ("reason", self.reason.as_str().into_bound_py_any(py)?),
+            ],
         )
     }
 }
@@ -54,9 +73,23 @@ impl Refused {
 #[pyclass(frozen, module = "hookcore._core")]
 pub struct Ping;
 
+#[pymethods]
+impl Ping {
+    fn __repr__(&self) -> &'static str {
+        "Ping()"
+    }
+}
+
 /// The server's answer to a `PING`.
 #[pyclass(frozen, module = "hookcore._core")]
 pub struct Pong;
+
+#[pymethods]
+impl Pong {
+    fn __repr__(&self) -> &'static str {
+        "Pong()"
+    }
+}
 
 /// The server's `INFO` (JSON text): at connect time and when its cluster changes.
 #[pyclass(frozen, module = "hookcore._core")]
@@ -65,11 +98,31 @@ pub struct ServerInfo {
     json: String,
 }
 
+#[pymethods]
+impl ServerInfo {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "ServerInfo",
+            &[("json", self.json.as_str().into_bound_py_any(py)?)],
+        )
+    }
+}
+
 /// The server's `-ERR`; it usually closes the connection after one.
 #[pyclass(frozen, module = "hookcore._core")]
-pub struct ServerError {
+pub struct ServerErr {
     #[pyo3(get)]
     message: String,
+}
+
+#[pymethods]
+impl ServerErr {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "ServerErr",
+            &[("message", self.message.as_str().into_bound_py_any(py)?)],
+        )
+    }
 }
 
 #[pymethods]
@@ -151,22 +204,22 @@ impl NatsWire {
         let acks = PyList::empty(py);
         let others = PyList::empty(py);
         for event in self.events.drain(..) {
-            let refused = |token, kind, reason| Refused {
+            let not_stored = |token, kind, reason| NotStored {
                 token,
                 kind,
                 reason,
             };
             match event {
                 Event::Ack(token, seq) => acks.append((token, seq))?,
-                Event::Nak(token, reason) => others.append(refused(token, "nak", reason))?,
-                Event::Full(token, reason) => others.append(refused(token, "full", reason))?,
+                Event::Nak(token, reason) => others.append(not_stored(token, "nak", reason))?,
+                Event::Full(token, reason) => others.append(not_stored(token, "full", reason))?,
                 Event::Conflict(token, reason) => {
-                    others.append(refused(token, "conflict", reason))?;
+                    others.append(not_stored(token, "conflict", reason))?;
                 }
                 Event::Ping => others.append(Ping)?,
                 Event::Pong => others.append(Pong)?,
                 Event::Info(json) => others.append(ServerInfo { json })?,
-                Event::Error(message) => others.append(ServerError { message })?,
+                Event::Error(message) => others.append(ServerErr { message })?,
             }
         }
         Ok(Received {
@@ -179,9 +232,9 @@ impl NatsWire {
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NatsWire>()?;
     m.add_class::<Received>()?;
-    m.add_class::<Refused>()?;
+    m.add_class::<NotStored>()?;
     m.add_class::<Ping>()?;
     m.add_class::<Pong>()?;
     m.add_class::<ServerInfo>()?;
-    m.add_class::<ServerError>()
+    m.add_class::<ServerErr>()
 }

@@ -3,9 +3,11 @@
 use std::sync::Mutex;
 
 use super::errors::{MalformedJson, MalformedMultipart};
+use super::repr_fields;
 use crate::parse::{self, BodyKind, ContentType, MultipartLimits, UrlencodedPairs};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::IntoPyObjectExt;
 
 /// What `parse_body` found in a body: its kind, the parsed value, a note.
 #[pyclass(frozen, module = "hookcore._core")]
@@ -25,8 +27,14 @@ impl ParsedBody {
         self.kind
     }
 
-    fn __repr__(&self) -> String {
-        format!("ParsedBody(kind={:?}, note={:?})", self.kind, self.note)
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "ParsedBody",
+            &[
+                ("kind", self.kind.into_bound_py_any(py)?),
+                ("note", self.note.as_deref().into_bound_py_any(py)?),
+            ],
+        )
     }
 }
 

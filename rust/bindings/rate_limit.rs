@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use pyo3::exceptions::PyValueError;
 
 use super::errors::RateTableError;
+use super::repr_fields;
 use pyo3::prelude::*;
+use pyo3::IntoPyObjectExt;
 
 use crate::rate_limit::{now_us as now_us_clock, Rate, Table};
 
@@ -34,14 +36,19 @@ pub struct PyVerdict {
 
 #[pymethods]
 impl PyVerdict {
-    fn __repr__(&self) -> String {
-        format!(
-            "Verdict(allowed={}, limit={}, remaining={}, reset_secs={}, retry_after_secs={})",
-            if self.allowed { "True" } else { "False" },
-            self.limit,
-            self.remaining,
-            self.reset_secs,
-            self.retry_after_secs
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "Verdict",
+            &[
+                ("allowed", self.allowed.into_bound_py_any(py)?),
+                ("limit", self.limit.into_bound_py_any(py)?),
+                ("remaining", self.remaining.into_bound_py_any(py)?),
+                ("reset_secs", self.reset_secs.into_bound_py_any(py)?),
+                (
+                    "retry_after_secs",
+                    self.retry_after_secs.into_bound_py_any(py)?,
+                ),
+            ],
         )
     }
 }

@@ -6,8 +6,11 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::errors::RecordUnreadable;
+use super::ingress::Answer;
+use super::repr_fields;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use pyo3::IntoPyObjectExt;
 
 use crate::verify::{self, HandshakeSpec, VerifySpec};
 
@@ -29,10 +32,13 @@ impl Rejection {
         self.code
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Rejection(code={:?}, message={:?})",
-            self.code, self.message
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_fields(
+            "Rejection",
+            &[
+                ("code", self.code.into_bound_py_any(py)?),
+                ("message", self.message.as_str().into_bound_py_any(py)?),
+            ],
         )
     }
 }
@@ -46,34 +52,10 @@ impl From<verify::Rejection> for Rejection {
     }
 }
 
-/// The ingress's answer to a handshake request.
-#[pyclass(frozen, module = "hookcore._core")]
-pub struct HandshakeAnswer {
-    #[pyo3(get)]
-    status: u16,
-    content_type: &'static str,
-    body: Vec<u8>,
-    #[pyo3(get)]
-    headers: Vec<(&'static str, String)>,
-}
-
-#[pymethods]
-impl HandshakeAnswer {
-    #[getter]
-    fn content_type(&self) -> &'static str {
-        self.content_type
-    }
-
-    #[getter]
-    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.body)
-    }
-}
-
 /// What `answer_handshake` returns when the request is a handshake.
 #[derive(IntoPyObject)]
 pub enum Handshake {
-    Answer(HandshakeAnswer),
+    Answer(Answer),
     Refused(Rejection),
 }
 
@@ -130,6 +112,7 @@ pub fn verify_signature(
 /// the request is not one.
 #[pyfunction]
 pub fn answer_handshake(
+    py: Python<'_>,
     spec: &[u8],
     secrets: Vec<String>,
     method: &str,
@@ -138,22 +121,16 @@ pub fn answer_handshake(
 ) -> PyResult<Option<Handshake>> {
     let spec = HandshakeSpec::from_json(spec).map_err(|e| bad_spec("handshake", &e))?;
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    Ok(
-        verify::respond(&spec, &secrets, method, query, body).map(|result| match result {
-            Ok(a) => Handshake::Answer(HandshakeAnswer {
-                status: a.status,
-                content_type: a.content_type,
-                body: a.body,
-                headers: a.headers,
-            }),
-            Err(r) => Handshake::Refused(r.into()),
-        }),
-    )
+    verify::respond(&spec, &secrets, method, query, body)
+        .map(|result| match result {
+            Ok(answer) => Answer::handshake(py, answer).map(Handshake::Answer),
+            Err(r) => Ok(Handshake::Refused(r.into())),
+        })
+        .transpose()
 }
 
 pub fn init_pymodule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_signature, m)?)?;
     m.add_function(wrap_pyfunction!(answer_handshake, m)?)?;
-    m.add_class::<Rejection>()?;
-    m.add_class::<HandshakeAnswer>()
+    m.add_class::<Rejection>()
 }

@@ -6,19 +6,27 @@ from __future__ import annotations
 import pytest
 
 from hookcore import _core
-from hookcore._core import ParsedBody, Ping, Pong, Received, Refused, ServerError, ServerInfo
+from hookcore._core import NotStored, ParsedBody, Ping, Pong, Received, ServerErr, ServerInfo
 
-# Frames as nats-server writes them (the Rust tests hold the same, rust/nats_wire_tests.rs).
+
+def _msg(token: int, payload: bytes) -> bytes:
+    """A reply to the publish ``token`` as nats-server delivers it to the publisher's inbox."""
+    return b"MSG _INBOX.pub1.%d 1 %d\r\n%s\r\n" % (token, len(payload), payload)
+
+
+# Frames as nats-server writes them (rust/nats_wire_tests.rs holds more).
 FROM_SERVER = (
     b'INFO {"server_id":"N1","max_payload":1048576,"headers":true}\r\n'
     b"PING\r\n"
-    b'MSG _INBOX.pub1.7 1 41\r\n{"stream":"HOOKCORE_EXECUTIONS","seq":12}\r\n'
-    b"HMSG _INBOX.pub1.8 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
-    b"MSG _INBOX.pub1.9 1 94\r\n"
-    b'{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"S"}\r\n'
-    b'MSG _INBOX.pub1.10 1 40\r\n{"stream":"S","seq":13,"duplicate":true}\r\n'
-    b"PONG\r\n"
-    b"-ERR 'Stale Connection'\r\n"
+    + _msg(7, b'{"stream":"HOOKCORE_EXECUTIONS","seq":12}')
+    + b"HMSG _INBOX.pub1.8 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
+    + _msg(
+        9, b'{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"S"}'
+    )
+    + _msg(11, b'{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 4"},"stream":"S"}')
+    + _msg(10, b'{"stream":"S","seq":13,"duplicate":true}')
+    + b"PONG\r\n"
+    + b"-ERR 'Stale Connection'\r\n"
 )
 
 
@@ -26,14 +34,29 @@ def test_feed_hands_acks_as_pairs_and_every_other_event_as_its_own_type() -> Non
     received = _core.NatsWire("_INBOX.pub1.").feed(FROM_SERVER)
     assert isinstance(received, Received)
     assert received.acks == [(7, 12), (10, 13)]
-    info, ping, nak, full, pong, error = received.events
+    info, ping, nak, full, conflict, pong, error = received.events
     assert isinstance(info, ServerInfo) and '"server_id":"N1"' in info.json
     assert isinstance(ping, Ping) and isinstance(pong, Pong)
-    assert isinstance(nak, Refused) and (nak.token, nak.kind) == (8, "nak")
-    assert "503" in nak.reason
-    assert isinstance(full, Refused) and (full.token, full.kind) == (9, "full")
+    assert isinstance(nak, NotStored) and (nak.token, nak.kind) == (8, "nak")
+    assert nak.reason == "no JetStream stream answered (503 no responders)"
+    assert isinstance(full, NotStored) and (full.token, full.kind) == (9, "full")
     assert full.reason == "maximum messages exceeded (code 10077)"
-    assert isinstance(error, ServerError) and error.message == "Stale Connection"
+    assert isinstance(conflict, NotStored) and (conflict.token, conflict.kind) == (11, "conflict")
+    assert conflict.reason == "wrong last sequence: 4 (code 10071)"
+    assert isinstance(error, ServerErr) and error.message == "Stale Connection"
+
+
+def test_the_values_print_as_python_would() -> None:
+    received = _core.NatsWire("_INBOX.pub1.").feed(
+        b"PING\r\n" + _msg(9, b'{"error":{"code":503,"err_code":10077,"description":"it\'s full"}}')
+    )
+    assert repr(received) == (
+        "Received(acks=[], events=[Ping(), "
+        "NotStored(token=9, kind='nak', reason=\"it's full (code 10077)\")])"
+    )
+    assert repr(_core.parse_body(b"{}", "application/json")) == "ParsedBody(kind='json', note=None)"
+    rejection = _core.verify_signature(b'{"scheme":"github","secret":"s"}', ["x"], [], b"", 0)
+    assert repr(rejection).startswith("Rejection(code='signature_missing', message='GitHub signature")
 
 
 def test_a_frame_cut_short_waits_for_the_rest() -> None:

@@ -46,12 +46,15 @@ def _check(
     return None if refusal is None else refusal.code
 
 
-def _fields(value: _core.Rejection | _core.HandshakeAnswer | None) -> tuple[Any, ...] | None:
-    """A rejection as ``(code, message)``, an answer as ``(status, content_type, body, headers)``."""
+def _fields(value: _core.Rejection | _core.Answer | None) -> tuple[Any, ...] | None:
+    """A rejection as ``(code, message)``, an answer as ``(status, content type, body, the
+    other headers)``."""
     if isinstance(value, _core.Rejection):
         return value.code, value.message
-    if isinstance(value, _core.HandshakeAnswer):
-        return value.status, value.content_type, value.body, value.headers
+    if isinstance(value, _core.Answer):
+        (name, content_type), *others = value.headers
+        assert name == "content-type"  # first, as the ingress sends it
+        return value.status, content_type, value.body, others
     return value
 
 
