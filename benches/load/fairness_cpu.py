@@ -21,14 +21,7 @@ from pathlib import Path
 from benches.load import wrk
 from benches.load.ab import _cpu_seconds
 from benches.load.runs import _abba, _drained, _emptied, _stored
-from benches.load.servers import (
-    deploy,
-    deploy_customers,
-    hookcore_serve,
-    hookcore_worker,
-    nats_server,
-    wait_routable,
-)
+from benches.load.servers import deploy_shared, hookcore_serve, hookcore_worker, nats_server
 
 
 @dataclass(frozen=True)
@@ -56,9 +49,7 @@ def measure(
     lua = wrk.script(work / "customers.lua", random_customers=customers)
     drains = []
     with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
-        shared = deploy(base, "bench-shared", "c0")["shared"]
-        last = deploy_customers(nats_url, "bench-shared", range(1, customers))
-        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        shared = deploy_shared(base, nats_url, customers)
         for round_no in range(rounds):
             for first_come in _abba(round_no, False, True):
                 asyncio.run(_emptied(nats_url))

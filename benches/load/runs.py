@@ -28,7 +28,7 @@ from benches.load.pinning import describe
 from benches.load.servers import (
     SECRET,
     deploy,
-    deploy_customers,
+    deploy_shared,
     granian,
     hookcore_serve,
     hookcore_serve_process,
@@ -112,10 +112,8 @@ def shared_endpoint(settings: Settings, work: Path) -> LoadRun:
     lua = wrk.script(work / "customers.lua", random_customers=settings.customers)
     with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
         per_instance = deploy(base)["Load"]
-        shared = deploy(base, "bench-shared", "c0")["shared"]
         started = time.perf_counter()
-        last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
-        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        shared = deploy_shared(base, nats_url, settings.customers)
         wait_routable(per_instance, {"content-type": "application/json"}, wrk.BODY)
         run.settings["deploy_seconds"] = round(time.perf_counter() - started, 1)
         _alternate(run, settings, {PER_INSTANCE: (per_instance, lua), subject: (shared, lua)})
@@ -170,9 +168,7 @@ def fairness_cost(settings: Settings, work: Path) -> LoadRun:
     lua = wrk.script(work / "customers.lua", random_customers=settings.customers)
     seconds = settings.e2e_duration
     with nats_server(work / "nats") as nats_url, hookcore_serve(nats_url, work) as base:
-        shared = deploy(base, "bench-shared", "c0")["shared"]
-        last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
-        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        shared = deploy_shared(base, nats_url, settings.customers)
         for round_no in range(settings.rounds):
             for name, first_come in _abba(round_no, (subject, False), (FIRST_COME, True)):
                 asyncio.run(_emptied(nats_url))
@@ -199,9 +195,7 @@ def every_customer_once(settings: Settings, work: Path) -> LoadRun:
     run = LoadRun("executions/s", EVERY_CUSTOMER, FIRST_COME, _settings(settings))
     peaks: dict[str, int] = {}
     with nats_server(work / "nats") as nats_url, hookcore_serve_process(nats_url, work) as (base, serve):
-        shared = deploy(base, "bench-shared", "c0")["shared"]
-        last = deploy_customers(nats_url, "bench-shared", range(1, settings.customers))
-        wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+        shared = deploy_shared(base, nats_url, settings.customers)
         for round_no in range(settings.rounds):
             for name, first_come in _abba(round_no, (EVERY_CUSTOMER, False), (FIRST_COME, True)):
                 asyncio.run(_forgotten(nats_url))

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from benches.load import wrk
 from benches.load.pinning import LOAD_CPU, SERVER_CPU, pin, pinned
 from hookcore.apps import load_apps
 from hookcore.config import Settings
@@ -203,6 +204,15 @@ def deploy_customers(nats_url: str, integration: str, customers: range, concurre
 
     asyncio.run(deploy_all())
     return finished[-1]
+
+
+def deploy_shared(base: str, nats_url: str, customers: int) -> str:
+    """The shared endpoint of the bench integration with customers c0 … c<customers - 1>
+    deployed, once every one of them routes: its URL."""
+    shared = deploy(base, "bench-shared", "c0")["shared"]
+    last = deploy_customers(nats_url, "bench-shared", range(1, customers))
+    wait_routable(shared, {"content-type": "application/json", "x-customer": last}, wrk.BODY)
+    return shared
 
 
 def wait_routable(url: str, headers: dict[str, str], body: bytes, timeout: float = 120.0) -> None:
