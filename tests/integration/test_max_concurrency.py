@@ -146,8 +146,8 @@ def test_waiting_for_a_slot_is_no_run(tmp_path: Path) -> None:
 
 
 def test_a_killed_worker_leaves_no_slot_stuck(tmp_path: Path) -> None:
-    """The killed worker's two executions run again elsewhere under the slots they held (their
-    own leases); the third waits for one of them, then runs."""
+    """The killed worker's two executions run again elsewhere, and a third runs beside them as a
+    slot comes free: no slot stays stuck, and the cap holds throughout."""
     env = {"HOOKCORE_TEST_MARKER_DIR": str(tmp_path), "HOOKCORE_ACK_WAIT": "2"}
     with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
         victim = hc.start_worker()
@@ -168,6 +168,9 @@ def test_a_killed_worker_leaves_no_slot_stuck(tmp_path: Path) -> None:
         assert sorted(r.execution_id for r in runs) == sorted([*held, *third])
         again = [r for r in runs if r.execution_id in held]
         (last,) = [r for r in runs if r.execution_id in third]
-        assert min(r.begin for r in again) > killed_at
-        # The cap (2) was full with the killed executions' leases, taken again by those executions.
-        assert last.begin >= min(r.end for r in again), (again, last)
+        assert min(r.begin for r in again) > killed_at and last.begin > killed_at
+        # The killed executions' leases end ack_wait after their last renewal, about when JetStream
+        # delivers them again: each either finds its own lease and takes it anew or, when the
+        # lease ended first, competes with the third for a free slot (seen once in ten CI runs under
+        # load: the third ran first). Either way the survivor never ran more than the cap at once.
+        assert _most_at_once(runs) <= 2, runs
