@@ -50,6 +50,16 @@ pub struct NotStored {
     reason: String,
 }
 
+impl NotStored {
+    fn new(token: u64, kind: &'static str, reason: String) -> Self {
+        NotStored {
+            token,
+            kind,
+            reason,
+        }
+    }
+}
+
 #[pymethods]
 impl NotStored {
     #[getter]
@@ -204,17 +214,14 @@ impl NatsWire {
         let acks = PyList::empty(py);
         let others = PyList::empty(py);
         for event in self.events.drain(..) {
-            let not_stored = |token, kind, reason| NotStored {
-                token,
-                kind,
-                reason,
-            };
             match event {
                 Event::Ack(token, seq) => acks.append((token, seq))?,
-                Event::Nak(token, reason) => others.append(not_stored(token, "nak", reason))?,
-                Event::Full(token, reason) => others.append(not_stored(token, "full", reason))?,
+                Event::Nak(token, reason) => others.append(NotStored::new(token, "nak", reason))?,
+                Event::Full(token, reason) => {
+                    others.append(NotStored::new(token, "full", reason))?;
+                }
                 Event::Conflict(token, reason) => {
-                    others.append(not_stored(token, "conflict", reason))?;
+                    others.append(NotStored::new(token, "conflict", reason))?;
                 }
                 Event::Ping => others.append(Ping)?,
                 Event::Pong => others.append(Pong)?,
