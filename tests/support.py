@@ -419,6 +419,28 @@ def stream_last_seq(nats_url: str, stream: str = EXECUTIONS_STREAM) -> int:
     return asyncio.run(read())
 
 
+def assert_refused(response: httpx.Response, status: int, code: str, error: str | None = None) -> str:
+    """A refusal as SPEC.md fixes it: ``status``, a JSON ``{"error": …}`` body (exactly ``error``
+    when given), ``hookcore-error-code: code``, and no execution id; the error text."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["hookcore-error-code"] == code
+    assert "hookcore-execution-id" not in response.headers
+    text = response.json()["error"]
+    assert isinstance(text, str) and text
+    if error is not None:
+        assert text == error
+    return text
+
+
+@contextmanager
+def nothing_stored(nats_url: str) -> Iterator[None]:
+    """Fails unless the executions stream is where it was: what ran inside stored no request."""
+    before = stream_last_seq(nats_url)
+    yield
+    assert stream_last_seq(nats_url) == before, "a refused request was stored"
+
+
 async def send_load(
     url: str, total: int, during: Callable[[int], None] | None = None
 ) -> tuple[list[str], Counter[int]]:

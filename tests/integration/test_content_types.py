@@ -13,7 +13,8 @@ import httpx
 import pytest
 import requests
 
-from support import Hookcore
+from hookcore.errors import ErrorCode
+from support import Hookcore, assert_refused, nothing_stored
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
@@ -196,29 +197,30 @@ def test_json_suffix_types_are_parsed(hookcore: Hookcore, instance: dict) -> Non
 def test_malformed_multipart_is_400_without_an_execution(
     hookcore: Hookcore, instance: dict, body: bytes
 ) -> None:
-    response = hookcore.client.post(
-        instance["webhookUrls"]["Echo"],
-        content=body,
-        headers={"content-type": "multipart/form-data; boundary=X"},
-    )
-    assert response.status_code == 400
-    assert response.json() == {"error": "Received malformed multipart payload."}
-    assert "hookcore-execution-id" not in response.headers
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post(
+            instance["webhookUrls"]["Echo"],
+            content=body,
+            headers={"content-type": "multipart/form-data; boundary=X"},
+        )
+    assert_refused(response, 400, ErrorCode.MALFORMED_MULTIPART, "Received malformed multipart payload.")
 
 
 def test_multipart_without_boundary_parameter_is_400(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.post(
-        instance["webhookUrls"]["Echo"], content=b"--X\r\n", headers={"content-type": "multipart/form-data"}
-    )
-    assert response.status_code == 400
-    assert response.json() == {"error": "Received malformed multipart payload."}
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post(
+            instance["webhookUrls"]["Echo"],
+            content=b"--X\r\n",
+            headers={"content-type": "multipart/form-data"},
+        )
+    assert_refused(response, 400, ErrorCode.MALFORMED_MULTIPART, "Received malformed multipart payload.")
 
 
 def test_too_many_parts_is_413(hookcore: Hookcore, instance: dict) -> None:
     files = [("f", ("x.bin", b"x", "application/octet-stream"))] * 1001
-    response = hookcore.client.post(instance["webhookUrls"]["Echo"], files=files)
-    assert response.status_code == 413
-    assert "1000" in response.json()["error"]
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post(instance["webhookUrls"]["Echo"], files=files)
+    assert "1000" in assert_refused(response, 413, ErrorCode.MULTIPART_TOO_LARGE)
 
 
 def test_unicode_and_binary_parts_arrive_byte_exact(hookcore: Hookcore, instance: dict) -> None:

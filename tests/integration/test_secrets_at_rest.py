@@ -15,8 +15,9 @@ from pathlib import Path
 
 import nats
 
+from hookcore.errors import ErrorCode
 from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM
-from support import Hookcore
+from support import Hookcore, assert_refused
 
 
 async def _stored_envelope(url: str, execution_id: str) -> bytes:
@@ -37,7 +38,7 @@ def test_api_keys_are_not_stored_with_an_on_trigger_payload(hookcore: Hookcore) 
     instance = hookcore.deploy("secrets", integration="responses")
     key = instance["webhookApiKeys"]["Keyed"][0]
     url = instance["webhookUrls"]["Keyed"]
-    assert hookcore.client.post(url, json={"n": 1}).status_code == 401
+    assert_refused(hookcore.client.post(url, json={"n": 1}), 401, ErrorCode.API_KEY_MISSING)
 
     response = hookcore.client.post(url, json={"n": 1}, headers={"api-key": key})
     assert response.status_code == 200, response.text

@@ -11,8 +11,9 @@ import nats
 import pytest
 from nats.js.errors import KeyNotFoundError
 
+from hookcore.errors import ErrorCode
 from hookcore.records import RESULTS_BUCKET
-from support import Hookcore
+from support import Hookcore, assert_refused, nothing_stored
 
 
 def _accept(response: httpx.Response) -> str:
@@ -172,38 +173,36 @@ def test_body_above_the_message_limit_goes_through_the_object_store(
 
 
 def test_malformed_json_is_refused_without_an_execution(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.post(
-        instance["webhookUrls"]["Echo"], content="{bad-data", headers={"content-type": "application/json"}
-    )
-    assert response.status_code == 400
-    assert response.json() == {"error": "Received malformed JSON payload."}
-    assert response.headers["content-type"] == "application/json"
-    assert "hookcore-execution-id" not in response.headers
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post(
+            instance["webhookUrls"]["Echo"], content="{bad-data", headers={"content-type": "application/json"}
+        )
+    assert_refused(response, 400, ErrorCode.MALFORMED_JSON, "Received malformed JSON payload.")
 
 
 def test_unknown_endpoint_is_404(hookcore: Hookcore) -> None:
-    response = hookcore.client.post("/trigger/AAAAAAAAAAAAAAAAAAAAAA", content=b"{}")
-    assert response.status_code == 404
-    assert response.json() == {"error": "Endpoint not found."}
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post("/trigger/AAAAAAAAAAAAAAAAAAAAAA", content=b"{}")
+    assert_refused(response, 404, ErrorCode.ENDPOINT_NOT_FOUND, "Endpoint not found.")
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PROPFIND"])
 def test_other_methods_are_405_with_allow(hookcore: Hookcore, instance: dict, method: str) -> None:
-    response = hookcore.client.request(method, instance["webhookUrls"]["Echo"])
-    assert response.status_code == 405
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.request(method, instance["webhookUrls"]["Echo"])
+    assert method in assert_refused(response, 405, ErrorCode.METHOD_NOT_ALLOWED)
     assert response.headers["allow"] == "GET, HEAD, POST, PUT, PATCH, DELETE"
-    assert method in response.json()["error"]
 
 
 def test_body_over_the_limit_is_413(hookcore: Hookcore, instance: dict) -> None:
-    response = hookcore.client.post(
-        instance["webhookUrls"]["Echo"],
-        content=b"x" * (10 * 1024 * 1024 + 1),
-        # Answered from Content-Length alone: see the chunked case below.
-        headers={"content-type": "application/octet-stream", "connection": "close"},
-    )
-    assert response.status_code == 413
-    assert "10485760" in response.json()["error"]
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post(
+            instance["webhookUrls"]["Echo"],
+            content=b"x" * (10 * 1024 * 1024 + 1),
+            # Answered from Content-Length alone: see the chunked case below.
+            headers={"content-type": "application/octet-stream", "connection": "close"},
+        )
+    assert "10485760" in assert_refused(response, 413, ErrorCode.BODY_TOO_LARGE)
 
 
 def test_chunked_body_over_the_limit_is_413(hookcore: Hookcore, instance: dict) -> None:
@@ -213,17 +212,18 @@ def test_chunked_body_over_the_limit_is_413(hookcore: Hookcore, instance: dict) 
 
     # The server answers before the body ends and may then drop the connection:
     # keep it out of the client's pool, or the next test could be sent on it.
-    response = hookcore.client.post(
-        instance["webhookUrls"]["Echo"], content=chunks(), headers={"connection": "close"}
-    )
-    assert response.status_code == 413
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post(
+            instance["webhookUrls"]["Echo"], content=chunks(), headers={"connection": "close"}
+        )
+    assert "10485760" in assert_refused(response, 413, ErrorCode.BODY_TOO_LARGE)
 
 
 def test_too_many_headers_is_431(hookcore: Hookcore, instance: dict) -> None:
     headers = [(f"x-h{i}", "v") for i in range(80)]
-    response = hookcore.client.post(instance["webhookUrls"]["Echo"], headers=headers)
-    assert response.status_code == 431
-    assert "at most 64" in response.json()["error"]
+    with nothing_stored(hookcore.nats.url):
+        response = hookcore.client.post(instance["webhookUrls"]["Echo"], headers=headers)
+    assert "at most 64" in assert_refused(response, 431, ErrorCode.HEADERS_TOO_LARGE)
 
 
 def test_plain_def_flow_result_is_text(hookcore: Hookcore, instance: dict) -> None:
@@ -288,13 +288,11 @@ def test_failing_flow_ends_dead_after_retries(hookcore: Hookcore, instance: dict
 def test_executions_api_needs_the_admin_token(hookcore: Hookcore, instance: dict) -> None:
     execution_id = _accept(hookcore.client.post(instance["webhookUrls"]["Quick"]))
     response = hookcore.client.get(f"/api/executions/{execution_id}")
-    assert response.status_code == 401
-    assert "Bearer" in response.json()["error"]
+    assert "Bearer" in assert_refused(response, 401, ErrorCode.ADMIN_TOKEN_INVALID)
     wrong = hookcore.client.get(f"/api/executions/{execution_id}", headers={"authorization": "Bearer nope"})
-    assert wrong.status_code == 401
+    assert_refused(wrong, 401, ErrorCode.ADMIN_TOKEN_INVALID)
 
 
 def test_unknown_execution_is_404(hookcore: Hookcore) -> None:
     response = hookcore.admin.get("/api/executions/0190aaaa-0000-7000-8000-000000000000")
-    assert response.status_code == 404
-    assert "No execution" in response.json()["error"]
+    assert "No execution" in assert_refused(response, 404, ErrorCode.NOT_FOUND)
