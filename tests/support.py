@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -176,6 +177,37 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+RATE_TABLES: set[Path] = set()
+"""The rate-limit tables (in /dev/shm) of the NATS deployments this run's ingresses used:
+the run fails when one is left behind (conftest.py)."""
+
+
+def rate_table_of(nats_url: str) -> Path:
+    """Where the ingresses of ``nats_url`` keep their rate-limit table; noted in `RATE_TABLES`."""
+    path = rate_table_file(Settings.load(nats_url=nats_url))
+    RATE_TABLES.add(path)
+    return path
+
+
+def rate_table_of_up(data_dir: Path) -> Path | None:
+    """The rate-limit table of `hookcore up --data-dir data_dir`, named after its NATS's URL
+    (None before `up` has written its nats-server configuration)."""
+    conf = data_dir / "nats" / "nats-server.conf"
+    listen = re.search(r'^listen: "([^"]+)"', conf.read_text(), re.MULTILINE) if conf.exists() else None
+    return rate_table_of(f"nats://{listen.group(1)}") if listen else None
+
+
+def end(process: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM ``process``; when it has not exited within ``timeout``, SIGKILL it and its group."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(process.pid)  # its own group when started with ``start_new_session``
+        process.kill()
+        process.wait()
+
+
 class Hookcore:
     """One ingress (`hookcore serve`) and any number of workers against one nats-server.
 
@@ -196,6 +228,7 @@ class Hookcore:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = _env(nats.url, self.base, env, measure)
+        self.rate_table = rate_table_of(nats.url)
         self.serve_workers = serve_workers
         self.markers = Path(self.env.get("HOOKCORE_TEST_MARKER_DIR", log_dir))
         self.ingress: Process | None = None
@@ -294,7 +327,7 @@ class Hookcore:
         self.client.close()
         self.admin.close()
         # The machine-wide rate-limit table of this test's NATS deployment (in /dev/shm).
-        rate_table_file(Settings.load(nats_url=self.nats.url)).unlink(missing_ok=True)
+        self.rate_table.unlink(missing_ok=True)
 
     def logs(self) -> str:
         parts = [p.log() for p in [self.ingress, *self.workers] if p is not None]

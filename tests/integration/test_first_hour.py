@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from hookcore.embedded import free_port, nats_server_binary
-from support import APPS_DIR, kill_group
+from support import APPS_DIR, end, kill_group, rate_table_of_up
 
 FLOWS = textwrap.dedent(
     """
@@ -89,6 +89,7 @@ def _up(workdir: Path, data_dir: Path, port: int) -> Iterator[tuple[subprocess.P
             assert up.poll() is None, out.read_text()
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.1)
+        rate_table_of_up(data_dir)  # `up` removes it when it ends; the run fails if not
         yield up, out
     finally:
         if up.poll() is None:
@@ -98,6 +99,8 @@ def _up(workdir: Path, data_dir: Path, port: int) -> Iterator[tuple[subprocess.P
             except subprocess.TimeoutExpired:
                 kill_group(up.pid)
                 up.wait()
+                if table := rate_table_of_up(data_dir):
+                    table.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -123,8 +126,7 @@ def _bystander_nats(tmp: Path) -> Iterator[str]:
                 time.sleep(0.1)
         yield f"nats://127.0.0.1:{port}|{base}"
     finally:
-        server.terminate()
-        server.wait(15)
+        end(server)
 
 
 def _wait_final(base: str, token: str, execution_id: str) -> dict:

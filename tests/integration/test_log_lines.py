@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,10 +15,8 @@ from typing import Any
 
 import httpx
 
-from hookcore.config import Settings
 from hookcore.embedded import EmbeddedNats, free_port
-from hookcore.ingress import rate_table_file
-from support import APPS_DIR, COVERAGE_ENV, kill_group, running_hookcore
+from support import APPS_DIR, COVERAGE_ENV, kill_group, rate_table_of_up, running_hookcore
 
 JSON_LOGS = {"HOOKCORE_LOG_FORMAT": "json", "HOOKCORE_ACCESS_LOG": "true"}
 
@@ -127,7 +124,8 @@ def test_up_writes_only_json_lines(tmp_path: Path) -> None:
     finally:
         kill_group(up.pid)
         up.wait()
-        _remove_rate_table(data_dir)
+        if table := rate_table_of_up(data_dir):
+            table.unlink(missing_ok=True)
     assert up.returncode == 0, output
     lines = json_lines(output)
     banner = next(line for line in lines if line["logger"] == "hookcore.up")
@@ -137,11 +135,3 @@ def test_up_writes_only_json_lines(tmp_path: Path) -> None:
     assert {"hookcore.up", "hookcore.ingress", "hookcore.worker", "_granian"} <= {
         line["logger"] for line in lines
     }
-
-
-def _remove_rate_table(data_dir: Path) -> None:
-    """The ingress's rate-limit table in /dev/shm, named after the run's NATS URL."""
-    conf = data_dir / "nats" / "nats-server.conf"
-    listen = re.search(r'^listen: "([^"]+)"', conf.read_text(), re.MULTILINE) if conf.exists() else None
-    if listen:
-        rate_table_file(Settings.load(nats_url=f"nats://{listen.group(1)}")).unlink(missing_ok=True)

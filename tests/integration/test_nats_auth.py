@@ -29,7 +29,7 @@ from hookcore.jetstream import connect
 from hookcore.nats_auth import NatsAuth
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX
-from support import ROOT, wait_listening
+from support import ROOT, end, wait_listening
 
 MAKE_CERTS = ROOT / "deploy" / "tls" / "make-certs.sh"
 
@@ -183,8 +183,7 @@ def _server(directory: Path, config: str) -> Iterator[int]:
         wait_listening(port, process, 30, log)  # with handshake_first the server says nothing before TLS
         yield port
     finally:
-        process.terminate()
-        process.wait(15)
+        end(process)
 
 
 async def _publish_and_read(settings: Settings) -> None:
@@ -309,7 +308,7 @@ def _deploy_cluster(root: Path, certs: Path, passwords: dict[str, str]) -> Itera
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(15)
+            end(process)  # already sent SIGTERM: the servers stop together
 
 
 async def _until_cluster_ready(settings: Settings, timeout: float = 90) -> None:

@@ -29,7 +29,7 @@ from hookcore.publisher import Publisher, Server
 from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, execution_id_of
 from hookcore.records import record_subject
 from hookcore.store import expect_last
-from support import running_hookcore, running_nats, wait_listening
+from support import end, running_hookcore, running_nats, wait_listening
 
 
 def test_server_urls() -> None:
@@ -212,8 +212,7 @@ def _plain_server(*args: str) -> Iterator[int]:
         wait_listening(port, server, 60)
         yield port
     finally:
-        server.terminate()
-        server.wait(10)
+        end(server)
 
 
 async def _no_stream_answers(publisher: Publisher) -> None:

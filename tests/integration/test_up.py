@@ -28,7 +28,7 @@ from hookcore.config import Settings
 from hookcore.embedded import free_port
 from hookcore.ingress import rate_table_file
 from hookcore.queue import EXECUTIONS_STREAM
-from support import APPS_DIR, ROOT, kill_group
+from support import APPS_DIR, ROOT, kill_group, rate_table_of_up
 
 HOOKCORE = (sys.executable, "-m", "hookcore")  # the hookcore of the tests' environment
 
@@ -91,8 +91,11 @@ class Up:
         self.left_behind: list[int] = []
         self.returncode: int | None = None
         self.out = self.err = ""
+        self.admin = httpx.Client(base_url=self.base, timeout=30)
         fd, name = tempfile.mkstemp(prefix="up-", suffix=".stderr", dir=data_dir.parent)
         self.err_path = Path(name)
+        # Starting the process is the last thing that can fail here: an `Up` that exists has a
+        # process for `interrupt` to stop, and one that raised started none.
         with os.fdopen(fd, "w") as err:
             self.process = subprocess.Popen(
                 command,
@@ -102,7 +105,6 @@ class Up:
                 text=True,
                 start_new_session=True,
             )
-        self.admin = httpx.Client(base_url=self.base, timeout=30)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 120  # past up's own 60 s: its message, not ours, says why
@@ -116,6 +118,7 @@ class Up:
             assert time.monotonic() < deadline, "hookcore up not ready after 120 s"
             time.sleep(0.1)
         self.token = (self.data_dir / "admin-token").read_text().strip()
+        rate_table_of_up(self.data_dir)  # `up` removes it when it ends; the run fails if not
         self.admin.headers["authorization"] = f"Bearer {self.token}"
 
     def wait_for_log(self, line: str, timeout: float = 60) -> None:
@@ -153,17 +156,8 @@ class Up:
             for pid in self.left_behind:  # the test fails on them; clean up anyway
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            if self.returncode != 0:  # `up` removes it when it ends by itself; the test fails else
-                self._remove_rate_table()
-
-    def _remove_rate_table(self) -> None:
-        """The ingress's rate-limit table in /dev/shm, named after this run's NATS URL."""
-        conf = self.data_dir / "nats" / "nats-server.conf"
-        if not conf.exists():
-            return
-        listen = re.search(r'^listen: "([^"]+)"', conf.read_text(), re.MULTILINE)
-        if listen:
-            rate_table_file(Settings.load(nats_url=f"nats://{listen.group(1)}")).unlink(missing_ok=True)
+            if self.returncode != 0 and (table := rate_table_of_up(self.data_dir)):
+                table.unlink(missing_ok=True)  # `up` removes it when it ends by itself; the test fails else
 
     def assert_stopped_cleanly(self) -> None:
         assert len(self.family) >= 3, f"expected nats-server, the ingress and a worker: {self.family}"
