@@ -25,7 +25,7 @@ from datetime import datetime
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js.errors import NoKeysError, NotFoundError
+from nats.js.errors import NotFoundError
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
 from hookcore.catalog import node_key, node_keys
@@ -115,16 +115,21 @@ class NodeRegistry:
     async def _beat(self) -> None:
         beat = NodeBeat(host=socket.gethostname(), at=self._clock())
         await self._kv.put(node_key(self.node_id), msgspec.json.encode(beat))
-        try:
-            keys = node_keys(await self._kv.keys())
-        except NoKeysError:
-            keys = []
+        keys = await self._keys()
         stamps = dict(zip(keys, await asyncio.gather(*(self._stored_at(k) for k in keys)), strict=True))
         live = live_count({k: at for k, at in stamps.items() if at is not None}, self._ttl)
         if live != self._count:
             log.info("%d ingress machine(s) live: each enforces 1/%d of every rate limit", live, live)
             self._count = live
             self._on_count(live)
+
+    async def _keys(self) -> list[str]:
+        """The heartbeats' keys, from the bucket stream's subjects: one request the server answers
+        whole. (A KV key listing is a consumer, which can end before a key another machine rewrote
+        meanwhile: this machine would count too few, and let through too much.)"""
+        info = await self._js.stream_info(self._stream, subjects_filter=self._subject_prefix + ">")
+        subjects = info.state.subjects or {}
+        return node_keys(subject.removeprefix(self._subject_prefix) for subject in subjects)
 
     async def _stored_at(self, key: str) -> datetime | None:
         """When JetStream stored ``key``'s last heartbeat (its own clock); None if deleted or gone."""
