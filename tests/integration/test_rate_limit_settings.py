@@ -22,6 +22,15 @@ async def _at_once(url: str, total: int) -> tuple[list[httpx.Response], float]:
         return answers, time.monotonic() - start
 
 
+def _next_refusal(url: str) -> httpx.Response:
+    """Requests one after another until one is refused; that answer."""
+    with httpx.Client(timeout=30) as client:
+        for _ in range(100):
+            if (answer := client.post(url)).status_code != 200:
+                return answer
+    raise AssertionError(f"100 requests in a row to {url} were accepted")
+
+
 @pytest.mark.parametrize(
     ("integration", "flow", "rate", "burst"),
     [
@@ -38,7 +47,9 @@ def test_rate_and_burst_settings(
     endpoint_id = url.rsplit("/", 1)[1]
     answers, elapsed = asyncio.run(_at_once(url, 20))
     accepted = [a for a in answers if a.status_code == 200]
-    refused = [a for a in answers if a.status_code != 200]
+    # On a machine slow enough that the bucket refilled as fast as the 20 drained it, none was
+    # refused: the next one that is shows what a refusal says.
+    refused = [a for a in answers if a.status_code != 200] or [_next_refusal(url)]
     # exactly the burst at once, plus what refilled while the 20 were answered
     assert burst <= len(accepted) <= burst + math.floor(rate * elapsed), (len(accepted), elapsed)
     for answer in answers:
