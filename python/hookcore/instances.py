@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from hookcore import _core
 from hookcore.apps import Apps
@@ -28,7 +28,7 @@ from hookcore.config import Settings
 from hookcore.context import DeployContext
 from hookcore.errors import ApiKeysNotEnabled, BadRequest, InstanceExists, NotFound
 from hookcore.integration import EndpointKind, InstanceConfig, Integration, LifecycleHook
-from hookcore.jetstream import JetStream
+from hookcore.jetstream import JetStream, kv_keys
 from hookcore.keys import api_key_digest, api_keys, derive_api_key, new_key_id
 from hookcore.payload import InstanceLinks
 from hookcore.store import CustomerRecord, EndpointRecord, InstanceRecord, encode, valid_token
@@ -226,11 +226,7 @@ class Instances:
         return (await self._get(instance_id))[0]
 
     async def list(self, customer: str | None = None) -> list[InstanceRecord]:
-        try:
-            # nats-py's server-side key filters miss keys; filter here instead.
-            keys = instance_keys(await self._jet.config.keys())
-        except NoKeysError:
-            return []
+        keys = instance_keys(await kv_keys(self._jet.config))
         reads = asyncio.Semaphore(LIST_READS)
 
         async def read(key: str) -> bytes | None:

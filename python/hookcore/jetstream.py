@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -183,6 +184,23 @@ async def connect(settings: Settings, name: str) -> JetStream:
         deliveries=await js.key_value(DELIVERIES_BUCKET),
         objects=await js.object_store(OBJECTS_BUCKET),
     )
+
+
+async def kv_keys(kv: KeyValue, prefix: str = "") -> list[str]:
+    """The keys of ``kv`` under ``prefix`` (empty, or ending in a dot) that hold an entry, deleted
+    ones too: the subjects of the bucket's stream, from its stream info, which the server answers
+    from its own index, whole (in pages of up to 100,000 subjects). nats-py's ``KeyValue.keys`` is
+    a consumer, and can end before a key rewritten meanwhile: that key would be left out."""
+    js, info = kv._js, f"{kv._js._prefix}.STREAM.INFO.{kv._stream}"
+    request = {"subjects_filter": f"{kv._pre}{prefix}>", "offset": 0}
+    subjects: list[str] = []
+    while True:
+        page = await js._api_request(info, json.dumps(request).encode(), timeout=js._timeout)
+        found = list(page["state"].get("subjects") or {})
+        subjects += found
+        request["offset"] = len(subjects)
+        if not found or len(subjects) >= page.get("total", 0):
+            return [subject.removeprefix(kv._pre) for subject in subjects]
 
 
 def storage_error(error: Exception) -> QueueUnavailable:

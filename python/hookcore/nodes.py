@@ -29,6 +29,7 @@ from nats.js.errors import NotFoundError
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
 from hookcore.catalog import node_key, node_keys
+from hookcore.jetstream import kv_keys
 
 log = logging.getLogger("hookcore.nodes")
 
@@ -115,21 +116,15 @@ class NodeRegistry:
     async def _beat(self) -> None:
         beat = NodeBeat(host=socket.gethostname(), at=self._clock())
         await self._kv.put(node_key(self.node_id), msgspec.json.encode(beat))
-        keys = await self._keys()
+        # Not KeyValue.keys: it can leave out a key another machine rewrites meanwhile, and this
+        # machine would count too few, and let through more than its share.
+        keys = node_keys(await kv_keys(self._kv))
         stamps = dict(zip(keys, await asyncio.gather(*(self._stored_at(k) for k in keys)), strict=True))
         live = live_count({k: at for k, at in stamps.items() if at is not None}, self._ttl)
         if live != self._count:
             log.info("%d ingress machine(s) live: each enforces 1/%d of every rate limit", live, live)
             self._count = live
             self._on_count(live)
-
-    async def _keys(self) -> list[str]:
-        """The heartbeats' keys, from the bucket stream's subjects: one request the server answers
-        whole. (A KV key listing is a consumer, which can end before a key another machine rewrote
-        meanwhile: this machine would count too few, and let through too much.)"""
-        info = await self._js.stream_info(self._stream, subjects_filter=self._subject_prefix + ">")
-        subjects = info.state.subjects or {}
-        return node_keys(subject.removeprefix(self._subject_prefix) for subject in subjects)
 
     async def _stored_at(self, key: str) -> datetime | None:
         """When JetStream stored ``key``'s last heartbeat (its own clock); None if deleted or gone."""
