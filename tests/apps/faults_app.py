@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,17 @@ async def long(ctx: Any, payload: Any) -> dict[str, Any]:
     _mark(payload.execution_id, "run")
     await asyncio.sleep(float(payload.query_parameters["sleep"]))
     return {"pid": os.getpid()}
+
+
+@app.flow("Held")
+async def held(ctx: Any, payload: Any) -> dict[str, Any]:
+    """Holds until ``$HOOKCORE_TEST_MARKER_DIR/{execution_id}.open`` exists (with ``?open``: not
+    at all), then returns what only this run can: its number, its worker's pid and a fresh uuid."""
+    run = _mark(payload.execution_id, "run")
+    gate = Path(os.environ["HOOKCORE_TEST_MARKER_DIR"], f"{payload.execution_id}.open")
+    while "open" not in payload.query_parameters and not gate.exists():  # noqa: ASYNC110, ASYNC240 (a test gate)
+        await asyncio.sleep(0.05)
+    return {"run": run, "pid": os.getpid(), "nonce": uuid.uuid4().hex}
 
 
 @app.flow("StallOnce")
