@@ -225,6 +225,15 @@ async def _refused(url: str, auth: NatsAuth) -> None:
 
 
 KINDS = ["user_password", "token", "nkey", "creds", "tls_ca", "mutual_tls", "tls_first"]
+REFUSALS: dict[str, str | None] = {
+    **dict.fromkeys(["user_password", "token", "nkey", "creds"], "authentication error"),
+    "tls_ca": "TLS handshake error",  # the client does not trust the server's certificate, and hangs up
+    "mutual_tls": "TLS handshake error: tls: client didn't provide a certificate",
+    # A client that does not start with TLS waits for the server's INFO, which a TLS-first server
+    # never sends before a handshake: both wait, and nothing is logged.
+    "tls_first": None,
+}
+"""What nats-server logs when it refuses the credentials each kind lacks."""
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -236,7 +245,16 @@ def test_each_kind_of_credentials_gets_in_and_nothing_less_does(
         url = f"{case.scheme}://127.0.0.1:{port}"
         settings = Settings.load(nats_url=url).with_nats_auth(case.good)
         asyncio.run(_publish_and_read(settings))
+        log = tmp_path / "nats-server.log"
+        before = log.read_text()
         asyncio.run(_refused(url, case.lacking))
+        if (refusal := REFUSALS[kind]) is not None:  # the server's refusal, not a slow connection
+            deadline = time.monotonic() + 30
+            while log.read_text().removeprefix(before).count(refusal) < 2:  # the publisher's, nats-py's
+                assert time.monotonic() < deadline, (
+                    f"nats-server logged no {refusal!r} twice:\n{log.read_text()}"
+                )
+                time.sleep(0.05)
 
 
 def test_credentials_come_from_the_environment(
