@@ -278,10 +278,12 @@ def test_of_concurrent_deploys_for_one_customer_one_wins(hookcore: Hookcore) -> 
     assert hookcore.admin.post("/api/instances", json=deploy).status_code == 201
 
 
-def test_a_replay_is_linked_both_ways(hookcore: Hookcore, instance: dict) -> None:
-    # The original still runs when it is replayed: its worker's final write meets the link.
-    original = hookcore.client.post(instance["webhookUrls"]["Slow"] + "?sleep=2").json()["executionId"]
-    deadline = time.monotonic() + 30
+def test_a_replay_is_linked_both_ways(hookcore: Hookcore, instance: dict, tmp_path: Path) -> None:
+    # The original still runs when it is replayed (it waits for its gate): its worker's final
+    # write meets the link.
+    url = instance["webhookUrls"]["Gated"] + f"?gate={tmp_path}"
+    original = hookcore.client.post(url).json()["executionId"]
+    deadline = time.monotonic() + 60
     while hookcore.execution(original)["status"] != "running":
         assert time.monotonic() < deadline, "the original never ran"
         time.sleep(0.05)
@@ -291,6 +293,8 @@ def test_a_replay_is_linked_both_ways(hookcore: Hookcore, instance: dict) -> Non
         assert answer.status_code == 202, answer.text
         replays.append(answer.json()["executionId"])
     assert hookcore.execution(replays[0])["replayOf"] == original  # also before a worker has it
+    assert hookcore.execution(original)["status"] == "running"
+    (tmp_path / "open").touch()
     record = hookcore.wait_final(original, timeout=60)
     assert record["status"] == "succeeded" and record["replayedAs"] == replays, record
     assert record["replayOf"] is None
@@ -298,11 +302,11 @@ def test_a_replay_is_linked_both_ways(hookcore: Hookcore, instance: dict) -> Non
         replayed = hookcore.wait_final(replay, timeout=60)
         assert replayed["status"] == "succeeded" and replayed["replayOf"] == original
         assert replayed["replayedAs"] == []
-    # (A listing taken while records are written may miss some: nats-py's KV keys() is a
-    # watch that can end early. Not this test's subject: ask again until all three are in.)
-    deadline = time.monotonic() + 30
+    # The listing reads the executions index, whose entries are written beside the records (a
+    # moment apart): ask until all three are in.
+    deadline = time.monotonic() + 60
     while True:
-        listed = hookcore.admin.get("/api/executions", params={"customer": "acme", "flow": "Slow"}).json()
+        listed = hookcore.admin.get("/api/executions", params={"customer": "acme", "flow": "Gated"}).json()
         by_id = {item["id"]: item for item in listed["items"]}
         if {original, *replays} <= set(by_id):
             break
