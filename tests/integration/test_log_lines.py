@@ -88,14 +88,16 @@ def test_up_writes_only_json_lines(tmp_path: Path) -> None:
     # Not measured by coverage (`make test`): its warnings would be lines that are not JSON.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKCORE_") and k not in COVERAGE_ENV}
     env.update(JSON_LOGS, PYTHONPATH=str(APPS_DIR))
-    up = subprocess.Popen(
-        [sys.executable, "-m", "hookcore", "up", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    out = tmp_path / "up.out"  # a file, not a pipe: a pipe nobody reads yet would fill and block up
+    with out.open("w") as sink:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "hookcore", "up", "--port", str(port), "--data-dir", str(data_dir)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         token_file = data_dir / "admin-token"
@@ -103,7 +105,7 @@ def test_up_writes_only_json_lines(tmp_path: Path) -> None:
         items: list[dict[str, Any]] = []
         headers: dict[str, str] = {}
         while not items:
-            assert up.poll() is None, up.communicate()[0]
+            assert up.poll() is None, out.read_text()
             assert time.monotonic() < deadline, "hookcore up did not deploy its demo instance in 90 s"
             with contextlib.suppress(httpx.TransportError, OSError):
                 headers = {"authorization": f"Bearer {token_file.read_text().strip()}"}
@@ -120,7 +122,8 @@ def test_up_writes_only_json_lines(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the demo order did not succeed"
             time.sleep(0.1)
         up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=60)
+        up.wait(timeout=60)
+        output = out.read_text()
     finally:
         kill_group(up.pid)
         up.wait()
