@@ -39,6 +39,34 @@ pub(super) struct Tables {
     pub customer_counts: AHashMap<String, usize>,
 }
 
+impl Tables {
+    /// `gone`, no longer in `instances`, is no longer its customer's instance of its integration:
+    /// the customer's next-newest one is, if any; else the customer has none.
+    fn unlink(&mut self, gone: &InstanceSpec) {
+        let key = (gone.integration.clone(), gone.customer.clone());
+        if self.by_customer.get(&key) != Some(&gone.id) {
+            return;
+        }
+        let next = self
+            .instances
+            .values()
+            .filter(|i| i.integration == key.0 && i.customer == key.1)
+            .map(|i| i.id.clone())
+            .max();
+        match next {
+            Some(id) => {
+                self.by_customer.insert(key, id);
+            }
+            None => {
+                self.by_customer.remove(&key);
+                if let Some(count) = self.customer_counts.get_mut(&gone.integration) {
+                    *count = count.saturating_sub(1);
+                }
+            }
+        }
+    }
+}
+
 /// Integrations, endpoints and instances, shared by every request of one process.
 #[derive(Default)]
 pub struct Router {
@@ -91,6 +119,12 @@ impl Router {
             });
         }
         let mut tables = self.write();
+        if let Some(old) = tables.instances.remove(&spec.id) {
+            if (&old.integration, &old.customer) != (&spec.integration, &spec.customer) {
+                // Rewritten for another integration or customer: the old pair no longer has it.
+                tables.unlink(&old);
+            }
+        }
         let key = (spec.integration.clone(), spec.customer.clone());
         let newest = match tables.by_customer.get(&key) {
             Some(current) if current.as_str() > spec.id.as_str() => current.clone(),
@@ -111,27 +145,7 @@ impl Router {
         let Some(removed) = tables.instances.remove(instance_id) else {
             return false;
         };
-        let key = (removed.integration.clone(), removed.customer.clone());
-        if tables.by_customer.get(&key).map(String::as_str) == Some(instance_id) {
-            // Fall back to the customer's next-newest instance of the integration, if any.
-            let next = tables
-                .instances
-                .values()
-                .filter(|i| i.integration == key.0 && i.customer == key.1)
-                .map(|i| i.id.clone())
-                .max();
-            match next {
-                Some(id) => {
-                    tables.by_customer.insert(key, id);
-                }
-                None => {
-                    tables.by_customer.remove(&key);
-                    if let Some(count) = tables.customer_counts.get_mut(&removed.integration) {
-                        *count = count.saturating_sub(1);
-                    }
-                }
-            }
-        }
+        tables.unlink(&removed);
         true
     }
 
