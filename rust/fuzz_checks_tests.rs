@@ -176,6 +176,64 @@ fn reference_urlencoded_agrees_with_python_examples() {
     assert_eq!(pairs(b"x=%C3%A9%FF=y"), owned(&[("x", "\u{e9}\u{fffd}=y")]));
 }
 
+#[test]
+fn json_bodies_meet_the_documented_contract() {
+    // A JSON POST to the plain endpoint: what each edge case gets, by docs/errors.md.
+    let outcome = |body: &[u8]| {
+        let mut data = vec![2, 0, 0, 0, 0, 0];
+        data.extend_from_slice(body);
+        ingest_request(&data);
+        let request = HostileRequest::from_bytes(&data);
+        assert_eq!(request.body, body);
+        let headers = [("content-type", "application/json")];
+        match ingest(
+            &ingest_config(),
+            &router(),
+            None,
+            &TriggerRequest {
+                method: "POST",
+                target: "EEcho",
+                query: "",
+                headers: &headers,
+                body,
+            },
+        ) {
+            Decision::Accepted(_) => "accepted",
+            Decision::Rejected { code, .. } => code.as_str(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let long = "1".repeat(MAX_INT_DIGITS + 1);
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let cases: [(Vec<u8>, &str); 14] = [
+        (br#"{"a":1,"a":2}"#.to_vec(), "accepted"),
+        (b"1e400".to_vec(), "accepted"),
+        (br#""\ud83d\ude00""#.to_vec(), "accepted"),
+        (br#""\ud800""#.to_vec(), "malformed_json"),
+        (b"\xef\xbb\xbf{}".to_vec(), "malformed_json"),
+        (b"[1,]".to_vec(), "malformed_json"),
+        (b" ".to_vec(), "malformed_json"),
+        (long.clone().into_bytes(), "json_number_too_long"),
+        (format!("[\"{long}\"]").into_bytes(), "accepted"),
+        (format!("[{long},x]").into_bytes(), "json_number_too_long"),
+        ("9".repeat(MAX_INT_DIGITS).into_bytes(), "accepted"),
+        (nested(200).into_bytes(), "accepted"),
+        (nested(crate::parse::MAX_DEPTH).into_bytes(), "accepted"),
+        (
+            nested(crate::parse::MAX_DEPTH + 1).into_bytes(),
+            "malformed_json",
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            outcome(&body),
+            expected,
+            "{}",
+            String::from_utf8_lossy(&body[..body.len().min(40)])
+        );
+    }
+}
+
 fn bytes_from(alphabet: &'static [u8], max: usize) -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
         prop_oneof![4 => prop::sample::select(alphabet), 1 => any::<u8>()],
@@ -238,6 +296,215 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Ids of [`router`]'s endpoints and instances, and a few new ones.
+const ROUTE_IDS: [&str; 12] = [
+    "EEcho", "ESync", "EInst", "EShared", "EMeta", "i-simple", "i-inst", "i-shared", "i-zz", "i-a",
+    "Enew", "",
+];
+const ROUTE_INTEGRATIONS: [&str; 6] = ["simple", "inst", "pre", "shared", "signed", "nope"];
+const ROUTE_KINDS: [&str; 4] = ["instance_and_flow", "instance", "shared", "bogus"];
+const ROUTE_FLOWS: [&str; 6] = ["Echo", "Sync", "Created", "Deleted", "Paid", "Nope"];
+const ROUTE_CUSTOMERS: [&str; 6] = ["c1", "c2", "c4", "c5", "c7", ""];
+
+fn pick(values: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop::sample::select(values).prop_map(str::to_string)
+}
+
+/// A record for [`route_records`]: mostly well-formed endpoint, instance and
+/// integration records over [`router`]'s names, some broken, some any JSON;
+/// an empty one removes. The id is mostly the record's own.
+fn route_op() -> impl Strategy<Value = (String, Vec<u8>)> {
+    let endpoint = (
+        pick(&ROUTE_IDS),
+        pick(&ROUTE_INTEGRATIONS),
+        pick(&ROUTE_KINDS),
+        prop::option::of(pick(&ROUTE_IDS)),
+        prop::option::of(pick(&ROUTE_FLOWS)),
+    )
+        .prop_map(|(id, integration, kind, instance, flow)| {
+            let record = serde_json::json!({
+                "endpoint": id, "integration": integration, "kind": kind,
+                "instance": instance, "flow": flow,
+            });
+            (id, record)
+        });
+    let instance = (
+        pick(&ROUTE_IDS),
+        pick(&ROUTE_INTEGRATIONS),
+        pick(&ROUTE_CUSTOMERS),
+        any::<bool>(),
+    )
+        .prop_map(|(id, integration, customer, key)| {
+            let mut record = serde_json::json!({
+                "id": id, "integration": integration, "customer": customer,
+            });
+            if key {
+                record["apiKeyHashes"] =
+                    serde_json::json!({ "Paid": [apikey::digest_hex(API_KEY)] });
+            }
+            (id, record)
+        });
+    let integration = (
+        pick(&ROUTE_IDS),
+        pick(&ROUTE_INTEGRATIONS),
+        pick(&ROUTE_KINDS),
+        pick(&ROUTE_FLOWS),
+        any::<bool>(),
+    )
+        .prop_map(|(id, name, kind, flow, preprocess)| {
+            let record = serde_json::json!({
+                "name": name, "endpoint": kind, "rateLimit": 5, "preprocess": preprocess,
+                "customerFrom": {"source": "header", "selector": "x-account"},
+                "flows": { flow: {} },
+            });
+            (id, record)
+        });
+    let record = prop_oneof![
+        3 => endpoint,
+        3 => instance,
+        1 => integration,
+        1 => (pick(&ROUTE_IDS), json_value()),
+    ];
+    (record, pick(&ROUTE_IDS), 0..8u8).prop_map(|((own, record), other, how)| {
+        let bytes = serde_json::to_vec(&record).unwrap();
+        match how {
+            0 => (own, Vec::new()),
+            1 => (own, bytes[..bytes.len() / 2].to_vec()),
+            2 => (other, bytes),
+            _ => (own, bytes),
+        }
+    })
+}
+
+/// Texts on which JSON parsers differ, or hookcore's contract adds to RFC 8259.
+fn json_edge_cases() -> Vec<Vec<u8>> {
+    let long = "1".repeat(MAX_INT_DIGITS + 1);
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let mut cases: Vec<Vec<u8>> = [
+        r#"{"a":1,"a":2}"#,
+        "1e400",
+        "-1e400",
+        "1e99999999999999999999",
+        "-0",
+        "0.5e-7",
+        r#""\ud83d\ude00""#,
+        r#""\ud800""#,
+        r#""\udc00""#,
+        r#""\ud83dx""#,
+        r#"{"\ud800":1}"#,
+        r#""\/\b\f""#,
+        r#""\a""#,
+        "\u{feff}{}",
+        "[1,]",
+        r#"{"a":1,}"#,
+        "NaN",
+        "Infinity",
+        "01",
+        "1.",
+        ".5",
+        "1e",
+        "+1",
+        "\"\u{7f}\"",
+        "\"\t\"",
+        " {} ",
+        "{}\u{a0}",
+        "{} x",
+        "// c\n{}",
+        "nul",
+        "[] []",
+        "\"\u{e9}\"",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    cases.extend([
+        b"\"\xff\"".to_vec(),
+        b"\"\xc3\"".to_vec(),
+        long.clone().into_bytes(),
+        format!("-{long}").into_bytes(),
+        format!("[0.{long}e{long}]").into_bytes(),
+        format!("[{long},x]").into_bytes(),
+        format!("[\"{long}\"]").into_bytes(),
+        "9".repeat(MAX_INT_DIGITS).into_bytes(),
+        nested(100).into_bytes(),
+        nested(200).into_bytes(),
+        nested(crate::parse::MAX_DEPTH).into_bytes(),
+        nested(crate::parse::MAX_DEPTH + 1).into_bytes(),
+        format!("{}1", "[".repeat(300)).into_bytes(),
+    ]);
+    cases
+}
+
+/// JSON bodies: valid ones (compact or pretty), the edge cases, and valid
+/// ones with a byte inserted, removed or replaced.
+fn json_body() -> impl Strategy<Value = Vec<u8>> {
+    fn valid() -> impl Strategy<Value = Vec<u8>> {
+        (json_value(), any::<bool>()).prop_map(|(value, pretty)| {
+            if pretty {
+                serde_json::to_vec_pretty(&value).unwrap()
+            } else {
+                serde_json::to_vec(&value).unwrap()
+            }
+        })
+    }
+    let mutated = (
+        valid(),
+        any::<prop::sample::Index>(),
+        prop_oneof![prop::sample::select(JSON_BYTES), any::<u8>()],
+        0..3u8,
+    )
+        .prop_map(|(mut bytes, at, byte, how)| {
+            let at = at.index(bytes.len() + 1);
+            match how {
+                0 => bytes.insert(at, byte),
+                _ if at == bytes.len() => bytes.push(byte),
+                1 => drop(bytes.remove(at)),
+                _ => bytes[at] = byte,
+            }
+            bytes
+        });
+    prop_oneof![
+        3 => valid(),
+        2 => prop::sample::select(json_edge_cases()),
+        3 => mutated,
+    ]
+}
+
+/// Fields with what a part header may carry: quotes, backslashes, line breaks
+/// (a filename's goes in `filename*`), non-ASCII; data with line breaks and dashes.
+fn odd_field() -> impl Strategy<Value = Field> {
+    (
+        "[a-z\"\\\\; é\r]{0,6}",
+        prop::option::of("[a-z\"\\\\; é\r\n%']{0,6}"),
+        prop::option::of("[a-z/;= \"]{0,12}"),
+        prop::collection::vec(prop::sample::select(b"ab-\r\n \t".to_vec()), 0..24),
+    )
+        .prop_map(|(name, filename, content_type, data)| Field {
+            name,
+            filename,
+            content_type: content_type.map(|c| c.trim_matches(' ').to_string()),
+            data,
+        })
+}
+
+/// Bytes an edit puts into a multipart body.
+fn multipart_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::sample::select(vec![
+            b"\r\n".to_vec(),
+            b"\n".to_vec(),
+            b"--".to_vec(),
+            b" \t".to_vec(),
+            b"\r\n\r\n".to_vec(),
+            b"content-type: a/b\r\n".to_vec(),
+            b"Content-Disposition: form-data; name=x\r\n".to_vec(),
+            b"; filename*=utf-8''a%0Ab".to_vec(),
+            b"\"".to_vec(),
+        ]),
+        prop::collection::vec(any::<u8>(), 1..4),
+    ]
+}
+
 fn field() -> impl Strategy<Value = Field> {
     (
         "[A-Za-z0-9_. -]{1,12}",
@@ -287,6 +554,34 @@ proptest! {
     }
 
     #[test]
+    fn multipart_of_written_bodies(
+        boundary in "[A-Za-z0-9'()+_,./:=? -]{1,7}",
+        fields in prop::collection::vec(odd_field(), 0..5),
+        lf in any::<bool>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), multipart_piece(), 0..3u8), 0..3),
+    ) {
+        // A body as a client writes it, then line endings changed and bytes edited.
+        let Some(mut body) = multipart_bytes(&fields, boundary.as_bytes()) else {
+            return Ok(());
+        };
+        if lf {
+            body = String::from_utf8_lossy(&body).replace("\r\n", "\n").into_bytes();
+        }
+        for (at, piece, how) in edits {
+            let at = at.index(body.len() + 1);
+            match how {
+                0 => drop(body.splice(at..at, piece)),
+                1 => drop(body.drain(at..(at + piece.len()).min(body.len()))),
+                _ => drop(body.splice(at..(at + 1).min(body.len()), piece)),
+            }
+        }
+        let mut data = vec![boundary.len() as u8];
+        data.extend_from_slice(boundary.as_bytes());
+        data.extend_from_slice(&body);
+        multipart(&data);
+    }
+
+    #[test]
     fn multipart_round_trip(fields in prop::collection::vec(field(), 0..6)) {
         multipart_roundtrip(&fields);
     }
@@ -327,6 +622,28 @@ proptest! {
         }
         data.extend_from_slice(&body);
         data.push(if limited { 1 } else { 2 });
+        ingest_request(&data);
+    }
+
+    #[test]
+    fn ingest_json_props(
+        method in prop::sample::select(vec![2u8, 2, 2, 3, 4, 5, 0, 1, 8]),
+        endpoint in any::<u8>(),
+        flags in prop_oneof![3 => any::<u8>().prop_map(|f| f & !6), 1 => any::<u8>()],
+        headers in prop::collection::vec(prop::sample::select(vec![
+            "Content-Type:application/json",
+            "content-type:text/plain",
+            "x-a:1",
+        ]), 0..2),
+        body in json_body(),
+        limited in any::<bool>(),
+    ) {
+        let mut data = vec![method, endpoint, flags, 0, 0];
+        data.extend_from_slice(headers.join("\n").as_bytes());
+        data.push(0);
+        data.extend_from_slice(&body);
+        // The last byte says whether rate limiting is on: JSON whitespace, odd or even.
+        data.push(if limited { b'\t' } else { b' ' });
         ingest_request(&data);
     }
 
@@ -395,4 +712,63 @@ proptest! {
         data.extend_from_slice(if raw { &bytes[..bytes.len() / 2] } else { &bytes });
         route_records(&data);
     }
+}
+
+proptest! {
+    // Each case checks the whole table after every call: fewer cases, the fuzzer runs more.
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn route_record_sequences(ops in prop::collection::vec(route_op(), 1..=MAX_ROUTE_OPS)) {
+        let mut data = Vec::new();
+        for (i, (id, record)) in ops.iter().enumerate() {
+            if i > 0 {
+                data.push(0);
+            }
+            data.extend_from_slice(id.as_bytes());
+            data.push(0);
+            data.extend_from_slice(record);
+        }
+        route_records(&data);
+    }
+}
+
+/// An instance record replacing one under the same id with another customer
+/// moves it: the old customer is routed to it no more, nor counted (found by
+/// `route_records`' model; the old pair kept routing to it before).
+#[test]
+fn an_instance_record_changing_customer_moves_the_instance() {
+    let router = router();
+    let digest = apikey::digest_hex(API_KEY);
+    let moved = format!(
+        r#"{{"id":"i-shared","integration":"shared","customer":"c9","apiKeyHashes":{{"Paid":["{digest}"]}}}}"#
+    );
+    router
+        .set_instance_json("i-shared", moved.as_bytes())
+        .unwrap();
+    // Customer c4 has no instance any more: its requests must not reach customer c9's.
+    let decision = ingest(
+        &ingest_config(),
+        &router,
+        None,
+        &TriggerRequest {
+            method: "POST",
+            target: "EShared",
+            query: "",
+            headers: &[
+                ("content-type", "application/json"),
+                ("x-account", "c4"),
+                ("api-key", API_KEY),
+            ],
+            body: br#"{"event":{"type":"paid"}}"#,
+        },
+    );
+    if let Decision::Accepted(accepted) = &decision {
+        panic!(
+            "customer c4's request accepted for customer {}",
+            accepted.customer
+        );
+    }
+    assert_eq!(shared_route(&router, "shared", "c4"), Ok(None));
+    assert_eq!(router.customer_count("shared"), 1);
 }

@@ -1,4 +1,5 @@
-//! The ingress hot path on hostile requests: only contract statuses, every refusal coded.
+//! The ingress hot path on hostile requests: only contract statuses, every refusal coded,
+//! a JSON body refused as malformed exactly when serde_json refuses it.
 //! The property is `_core::fuzz_checks::ingest_request`, which `cargo test` also runs
 //! over fuzz/corpus/ingest/ (add a crashing input there once fixed).
 #![no_main]

@@ -1,4 +1,5 @@
-//! Multipart parsing: never panics, parts inside the body; a built body round-trips.
+//! Multipart parsing: never panics; parts shaped as RFC 2046 says, limits only add limit errors,
+//! preamble and epilogue change nothing, parts written again parse the same; a built body round-trips.
 //! The property is `_core::fuzz_checks::multipart`, which `cargo test` also runs
 //! over fuzz/corpus/multipart/ (add a crashing input there once fixed).
 #![no_main]
