@@ -47,8 +47,13 @@ async def held(ctx: Any, payload: Any) -> dict[str, Any]:
 
 @app.flow("StallOnce")
 async def stall_once(ctx: Any, payload: Any) -> dict[str, Any]:
-    """The first run sleeps ``?sleep=`` seconds, then fails; later runs succeed at once."""
+    """The first run sleeps ``?sleep=`` seconds, then fails; later runs succeed at once.
+
+    The first run marks ``stalling {pid}`` once it has counted itself the first: a test stops
+    its worker after that mark, not after ``run`` (stopped between writing ``run`` and counting
+    the runs, it would count the next run's line too when it resumes, and succeed)."""
     if _mark(payload.execution_id, "run") == 1:
+        _mark(payload.execution_id, "stalling")
         await asyncio.sleep(float(payload.query_parameters["sleep"]))
         _mark(payload.execution_id, "failing")
         raise RuntimeError("the first run fails, late")

@@ -58,11 +58,11 @@ def stopped(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-def runs(markers: Path, execution_id: str) -> list[str]:
-    """The pids of the workers that started the execution, in order."""
+def runs(markers: Path, execution_id: str, mark: str = "run") -> list[str]:
+    """The pids of the workers that started the execution (or marked ``mark``), in order."""
     path = markers / execution_id
     lines = path.read_text().splitlines() if path.exists() else []
-    return [line.split()[1] for line in lines if line.startswith("run ")]
+    return [line.split()[1] for line in lines if line.startswith(f"{mark} ")]
 
 
 def start(hc: Hookcore, url: str) -> str:
@@ -98,7 +98,10 @@ def test_a_stalled_worker_never_overwrites_the_final_record(tmp_path: Path) -> N
     for a retry: the record stays 'succeeded'."""
     with faults(tmp_path, workers=2) as (hc, instance, markers):
         execution_id = start(hc, instance["webhookUrls"]["StallOnce"] + "?sleep=8")
-        first = wait_for(lambda: runs(markers, execution_id), "the first run")[0]
+        # Stopped once the first run has counted itself the first ("stalling"), not as soon as it
+        # marks "run": stopped in between, it counts B's run too when it resumes, and succeeds.
+        first = wait_for(lambda: runs(markers, execution_id, "stalling"), "the first run's stall")[0]
+        assert runs(markers, execution_id)[0] == first
         [stalled] = [w for w in hc.workers if str(w.popen.pid) == first]
         with stopped(stalled.popen.pid):
             record = hc.wait_final(execution_id, timeout=60)
