@@ -31,6 +31,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig
 
+from hookcore.jetstream import kv_keys
 from hookcore.queue import ALL_EXECUTIONS, EXECUTIONS_STREAM, execution_id_of
 from hookcore.records import RECORDS_BUCKET
 from support import (
@@ -160,11 +161,11 @@ async def _stored_counts(url: str, gone: int | None = None, timeout: float = 120
 
 
 async def _recorded_ids(url: str) -> list[str]:
-    """Every execution id with a record (the records bucket's keys)."""
+    """Every execution id with a record (the records bucket's keys; none is deleted here)."""
     nc = await _connect(url)
     try:
         kv = await nc.jetstream(timeout=10).key_value(RECORDS_BUCKET)
-        return list(await kv.keys())
+        return await kv_keys(kv)  # not kv.keys(): a consumer, which can end early (NoKeysError)
     finally:
         await nc.close()
 
