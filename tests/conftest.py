@@ -12,14 +12,7 @@ import pytest
 from hypothesis import settings
 
 from hookcore.embedded import EmbeddedNats
-from support import (
-    RATE_TABLES,
-    RUN_MARKER,
-    Hookcore,
-    processes_of_this_run,
-    running_hookcore,
-    running_nats,
-)
+from support import RUN_MARKER, Hookcore, processes_of_this_run, running_hookcore, running_nats
 
 settings.register_profile("fast", max_examples=100, deadline=None)
 settings.register_profile("slow", max_examples=2000, deadline=None)
@@ -41,10 +34,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_left_behind() -> Iterator[None]:
+def no_process_left_behind() -> Iterator[None]:
     """Every process the tests start (servers, workers, nats-server, `hookcore up` and what
-    they start in turn) inherits a marker in its environment; none may outlive the run. Nor
-    may the rate-limit table in /dev/shm of any NATS deployment the run's ingresses used."""
+    they start in turn) inherits a marker in its environment; none may outlive the run. (The
+    rate-limit tables their ingresses make in /dev/shm are checked and removed as each test's
+    NATS stops: `Hookcore.stop`, `Up`.)"""
     os.environ[RUN_MARKER] = uuid.uuid4().hex
     yield
     deadline = time.monotonic() + 10  # a process being stopped may still be exiting
@@ -54,10 +48,6 @@ def nothing_left_behind() -> Iterator[None]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert not left, f"processes left behind by the tests (now killed): {left}"
-    tables = sorted(path for path in RATE_TABLES if path.exists())
-    for path in tables:
-        path.unlink(missing_ok=True)
-    assert not tables, f"rate-limit tables left behind by the tests (now removed): {tables}"
 
 
 @pytest.fixture(scope="module")

@@ -177,16 +177,12 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-RATE_TABLES: set[Path] = set()
-"""The rate-limit tables (in /dev/shm) of the NATS deployments this run's ingresses used:
-the run fails when one is left behind (conftest.py)."""
-
-
 def rate_table_of(nats_url: str) -> Path:
-    """Where the ingresses of ``nats_url`` keep their rate-limit table; noted in `RATE_TABLES`."""
-    path = rate_table_file(Settings.load(nats_url=nats_url))
-    RATE_TABLES.add(path)
-    return path
+    """Where the ingresses of ``nats_url`` keep their rate-limit table (in /dev/shm).
+
+    The path depends on the user and the URL alone: check or remove it while this run's
+    nats-server still holds the URL's port, or another run's table may be at the same path."""
+    return rate_table_file(Settings.load(nats_url=nats_url))
 
 
 def rate_table_of_up(data_dir: Path) -> Path | None:

@@ -83,13 +83,14 @@ def _up(workdir: Path, data_dir: Path, port: int) -> Iterator[tuple[subprocess.P
             text=True,
             start_new_session=True,
         )
+    table = None
     try:
         deadline = time.monotonic() + 90
         while "export HOOKCORE_URL=" not in out.read_text():
             assert up.poll() is None, out.read_text()
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.1)
-        rate_table_of_up(data_dir)  # `up` removes it when it ends; the run fails if not
+        table = rate_table_of_up(data_dir)  # `up` removes it when it ends
         yield up, out
     finally:
         if up.poll() is None:
@@ -99,8 +100,12 @@ def _up(workdir: Path, data_dir: Path, port: int) -> Iterator[tuple[subprocess.P
             except subprocess.TimeoutExpired:
                 kill_group(up.pid)
                 up.wait()
-                if table := rate_table_of_up(data_dir):
-                    table.unlink(missing_ok=True)
+        # Checked at once, before another run's NATS may take the port the table is named after.
+        table = table or rate_table_of_up(data_dir)
+        left = table is not None and table.exists()
+        if table is not None and left:
+            table.unlink(missing_ok=True)
+    assert not left, f"hookcore up left its rate-limit table behind: {table}"
 
 
 @contextmanager

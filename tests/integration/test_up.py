@@ -89,6 +89,8 @@ class Up:
         self.base = f"http://127.0.0.1:{port}"
         self.family: set[int] = set()
         self.left_behind: list[int] = []
+        self.rate_table: Path | None = None
+        self.table_left = False
         self.returncode: int | None = None
         self.out = self.err = ""
         self.admin = httpx.Client(base_url=self.base, timeout=30)
@@ -118,7 +120,7 @@ class Up:
             assert time.monotonic() < deadline, "hookcore up not ready after 120 s"
             time.sleep(0.1)
         self.token = (self.data_dir / "admin-token").read_text().strip()
-        rate_table_of_up(self.data_dir)  # `up` removes it when it ends; the run fails if not
+        self.rate_table = rate_table_of_up(self.data_dir)  # `up` removes it when it ends
         self.admin.headers["authorization"] = f"Bearer {self.token}"
 
     def wait_for_log(self, line: str, timeout: float = 60) -> None:
@@ -156,13 +158,17 @@ class Up:
             for pid in self.left_behind:  # the test fails on them; clean up anyway
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            if self.returncode != 0 and (table := rate_table_of_up(self.data_dir)):
-                table.unlink(missing_ok=True)  # `up` removes it when it ends by itself; the test fails else
+            # Checked at once, before another run's NATS may take the port the table is named after.
+            table = self.rate_table or rate_table_of_up(self.data_dir)
+            self.table_left = table is not None and table.exists()
+            if table is not None and self.table_left:
+                table.unlink(missing_ok=True)  # `up` removes it when it ends by itself
 
     def assert_stopped_cleanly(self) -> None:
         assert len(self.family) >= 3, f"expected nats-server, the ingress and a worker: {self.family}"
         assert self.returncode == 0, self.err
         assert not self.left_behind, "processes left behind after Ctrl-C"
+        assert not self.table_left, f"up left its rate-limit table behind: {self.rate_table}"
         assert "Traceback" not in self.err and "Traceback" not in self.out, self.err
 
 
