@@ -193,6 +193,16 @@ def rate_table_of_up(data_dir: Path) -> Path | None:
     return rate_table_of(f"nats://{listen.group(1)}") if listen else None
 
 
+def pause(pid: int) -> None:
+    """SIGSTOP ``pid`` and wait until it is stopped (the signal is delivered asynchronously)."""
+    os.kill(pid, signal.SIGSTOP)
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + 30
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)
+
+
 def end(process: subprocess.Popen[Any], timeout: float = 15) -> None:
     """SIGTERM ``process``; when it has not exited within ``timeout``, SIGKILL it and its group."""
     process.terminate()

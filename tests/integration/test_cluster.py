@@ -41,6 +41,7 @@ from support import (
     Process,
     coverage_paused,
     final_statuses,
+    pause,
 )
 
 PUBLISH_TIMEOUT = 2.0  # what support's processes run with (HOOKCORE_PUBLISH_TIMEOUT)
@@ -210,6 +211,11 @@ class Run:
 
     def refused(self) -> list[Answer]:
         return [a for a in self.answers if a.status != 200]
+
+    def last_refusal(self) -> str:
+        """When the last refusal was answered, for the tests' summary lines ('' when none was)."""
+        refused = self.refused()
+        return f"; 503s until {max(a.answered for a in refused) - self.fault_done:.2f}s" if refused else ""
 
 
 async def _load_through(
@@ -392,12 +398,7 @@ def test_killing_the_node_the_ingress_publishes_through_loses_nothing(tmp_path: 
             print(
                 f"\nkilled n{node} (publisher's node, stream leader): {len(run.before())} answered before, "
                 f"in flight {dict(in_flight)}, {len(run.accepted())} accepted, {len(refused)} refused, "
-                f"{stored} stored, all succeeded"
-                + (
-                    f"; 503s until {max(a.answered for a in refused) - run.fault_done:.2f}s"
-                    if refused
-                    else ""
-                )
+                f"{stored} stored, all succeeded" + run.last_refusal()
             )
         finally:
             hc.stop()
@@ -441,7 +442,7 @@ def test_a_silent_node_loses_nothing_end_to_end(tmp_path: Path) -> None:
                 log_from = _log_size(hc.ingress)
                 at = time.monotonic()
                 silent = node
-                await asyncio.to_thread(_pause, process.pid)
+                await asyncio.to_thread(pause, process.pid)
                 return at
 
             hold = PUBLISH_TIMEOUT + SILENCE_SLACK
@@ -476,11 +477,7 @@ def test_a_silent_node_loses_nothing_end_to_end(tmp_path: Path) -> None:
                 f"{len(run.before())} answered before, in flight {dict(in_flight)} (slowest answered "
                 f"{max(a.answered for a in run.in_flight()) - run.fault_done:.2f}s after the stop), "
                 f"{len(run.accepted())} accepted, {len(refused)} refused, {stored} stored, all succeeded"
-                + (
-                    f"; 503s until {max(a.answered for a in refused) - run.fault_done:.2f}s"
-                    if refused
-                    else ""
-                )
+                + run.last_refusal()
             )
         finally:
             hc.stop()
@@ -488,13 +485,3 @@ def test_a_silent_node_loses_nothing_end_to_end(tmp_path: Path) -> None:
         if silent is not None and cluster.processes[silent] is not None:
             os.kill(cluster.processes[silent].pid, signal.SIGCONT)  # type: ignore[union-attr]
         cluster.stop()
-
-
-def _pause(pid: int) -> None:
-    """SIGSTOP and wait until the process is stopped (the signal is delivered asynchronously)."""
-    os.kill(pid, signal.SIGSTOP)
-    stat = Path(f"/proc/{pid}/stat")
-    deadline = time.monotonic() + 30
-    while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
-        assert time.monotonic() < deadline, f"process {pid} did not stop"
-        time.sleep(0.01)

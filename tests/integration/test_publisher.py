@@ -29,7 +29,7 @@ from hookcore.publisher import MAX_PROBE_AFTER, Publisher, Server
 from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, execution_id_of
 from hookcore.records import record_subject
 from hookcore.store import expect_last
-from support import end, running_hookcore, running_nats, wait_listening
+from support import end, pause, running_hookcore, running_nats, wait_listening
 
 
 def test_server_urls() -> None:
@@ -125,16 +125,6 @@ def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
                 os.kill(server.process.pid, signal.SIGCONT)
 
 
-def _pause(pid: int) -> None:
-    """Stop the process and wait until it is stopped (the signal is delivered asynchronously)."""
-    os.kill(pid, signal.SIGSTOP)
-    stat = Path(f"/proc/{pid}/stat")
-    deadline = time.monotonic() + 30
-    while stat.read_text().rsplit(")", 1)[1].split()[0] != "T":
-        assert time.monotonic() < deadline, f"process {pid} did not stop"
-        time.sleep(0.01)
-
-
 def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: EmbeddedNats) -> None:
     subject = f"{EXECUTIONS_SUBJECT_PREFIX}.after-restart"
 
@@ -144,7 +134,7 @@ def test_a_stalled_server_times_out_and_a_restarted_one_is_used_again(own_nats: 
         await publisher.start()
         assert own_nats.process is not None
         try:
-            _pause(own_nats.process.pid)
+            pause(own_nats.process.pid)
             # Sent, and no other server to send it again on: its fate is unknown.
             with pytest.raises(QueueUnavailable, match=r"no acknowledgement within 0\.5s") as stalled:
                 await publisher.publish(subject, b"stalled", msg_id="stalled-1")
@@ -183,7 +173,7 @@ def test_a_silent_server_is_left_for_another_connection(
         await publisher.start()
         assert own_nats.process is not None
         try:
-            _pause(own_nats.process.pid)
+            pause(own_nats.process.pid)
             deadline = time.monotonic() + 30
             while publisher.connected:
                 assert time.monotonic() < deadline, "the silent connection was kept"
@@ -310,7 +300,7 @@ def test_a_full_write_buffer_fails_at_once(own_nats: EmbeddedNats) -> None:
         assert own_nats.process is not None
         tasks = []
         try:
-            _pause(own_nats.process.pid)
+            pause(own_nats.process.pid)
             started = time.monotonic()
             refused = None
             for i in range(400):  # 100 MiB: more than the kernel's socket buffers take
@@ -391,7 +381,7 @@ def test_a_silent_server_is_left_within_the_publish_timeout(tmp_path: Path) -> N
         await publisher.start()
         try:
             silent = servers[str(publisher.server)]
-            _pause(silent.process.pid)
+            pause(silent.process.pid)
             started = time.monotonic()
             await publisher.publish(f"{EXECUTIONS_SUBJECT_PREFIX}.moved", b"{}", msg_id="moved-1")
             assert time.monotonic() - started < timeout
