@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -244,10 +244,13 @@ class Hookcore:
             base_url=self.base, timeout=30, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
         )
 
-    def start_ingress(self) -> None:
+    def start_ingress(self, wrapper: Sequence[str] = ()) -> None:
+        """Start `hookcore serve` (run through ``wrapper``, a command that ends by running its
+        arguments, when given) and return once it answers /readyz."""
         self.ingress = Process(
-            f"ingress-{self.port}",
+            f"ingress-{self.port}" + ("-wrapped" if wrapper else ""),
             [
+                *wrapper,
                 sys.executable,
                 "-m",
                 "hookcore",

@@ -16,15 +16,15 @@ import asyncio
 import math
 import os
 import subprocess
-import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hookcore.nodes import NODE_TTL
-from support import APP_FLAGS, Hookcore, Process, running_hookcore, running_nats
+from support import Hookcore, Process, running_hookcore, running_nats
 
 RATE, BURST = 1, 8  # limits_app:limited, flow "Bursty": 1/s, 8 at once
 REQUESTS = 20  # sent at once to one machine: well over its burst
@@ -66,40 +66,8 @@ class OtherMachine(Hookcore):
     """An ingress (no workers) that hookcore sees as running on another machine: its own host
     name, so its own node id, and its own /dev/shm, so its own rate-limit table."""
 
-    def start_ingress(self) -> None:
-        self.ingress = Process(
-            f"ingress-{self.port}-{OTHER_HOST}",
-            [
-                *_namespaces(),
-                "sh",
-                "-c",
-                ANOTHER_MACHINE,
-                OTHER_HOST,
-                sys.executable,
-                "-m",
-                "hookcore",
-                "serve",
-                *APP_FLAGS,
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ],
-            self.env,
-            self.log_dir,
-        )
-        deadline = time.monotonic() + 60
-        while not self._ready():
-            if self.ingress.popen.poll() is not None:
-                raise RuntimeError(f"the other machine's ingress exited:\n{self.ingress.log()}")
-            assert time.monotonic() < deadline, f"other machine not ready:\n{self.ingress.log()}"
-            time.sleep(0.1)
-
-    def _ready(self) -> bool:
-        try:
-            return self.client.get("/readyz").status_code == 200
-        except httpx.TransportError:
-            return False
+    def start_ingress(self, wrapper: Sequence[str] = ()) -> None:
+        super().start_ingress([*_namespaces(), "sh", "-c", ANOTHER_MACHINE, OTHER_HOST, *wrapper])
 
     def own_rate_table(self) -> Path:
         """This machine's rate-limit table, seen from here (in its mount namespace's /dev/shm)."""
