@@ -50,6 +50,11 @@ run: install ## run hookcore on its embedded default: nats-server, ingress, work
 # wrk: the load benches' one untimed pass.
 TEST_TOOLS := curl openssl chromium wrk
 
+# The Python suite runs in two pytest processes (pytest-xdist), each test module whole in one
+# of them with its module-scoped nats-server and hookcore: the suite mostly waits on processes
+# and sockets, so two at a time roughly halve it, on this 2-core machine too (docs/testing.md).
+PYTEST_PROCESSES := -n 2 --dist loadscope
+
 test: wheel ## build the wheel, install it and what the tests need (curl, openssl, chromium, wrk, Python extras) into .venv, lint, run the Rust tests, every bench once (short, untimed), the Python tests, report coverage
 	@missing=$$(for t in $(TEST_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
 	if [ -n "$$missing" ]; then \
@@ -66,7 +71,7 @@ test: wheel ## build the wheel, install it and what the tests need (curl, openss
 	cargo test --quiet
 	$(VENV)/bin/pytest benches --benchmark-disable -p no:cacheprovider -q
 	rm -f .coverage .coverage.*
-	status=0; $(VENV)/bin/coverage run -m pytest || status=$$?; \
+	status=0; $(VENV)/bin/coverage run -m pytest $(PYTEST_PROCESSES) || status=$$?; \
 	$(VENV)/bin/coverage combine --quiet && $(VENV)/bin/coverage report; \
 	exit $$status
 
@@ -74,7 +79,7 @@ test-rust: ## Rust unit and property tests only
 	cargo test
 
 test-python: ## Python tests only (after `make dev` or `make test`)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_PROCESSES)
 
 docs-check: ## run the code blocks of README.md and docs/*.md that can run on one machine (after `make dev` or `make test`; make test runs them too)
 	$(VENV)/bin/pytest -p no:cacheprovider tests/unit/test_docs_blocks.py tests/unit/test_cli_docs.py \

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from hookcore import Integration
+from hookcore import HttpResponse, Integration
 
 app = Integration("faults", rate_limit=1_000_000)
 
@@ -97,6 +97,26 @@ async def cyclic_result(ctx: Any, payload: Any) -> list[Any]:
     cycle: list[Any] = []
     cycle.append(cycle)
     return cycle
+
+
+@app.flow("Unawaited result", attempts=2)
+async def unawaited_result(ctx: Any, payload: Any) -> Any:
+    """Returns a coroutine it forgot to await."""
+    await _count_run(ctx)
+    return asyncio.sleep(0, "never awaited")
+
+
+@app.flow("Response of a number", attempts=2)
+async def response_of_a_number(ctx: Any, payload: Any) -> HttpResponse:
+    """Returns an HttpResponse whose body is neither str nor bytes."""
+    await _count_run(ctx)
+    return HttpResponse(200, "text/plain", 42)  # type: ignore[arg-type]
+
+
+@app.flow("Response")
+async def response(ctx: Any, payload: Any) -> HttpResponse:
+    """Returns an HttpResponse: its body is the result, stored under its content type."""
+    return HttpResponse(200, "text/csv", "order,state\nA-1,paid\n")
 
 
 @app.flow("Cyclic step", attempts=2)

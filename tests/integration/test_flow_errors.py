@@ -49,6 +49,16 @@ def _run(hookcore: Hookcore, customer: str, flow: str) -> tuple[dict[str, Any], 
         ("Cyclic result", "hookcore.errors.ResultError", "the flow returned a list that cannot be stored"),
         ("Cyclic step", "hookcore.errors.ResultError", "step 'cycle' returned a dict that cannot be stored"),
         ("Unawaited step", "TypeError", "step 'lookup' is async and was never awaited"),
+        (
+            "Unawaited result",
+            "hookcore.errors.ResultError",
+            "the flow returned a coroutine instead of a value: await it",
+        ),
+        (
+            "Response of a number",
+            "hookcore.errors.ResultError",
+            "the flow returned an HttpResponse whose body is a int; it must be str or bytes",
+        ),
     ],
 )
 def test_values_that_cannot_be_stored_use_up_the_attempts(
@@ -63,6 +73,16 @@ def test_values_that_cannot_be_stored_use_up_the_attempts(
     assert record["traceback"].rstrip().endswith(record["error"])
     # Each attempt ran the flow once, and its state write was kept: no run beyond the attempts.
     assert _flow_state(hookcore, instance["id"], flow) == 2
+
+
+def test_a_returned_http_response_is_the_result_with_its_content_type(hookcore: Hookcore) -> None:
+    _, execution_id = _run(hookcore, "fe-response", "Response")
+    record = hookcore.wait_final(execution_id, timeout=60)
+    assert (record["status"], record["error"]) == ("succeeded", None), record
+    result = hookcore.result(execution_id)
+    assert result.status_code == 200, result.text
+    assert result.headers["content-type"] == "text/csv"
+    assert result.text == "order,state\nA-1,paid\n"
 
 
 def test_an_async_step_is_awaited_and_recorded(hookcore: Hookcore) -> None:

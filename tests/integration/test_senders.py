@@ -20,6 +20,8 @@ import nats
 import pytest
 from standardwebhooks import Webhook
 
+from hookcore.catalog import DELIVERIES_BUCKET
+from hookcore.jetstream import kv_keys
 from hookcore.queue import EXECUTIONS_STREAM
 from support import Hookcore
 
@@ -135,6 +137,56 @@ def test_duplicates_answer_the_first_execution(hookcore: Hookcore, github: dict)
     assert len({a.json()["executionId"] for a in answers}) == 1
     assert sum(a.headers.get("hookcore-duplicate") == "true" for a in answers) == 7
     assert _stored_messages(hookcore) == before + 1
+
+
+def _name_another_execution(hookcore: Hookcore, execution_id: str, other: str) -> None:
+    """Make the delivery key naming ``execution_id`` name ``other`` instead, as if the ingress that
+    claimed it had died before storing ``other``."""
+
+    async def rewrite() -> None:
+        nc = await nats.connect(hookcore.nats.url)
+        try:
+            kv = await nc.jetstream().key_value(DELIVERIES_BUCKET)
+            keys = [
+                key
+                for key in await kv_keys(kv)
+                if (await kv.get(key, validate_keys=False)).value == execution_id.encode()
+            ]
+            assert len(keys) == 1, keys
+            await kv.put(keys[0], other.encode(), validate_keys=False)
+        finally:
+            await nc.close()
+
+    asyncio.run(rewrite())
+
+
+def test_a_delivery_whose_first_copy_was_never_stored_is_stored_by_its_retry(
+    hookcore: Hookcore, github: dict
+) -> None:
+    """The ingress that won a delivery's key died before storing it: the key names an execution
+    that never appears. A retry waits for it (the publish timeout and a second), then takes the key
+    over, stores itself and is the delivery's execution from then on."""
+    url = github["webhookUrls"]["Push"]
+    body = b'{"n":4}'
+    headers = _github(body)
+    first = hookcore.client.post(url, content=body, headers=headers)
+    assert first.status_code == 200, first.text
+    lost = str(uuid.uuid4())
+    _name_another_execution(hookcore, first.json()["executionId"], lost)
+
+    before = _stored_messages(hookcore)
+    retry = hookcore.client.post(url, content=body, headers=headers, timeout=60)
+    assert retry.status_code == 200, retry.text
+    assert "hookcore-duplicate" not in retry.headers
+    taken_over = retry.json()["executionId"]
+    assert taken_over not in (first.json()["executionId"], lost)
+    assert _stored_messages(hookcore) == before + 1
+    assert hookcore.wait_final(taken_over)["status"] == "succeeded"
+    assert f"execution {lost} was never stored; taking the key over" in hookcore.logs()
+
+    again = hookcore.client.post(url, content=body, headers=headers)
+    assert again.headers["hookcore-duplicate"] == "true", again.text
+    assert again.json()["executionId"] == taken_over
 
 
 def test_after_the_window_a_delivery_runs_again(hookcore: Hookcore, github: dict) -> None:
