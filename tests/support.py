@@ -20,13 +20,16 @@ from typing import Any
 import httpx
 
 from hookcore.config import Settings
-from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
+from hookcore.embedded import EmbeddedNats, nats_server_binary
+from hookcore.embedded import free_port as any_free_port
 from hookcore.ingress import rate_table_file
 from hookcore.queue import EXECUTIONS_STREAM
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS_DIR = Path(__file__).resolve().parent / "apps"
-ADMIN_TOKEN = "test-admin-token"
+# One per pytest process: a request that reached another test process's ingress (see free_port)
+# is refused, not served.
+ADMIN_TOKEN = f"test-admin-token-{os.getpid()}"
 LOAD_CONCURRENCY = 64
 WORKER_READY = "worker ready"  # the worker's log line once it fetches (hookcore/worker.py)
 
@@ -57,6 +60,33 @@ APP_FLAGS = [flag for app in TEST_APPS for flag in ("--app", app)]
 # Set by conftest for the whole run and inherited by every process a test starts (not a
 # HOOKCORE_* name: _env() and `Up` drop those).
 RUN_MARKER = "TESTS_RUN_ID"
+
+
+# Ports handed out by free_port, each held by a socket until this process exits.
+_PORT_CLAIMS: list[socket.socket] = []
+
+
+def free_port() -> int:
+    """A loopback port that is free now and that no other test process on this machine (the other
+    pytest-xdist worker, another checkout's run) has been handed.
+
+    A free port is only free until someone binds it, and a test binds it later (a process it
+    starts): two test processes may be handed the same one meanwhile. Granian binds with
+    SO_REUSEPORT, so two ingresses would then share a port in silence. So each port handed out is
+    claimed by name, an abstract Unix socket ``hookcore-tests-port-N`` bound in this machine's
+    network namespace and kept until this process exits: another test process that picks the same
+    port fails to claim it and picks again. (The NATS port `hookcore up` picks for itself is not
+    claimed.)"""
+    while True:
+        port = any_free_port()
+        claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            claim.bind(f"\0hookcore-tests-port-{port}")
+        except OSError:  # EADDRINUSE: another test process holds it
+            claim.close()
+            continue
+        _PORT_CLAIMS.append(claim)
+        return port
 
 
 def processes_of_this_run() -> dict[int, str]:
@@ -172,9 +202,15 @@ def wait_listening(
 
 
 def kill_group(pgid: int) -> None:
-    """SIGKILL every process of a process group (children are started with ``start_new_session``)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+    """SIGKILL every process of this run in process group ``pgid`` (children are started with
+    ``start_new_session``, so a child's pid is its group's id).
+
+    Only this run's processes: once all of a group's processes are gone, the system may give its
+    id to a new process of another run (or of anyone), which a plain ``killpg`` would then kill."""
+    for pid in processes_of_this_run():
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(pid) == pgid:
+                os.kill(pid, signal.SIGKILL)
 
 
 def rate_table_of(nats_url: str) -> Path:
@@ -345,7 +381,7 @@ class Hookcore:
 
 @contextmanager
 def running_nats(tmp: Path) -> Iterator[EmbeddedNats]:
-    nats = EmbeddedNats(tmp / "nats")
+    nats = EmbeddedNats(tmp / "nats", port=free_port())
     nats.start()
     try:
         yield nats

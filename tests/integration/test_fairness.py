@@ -37,7 +37,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from hookcore import _core
-from hookcore.embedded import EmbeddedNats, free_port
+from hookcore.embedded import EmbeddedNats
 from hookcore.envelope import decode_envelope, encode_envelope
 from hookcore.nats_auth import NatsAuth
 from hookcore.nats_roles import RoleKeys
@@ -54,7 +54,7 @@ from hookcore.queue import (
     work_backlog,
 )
 from hookcore.records import record_subject
-from support import Hookcore, Process, running_hookcore, running_nats
+from support import Hookcore, Process, free_port, running_hookcore, running_nats
 
 MEASURE_COVERAGE = False  # floods: what they run, the functional tests cover
 
@@ -248,7 +248,10 @@ def test_a_flooding_tenant_does_not_delay_another(tmp_path: Path, markers: Path)
     assert _core.execution_shard(b) > _core.execution_shard(a)
     worker_port = free_port()
     env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_WORKER_PORT": str(worker_port)}
-    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path, workers=0, env=env, measure=MEASURE_COVERAGE) as hc,
+    ):
         url = _deploy(hc, a, b)
         started = time.monotonic()
         flooded = _flood(url, [a], flood_size, tmp_path / "flood")
@@ -294,7 +297,10 @@ def test_weights_share_the_workers_time(tmp_path: Path, markers: Path) -> None:
     a, b = "acme", "umbrella"
     _distinct_shards(a, b)
     env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_CUSTOMER_WEIGHTS": json.dumps({a: 2})}
-    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path, workers=0, env=env, measure=MEASURE_COVERAGE) as hc,
+    ):
         url = _deploy(hc, a, b)
         _flood(url, [a, b], 2 * each, tmp_path / "flood")
         assert _stored(hc, a) == _stored(hc, b) == each
@@ -313,7 +319,10 @@ def test_a_synchronous_request_is_answered_during_a_flood(tmp_path: Path, marker
     a, b = "acme", "umbrella"
     _distinct_shards(a, b)
     env = {"HOOKCORE_TEST_MARKER_DIR": str(markers)}
-    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path, workers=0, env=env, measure=MEASURE_COVERAGE) as hc,
+    ):
         url = _deploy(hc, a, b)
         flooded = _flood(url + "?sleep=0.01", [a], 5_000, tmp_path / "flood")
         hc.start_worker()
@@ -341,7 +350,10 @@ def test_a_worker_stopped_mid_flood_loses_nothing_and_ends_each_execution_once(
     customers = ["initech", "umbrella", "oscorp", "vandelay"]
     consumers = _distinct_shards(*customers)
     env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_ACK_WAIT": "1"}  # redelivered fast
-    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path, workers=0, env=env, measure=MEASURE_COVERAGE) as hc,
+    ):
         url = _deploy(hc, *customers)
         flooded = _flood(url + "?sleep=0.05", customers, 2_400, tmp_path / "flood")
         accepted = _stored_ids(hc)
@@ -444,7 +456,7 @@ def _previous_consumer(hc: Hookcore) -> ConsumerInfo | None:
 def _nats_with_roles(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, RoleKeys]]:
     """A nats-server admitting `hookcore up`'s roles only (`hookcore.nats_roles`); the test is admin."""
     keys = RoleKeys(tmp_path / "keys").ensure()
-    server = EmbeddedNats(tmp_path / "nats", extra_config=keys.authorization())
+    server = EmbeddedNats(tmp_path / "nats", port=free_port(), extra_config=keys.authorization())
     server.start()
     ADMIN_AUTH[server.url] = keys.auth("admin")
     try:
@@ -466,7 +478,9 @@ def test_work_queued_by_the_previous_release_runs_once_after_an_upgrade(
             env["HOOKCORE_NATS_NKEY_SEED"] = keys.auth("ingress").nkey_seed
         else:
             server = stack.enter_context(running_nats(tmp_path))
-        hc = stack.enter_context(running_hookcore(server, tmp_path, workers=0, env=env))
+        hc = stack.enter_context(
+            running_hookcore(server, tmp_path, workers=0, env=env, measure=MEASURE_COVERAGE)
+        )
         if roles:
             hc.env["HOOKCORE_NATS_NKEY_SEED"] = keys.auth("worker").nkey_seed
         url = _deploy(hc, customer)
@@ -560,7 +574,10 @@ def test_executions_waiting_in_a_worker_are_not_delivered_again(tmp_path: Path, 
     customers = ["acme", "umbrella"]
     consumers = _distinct_shards(*customers)
     env = {"HOOKCORE_TEST_MARKER_DIR": str(markers), "HOOKCORE_ACK_WAIT": "0.5"}
-    with running_nats(tmp_path) as server, running_hookcore(server, tmp_path, workers=0, env=env) as hc:
+    with (
+        running_nats(tmp_path) as server,
+        running_hookcore(server, tmp_path, workers=0, env=env, measure=MEASURE_COVERAGE) as hc,
+    ):
         url = _deploy(hc, *customers)
         flooded = _flood(url + "?sleep=0.2", customers, 60, tmp_path / "flood", connections=4)
         accepted = _stored_ids(hc)

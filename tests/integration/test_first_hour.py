@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hookcore.embedded import free_port, nats_server_binary
-from support import APPS_DIR, end, kill_group, rate_table_of_up
+from hookcore.embedded import nats_server_binary
+from support import APPS_DIR, end, free_port, kill_group, rate_table_of_up
 
 FLOWS = textwrap.dedent(
     """

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from hookcore.embedded import EmbeddedNats, free_port
-from support import APPS_DIR, COVERAGE_ENV, kill_group, rate_table_of_up, running_hookcore
+from hookcore.embedded import EmbeddedNats
+from support import APPS_DIR, COVERAGE_ENV, free_port, kill_group, rate_table_of_up, running_hookcore
 
 JSON_LOGS = {"HOOKCORE_LOG_FORMAT": "json", "HOOKCORE_ACCESS_LOG": "true"}
 

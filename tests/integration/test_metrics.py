@@ -16,10 +16,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import hookcore
-from hookcore.embedded import EmbeddedNats, free_port
+from hookcore.embedded import EmbeddedNats
 from hookcore.errors import ErrorCode
 from hookcore.metrics import BLOCK_PREFIX
-from support import ADMIN_TOKEN, Hookcore, running_hookcore, running_nats
+from support import ADMIN_TOKEN, Hookcore, free_port, running_hookcore, running_nats
 
 ACCEPTED = 40
 UNKNOWN = 20

@@ -23,13 +23,13 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from hookcore.config import Settings
-from hookcore.embedded import free_port, nats_server_binary
+from hookcore.embedded import nats_server_binary
 from hookcore.errors import QueueUnavailable
 from hookcore.jetstream import connect
 from hookcore.nats_auth import NatsAuth
 from hookcore.publisher import Publisher
 from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX
-from support import ROOT, end, wait_listening
+from support import ROOT, end, free_port, wait_listening
 
 MAKE_CERTS = ROOT / "deploy" / "tls" / "make-certs.sh"
 

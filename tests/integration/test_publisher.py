@@ -21,7 +21,7 @@ from nats.js.errors import BadRequestError, ServerError, ServiceUnavailableError
 
 from hookcore import publisher as publisher_module
 from hookcore.config import Settings
-from hookcore.embedded import EmbeddedNats, free_port, nats_server_binary
+from hookcore.embedded import EmbeddedNats, nats_server_binary
 from hookcore.errors import ConfigError, QueueUnavailable, StorageFull, WriteConflict
 from hookcore.jetstream import connect, storage_error
 from hookcore.objects import OBJECTS_STREAM
@@ -29,7 +29,7 @@ from hookcore.publisher import MAX_PROBE_AFTER, Publisher, Server
 from hookcore.queue import EXECUTIONS_STREAM, EXECUTIONS_SUBJECT_PREFIX, execution_id_of
 from hookcore.records import record_subject
 from hookcore.store import expect_last
-from support import end, pause, running_hookcore, running_nats, wait_listening
+from support import end, free_port, pause, running_hookcore, running_nats, wait_listening
 
 
 def test_server_urls() -> None:

@@ -17,10 +17,17 @@ import nats
 import pytest
 from nats.js.errors import KeyNotFoundError
 
-from hookcore.embedded import free_port
 from hookcore.errors import ErrorCode
 from hookcore.jetstream import kv_keys
-from support import APPS_DIR, Hookcore, assert_refused, nothing_stored, running_hookcore, running_nats
+from support import (
+    APPS_DIR,
+    Hookcore,
+    assert_refused,
+    free_port,
+    nothing_stored,
+    running_hookcore,
+    running_nats,
+)
 
 SHARED = "acme-shared"
 

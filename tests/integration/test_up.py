@@ -25,10 +25,9 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from hookcore.config import Settings
-from hookcore.embedded import free_port
 from hookcore.ingress import rate_table_file
 from hookcore.queue import EXECUTIONS_STREAM
-from support import APPS_DIR, ROOT, kill_group, rate_table_of_up
+from support import APPS_DIR, ROOT, free_port, kill_group, processes_of_this_run, rate_table_of_up
 
 HOOKCORE = (sys.executable, "-m", "hookcore")  # the hookcore of the tests' environment
 
@@ -151,10 +150,11 @@ class Up:
             self.err = self.err_path.read_text()
             self.admin.close()
             self.returncode = self.process.returncode
+            # Only processes of this run: a pid of the family that is gone may be another's by now.
             deadline = time.monotonic() + 5
-            while any(_alive(p) for p in self.family) and time.monotonic() < deadline:
+            while (left := self.family & processes_of_this_run().keys()) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            self.left_behind = [p for p in self.family if _alive(p)]
+            self.left_behind = sorted(left)
             for pid in self.left_behind:  # the test fails on them; clean up anyway
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hookcore.datadir import DataDirInUse, PortInUse, claim
-from hookcore.embedded import free_port
+from support import free_port
 
 
 def test_a_claimed_data_dir_is_refused_until_released(tmp_path: Path) -> None:
