@@ -171,7 +171,7 @@ class Process:
 
     def kill(self) -> None:
         """SIGKILL the process and everything it started (Granian's worker processes)."""
-        kill_group(self.popen.pid)
+        kill_group(self.popen)
         self.popen.wait()
 
     def wait_for_log(self, text: str, timeout: float = 60) -> None:
@@ -201,15 +201,19 @@ def wait_listening(
             time.sleep(0.05)
 
 
-def kill_group(pgid: int) -> None:
-    """SIGKILL every process of this run in process group ``pgid`` (children are started with
-    ``start_new_session``, so a child's pid is its group's id).
+def kill_group(process: subprocess.Popen[Any]) -> None:
+    """SIGKILL ``process``, started with ``start_new_session``, and every process of its group.
 
-    Only this run's processes: once all of a group's processes are gone, the system may give its
-    id to a new process of another run (or of anyone), which a plain ``killpg`` would then kill."""
+    Until ``process`` is reaped its pid, and so its group's id, cannot be anyone else's: the whole
+    group is killed at once. Once it is reaped, the system may have given that id to a new process
+    of another run (or of anyone), so only this run's processes of the group are killed."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return
     for pid in processes_of_this_run():
         with contextlib.suppress(ProcessLookupError):
-            if os.getpgid(pid) == pgid:
+            if os.getpgid(pid) == process.pid:
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -245,7 +249,7 @@ def end(process: subprocess.Popen[Any], timeout: float = 15) -> None:
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
-        kill_group(process.pid)  # its own group when started with ``start_new_session``
+        kill_group(process)  # with its group when started with ``start_new_session``
         process.kill()
         process.wait()
 

@@ -98,7 +98,7 @@ def _up(workdir: Path, data_dir: Path, port: int) -> Iterator[tuple[subprocess.P
             try:
                 up.wait(60)
             except subprocess.TimeoutExpired:
-                kill_group(up.pid)
+                kill_group(up)
                 up.wait()
         # Checked at once, before another run's NATS may take the port the table is named after.
         table = table or rate_table_of_up(data_dir)

@@ -125,7 +125,7 @@ def test_up_writes_only_json_lines(tmp_path: Path) -> None:
         up.wait(timeout=60)
         output = out.read_text()
     finally:
-        kill_group(up.pid)
+        kill_group(up)
         up.wait()
         if table := rate_table_of_up(data_dir):
             table.unlink(missing_ok=True)

@@ -141,11 +141,11 @@ class Up:
                 while_stopping()
             self.out, _ = self.process.communicate(timeout=60)
         except subprocess.TimeoutExpired:
-            kill_group(self.process.pid)
+            kill_group(self.process)
             self.out, _ = self.process.communicate()
         finally:
             if self.process.poll() is None:  # while_stopping failed: stop it anyway
-                kill_group(self.process.pid)
+                kill_group(self.process)
                 self.out, _ = self.process.communicate()
             self.err = self.err_path.read_text()
             self.admin.close()
@@ -380,7 +380,7 @@ def _refused_up(data_dir: Path, port: int) -> str:
     try:
         out, err = second.communicate(timeout=10)
     except subprocess.TimeoutExpired:
-        kill_group(second.pid)
+        kill_group(second)
         out, err = second.communicate()
         raise AssertionError(f"the second hookcore up still ran after 10 s: {out}{err}") from None
     assert second.returncode != 0, (out, err)
