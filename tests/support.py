@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookiejar
 import os
 import re
 import signal
@@ -233,6 +234,11 @@ def rate_table_of_up(data_dir: Path) -> Path | None:
     return rate_table_of(f"nats://{listen.group(1)}") if listen else None
 
 
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps none (no domain is allowed to set one)."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
 def pause(pid: int) -> None:
     """SIGSTOP ``pid`` and wait until it is stopped (the signal is delivered asynchronously)."""
     os.kill(pid, signal.SIGSTOP)
@@ -279,9 +285,14 @@ class Hookcore:
         self.markers = Path(self.env.get("HOOKCORE_TEST_MARKER_DIR", log_dir))
         self.ingress: Process | None = None
         self.workers: list[Process] = []
-        self.client = httpx.Client(base_url=self.base, timeout=30)
+        # Shared by a module's tests, so they keep no cookie: a request sends only the cookie its
+        # test gives (a console login through them would otherwise log in every later request).
+        self.client = httpx.Client(base_url=self.base, timeout=30, cookies=_no_cookies())
         self.admin = httpx.Client(
-            base_url=self.base, timeout=30, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+            base_url=self.base,
+            timeout=30,
+            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+            cookies=_no_cookies(),
         )
 
     def start_ingress(self, wrapper: Sequence[str] = ()) -> None:
